@@ -1,0 +1,1 @@
+"""The core of warmstart: types, spaces, meta-features, store, surrogate, recommendation."""

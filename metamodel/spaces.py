@@ -1,0 +1,406 @@
+"""Search spaces: canonical JSON and hashes, config validation and sampling.
+
+A search space is a ConfigSpace ``ConfigurationSpace``. It is stored as
+canonical JSON and versioned by the hash of that text, so the same space always
+gets the same ``space_id`` and any change to it gets a new one. Configs are
+plain ``{name: value}`` mappings of ``int | float | str | bool``; their
+canonical JSON (sorted keys, floats at 12 significant digits) is what is hashed,
+so float noise from a round trip does not make a new config.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    Constant,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+from ConfigSpace.util import deactivate_inactive_hyperparameters
+from scipy.stats import qmc
+
+from metamodel.errors import InvalidRequestError
+from metamodel.types import ConfigValue, SearchSpace
+
+__all__ = [
+    "SamplerName",
+    "active_parameters",
+    "canonical_config",
+    "config_hash",
+    "config_json",
+    "default_config",
+    "load_configspace",
+    "make_search_space",
+    "parse_search_space",
+    "sample_configs",
+    "space_hash",
+    "validate_config",
+]
+
+SamplerName = Literal["random", "sobol", "grid"]
+
+_SIGNIFICANT_DIGITS = 12
+# Relative slack on numeric bounds, so a value that went through a log/exp
+# round trip or 12-digit rounding is not rejected for 1e-15 of overshoot.
+_BOUND_SLACK = 1e-9
+
+
+def space_hash(definition: Mapping[str, Any]) -> str:
+    """Return the content hash (hex, 16 chars) of a serialized ConfigSpace dict."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def make_search_space(name: str, space: ConfigurationSpace) -> SearchSpace:
+    """Wrap a ConfigSpace object as a versioned :class:`SearchSpace`.
+
+    Args:
+        name: The space's name for people, e.g. ``"lightgbm"``.
+        space: The ConfigSpace definition.
+
+    Returns:
+        The search space with canonical JSON and its content hash as ``space_id``.
+    """
+    if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise InvalidRequestError(
+            f"space name must be non-empty letters, digits, '_', '-' or '.', got {name!r}"
+        )
+    serialized = space.to_serialized_dict()
+    serialized["name"] = name
+    definition = json.dumps(serialized, sort_keys=True, separators=(",", ":"))
+    return SearchSpace(space_id=space_hash(serialized), name=name, definition=definition)
+
+
+def parse_search_space(name: str, definition: str) -> SearchSpace:
+    """Parse ConfigSpace JSON text from outside (a file, a client) into a space.
+
+    Raises:
+        InvalidRequestError: If the text is not a valid ConfigSpace definition.
+    """
+    try:
+        serialized = json.loads(definition)
+        space = ConfigurationSpace.from_serialized_dict(serialized)
+    except Exception as exc:  # ConfigSpace raises many kinds on bad input
+        raise InvalidRequestError(
+            f"space {name!r}: not a valid ConfigSpace JSON definition ({exc})"
+        ) from None
+    return make_search_space(name, space)
+
+
+def load_configspace(space: SearchSpace) -> ConfigurationSpace:
+    """Return the ConfigSpace object of a stored space (cached per definition)."""
+    return _load(space.definition)
+
+
+@functools.lru_cache(maxsize=256)
+def _load(definition: str) -> ConfigurationSpace:
+    return ConfigurationSpace.from_serialized_dict(json.loads(definition))
+
+
+def _canonical_value(name: str, value: object) -> ConfigValue:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidRequestError(f"parameter {name!r} must be finite, got {number}")
+        if number == 0.0:
+            return 0.0
+        return float(f"{number:.{_SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    raise InvalidRequestError(
+        f"parameter {name!r} must be an int, float, str or bool, got {type(value).__name__}"
+    )
+
+
+def canonical_config(config: Mapping[str, object]) -> dict[str, ConfigValue]:
+    """Return a config with plain Python values, sorted by name.
+
+    Raises:
+        InvalidRequestError: If a value is not a finite int/float/str/bool.
+    """
+    return {str(k): _canonical_value(str(k), config[k]) for k in sorted(config)}
+
+
+def config_json(config: Mapping[str, object]) -> str:
+    """Return the canonical JSON text of a config."""
+    return json.dumps(canonical_config(config), sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(config: Mapping[str, object]) -> str:
+    """Return the content hash (hex, 32 chars) of a config's canonical JSON."""
+    return hashlib.sha256(config_json(config).encode()).hexdigest()[:32]
+
+
+def _describe_allowed(hp: Any) -> str:
+    if isinstance(hp, (UniformFloatHyperparameter, UniformIntegerHyperparameter)):
+        kind = "an integer" if isinstance(hp, UniformIntegerHyperparameter) else "a number"
+        scale = ", log scale" if hp.log else ""
+        return f"{kind} in [{hp.lower}, {hp.upper}]{scale}"
+    if isinstance(hp, CategoricalHyperparameter):
+        return "one of " + ", ".join(repr(_canonical_value(hp.name, c)) for c in hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return "one of " + ", ".join(repr(_canonical_value(hp.name, c)) for c in hp.sequence)
+    if isinstance(hp, Constant):
+        return f"exactly {_canonical_value(hp.name, hp.value)!r}"
+    return f"a legal value of {type(hp).__name__}"
+
+
+def _check_value(hp: Any, value: ConfigValue) -> ConfigValue:
+    """Check one value against its hyperparameter, returning it in the right type."""
+    name = hp.name
+    if isinstance(hp, (UniformFloatHyperparameter, UniformIntegerHyperparameter)):
+        if isinstance(value, (bool, str)):
+            raise InvalidRequestError(
+                f"parameter {name!r} must be {_describe_allowed(hp)}, got {value!r}"
+            )
+        number = float(value)
+        is_int = isinstance(hp, UniformIntegerHyperparameter)
+        if is_int and not number.is_integer():
+            raise InvalidRequestError(
+                f"parameter {name!r} must be {_describe_allowed(hp)}, got {value!r}"
+            )
+        low, high = float(hp.lower), float(hp.upper)
+        slack = _BOUND_SLACK * max(abs(low), abs(high), 1.0)
+        if not low - slack <= number <= high + slack:
+            raise InvalidRequestError(
+                f"parameter {name!r} must be {_describe_allowed(hp)}, got {value!r}"
+            )
+        clipped = min(max(number, low), high)
+        return round(clipped) if is_int else clipped
+    choices: Sequence[Any]
+    if isinstance(hp, CategoricalHyperparameter):
+        choices = hp.choices
+    elif isinstance(hp, OrdinalHyperparameter):
+        choices = hp.sequence
+    elif isinstance(hp, Constant):
+        choices = [hp.value]
+    else:  # pragma: no cover - other ConfigSpace types are not used in warmstart
+        raise InvalidRequestError(f"parameter {name!r}: unsupported type {type(hp).__name__}")
+    for choice in choices:
+        canonical = _canonical_value(name, choice)
+        # bool is an int subclass: compare types too so True never equals 1.
+        if type(canonical) is type(value) and canonical == value:
+            return canonical
+        if (
+            isinstance(canonical, float)
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and canonical == value
+        ):
+            return canonical
+    raise InvalidRequestError(f"parameter {name!r} must be {_describe_allowed(hp)}, got {value!r}")
+
+
+def validate_config(
+    space: ConfigurationSpace, config: Mapping[str, object]
+) -> dict[str, ConfigValue]:
+    """Check a config against a space and return its canonical form.
+
+    Every problem is named: unknown parameters (with the allowed names),
+    missing active parameters, values set on inactive conditional parameters,
+    wrong types, out-of-range numbers and illegal choices, forbidden combinations.
+
+    Raises:
+        InvalidRequestError: If the config is not valid in the space.
+    """
+    values = canonical_config(config)
+    names = list(space.keys())
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            f"this space has: {', '.join(names)}"
+        )
+    checked: dict[str, ConfigValue] = {}
+    for name in names:
+        if name in values:
+            checked[name] = _check_value(space[name], values[name])
+    active = active_parameters(space, checked)
+    inactive_set = sorted(n for n in checked if n not in active)
+    if inactive_set:
+        parents = {n: [p.name for p in space.parents_of[n]] for n in inactive_set}
+        detail = "; ".join(
+            f"{n!r} (depends on {', '.join(map(repr, ps)) or 'its conditions'})"
+            for n, ps in parents.items()
+        )
+        raise InvalidRequestError(
+            f"parameter(s) set that are inactive under this config's other values: {detail}"
+        )
+    missing = sorted(n for n in active if n not in checked)
+    if missing:
+        raise InvalidRequestError(f"active parameter(s) missing: {', '.join(map(repr, missing))}")
+    for clause in space.forbidden_clauses:
+        try:
+            forbidden = clause.is_forbidden_value(checked)
+        except Exception:  # pragma: no cover - clause on inactive params
+            forbidden = False
+        if forbidden:
+            raise InvalidRequestError(f"config is forbidden by the space's clause {clause}")
+    return {k: checked[k] for k in sorted(checked)}
+
+
+def active_parameters(space: ConfigurationSpace, values: Mapping[str, ConfigValue]) -> set[str]:
+    """Return the names of the parameters that are active given ``values``.
+
+    A parameter is active when every condition on it holds for the values of its
+    parents and those parents are active themselves (walked in topological order).
+    """
+    active: set[str] = set()
+    for hp in space.values():
+        conditions = space.parent_conditions_of[hp.name]
+        if not conditions:
+            active.add(hp.name)
+            continue
+        parents = [p.name for p in space.parents_of[hp.name]]
+        if any(p not in active or p not in values for p in parents):
+            continue
+        try:
+            holds = all(c.satisfied_by_value(dict(values)) for c in conditions)
+        except (KeyError, ValueError, TypeError):
+            holds = False
+        if holds:
+            active.add(hp.name)
+    return active
+
+
+def default_config(space: ConfigurationSpace) -> dict[str, ConfigValue]:
+    """Return the space's default config in canonical form."""
+    return canonical_config(dict(space.get_default_configuration()))
+
+
+def _from_unit(hp: Any, u: float) -> ConfigValue:
+    """Map a point of [0, 1) to a value of ``hp`` (log scale where it says so)."""
+    u = min(max(u, 0.0), 1.0 - 1e-12)
+    if isinstance(hp, UniformFloatHyperparameter):
+        low, high = float(hp.lower), float(hp.upper)
+        if hp.log:
+            return float(math.exp(math.log(low) + u * (math.log(high) - math.log(low))))
+        return low + u * (high - low)
+    if isinstance(hp, UniformIntegerHyperparameter):
+        low, high = int(hp.lower), int(hp.upper)
+        if hp.log:
+            value = math.exp(math.log(low) + u * (math.log(high + 1) - math.log(low)))
+            return min(math.floor(value), high)
+        return low + min(math.floor(u * (high - low + 1)), high - low)
+    if isinstance(hp, CategoricalHyperparameter):
+        return _canonical_value(hp.name, hp.choices[int(u * len(hp.choices))])
+    if isinstance(hp, OrdinalHyperparameter):
+        return _canonical_value(hp.name, hp.sequence[int(u * len(hp.sequence))])
+    if isinstance(hp, Constant):
+        return _canonical_value(hp.name, hp.value)
+    raise InvalidRequestError(f"parameter {hp.name!r}: unsupported type {type(hp).__name__}")
+
+
+def _unit_to_config(
+    space: ConfigurationSpace, point: Sequence[float]
+) -> dict[str, ConfigValue] | None:
+    full = {hp.name: _from_unit(hp, float(u)) for hp, u in zip(space.values(), point, strict=True)}
+    try:
+        config = deactivate_inactive_hyperparameters(full, space)
+        return validate_config(space, dict(config))
+    except Exception:
+        return None  # forbidden combination: the caller draws another point
+
+
+def _grid(space: ConfigurationSpace, n: int) -> list[dict[str, ConfigValue]]:
+    numeric = [
+        hp
+        for hp in space.values()
+        if isinstance(hp, (UniformFloatHyperparameter, UniformIntegerHyperparameter))
+    ]
+    steps = 2
+    while True:
+        candidates = 1
+        for hp in space.values():
+            if isinstance(hp, CategoricalHyperparameter):
+                candidates *= len(hp.choices)
+            elif isinstance(hp, OrdinalHyperparameter):
+                candidates *= len(hp.sequence)
+        candidates *= (steps + 1) ** len(numeric)
+        if candidates >= n or steps > 64:
+            break
+        steps += 1
+    from ConfigSpace.util import generate_grid
+
+    grid = generate_grid(space, {hp.name: steps for hp in numeric})
+    return [validate_config(space, dict(c)) for c in grid]
+
+
+def sample_configs(
+    space: ConfigurationSpace,
+    n: int,
+    *,
+    method: SamplerName = "sobol",
+    seed: int = 0,
+    include_default: bool = True,
+) -> list[dict[str, ConfigValue]]:
+    """Draw ``n`` distinct valid configs from a space.
+
+    Args:
+        space: The search space.
+        n: How many configs, the default included when ``include_default``.
+        method: ``"random"`` (uniform on each parameter's scale), ``"sobol"``
+            (scrambled Sobol points on the unit cube, mapped per parameter) or
+            ``"grid"`` (an evenly spaced grid, truncated to ``n`` in a seeded order).
+        seed: Seed for the sampler; the same seed gives the same configs.
+        include_default: Put the library default first.
+
+    Returns:
+        Canonical configs, each valid in the space, without duplicates.
+    """
+    if n < 0:
+        raise InvalidRequestError(f"the number of configs must be >= 0, got {n}")
+    if method not in ("random", "sobol", "grid"):
+        raise InvalidRequestError(f"sampler must be 'random', 'sobol' or 'grid', got {method!r}")
+    out: list[dict[str, ConfigValue]] = []
+    seen: set[str] = set()
+
+    def take(configs: Iterable[dict[str, ConfigValue] | None]) -> None:
+        for config in configs:
+            if len(out) >= n:
+                return
+            if config is None:
+                continue
+            key = config_hash(config)
+            if key not in seen:
+                seen.add(key)
+                out.append(config)
+
+    if include_default and n > 0:
+        take([default_config(space)])
+    dims = len(space)
+    rng = np.random.default_rng(seed)
+    if method == "grid":
+        grid = _grid(space, n)
+        order = rng.permutation(len(grid))
+        take(grid[i] for i in order)
+        return out
+    if dims == 0:
+        take([{}])
+        return out
+    sobol = qmc.Sobol(d=dims, scramble=True, seed=seed) if method == "sobol" else None
+    attempts = 0
+    while len(out) < n and attempts < 50:
+        want = max(n - len(out), 1)
+        if sobol is not None:
+            batch = 1 << max(math.ceil(math.log2(want)), 1)
+            points = sobol.random(batch)
+        else:
+            points = rng.random((want, dims))
+        take(_unit_to_config(space, p) for p in points)
+        attempts += 1
+    return out

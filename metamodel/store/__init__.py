@@ -1,0 +1,30 @@
+"""The records store: SQLite (embedded default) or PostgreSQL, with Alembic migrations."""
+
+from __future__ import annotations
+
+from metamodel.store._engine import normalize_url
+from metamodel.store._parquet import (
+    COLUMNS,
+    REQUIRED_COLUMNS,
+    ImportReport,
+    RowError,
+    export_records,
+    import_records,
+)
+from metamodel.store._schema import SchemaState, head_revision
+from metamodel.store._store import RecordFilter, RecordStore, StoreStats
+
+__all__ = [
+    "COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ImportReport",
+    "RecordFilter",
+    "RecordStore",
+    "RowError",
+    "SchemaState",
+    "StoreStats",
+    "export_records",
+    "head_revision",
+    "import_records",
+    "normalize_url",
+]

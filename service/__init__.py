@@ -1,0 +1,1 @@
+"""The application layer: gRPC server, Python client and the ``warmstart`` CLI."""

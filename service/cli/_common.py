@@ -1,0 +1,66 @@
+"""What every CLI command shares: the --db option, error handling, consoles."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    NotFoundError,
+    WarmstartError,
+)
+from metamodel.store import RecordStore
+from service.settings import resolve_db_url
+
+__all__ = ["DbOption", "console", "err_console", "handle_errors", "open_store"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///PATH or postgresql+psycopg://...) or a SQLite file path. "
+        "Default: $WARMSTART_DB, else warmstart.db in $WARMSTART_HOME.",
+        show_default=False,
+    ),
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+
+
+def handle_errors(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Print a domain error as one clear line and exit non-zero, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except WarmstartError as exc:
+            kind = {
+                InvalidRequestError: "invalid input",
+                NotFoundError: "not found",
+                FailedPreconditionError: "cannot proceed",
+            }
+            label = next((v for k, v in kind.items() if isinstance(exc, k)), "error")
+            err_console.print(f"[bold red]error[/bold red] ({label}): {exc}", soft_wrap=True)
+            code = EXIT_INVALID if isinstance(exc, InvalidRequestError) else EXIT_FAILED
+            raise typer.Exit(code) from None
+
+    return wrapper
+
+
+def open_store(db: str | None, *, create: bool = True) -> RecordStore:
+    """Open the database chosen by ``--db`` / the environment."""
+    return RecordStore.open(resolve_db_url(db), create=create)
