@@ -39,6 +39,7 @@ __all__ = [
     "config_hash",
     "config_json",
     "default_config",
+    "hash_config_json",
     "load_configspace",
     "make_search_space",
     "parse_search_space",
@@ -97,8 +98,14 @@ def parse_search_space(name: str, definition: str) -> SearchSpace:
     return make_search_space(name, space)
 
 
-def load_configspace(space: SearchSpace) -> ConfigurationSpace:
-    """Return the ConfigSpace object of a stored space (cached per definition)."""
+def load_configspace(space: SearchSpace, *, fresh: bool = False) -> ConfigurationSpace:
+    """Return the ConfigSpace object of a stored space.
+
+    The object is cached per definition and shared: treat it as read-only.
+    Pass ``fresh=True`` for a private copy that may be changed.
+    """
+    if fresh:
+        return ConfigurationSpace.from_serialized_dict(json.loads(space.definition))
     return _load(space.definition)
 
 
@@ -142,7 +149,12 @@ def config_json(config: Mapping[str, object]) -> str:
 
 def config_hash(config: Mapping[str, object]) -> str:
     """Return the content hash (hex, 32 chars) of a config's canonical JSON."""
-    return hashlib.sha256(config_json(config).encode()).hexdigest()[:32]
+    return hash_config_json(config_json(config))
+
+
+def hash_config_json(text: str) -> str:
+    """Return the config hash of text that is already a config's canonical JSON."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _describe_allowed(hp: Any) -> str:

@@ -64,9 +64,7 @@ def pg_schema_url(database_url: str) -> str:
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
-    url = sa.engine.make_url(database_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
+    url = sa.engine.make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
 
 from metamodel.spaces import config_hash, make_search_space, sample_configs
-from metamodel.types import EvaluationRecord, RecordSource, RecordStatus, SearchSpace, Task, TaskType
+from metamodel.types import (
+    EvaluationRecord,
+    RecordSource,
+    RecordStatus,
+    SearchSpace,
+    Task,
+    TaskType,
+)
 
 PMLB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pmlb"
 

@@ -8,6 +8,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from metamodel.errors import (
     FailedPreconditionError,
@@ -20,8 +21,8 @@ from service.settings import resolve_db_url
 
 __all__ = ["DbOption", "console", "err_console", "handle_errors", "open_store"]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,
@@ -54,7 +55,7 @@ def handle_errors(func: Callable[_P, _R]) -> Callable[_P, _R]:
                 FailedPreconditionError: "cannot proceed",
             }
             label = next((v for k, v in kind.items() if isinstance(exc, k)), "error")
-            err_console.print(f"[bold red]error[/bold red] ({label}): {exc}", soft_wrap=True)
+            err_console.print(Text.assemble(("error", "bold red"), f" ({label}): {exc}"))
             code = EXIT_INVALID if isinstance(exc, InvalidRequestError) else EXIT_FAILED
             raise typer.Exit(code) from None
 

@@ -59,7 +59,7 @@ def import_(
     with open_store(db) as store:
         report = import_records(store, path, skip_invalid=skip_invalid, rejects_path=rejects)
     for error in report.invalid[:_SHOWN_ERRORS]:
-        err_console.print(f"row {error.row}: {error.reason}", soft_wrap=True)
+        err_console.print(f"row {error.row}: {error.reason}", markup=False)
     if len(report.invalid) > _SHOWN_ERRORS:
         err_console.print(f"... and {len(report.invalid) - _SHOWN_ERRORS} more invalid rows")
     if not report.stored:

@@ -1,0 +1,138 @@
+"""Schema revisions: create at head, refuse old or foreign databases, upgrade keeps data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from metamodel.errors import SchemaMismatchError, StorageError
+from metamodel.store import RecordStore, head_revision
+from metamodel.store._engine import WRITE, create_store_engine
+from metamodel.store._schema import _alembic_config
+from metamodel.store._tables import metadata
+from tests.factories import make_records, pmlb_tasks, small_space
+
+FIRST = "0001_initial"
+
+
+def _migrate_to(url: str, revision: str) -> None:
+    engine = create_store_engine(url)
+    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        command.upgrade(_alembic_config(conn), revision)
+    engine.dispose()
+
+
+def _insert_first_revision_rows(url: str) -> None:
+    """Write a task, a space and a record the way revision 0001 laid them out."""
+    task, space = pmlb_tasks(1)[0], small_space()
+    record = make_records([task], space, 1)[0]
+    now = datetime.now(UTC)
+    engine = create_store_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO tasks VALUES "
+                "(:id, :name, 'binary', 'pmlb', NULL, 10, 2, 2, '{}', :now)"
+            ),
+            {"id": task.task_id, "name": task.name, "now": now},
+        )
+        conn.execute(
+            sa.text("INSERT INTO search_spaces VALUES (:id, :name, :definition, :now)"),
+            {"id": space.space_id, "name": space.name, "definition": space.definition, "now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO records (task_id, space_id, config, config_hash, seed, fidelity, "
+                "score, metrics, status, source, created_at) VALUES (:task, :space, :config, "
+                ":hash, 0, 1.0, 0.75, '{}', 'ok', 'benchmark', :now)"
+            ),
+            {
+                "task": task.task_id,
+                "space": space.space_id,
+                "config": json.dumps(dict(record.config)),
+                "hash": record.config_hash,
+                "now": now,
+            },
+        )
+    engine.dispose()
+
+
+def test_new_database_is_created_at_head_and_matches_the_tables(store_url: str) -> None:
+    with RecordStore.open(store_url) as store:
+        assert store.schema.revision == head_revision()
+    engine = create_store_engine(store_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_first_revision_is_refused_then_upgraded_with_its_data(store_url: str) -> None:
+    _migrate_to(store_url, FIRST)
+    _insert_first_revision_rows(store_url)
+    with pytest.raises(SchemaMismatchError) as info:
+        RecordStore.open(store_url)
+    assert f"at schema revision {FIRST}" in str(info.value)
+    assert "run `warmstart db upgrade" in str(info.value)
+    assert RecordStore.upgrade(store_url) == (FIRST, head_revision())
+    with RecordStore.open(store_url) as store:
+        records = store.get_records()
+        assert len(records) == 1
+        assert records[0].score == 0.75
+        assert records[0].external_id is None
+        assert store.list_model_versions() == []
+    assert RecordStore.upgrade(store_url) == (head_revision(), head_revision())
+
+
+def test_empty_database_is_not_created_when_asked_not_to(store_url: str) -> None:
+    with pytest.raises(SchemaMismatchError, match="is empty; create it with `warmstart db upgrade"):
+        RecordStore.open(store_url, create=False)
+
+
+def test_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n")
+    with pytest.raises(StorageError, match="not a SQLite file at all"):
+        RecordStore.open(f"sqlite:///{path}")
+    assert path.read_text() == "these are my notes, not a database\n"
+
+
+def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    with pytest.raises(
+        SchemaMismatchError, match=r"not a warmstart database: it has tables \(invoices\)"
+    ):
+        RecordStore.open(f"sqlite:///{path}")
+    with pytest.raises(SchemaMismatchError, match="not a warmstart database"):
+        RecordStore.upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["invoices"]
+
+
+def test_unknown_revision_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'future.db'}"
+    RecordStore.open(url).close()
+    with sqlite3.connect(tmp_path / "future.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    with pytest.raises(SchemaMismatchError, match="newer warmstart or another program"):
+        RecordStore.open(url)
+
+
+def test_unsupported_urls_say_what_is_supported() -> None:
+    from metamodel.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="supports sqlite:///PATH and postgresql"):
+        RecordStore.open("mysql://root@localhost/test")
+    with pytest.raises(InvalidRequestError, match="not a database URL"):
+        RecordStore.open("::::")

@@ -1,0 +1,114 @@
+"""Search spaces: hashing, validation messages, and sampling over random spaces."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metamodel.errors import InvalidRequestError
+from metamodel.spaces import (
+    canonical_config,
+    config_hash,
+    load_configspace,
+    make_search_space,
+    parse_search_space,
+    sample_configs,
+    validate_config,
+)
+from tests.factories import small_space
+
+
+def test_space_id_is_stable_and_changes_with_content() -> None:
+    a, b = small_space(), small_space()
+    assert a.space_id == b.space_id
+    assert parse_search_space(a.name, a.definition).space_id == a.space_id
+    other = load_configspace(a, fresh=True)
+    other.add(Float("tol", (1e-5, 1e-1), log=True))
+    assert make_search_space(a.name, other).space_id != a.space_id
+
+
+def test_config_hash_ignores_order_and_float_noise() -> None:
+    assert config_hash({"a": 0.1 + 0.2, "b": 1}) == config_hash({"b": 1, "a": 0.3})
+    assert config_hash({"a": 1}) != config_hash({"a": 1.0})
+    assert config_hash({"a": True}) != config_hash({"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"C": 1.0, "kernel": "sigmoid", "shrinking": True}, "must be one of 'rbf', 'linear'"),
+        ({"C": 1.0, "kernel": "linear"}, "active parameter(s) missing: 'shrinking'"),
+        ({"C": 1.0, "kernel": "rbf", "shrinking": True}, "missing: 'gamma'"),
+        ({"C": 1.0, "kernel": "linear", "shrinking": True, "gamma": 1.0}, "inactive"),
+        ({"C": 5000.0, "kernel": "linear", "shrinking": True}, "in [0.001, 1000.0], log scale"),
+        ({"C": "1", "kernel": "linear", "shrinking": True}, "must be a number"),
+        ({"C": 1.0, "kernel": "poly", "degree": 2.5, "shrinking": True}, "must be an integer"),
+        ({"C": 1.0, "kernel": "linear", "shrinking": 1}, "must be one of True, False, got 1"),
+        ({"C": math.inf, "kernel": "linear", "shrinking": True}, "must be finite"),
+        ({"C": 1.0, "kernel": "linear", "shrinking": True, "nu": 0.5}, "unknown parameter"),
+        ({"C": [1], "kernel": "linear", "shrinking": True}, "must be an int, float, str or bool"),
+    ],
+)
+def test_validation_names_the_problem(config: dict[str, object], message: str) -> None:
+    space = load_configspace(small_space())
+    with pytest.raises(InvalidRequestError) as info:
+        validate_config(space, config)
+    assert message in str(info.value)
+
+
+def test_integral_floats_are_accepted_for_integers() -> None:
+    space = load_configspace(small_space())
+    config = validate_config(space, {"C": 1, "kernel": "poly", "degree": 3.0, "shrinking": True})
+    assert config["degree"] == 3
+    assert isinstance(config["degree"], int)
+    assert isinstance(config["C"], float)
+
+
+@st.composite
+def spaces(draw: st.DrawFn) -> ConfigurationSpace:
+    """Random spaces: floats (log or not), integers, categoricals, one condition."""
+    space = ConfigurationSpace()
+    n = draw(st.integers(1, 6))
+    for i in range(n):
+        kind = draw(st.sampled_from(["float", "int", "cat"]))
+        if kind == "float":
+            low = draw(st.floats(1e-4, 10.0))
+            high = low * draw(st.floats(1.5, 1e4))
+            space.add(Float(f"p{i}", (low, high), log=draw(st.booleans())))
+        elif kind == "int":
+            low = draw(st.integers(1, 50))
+            space.add(
+                Integer(f"p{i}", (low, low + draw(st.integers(1, 500))), log=draw(st.booleans()))
+            )
+        else:
+            k = draw(st.integers(2, 4))
+            space.add(Categorical(f"p{i}", [f"c{j}" for j in range(k)]))
+    if draw(st.booleans()):
+        space.add(Categorical("switch", ["on", "off"]))
+        child = Float("child", (0.0, 1.0))
+        space.add(child)
+        space.add(EqualsCondition(child, space["switch"], "on"))
+    return space
+
+
+@settings(max_examples=40, deadline=None)
+@given(space=spaces(), method=st.sampled_from(["random", "sobol", "grid"]), seed=st.integers(0, 99))
+def test_every_sampled_config_is_valid_and_distinct(
+    space: ConfigurationSpace, method: str, seed: int
+) -> None:
+    configs = sample_configs(space, 12, method=method, seed=seed)  # type: ignore[arg-type]
+    assert configs
+    assert configs[0] == canonical_config(dict(space.get_default_configuration()))
+    assert len({config_hash(c) for c in configs}) == len(configs)
+    for config in configs:
+        assert validate_config(space, config) == config
+
+
+def test_sampling_is_reproducible() -> None:
+    space = load_configspace(small_space())
+    assert sample_configs(space, 20, seed=3) == sample_configs(space, 20, seed=3)
+    assert sample_configs(space, 20, seed=3) != sample_configs(space, 20, seed=4)
