@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import _db, _records
+from service.cli import _bench, _db, _records
 from service.cli._common import DbOption, console, handle_errors, open_store
 from service.settings import resolve_db_url
 
@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(_bench.app, name="bench")
 app.add_typer(_db.app, name="db")
 app.add_typer(_records.app, name="records")
 

@@ -1,0 +1,37 @@
+"""The benchmark runner: evaluate learners' configs on task suites into the records store.
+
+Build a :class:`Plan` from a :class:`PlanSpec` (tasks × learners × configs ×
+seeds, minus what is stored), then :func:`run_plan` it on a :class:`LocalPool`
+of worker processes or a :class:`DaskExecutor`. Every evaluation runs in a
+worker process under a wall-time and a memory limit; failures and time-outs
+are stored as records with their error, and re-running a plan only does what
+is missing.
+"""
+
+from __future__ import annotations
+
+from benchmarks.runner._dask import DaskExecutor
+from benchmarks.runner._jobs import Job, JobResult, Protocol
+from benchmarks.runner._learners import resolve_learner
+from benchmarks.runner._plan import Plan, PlanSpec, build_plan
+from benchmarks.runner._protocol import evaluate
+from benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
+from benchmarks.runner._workers import LocalPool, WorkerProcess
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "Job",
+    "JobResult",
+    "LocalPool",
+    "Plan",
+    "PlanSpec",
+    "Protocol",
+    "RunSummary",
+    "WorkerProcess",
+    "build_plan",
+    "evaluate",
+    "resolve_learner",
+    "run_plan",
+    "to_record",
+]

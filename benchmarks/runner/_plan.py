@@ -1,0 +1,185 @@
+"""Plans: tasks × learners × configs × seeds, minus what the store already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from benchmarks.runner._jobs import Job, Protocol
+from benchmarks.runner._learners import resolve_learner
+from benchmarks.tasks import Suite, TaskInfo, load_suite
+from metamodel.errors import InvalidRequestError, NotFoundError
+from metamodel.spaces import SamplerName, config_hash, make_search_space, sample_configs
+from metamodel.store import RecordFilter, RecordStore
+from metamodel.types import ConfigValue, SearchSpace, Task
+
+__all__ = ["Plan", "PlanSpec", "build_plan"]
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """What to evaluate.
+
+    Attributes:
+        suite: Suite spec, e.g. ``"pmlb:../shared/datasets/pmlb"``.
+        learners: Learner names (or ``module:attribute`` paths).
+        n_configs: Configs per learner, the library default included.
+        sampler: ``"sobol"``, ``"random"`` or ``"grid"``.
+        seeds: Evaluation seeds; every config is evaluated once per seed.
+        protocol: Cross-validation or hold-out, and the row cap.
+        task_names: Only these tasks (default: all, in suite order).
+        max_tasks: At most this many tasks (after the other filters).
+        max_rows: Leave out tasks with more rows (when the suite knows sizes up front).
+        config_seed: Seed of the config sampler: the same configs on every task.
+    """
+
+    suite: str
+    learners: Sequence[str]
+    n_configs: int = 16
+    sampler: SamplerName = "sobol"
+    seeds: Sequence[int] = (0,)
+    protocol: Protocol = field(default_factory=Protocol)
+    task_names: Sequence[str] | None = None
+    max_tasks: int | None = None
+    max_rows: int | None = None
+    config_seed: int = 0
+
+    def check(self) -> None:
+        """Raise :class:`InvalidRequestError` for values out of range."""
+        if not self.learners:
+            raise InvalidRequestError("name at least one learner")
+        if self.n_configs < 1:
+            raise InvalidRequestError(f"configs per learner must be >= 1, got {self.n_configs}")
+        if not self.seeds:
+            raise InvalidRequestError("give at least one seed")
+        if self.protocol.holdout is not None and not 0.0 < self.protocol.holdout < 1.0:
+            raise InvalidRequestError(
+                f"the hold-out fraction must be in (0, 1), got {self.protocol.holdout}"
+            )
+        if self.protocol.holdout is None and self.protocol.folds < 2:
+            raise InvalidRequestError(f"folds must be >= 2, got {self.protocol.folds}")
+        if self.protocol.row_cap is not None and self.protocol.row_cap < 20:
+            raise InvalidRequestError(f"the row cap must be >= 20, got {self.protocol.row_cap}")
+        if self.max_tasks is not None and self.max_tasks < 1:
+            raise InvalidRequestError(f"--tasks must be >= 1, got {self.max_tasks}")
+
+
+@dataclass
+class Plan:
+    """Jobs still to run, and what the plan covers in all."""
+
+    spec: PlanSpec
+    tasks: list[Task]
+    spaces: dict[str, SearchSpace]
+    configs: dict[str, list[dict[str, ConfigValue]]]
+    jobs: list[Job]
+    total: int
+    already_stored: int
+
+    def learner_of(self, space_id: str) -> str:
+        """The learner name of a space in this plan."""
+        return next(name for name, space in self.spaces.items() if space.space_id == space_id)
+
+
+def _select(suite: Suite, spec: PlanSpec) -> list[TaskInfo]:
+    infos = suite.list_tasks()
+    if spec.task_names:
+        known = {i.name: i for i in infos}
+        unknown = [n for n in spec.task_names if n not in known]
+        if unknown:
+            sample = ", ".join(list(known)[:5])
+            raise NotFoundError(
+                f"suite {spec.suite!r} has no task(s) {', '.join(unknown)}; e.g. {sample}"
+            )
+        infos = [known[n] for n in spec.task_names]
+    if spec.max_rows is not None:
+        infos = [i for i in infos if i.n_rows is None or i.n_rows <= spec.max_rows]
+    if spec.max_tasks is not None:
+        infos = infos[: spec.max_tasks]
+    if not infos:
+        raise InvalidRequestError(f"no task of suite {spec.suite!r} matches the filters")
+    return infos
+
+
+def build_plan(
+    spec: PlanSpec,
+    store: RecordStore,
+    *,
+    on_task: Callable[[str], None] | None = None,
+) -> Plan:
+    """Load the selected tasks, register them and the learners' spaces, list missing jobs.
+
+    Args:
+        spec: What to evaluate.
+        store: Where records live; tasks and spaces are stored here.
+        on_task: Called with each task name as it is loaded (for progress).
+
+    Returns:
+        The plan; its jobs are the (task, learner, config, seed) combinations
+        with no record yet, grouped by task so workers reuse loaded data.
+    """
+    spec.check()
+    learners = [resolve_learner(name) for name in spec.learners]
+    spec_of = {learner.name: name for learner, name in zip(learners, spec.learners, strict=True)}
+    if len(spec_of) != len(learners):
+        raise InvalidRequestError(f"a learner is named twice in {', '.join(spec.learners)}")
+    suite = load_suite(spec.suite)
+    infos = _select(suite, spec)
+    spaces: dict[str, SearchSpace] = {}
+    configs: dict[str, list[dict[str, ConfigValue]]] = {}
+    for learner in learners:
+        space_cs = learner.search_space()
+        spaces[learner.name] = make_search_space(learner.name, space_cs)
+        sampled = sample_configs(
+            space_cs, spec.n_configs, method=spec.sampler, seed=spec.config_seed
+        )
+        default = learner.default_config()
+        if default not in sampled:  # the library default is always part of the plan
+            sampled = [default, *sampled[: spec.n_configs - 1]]
+        configs[learner.name] = sampled
+    tasks: list[Task] = []
+    for info in infos:
+        if on_task is not None:
+            on_task(info.name)
+        tasks.append(suite.load(info.name).task)
+    store.add_all(tasks=tasks, spaces=list(spaces.values()))
+    done: set[tuple[str, str, str, int, float]] = set()
+    for space in spaces.values():
+        done |= store.record_keys(RecordFilter(space_id=space.space_id))
+    jobs: list[Job] = []
+    planned: set[tuple[str, str, str, int, float]] = set()
+    for info, task in zip(infos, tasks, strict=True):
+        for learner in learners:
+            if task.task_type not in learner.task_types:
+                continue
+            space = spaces[learner.name]
+            for config in configs[learner.name]:
+                digest = config_hash(config)
+                for seed in spec.seeds:
+                    job = Job(
+                        suite=spec.suite,
+                        task_name=info.name,
+                        task_id=task.task_id,
+                        learner=spec_of[learner.name],
+                        space_id=space.space_id,
+                        config=config,
+                        config_hash=digest,
+                        seed=seed,
+                        protocol=spec.protocol,
+                    )
+                    # Byte-identical datasets share a task id: plan them once.
+                    if job.key in planned:
+                        continue
+                    planned.add(job.key)
+                    if job.key not in done:
+                        jobs.append(job)
+    total = len(planned)
+    return Plan(
+        spec=spec,
+        tasks=tasks,
+        spaces=spaces,
+        configs=configs,
+        jobs=jobs,
+        total=total,
+        already_stored=total - len(jobs),
+    )

@@ -1,0 +1,163 @@
+"""The evaluation protocol: split, fit, predict, score.
+
+Stratified k-fold cross-validation for classification (k-fold for regression)
+or a single hold-out split, with the job's seed fixing every random choice.
+Metrics are averaged over folds; the primary score is the one
+:mod:`metamodel.metrics` names for the task type.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from benchmarks.learners import Learner
+from benchmarks.runner._jobs import Job, JobResult, Protocol
+from benchmarks.tasks import TaskData
+from metamodel.metrics import primary_metric
+from metamodel.types import RecordStatus, TaskType
+
+__all__ = ["cap_rows", "evaluate", "splits"]
+
+_EPS = 1e-15
+
+
+def cap_rows(data: TaskData, protocol: Protocol, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Return the rows the evaluation uses: all, or a seeded (stratified) subsample."""
+    X, y = data.X, data.y
+    cap = protocol.row_cap
+    if cap is None or len(y) <= cap:
+        return X, y
+    stratify = None
+    if data.task.task_type is not TaskType.REGRESSION and y.value_counts().min() >= 2:
+        stratify = y
+    index = np.arange(len(y))
+    keep, _ = train_test_split(index, train_size=cap, random_state=seed, stratify=stratify)
+    keep = np.sort(keep)
+    return X.iloc[keep].reset_index(drop=True), y.iloc[keep].reset_index(drop=True)
+
+
+def splits(
+    y: pd.Series, task_type: TaskType, protocol: Protocol, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the (train, test) index pairs of the protocol."""
+    index = np.arange(len(y))
+    classification = task_type is not TaskType.REGRESSION
+    if protocol.holdout:
+        stratify = y if classification and y.value_counts().min() >= 2 else None
+        train, test = train_test_split(
+            index, test_size=protocol.holdout, random_state=seed, stratify=stratify
+        )
+        return [(np.sort(train), np.sort(test))]
+    if classification and y.value_counts().min() >= protocol.folds:
+        splitter: Any = StratifiedKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+    return [(train, test) for train, test in splitter.split(np.zeros(len(y)), y)]
+
+
+def _full_proba(estimator: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    """Put the columns of the classes seen in training into the full class order."""
+    seen = np.asarray(estimator.classes_, dtype=int)
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, seen] = proba
+    full = np.clip(np.nan_to_num(full, nan=0.0), 0.0, None)
+    sums = full.sum(axis=1, keepdims=True)
+    return np.where(sums > 0, full / np.where(sums > 0, sums, 1.0), 1.0 / n_classes)
+
+
+def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
+    n_classes = proba.shape[1]
+    if n_classes == 2:
+        return float(roc_auc_score(y, proba[:, 1])) if len(np.unique(y)) == 2 else float("nan")
+    scores = [
+        roc_auc_score(y == c, proba[:, c]) for c in range(n_classes) if 0 < (y == c).sum() < len(y)
+    ]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def _classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    predicted = proba.argmax(axis=1)
+    n_classes = proba.shape[1]
+    return {
+        "roc_auc": _roc_auc(y, proba),
+        "log_loss": float(
+            log_loss(y, np.clip(proba, _EPS, 1 - _EPS), labels=list(range(n_classes)))
+        ),
+        "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+        "accuracy": float(accuracy_score(y, predicted)),
+    }
+
+
+def _regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    if not np.all(np.isfinite(predicted)):
+        return {"r2": float("nan"), "rmse": float("nan"), "mae": float("nan")}
+    return {
+        "r2": float(r2_score(y, predicted)),
+        "rmse": float(np.sqrt(np.mean((y - predicted) ** 2))),
+        "mae": float(mean_absolute_error(y, predicted)),
+    }
+
+
+def evaluate(job: Job, data: TaskData, learner: Learner) -> JobResult:
+    """Evaluate one config on one task; errors propagate to the caller.
+
+    Returns:
+        An ``ok`` result with fold-averaged metrics, fit and predict seconds per
+        fold; ``failed`` if the primary score came out undefined.
+    """
+    task_type = data.task.task_type
+    X, y_raw = cap_rows(data, job.protocol, job.seed)
+    if task_type is TaskType.REGRESSION:
+        y = y_raw.to_numpy(dtype=float)
+        n_classes = 0
+    else:
+        classes, y = np.unique(y_raw.astype(str).to_numpy(), return_inverse=True)
+        n_classes = len(classes)
+    folds: list[dict[str, float]] = []
+    fit_times: list[float] = []
+    predict_times: list[float] = []
+    for train, test in splits(pd.Series(y), task_type, job.protocol, job.seed):
+        estimator = learner.make_estimator(job.config, task_type, seed=job.seed)
+        start = time.perf_counter()
+        estimator.fit(X.iloc[train], y[train])
+        fit_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        if task_type is TaskType.REGRESSION:
+            predicted = np.asarray(estimator.predict(X.iloc[test]), dtype=float)
+            predict_times.append(time.perf_counter() - start)
+            folds.append(_regression_metrics(y[test], predicted))
+        else:
+            proba = np.asarray(estimator.predict_proba(X.iloc[test]), dtype=float)
+            predict_times.append(time.perf_counter() - start)
+            folds.append(_classification_metrics(y[test], _full_proba(estimator, proba, n_classes)))
+    metrics = {name: float(np.nanmean([f[name] for f in folds])) for name in folds[0]}
+    metrics["rows_used"] = float(len(y))
+    metrics["folds"] = float(len(folds))
+    score = metrics[primary_metric(task_type)]
+    common = {
+        "metrics": metrics,
+        "fit_seconds": float(np.mean(fit_times)),
+        "predict_seconds": float(np.mean(predict_times)),
+    }
+    if not np.isfinite(score):
+        return JobResult(
+            job,
+            RecordStatus.FAILED,
+            error=f"the primary score {primary_metric(task_type)} is undefined "
+            "(non-finite predictions or a test split with one class)",
+            **common,  # type: ignore[arg-type]
+        )
+    return JobResult(job, RecordStatus.OK, score=float(score), **common)  # type: ignore[arg-type]

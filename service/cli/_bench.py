@@ -1,0 +1,232 @@
+"""``warmstart bench``: run benchmark plans, list suites and learners."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from benchmarks.learners import available_learners
+from benchmarks.runner import (
+    DaskExecutor,
+    Executor,
+    JobResult,
+    LocalPool,
+    Plan,
+    PlanSpec,
+    Protocol,
+    RunSummary,
+    build_plan,
+    resolve_learner,
+    run_plan,
+)
+from benchmarks.tasks import available_suite_kinds
+from metamodel.errors import InvalidRequestError
+from metamodel.spaces import make_search_space
+from metamodel.store import RecordStore
+from metamodel.types import RecordStatus
+from service.cli._common import DbOption, console, handle_errors, open_store
+
+app = typer.Typer(help="Evaluate learners' configs on task suites.", no_args_is_help=True)
+
+EXIT_INTERRUPTED = 130
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        return [int(item) for item in _csv(value)]
+    except ValueError:
+        raise InvalidRequestError(
+            f"--seeds takes integers separated by commas, got {value!r}"
+        ) from None
+
+
+@app.command()
+@handle_errors
+def run(
+    suite: Annotated[
+        str,
+        typer.Option(help="Task suite, e.g. pmlb:PATH, sklearn, synthetic:n=20 (bench suites)."),
+    ],
+    learners: Annotated[
+        str, typer.Option(help="Comma-separated learner names (bench learners).")
+    ] = "lightgbm",
+    configs: Annotated[int, typer.Option(help="Configs per learner, the default included.")] = 16,
+    sampler: Annotated[str, typer.Option(help="sobol, random or grid.")] = "sobol",
+    tasks: Annotated[int | None, typer.Option(help="At most this many tasks.")] = None,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Only this task (repeat for several).")
+    ] = None,
+    max_rows: Annotated[
+        int | None, typer.Option(help="Leave out tasks with more rows than this.")
+    ] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated evaluation seeds.")] = "0",
+    folds: Annotated[int, typer.Option(help="k of k-fold cross-validation.")] = 5,
+    holdout: Annotated[
+        float | None, typer.Option(help="Use one hold-out split of this fraction instead of CV.")
+    ] = None,
+    row_cap: Annotated[
+        int,
+        typer.Option(help="Rows used per task at most (subsampled inside the evaluation); 0: all."),
+    ] = 10_000,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: CPU count).")
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address, or local:N to start a local cluster."),
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Wall seconds per evaluation.")] = 300.0,
+    memory_limit: Annotated[
+        int, typer.Option(help="MiB one evaluation may add to its worker; 0: no limit.")
+    ] = 4096,
+    batch_size: Annotated[int, typer.Option(help="Records written per batch.")] = 50,
+    db: DbOption = None,
+) -> None:
+    """Evaluate tasks × learners × configs × seeds; only what is not stored yet."""
+    if sampler not in ("sobol", "random", "grid"):
+        raise InvalidRequestError(f"--sampler must be sobol, random or grid, got {sampler!r}")
+    if time_limit <= 0 or memory_limit < 0 or batch_size < 1:
+        raise InvalidRequestError(
+            "--time-limit must be > 0, --memory-limit >= 0 and --batch-size >= 1"
+        )
+    n_workers = workers if workers is not None else os.cpu_count() or 1
+    if n_workers < 1:
+        raise InvalidRequestError(f"--workers must be >= 1, got {n_workers}")
+    spec = PlanSpec(
+        suite=suite,
+        learners=_csv(learners),
+        n_configs=configs,
+        sampler=sampler,  # type: ignore[arg-type]
+        seeds=_seeds(seeds),
+        protocol=Protocol(folds=folds, holdout=holdout, row_cap=row_cap or None),
+        task_names=task or None,
+        max_tasks=tasks,
+        max_rows=max_rows,
+    )
+    with open_store(db) as store:
+        with console.status("loading tasks...") as status:
+            plan = build_plan(spec, store, on_task=lambda name: status.update(f"loading {name}"))
+        console.print(
+            f"plan: {len(plan.tasks)} tasks x {len(plan.spaces)} learners x {configs} configs x "
+            f"{len(spec.seeds)} seeds = {plan.total} evaluations ({spec.protocol.describe()}); "
+            f"{plan.already_stored} already stored, {len(plan.jobs)} to run"
+        )
+        if not plan.jobs:
+            console.print("nothing to do")
+            return
+        executor: Executor
+        if dask:
+            executor = DaskExecutor(dask, time_limit, memory_limit)
+        else:
+            executor = LocalPool(n_workers, time_limit, memory_limit)
+        console.print(f"running on {executor.describe()} -> {store.url}")
+        try:
+            summary = _run_with_progress(store, plan, executor, batch_size)
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
+    _print_summary(summary)
+    if summary.interrupted:
+        console.print(
+            f"interrupted: {summary.stored} finished evaluations were saved; "
+            "run the same command again to finish the rest"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _run_with_progress(
+    store: RecordStore, plan: Plan, executor: Executor, batch: int
+) -> RunSummary:
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]} timeout {task.fields[timeout]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("evaluating", total=len(plan.jobs), failed=0, timeout=0)
+        counts = {RecordStatus.FAILED: 0, RecordStatus.TIMEOUT: 0}
+
+        def advance(result: JobResult) -> None:
+            if result.status in counts:
+                counts[result.status] += 1
+            progress.update(
+                bar,
+                advance=1,
+                failed=counts[RecordStatus.FAILED],
+                timeout=counts[RecordStatus.TIMEOUT],
+            )
+
+        return run_plan(store, plan, executor, batch_size=batch, on_result=advance)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    table = Table("learner", "ok", "failed", "timeout", title="evaluations this run")
+    for learner in summary.learners():
+        table.add_row(
+            learner,
+            *(str(summary.counts[(learner, s.value)]) for s in RecordStatus),
+        )
+    console.print(table)
+    console.print(
+        f"{summary.finished} evaluations in {summary.seconds:.1f} s, {summary.stored} new records "
+        f"stored, {summary.already_stored} were already stored"
+    )
+
+
+@app.command()
+def suites() -> None:
+    """List the kinds of task suite and how to name them."""
+    table = Table("kind", "description")
+    for kind, description in available_suite_kinds():
+        table.add_row(kind, description)
+    console.print(table)
+
+
+@app.command("learners")
+@handle_errors
+def learners_(
+    space: Annotated[
+        str | None, typer.Option(help="Print this learner's search space (ConfigSpace JSON).")
+    ] = None,
+) -> None:
+    """List the learners, or print one learner's search space."""
+    if space is not None:
+        learner = resolve_learner(space)
+        wrapped = make_search_space(learner.name, learner.search_space())
+        console.print(f"# space {wrapped.name}, id {wrapped.space_id}")
+        console.print_json(json.dumps(json.loads(wrapped.definition)))
+        console.print(f"# library default: {json.dumps(learner.default_config())}")
+        return
+    table = Table("learner", "task types", "parameters", "deterministic", "space id")
+    for name in available_learners():
+        learner = resolve_learner(name)
+        space_cs = learner.search_space()
+        table.add_row(
+            name,
+            ", ".join(sorted(t.value for t in learner.task_types)),
+            str(len(space_cs)),
+            "yes" if learner.deterministic else "no",
+            make_search_space(name, space_cs).space_id,
+        )
+    console.print(table)

@@ -1,0 +1,194 @@
+"""The benchmark runner: plans, resumption, failures, time-outs, interruption, Dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.runner import (
+    DaskExecutor,
+    LocalPool,
+    PlanSpec,
+    Protocol,
+    build_plan,
+    run_plan,
+)
+from metamodel.store import RecordFilter, RecordStore
+from metamodel.types import RecordStatus
+
+SMALL = PlanSpec(
+    suite="sklearn:iris,wine,diabetes",
+    learners=["lightgbm", "knn"],
+    n_configs=3,
+    protocol=Protocol(folds=2, row_cap=200),
+)
+FAULTY = "tests.benchmarks.faulty_learner:faulty"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RecordStore:
+    return RecordStore.open(f"sqlite:///{tmp_path / 'bench.db'}")
+
+
+def test_plan_runs_once_and_rerunning_adds_nothing(store: RecordStore) -> None:
+    plan = build_plan(SMALL, store)
+    # 3 tasks x 2 learners x 3 configs x 1 seed, every learner supports every task type.
+    assert plan.total == 18
+    assert len(plan.jobs) == 18
+    summary = run_plan(store, plan, LocalPool(2, time_limit=120, memory_limit_mb=0))
+    assert summary.stored == 18
+    assert store.count_records() == 18
+    assert store.count_records(RecordFilter(status=RecordStatus.OK)) == 18
+    again = build_plan(SMALL, store)
+    assert (again.total, len(again.jobs), again.already_stored) == (18, 0, 18)
+    for record in store.get_records():
+        assert record.score is not None
+        assert record.fit_seconds is not None
+        assert record.fit_seconds > 0
+        assert record.peak_memory_mb is not None
+        task = store.get_task(record.task_id)
+        expected = {"r2", "rmse", "mae"} if task.task_type.value == "regression" else {
+            "roc_auc",
+            "log_loss",
+            "balanced_accuracy",
+            "accuracy",
+        }
+        assert expected <= set(record.metrics)
+
+
+def test_the_default_config_is_always_planned(store: RecordStore) -> None:
+    from benchmarks.learners import get_learner
+
+    plan = build_plan(SMALL, store)
+    for name in ("lightgbm", "knn"):
+        assert get_learner(name).default_config() in plan.configs[name]
+
+
+def test_failures_timeouts_and_memory_exhaustion_become_records(store: RecordStore) -> None:
+    spec = PlanSpec(
+        suite="sklearn:iris", learners=[FAULTY], n_configs=4, protocol=Protocol(folds=2)
+    )
+    plan = build_plan(spec, store)
+    assert len(plan.jobs) == 4
+    summary = run_plan(store, plan, LocalPool(2, time_limit=8, memory_limit_mb=1024))
+    assert summary.finished == 4
+    by_mode = {r.config["mode"]: r for r in store.get_records()}
+    assert by_mode["ok"].status is RecordStatus.OK
+    assert by_mode["raise"].status is RecordStatus.FAILED
+    assert "ValueError: deliberate failure for the test" in (by_mode["raise"].error or "")
+    assert by_mode["sleep"].status is RecordStatus.TIMEOUT
+    assert "exceeded the time limit of 8 s" in (by_mode["sleep"].error or "")
+    assert by_mode["memory"].status is RecordStatus.FAILED
+    assert "grew past the limit of 1024 MiB" in (by_mode["memory"].error or "")
+    assert all(r.score is None for m, r in by_mode.items() if m != "ok")
+
+
+def _cli(*args: str, db: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", "bench", "run", *args, "--db", db]
+
+
+def _wait_for_records(store: RecordStore, at_least: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count = store.count_records()
+        if count >= at_least:
+            return count
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {at_least} records after {timeout} s")
+
+
+ARGS = (
+    "--suite",
+    "sklearn:iris,wine,breast_cancer",
+    "--learners",
+    "lightgbm,random_forest",
+    "--configs",
+    "10",
+    "--folds",
+    "2",
+    "--workers",
+    "2",
+    "--batch-size",
+    "1",
+)
+
+
+@pytest.mark.slow
+def test_kill_9_half_way_then_the_same_command_finishes_without_duplicates(
+    store: RecordStore,
+) -> None:
+    db = store.url
+    run = subprocess.Popen(_cli(*ARGS, db=db), start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        _wait_for_records(store, 8, timeout=180)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the runner and its workers, at once
+        run.wait()
+    partial = store.count_records()
+    assert 8 <= partial < 60
+    finish = subprocess.run(_cli(*ARGS, db=db), capture_output=True, text=True, timeout=300)
+    assert finish.returncode == 0, finish.stderr
+    assert f"{partial} already stored" in finish.stdout
+    assert store.count_records() == 60
+    assert len(store.record_keys()) == 60
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_finished_evaluations_and_exits_130(store: RecordStore) -> None:
+    run = subprocess.Popen(
+        _cli(*ARGS, db=store.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_records(store, 4, timeout=180)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "interrupted" in out
+    saved = store.count_records()
+    assert saved >= 4
+    assert f"{saved} finished evaluations were saved" in out
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_dask_local_cluster_stores_the_same_keys_and_scores(tmp_path: Path) -> None:
+    spec = PlanSpec(
+        suite="sklearn:iris,diabetes",
+        learners=["lightgbm", "knn"],
+        n_configs=3,
+        protocol=Protocol(folds=2),
+    )
+    stores = {
+        name: RecordStore.open(f"sqlite:///{tmp_path / (name + '.db')}")
+        for name in ("local", "dask")
+    }
+    run_plan(stores["local"], build_plan(spec, stores["local"]), LocalPool(2, 120, 0))
+    executor = DaskExecutor("local:2", 120, 0)
+    try:
+        run_plan(stores["dask"], build_plan(spec, stores["dask"]), executor)
+    finally:
+        executor.close()
+    local = {r.key: r.score for r in stores["local"].get_records()}
+    dask = {r.key: r.score for r in stores["dask"].get_records()}
+    assert set(local) == set(dask)
+    assert len(local) == 12
+    assert dask == pytest.approx(local, rel=0, abs=0)
+
+
+def test_bad_plans_are_refused_with_the_reason(store: RecordStore) -> None:
+    from metamodel.errors import InvalidRequestError, NotFoundError
+
+    with pytest.raises(NotFoundError, match="no learner named 'lightgmb'"):
+        build_plan(PlanSpec(suite="sklearn", learners=["lightgmb"]), store)
+    with pytest.raises(InvalidRequestError, match="folds must be >= 2"):
+        build_plan(PlanSpec(suite="sklearn", learners=["knn"], protocol=Protocol(folds=1)), store)
+    with pytest.raises(NotFoundError, match="has no task"):
+        build_plan(PlanSpec(suite="sklearn", learners=["knn"], task_names=["nope"]), store)
+    with pytest.raises(InvalidRequestError):
+        build_plan(PlanSpec(suite="nosuchkind:x", learners=["knn"]), store)
+    assert store.count_records() == 0
