@@ -18,20 +18,43 @@ from benchmarks.runner._jobs import Job, JobResult
 from benchmarks.runner._workers import WorkerProcess
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 
-__all__ = ["DaskExecutor", "run_on_dask_worker"]
+__all__ = ["DaskExecutor", "run_on_dask_worker", "start_worker_processes"]
 
-_LOCAL = threading.local()
+# Child processes of this Dask worker process that are free for a job.
+_IDLE: list[WorkerProcess] = []
+_LOCK = threading.Lock()
+
+
+def _acquire(memory_limit_mb: int) -> WorkerProcess:
+    with _LOCK:
+        for worker in _IDLE:
+            if worker.memory_limit_mb == memory_limit_mb:
+                _IDLE.remove(worker)
+                return worker
+    return WorkerProcess(memory_limit_mb)
+
+
+def _release(worker: WorkerProcess) -> None:
+    with _LOCK:
+        _IDLE.append(worker)
 
 
 def run_on_dask_worker(job: Job, time_limit: float, memory_limit_mb: int) -> JobResult:
-    """Evaluate a job in this Dask worker thread's own child process."""
-    worker: WorkerProcess | None = getattr(_LOCAL, "worker", None)
-    if worker is None or worker.memory_limit_mb != memory_limit_mb:
-        if worker is not None:
-            worker.close()
-        worker = WorkerProcess(memory_limit_mb)
-        _LOCAL.worker = worker
-    return worker.run(job, time_limit)
+    """Evaluate a job in one of this Dask worker's child processes (one per thread)."""
+    worker = _acquire(memory_limit_mb)
+    try:
+        return worker.run(job, time_limit)
+    finally:
+        _release(worker)
+
+
+def start_worker_processes(memory_limit_mb: int, count: int) -> int:
+    """Start ``count`` child processes on this Dask worker ahead of the jobs."""
+    started = [_acquire(memory_limit_mb) for _ in range(count)]
+    for worker in started:
+        worker.wait_ready()
+        _release(worker)
+    return len(started)
 
 
 class DaskExecutor:
@@ -83,6 +106,14 @@ class DaskExecutor:
         """Short text for the run's header."""
         threads = sum(self._client.nthreads().values())
         return f"Dask cluster {self.address} ({threads} worker thread(s))"
+
+    def start(self) -> None:
+        """Start every Dask worker's child processes now (one per worker thread)."""
+        nthreads = self._client.nthreads()
+        for address, threads in nthreads.items():
+            self._client.run(
+                start_worker_processes, self.memory_limit_mb, threads, workers=[address]
+            )
 
     def run(self, jobs: Iterable[Job]) -> Iterator[JobResult]:
         """Evaluate jobs on the cluster, yielding results as they finish."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Annotated
 
 import typer
@@ -163,9 +164,32 @@ def _run_with_progress(
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
+    total = len(plan.jobs)
+    counts = {RecordStatus.FAILED: 0, RecordStatus.TIMEOUT: 0}
+    if not console.is_terminal:
+        # Logs of background and scheduled runs: a plain line every 30 s.
+        started = time.monotonic()
+        state = {"done": 0, "last": started}
+
+        def report(result: JobResult) -> None:
+            if result.status in counts:
+                counts[result.status] += 1
+            state["done"] += 1
+            now = time.monotonic()
+            if now - state["last"] >= 30 or state["done"] == total:
+                state["last"] = now
+                rate = state["done"] / max(now - started, 1e-9)
+                eta = (total - state["done"]) / rate if rate > 0 else float("inf")
+                console.print(
+                    f"progress {state['done']}/{total} "
+                    f"(failed {counts[RecordStatus.FAILED]}, "
+                    f"timeout {counts[RecordStatus.TIMEOUT]}), "
+                    f"elapsed {now - started:.0f} s, eta {eta:.0f} s"
+                )
+
+        return run_plan(store, plan, executor, batch_size=batch, on_result=report)
     with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("evaluating", total=len(plan.jobs), failed=0, timeout=0)
-        counts = {RecordStatus.FAILED: 0, RecordStatus.TIMEOUT: 0}
+        bar = progress.add_task("evaluating", total=total, failed=0, timeout=0)
 
         def advance(result: JobResult) -> None:
             if result.status in counts:

@@ -23,6 +23,9 @@ __all__ = ["DbOption", "console", "err_console", "handle_errors", "open_store"]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+for _console in (console, err_console):
+    if not _console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
+        _console.width = max(_console.width, 160)
 
 DbOption = Annotated[
     str | None,
