@@ -205,12 +205,10 @@ def _run_with_progress(
 
 
 def _print_summary(summary: RunSummary) -> None:
-    table = Table("learner", "ok", "failed", "timeout", title="evaluations this run")
+    table = Table("learner", "done", "ok", "failed", "timeout", title="evaluations this run")
     for learner in summary.learners():
-        table.add_row(
-            learner,
-            *(str(summary.counts[(learner, s.value)]) for s in RecordStatus),
-        )
+        counts = [summary.counts[(learner, s.value)] for s in RecordStatus]
+        table.add_row(learner, str(sum(counts)), *(str(c) for c in counts))
     console.print(table)
     console.print(
         f"{summary.finished} evaluations in {summary.seconds:.1f} s, {summary.stored} new records "
