@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts protos protos-check clean
+.PHONY: run test protos protos-check clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,32 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 run: $(STAMP)
 	$(BIN)/warmstart quickstart
 
-test: $(STAMP)
+test: $(STAMP) protos-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Generated gRPC code is committed; these regenerate it and check it is current.
+PROTO := protos/warmstart/v1/warmstart.proto
+GENERATED := warmstart_pb2.py warmstart_pb2.pyi warmstart_pb2_grpc.py warmstart_pb2_grpc.pyi
+PROTOC := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m grpc_tools.protoc -I .
+
+protos: $(STAMP)
+	$(PROTOC) --python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. $(PROTO)
+
+protos-check: $(STAMP)
+	rm -rf .protos-check && mkdir -p .protos-check
+	$(PROTOC) --python_out=.protos-check --grpc_python_out=.protos-check \
+		--mypy_out=.protos-check --mypy_grpc_out=.protos-check $(PROTO)
+	@for f in $(GENERATED); do \
+		diff -u protos/warmstart/v1/$$f .protos-check/protos/warmstart/v1/$$f >/dev/null || { \
+			echo "protos/warmstart/v1/$$f is not what $(PROTO) generates: run 'make protos'"; \
+			rm -rf .protos-check; exit 1; }; \
+	done
+	rm -rf .protos-check
+	@echo "generated gRPC code is current"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

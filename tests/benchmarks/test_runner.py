@@ -53,12 +53,16 @@ def test_plan_runs_once_and_rerunning_adds_nothing(store: RecordStore) -> None:
         assert record.fit_seconds > 0
         assert record.peak_memory_mb is not None
         task = store.get_task(record.task_id)
-        expected = {"r2", "rmse", "mae"} if task.task_type.value == "regression" else {
-            "roc_auc",
-            "log_loss",
-            "balanced_accuracy",
-            "accuracy",
-        }
+        expected = (
+            {"r2", "rmse", "mae"}
+            if task.task_type.value == "regression"
+            else {
+                "roc_auc",
+                "log_loss",
+                "balanced_accuracy",
+                "accuracy",
+            }
+        )
         assert expected <= set(record.metrics)
 
 
