@@ -21,9 +21,12 @@ __all__ = [
     "ConfigValue",
     "EvaluationRecord",
     "ModelVersion",
+    "NeighbourTask",
     "RecordSource",
     "RecordStatus",
     "SearchSpace",
+    "Suggestion",
+    "SuggestionOrigin",
     "Task",
     "TaskFeatures",
     "TaskType",
@@ -249,6 +252,41 @@ class ModelVersion:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", _frozen_mapping(self.metrics))
+
+
+class SuggestionOrigin(StrEnum):
+    """Where a suggested config came from."""
+
+    PORTFOLIO = "portfolio"
+    NEIGHBOUR = "neighbour"
+    MODEL = "model"
+    REFINEMENT = "refinement"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class NeighbourTask:
+    """A training task close to the one asked about, in meta-feature space."""
+
+    task_id: str
+    name: str
+    distance: float
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One suggested config with what the model expects of it.
+
+    ``predicted_score`` is the normalised score (1 = the best config seen on a
+    task), ``uncertainty`` its standard deviation over the ensemble.
+    """
+
+    config: Mapping[str, ConfigValue]
+    predicted_score: float
+    uncertainty: float
+    predicted_fit_seconds: float
+    origin: SuggestionOrigin
+    nearest_tasks: tuple[NeighbourTask, ...] = ()
 
 
 def _is_number(value: object) -> bool:

@@ -43,6 +43,8 @@ class _OriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Origin.ValueTy
     """a local refinement around a good candidate"""
     ORIGIN_DEFAULT: _Origin.ValueType  # 4
     """the library default"""
+    ORIGIN_NEIGHBOUR: _Origin.ValueType  # 5
+    """among the best configs of the most similar training tasks"""
 
 class Origin(_Origin, metaclass=_OriginEnumTypeWrapper): ...
 
@@ -55,6 +57,8 @@ ORIGIN_REFINEMENT: Origin.ValueType  # 3
 """a local refinement around a good candidate"""
 ORIGIN_DEFAULT: Origin.ValueType  # 4
 """the library default"""
+ORIGIN_NEIGHBOUR: Origin.ValueType  # 5
+"""among the best configs of the most similar training tasks"""
 Global___Origin: _TypeAlias = Origin  # noqa: Y015
 
 class _ResultStatus:

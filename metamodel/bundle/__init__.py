@@ -1,0 +1,15 @@
+"""Model bundles: train, save, load and check."""
+
+from __future__ import annotations
+
+from metamodel.bundle._bundle import BUNDLE_FORMAT, ModelBundle, library_versions, load_bundle
+from metamodel.bundle._train import TrainSettings, train_bundle
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "ModelBundle",
+    "TrainSettings",
+    "library_versions",
+    "load_bundle",
+    "train_bundle",
+]

@@ -1,0 +1,216 @@
+"""Model bundles: everything a recommender needs, versioned and checked on load.
+
+A bundle is one gzip'd JSON file holding the surrogate's LightGBM models (as
+text), the task index, the portfolio and each training task's best configs,
+the feature names and version, the search space (JSON and hash), a summary and
+hash of the training data, evaluation metrics, library versions and the
+creation time. Loading checks all of it and refuses a mismatch with a
+:class:`FailedPreconditionError` that says what differs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.recommend import Recommender, RecommenderSettings, TaskIndex
+from metamodel.spaces import load_configspace, parse_search_space
+from metamodel.surrogate import Surrogate
+from metamodel.types import ConfigValue, SearchSpace
+
+__all__ = ["BUNDLE_FORMAT", "ModelBundle", "library_versions", "load_bundle"]
+
+BUNDLE_FORMAT = 1
+"""Bump when the bundle's layout changes; older readers refuse newer bundles."""
+
+_LIBRARIES = ("lightgbm", "numpy", "scikit-learn", "ConfigSpace", "warmstart")
+_MAJOR_MUST_MATCH = ("lightgbm",)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a bundle depends on."""
+    out = {}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A trained model for one search space.
+
+    Attributes:
+        version: The model version, e.g. ``lightgbm-20261122T0412-3f9c2a1b``.
+        space: The search space it was trained on.
+        feature_version: The meta-feature set version its inputs use.
+        surrogate: The ensemble and fit-time model.
+        index: Training tasks in meta-feature space.
+        portfolio: Robust configs, best first.
+        task_best: Each training task's best configs.
+        training: Summary of the training data (counts, hash, normalisation).
+        metrics: Evaluation metrics (e.g. mean normalised regret at k).
+        libraries: Library versions it was trained with.
+        created_at: When it was trained (UTC).
+    """
+
+    version: str
+    space: SearchSpace
+    feature_version: str
+    surrogate: Surrogate
+    index: TaskIndex
+    portfolio: list[dict[str, ConfigValue]]
+    task_best: dict[str, list[dict[str, ConfigValue]]]
+    training: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    libraries: dict[str, str] = field(default_factory=library_versions)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The meta-features the model expects, in order."""
+        return self.index.feature_names
+
+    def recommender(self, settings: RecommenderSettings | None = None) -> Recommender:
+        """A recommender backed by this bundle."""
+        return Recommender(
+            load_configspace(self.space),
+            self.surrogate,
+            self.index,
+            self.portfolio,
+            self.task_best,
+            settings,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data of the whole bundle."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "version": self.version,
+            "space": {
+                "space_id": self.space.space_id,
+                "name": self.space.name,
+                "definition": self.space.definition,
+            },
+            "feature_version": self.feature_version,
+            "feature_names": list(self.feature_names),
+            "surrogate": self.surrogate.to_dict(),
+            "index": self.index.to_dict(),
+            "portfolio": self.portfolio,
+            "task_best": self.task_best,
+            "training": self.training,
+            "metrics": self.metrics,
+            "libraries": self.libraries,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    def save(self, path: Path) -> str:
+        """Write the bundle atomically; return the sha256 of the file."""
+        payload = json.dumps(self.to_dict(), sort_keys=True, allow_nan=False).encode()
+        data = gzip.compress(payload, mtime=0)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return hashlib.sha256(data).hexdigest()
+
+
+def load_bundle(
+    path: Path,
+    *,
+    feature_version: str | None = None,
+    spaces: Mapping[str, str] | None = None,
+) -> ModelBundle:
+    """Read a bundle and check it before anything uses it.
+
+    Args:
+        path: The bundle file.
+        feature_version: The meta-feature version this code computes; refused if different.
+        spaces: ``{space name: space id}`` the caller serves; refused if the
+            bundle's space has that name with another id.
+
+    Raises:
+        InvalidRequestError: The file is missing or not a bundle.
+        FailedPreconditionError: Format, feature version, feature names, space
+            hash or a library's major version do not match.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(gzip.decompress(path.read_bytes()))
+    except FileNotFoundError:
+        raise InvalidRequestError(f"no model bundle at {path}") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise InvalidRequestError(f"{path} is not a warmstart model bundle: {exc}") from None
+    if not isinstance(data, dict) or "format" not in data:
+        raise InvalidRequestError(f"{path} is not a warmstart model bundle")
+    if data["format"] != BUNDLE_FORMAT:
+        raise FailedPreconditionError(
+            f"{path} has bundle format {data['format']}, this warmstart reads format "
+            f"{BUNDLE_FORMAT}; retrain it with `warmstart train`"
+        )
+    space_data = data["space"]
+    space = parse_search_space(space_data["name"], space_data["definition"])
+    if space.space_id != space_data["space_id"]:
+        raise FailedPreconditionError(
+            f"{path}: the space's recorded hash {space_data['space_id']} does not match its "
+            f"definition (hash {space.space_id}); the bundle was altered or corrupted"
+        )
+    if spaces is not None and space.name in spaces and spaces[space.name] != space.space_id:
+        raise FailedPreconditionError(
+            f"{path} was trained on space {space.name!r} version {space.space_id}, but the "
+            f"served space {space.name!r} is version {spaces[space.name]}; retrain the model "
+            "on records of the current space"
+        )
+    if feature_version is not None and data["feature_version"] != feature_version:
+        raise FailedPreconditionError(
+            f"{path} uses meta-features {data['feature_version']!r}, this warmstart computes "
+            f"{feature_version!r}; retrain the model (stored records need no re-run)"
+        )
+    index = TaskIndex.from_dict(data["index"])
+    if list(index.feature_names) != data["feature_names"]:
+        raise FailedPreconditionError(f"{path}: the task index and the feature names disagree")
+    surrogate = Surrogate.from_dict(data["surrogate"])
+    n_inputs = len(index.feature_names) + len(load_configspace(space))
+    if len(surrogate.feature_names) != n_inputs:
+        raise FailedPreconditionError(
+            f"{path}: the surrogate takes {len(surrogate.feature_names)} inputs, the features "
+            f"and space give {n_inputs}"
+        )
+    installed = library_versions()
+    for library in _MAJOR_MUST_MATCH:
+        trained = str(data["libraries"].get(library, "?")).split(".")[0]
+        here = installed[library].split(".")[0]
+        if trained != here:
+            raise FailedPreconditionError(
+                f"{path} was trained with {library} {data['libraries'].get(library)}, this "
+                f"machine has {installed[library]}: model files are not portable across major "
+                "versions; retrain it"
+            )
+    return ModelBundle(
+        version=data["version"],
+        space=space,
+        feature_version=data["feature_version"],
+        surrogate=surrogate,
+        index=index,
+        portfolio=data["portfolio"],
+        task_best=data["task_best"],
+        training=data["training"],
+        metrics=data["metrics"],
+        libraries=data["libraries"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+    )

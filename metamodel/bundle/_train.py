@@ -1,0 +1,100 @@
+"""Train a bundle for one space from the records store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from metamodel.bundle._bundle import ModelBundle
+from metamodel.encoding import ConfigEncoder
+from metamodel.errors import FailedPreconditionError
+from metamodel.portfolio import greedy_portfolio, score_matrix
+from metamodel.recommend import TaskIndex
+from metamodel.spaces import load_configspace
+from metamodel.store import RecordFilter, RecordStore
+from metamodel.surrogate import Normalisation, Surrogate, SurrogateParams, build_training_table
+from metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
+
+__all__ = ["TrainSettings", "train_bundle", "train_from_records"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a bundle is trained."""
+
+    surrogate: SurrogateParams = field(default_factory=SurrogateParams)
+    normalisation: Normalisation = "rank"
+    portfolio_size: int = 16
+    best_per_task: int = 3
+
+
+def train_from_records(
+    space: SearchSpace,
+    records: list[EvaluationRecord],
+    features: dict[str, TaskFeatures],
+    task_names: dict[str, str],
+    feature_version: str,
+    settings: TrainSettings | None = None,
+) -> ModelBundle:
+    """Train on given records (the evaluation calls this with training folds only)."""
+    settings = settings or TrainSettings()
+    encoder = ConfigEncoder(load_configspace(space))
+    table = build_training_table(records, features, encoder, normalisation=settings.normalisation)
+    surrogate = Surrogate.fit(table, settings.surrogate)
+    used = sorted(set(table.groups.tolist()))
+    index = TaskIndex.build(
+        features[used[0]].names, {t: features[t].values for t in used}, task_names
+    )
+    matrix = score_matrix([r for r in records if r.task_id in set(used)])
+    portfolio = [matrix.configs[i] for i in greedy_portfolio(matrix, settings.portfolio_size)]
+    task_best = {
+        task_id: [matrix.configs[i] for i in matrix.best_of_task(task_id, settings.best_per_task)]
+        for task_id in matrix.task_ids
+    }
+    created = datetime.now(UTC)
+    return ModelBundle(
+        version=f"{space.name}-{created:%Y%m%dT%H%M%S}-{table.data_hash[:8]}",
+        space=space,
+        feature_version=feature_version,
+        surrogate=surrogate,
+        index=index,
+        portfolio=portfolio,
+        task_best=task_best,
+        training={
+            "records": len(table.y),
+            "tasks": table.n_tasks,
+            "data_hash": table.data_hash,
+            "normalisation": settings.normalisation,
+            "seed": settings.surrogate.seed,
+        },
+        created_at=created,
+    )
+
+
+def train_bundle(
+    store: RecordStore,
+    space_name: str,
+    feature_version: str,
+    settings: TrainSettings | None = None,
+) -> ModelBundle:
+    """Train a bundle on every record of the newest version of a space.
+
+    Raises:
+        NotFoundError: No space of that name.
+        FailedPreconditionError: No records, or no meta-features of ``feature_version``.
+    """
+    space = store.find_space(space_name)
+    records = store.get_records(RecordFilter(space_id=space.space_id))
+    if not records:
+        raise FailedPreconditionError(
+            f"no records of space {space_name!r} ({space.space_id}); run `warmstart bench run`"
+        )
+    features = store.list_task_features(feature_version)
+    missing = {r.task_id for r in records} - set(features)
+    if len(missing) == len({r.task_id for r in records}):
+        raise FailedPreconditionError(
+            f"none of the {len(missing)} tasks with records has meta-features "
+            f"{feature_version!r}; compute them with `warmstart features compute --suite ...`"
+        )
+    names = {t.task_id: t.name for t in store.list_tasks()}
+    return train_from_records(space, records, features, names, feature_version, settings)

@@ -1,0 +1,113 @@
+"""What past tasks say about configs: the score matrix, each task's best, a greedy portfolio.
+
+The benchmark runner evaluates the same configs on every task, so the records
+of a space form a (tasks × configs) matrix of normalised scores. From it:
+each task's best configs (for "what worked on similar tasks"), and a greedy
+portfolio: configs chosen one at a time to maximise the mean over tasks of the
+best normalised score within the portfolio (auto-sklearn 2.0, TabRepo).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from metamodel.surrogate._table import Normalisation, normalise_scores
+from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+
+__all__ = ["ScoreMatrix", "best_single", "greedy_portfolio", "score_matrix"]
+
+
+@dataclass(frozen=True)
+class ScoreMatrix:
+    """Normalised scores of configs (columns) on tasks (rows); NaN where not evaluated.
+
+    Failed and timed-out evaluations count as 0, the worst.
+    """
+
+    task_ids: tuple[str, ...]
+    config_hashes: tuple[str, ...]
+    configs: tuple[dict[str, ConfigValue], ...]
+    scores: np.ndarray
+
+    def best_of_task(self, task_id: str, n: int = 3) -> list[int]:
+        """Column indices of a task's ``n`` best configs."""
+        row = self.scores[self.task_ids.index(task_id)]
+        order = np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")
+        return [int(i) for i in order[:n] if np.isfinite(row[i])]
+
+    def without_tasks(self, task_ids: Iterable[str]) -> ScoreMatrix:
+        """The matrix without some tasks (for leave-task-out evaluation)."""
+        drop = set(task_ids)
+        keep = [i for i, t in enumerate(self.task_ids) if t not in drop]
+        return ScoreMatrix(
+            tuple(self.task_ids[i] for i in keep),
+            self.config_hashes,
+            self.configs,
+            self.scores[keep],
+        )
+
+
+def score_matrix(
+    records: Iterable[EvaluationRecord], normalisation: Normalisation = "minmax"
+) -> ScoreMatrix:
+    """Build the matrix from a space's records (mean over seeds and fidelities)."""
+    raw: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    configs: dict[str, dict[str, ConfigValue]] = {}
+    for record in records:
+        configs.setdefault(record.config_hash, dict(record.config))
+        good = record.status is RecordStatus.OK and record.score is not None
+        value = float(record.score) if good and record.score is not None else np.nan
+        raw[record.task_id][record.config_hash].append(value)
+    task_ids = tuple(sorted(raw))
+    hashes = tuple(sorted(configs))
+    column = {h: i for i, h in enumerate(hashes)}
+    scores = np.full((len(task_ids), len(hashes)), np.nan)
+    for row, task_id in enumerate(task_ids):
+        cells = raw[task_id]
+        means = {
+            h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in cells.items()
+        }
+        finite = [h for h, v in means.items() if np.isfinite(v)]
+        if finite:
+            normalised = normalise_scores([means[h] for h in finite], normalisation)
+            for h, value in zip(finite, normalised, strict=True):
+                scores[row, column[h]] = value
+        for h, value in means.items():
+            if not np.isfinite(value):
+                scores[row, column[h]] = 0.0
+    return ScoreMatrix(task_ids, hashes, tuple(configs[h] for h in hashes), scores)
+
+
+def greedy_portfolio(matrix: ScoreMatrix, size: int, *, min_coverage: float = 0.5) -> list[int]:
+    """Greedily choose ``size`` columns maximising the mean over tasks of the best score.
+
+    Only configs evaluated on at least ``min_coverage`` of the tasks are eligible
+    (a config seen on two tasks says little); a missing score counts as 0.
+    """
+    scores = matrix.scores
+    if scores.size == 0:
+        return []
+    coverage = np.isfinite(scores).mean(axis=0)
+    eligible = np.flatnonzero(coverage >= min_coverage)
+    if len(eligible) == 0:
+        eligible = np.arange(scores.shape[1])
+    filled = np.nan_to_num(scores, nan=0.0)
+    chosen: list[int] = []
+    best = np.zeros(scores.shape[0])
+    for _ in range(min(size, len(eligible))):
+        gains = np.maximum(best[:, None], filled[:, eligible]).mean(axis=0)
+        gains[np.isin(eligible, chosen)] = -np.inf
+        pick = int(eligible[int(np.argmax(gains))])
+        chosen.append(pick)
+        best = np.maximum(best, filled[:, pick])
+    return chosen
+
+
+def best_single(matrix: ScoreMatrix, *, min_coverage: float = 0.5) -> int:
+    """The one config with the best mean normalised score (the first portfolio pick)."""
+    picked = greedy_portfolio(matrix, 1, min_coverage=min_coverage)
+    return picked[0]

@@ -1,0 +1,147 @@
+"""Training tasks in meta-feature space: nearest neighbours and out-of-distribution tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from metamodel.errors import InvalidRequestError
+from metamodel.types import NeighbourTask
+
+__all__ = ["TaskIndex"]
+
+_CLIP = (
+    6.0  # standardised features beyond this many IQRs are clipped: one odd value is not distance
+)
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """Robustly standardised meta-features of the training tasks.
+
+    Attributes:
+        feature_names: The meta-features, in order.
+        task_ids: Training tasks, in row order.
+        task_names: Their names, for people.
+        center: Per-feature median over training tasks.
+        scale: Per-feature interquartile range (1 where it is 0 or undefined).
+        matrix: Standardised features of the training tasks (NaN → 0, clipped).
+        ood_threshold: A task farther than this from its nearest training task
+            is out of distribution: 1.5 × the 95th percentile of the training
+            tasks' own nearest-neighbour distances.
+    """
+
+    feature_names: tuple[str, ...]
+    task_ids: tuple[str, ...]
+    task_names: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    matrix: np.ndarray
+    ood_threshold: float
+
+    @classmethod
+    def build(
+        cls,
+        feature_names: Sequence[str],
+        rows: Mapping[str, Sequence[float]],
+        names: Mapping[str, str],
+    ) -> TaskIndex:
+        """Index training tasks from ``{task_id: meta-feature values}``."""
+        task_ids = tuple(sorted(rows))
+        raw = np.array([np.asarray(rows[t], dtype=float) for t in task_ids])
+        with np.errstate(all="ignore"):
+            center = np.nan_to_num(np.nanmedian(raw, axis=0), nan=0.0)
+            q75, q25 = np.nanpercentile(raw, [75, 25], axis=0)
+        scale = np.nan_to_num(q75 - q25, nan=1.0)
+        scale[scale <= 1e-12] = 1.0
+        index = cls(
+            tuple(feature_names),
+            task_ids,
+            tuple(names.get(t, t) for t in task_ids),
+            center,
+            scale,
+            np.zeros_like(raw),
+            0.0,
+        )
+        matrix = index.standardise(raw)
+        threshold = float("inf")
+        if len(task_ids) >= 3:
+            distances = _pairwise(matrix, matrix)
+            np.fill_diagonal(distances, np.inf)
+            threshold = 1.5 * float(np.percentile(distances.min(axis=1), 95))
+        return cls(
+            index.feature_names, task_ids, index.task_names, center, scale, matrix, threshold
+        )
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        """Scale features like the training tasks; NaN (undefined) becomes the median."""
+        with np.errstate(all="ignore"):
+            scaled = (np.atleast_2d(raw) - self.center) / self.scale
+        return np.asarray(np.clip(np.nan_to_num(scaled, nan=0.0), -_CLIP, _CLIP), dtype=float)
+
+    def vector(self, features: Mapping[str, float]) -> np.ndarray:
+        """A task's raw meta-feature vector in index order.
+
+        Raises:
+            InvalidRequestError: Unknown names, or an infinite value.
+        """
+        unknown = sorted(set(features) - set(self.feature_names))
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise InvalidRequestError(
+                f"unknown meta-feature name(s): {shown}; GetModelInfo lists the "
+                f"{len(self.feature_names)} names this model uses"
+            )
+        values = np.array([float(features.get(n, np.nan)) for n in self.feature_names])
+        if np.isinf(values).any():
+            bad = [n for n, v in zip(self.feature_names, values, strict=True) if np.isinf(v)]
+            raise InvalidRequestError(
+                f"meta-features must be finite or NaN (undefined), got inf for {', '.join(bad)}"
+            )
+        if np.isnan(values).all():
+            raise InvalidRequestError("every meta-feature is missing or NaN")
+        return values
+
+    def neighbours(self, raw: np.ndarray, n: int) -> tuple[list[NeighbourTask], bool]:
+        """The ``n`` nearest training tasks and whether the task is out of distribution."""
+        distances = _pairwise(self.standardise(raw), self.matrix)[0]
+        order = np.argsort(distances, kind="stable")[:n]
+        nearest = [
+            NeighbourTask(self.task_ids[i], self.task_names[i], float(distances[i])) for i in order
+        ]
+        out = bool(len(order) and distances[order[0]] > self.ood_threshold)
+        return nearest, out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a bundle."""
+        return {
+            "feature_names": list(self.feature_names),
+            "task_ids": list(self.task_ids),
+            "task_names": list(self.task_names),
+            "center": self.center.tolist(),
+            "scale": self.scale.tolist(),
+            "matrix": self.matrix.tolist(),
+            "ood_threshold": self.ood_threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskIndex:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            tuple(data["feature_names"]),
+            tuple(data["task_ids"]),
+            tuple(data["task_names"]),
+            np.asarray(data["center"], dtype=float),
+            np.asarray(data["scale"], dtype=float),
+            np.asarray(data["matrix"], dtype=float).reshape(len(data["task_ids"]), -1),
+            float(data["ood_threshold"]),
+        )
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    distances = np.sqrt(np.maximum(squared, 0.0)) / np.sqrt(max(a.shape[1], 1))
+    return np.asarray(distances, dtype=float)

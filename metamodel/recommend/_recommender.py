@@ -1,0 +1,228 @@
+"""Top-k warm-start configs for a task: candidates, scoring, and a set that is good and varied.
+
+Candidates: the library default, the greedy portfolio, the best configs of the
+most similar training tasks, quasi-random (Sobol) samples of the space, and
+local refinements around the best-scoring of those. Each is scored by every
+member of the surrogate ensemble. The k suggestions are chosen greedily to
+maximise the *expected best* of the set over the members, which treats each
+member as a plausible world: a near-copy of a chosen config scores alike in
+every world, adds nothing, and so is not chosen again. A task far from every
+training task is flagged out of distribution and gets only the robust
+candidates (default, portfolio, neighbours' best).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from ConfigSpace import ConfigurationSpace
+
+from metamodel.encoding import ConfigEncoder
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.recommend._index import TaskIndex
+from metamodel.spaces import config_hash, default_config, sample_configs
+from metamodel.surrogate import Surrogate
+from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
+
+__all__ = ["MAX_K", "Recommendation", "Recommender", "RecommenderSettings"]
+
+MAX_K = 100
+"""The most suggestions one request may ask for."""
+
+
+@dataclass(frozen=True)
+class RecommenderSettings:
+    """How many candidates of each kind to consider."""
+
+    n_samples: int = 256
+    n_refine_from: int = 8
+    n_refine_each: int = 8
+    refine_scale: float = 0.08
+    n_neighbours: int = 5
+    best_per_neighbour: int = 3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The answer to one request."""
+
+    suggestions: list[Suggestion]
+    out_of_distribution: bool
+    nearest_tasks: tuple[NeighbourTask, ...] = ()
+
+
+@dataclass
+class _Candidates:
+    configs: list[dict[str, ConfigValue]] = field(default_factory=list)
+    origins: list[SuggestionOrigin] = field(default_factory=list)
+    hashes: set[str] = field(default_factory=set)
+
+    def add(self, configs: Iterable[dict[str, ConfigValue]], origin: SuggestionOrigin) -> None:
+        for config in configs:
+            digest = config_hash(config)
+            if digest not in self.hashes:
+                self.hashes.add(digest)
+                self.configs.append(config)
+                self.origins.append(origin)
+
+
+class Recommender:
+    """Suggests configs of one search space for new tasks.
+
+    Args:
+        space: The search space.
+        surrogate: The trained ensemble (columns: meta-features, then encoded config).
+        index: The training tasks in meta-feature space.
+        portfolio: Robust configs, best first (the greedy portfolio).
+        task_best: Each training task's best configs, best first.
+        settings: Candidate counts.
+    """
+
+    def __init__(
+        self,
+        space: ConfigurationSpace,
+        surrogate: Surrogate,
+        index: TaskIndex,
+        portfolio: list[dict[str, ConfigValue]],
+        task_best: Mapping[str, list[dict[str, ConfigValue]]],
+        settings: RecommenderSettings | None = None,
+    ) -> None:
+        self.space = space
+        self.encoder = ConfigEncoder(space)
+        self.surrogate = surrogate
+        self.index = index
+        self.portfolio = portfolio
+        self.task_best = task_best
+        self.settings = settings or RecommenderSettings()
+        self._default = default_config(space)
+        # Fixed per space: sampled and encoded once, not per request.
+        self._samples = sample_configs(
+            space, self.settings.n_samples, method="sobol", seed=self.settings.seed
+        )
+        expected = len(index.feature_names) + len(self.encoder.names)
+        if len(surrogate.feature_names) != expected:
+            raise FailedPreconditionError(
+                f"the surrogate has {len(surrogate.feature_names)} inputs, but the task index "
+                f"and the space give {expected}: they were not trained together"
+            )
+
+    def suggest(
+        self,
+        features: Mapping[str, float],
+        k: int,
+        *,
+        max_fit_seconds: float | None = None,
+        exclude: Iterable[Mapping[str, ConfigValue]] = (),
+    ) -> Recommendation:
+        """Return ``k`` configs for a task described by its meta-features.
+
+        Raises:
+            InvalidRequestError: ``k`` out of range, bad meta-features or constraint.
+            FailedPreconditionError: No candidate satisfies the constraints.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidRequestError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
+        if max_fit_seconds is not None and not (
+            max_fit_seconds > 0 and np.isfinite(max_fit_seconds)
+        ):
+            raise InvalidRequestError(
+                f"max_fit_seconds must be a finite number > 0, got {max_fit_seconds!r}"
+            )
+        meta = self.index.vector(features)
+        nearest, out_of_distribution = self.index.neighbours(meta, self.settings.n_neighbours)
+        excluded = {config_hash(c) for c in exclude}
+        candidates = _Candidates(hashes=set(excluded))
+        candidates.add([self._default], SuggestionOrigin.DEFAULT)
+        candidates.add(self.portfolio, SuggestionOrigin.PORTFOLIO)
+        for neighbour in nearest:
+            best = self.task_best.get(neighbour.task_id, [])
+            candidates.add(best[: self.settings.best_per_neighbour], SuggestionOrigin.NEIGHBOUR)
+        if not out_of_distribution:
+            candidates.add(self._samples, SuggestionOrigin.MODEL)
+        predictions = self._score(meta, candidates.configs)
+        if not out_of_distribution:
+            start = len(candidates.configs)
+            candidates.add(
+                self._refine(candidates.configs, predictions), SuggestionOrigin.REFINEMENT
+            )
+            if len(candidates.configs) > start:
+                extra = self._score(meta, candidates.configs[start:])
+                predictions = np.hstack([predictions, extra])
+        if not candidates.configs:
+            raise FailedPreconditionError("every candidate config is in the exclude list")
+        fit_seconds = self.surrogate.predict_fit_seconds(self._rows(meta, candidates.configs))
+        allowed = np.ones(len(candidates.configs), dtype=bool)
+        if max_fit_seconds is not None:
+            allowed = ~(fit_seconds > max_fit_seconds)  # unknown (NaN) fit times are allowed
+            if not allowed.any():
+                raise FailedPreconditionError(
+                    f"no candidate is predicted to fit within {max_fit_seconds:g} s; the "
+                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
+                )
+        chosen = _expected_best_set(predictions, allowed, k)
+        mean, spread = predictions.mean(axis=0), predictions.std(axis=0)
+        suggestions = [
+            Suggestion(
+                config=candidates.configs[i],
+                predicted_score=float(mean[i]),
+                uncertainty=float(spread[i]),
+                predicted_fit_seconds=float(fit_seconds[i]),
+                origin=candidates.origins[i],
+                nearest_tasks=tuple(nearest),
+            )
+            for i in chosen
+        ]
+        return Recommendation(suggestions, out_of_distribution, tuple(nearest))
+
+    def _rows(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
+        encoded = self.encoder.encode(configs)
+        return np.hstack([np.tile(meta, (len(configs), 1)), encoded])
+
+    def _score(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
+        """Member × candidate predictions."""
+        if not configs:
+            return np.zeros((len(self.surrogate.members), 0))
+        rows = self._rows(meta, configs)
+        threads = self.surrogate.params.n_threads
+        return np.vstack([m.predict(rows, num_threads=threads) for m in self.surrogate.members])
+
+    def _refine(
+        self, configs: list[dict[str, ConfigValue]], predictions: np.ndarray
+    ) -> list[dict[str, ConfigValue]]:
+        """Perturb the best candidates in encoded space; categoricals flip now and then."""
+        settings = self.settings
+        top = np.argsort(-predictions.mean(axis=0), kind="stable")[: settings.n_refine_from]
+        rng = np.random.default_rng(settings.seed)
+        encoded = self.encoder.encode([configs[i] for i in top])
+        categorical = np.zeros(encoded.shape[1], dtype=bool)
+        categorical[list(self.encoder.categorical)] = True
+        out: list[dict[str, ConfigValue]] = []
+        for vector in encoded:
+            jitter = rng.normal(0.0, settings.refine_scale, (settings.n_refine_each, len(vector)))
+            moved = np.where(categorical, vector, np.clip(vector + jitter, 0.0, 1.0))
+            flips = rng.random(moved.shape) < 0.1
+            choices = rng.integers(0, 64, moved.shape).astype(float)
+            moved = np.where(categorical & flips & np.isfinite(vector), choices, moved)
+            out.extend(self.encoder.decode(moved))
+        return out
+
+
+def _expected_best_set(predictions: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
+    """Greedily pick up to ``k`` allowed columns maximising the mean over rows of the row max."""
+    worlds = predictions.shape[0]
+    mean = predictions.mean(axis=0)
+    best = np.full(worlds, -np.inf)
+    chosen: list[int] = []
+    available = allowed.copy()
+    for _ in range(min(k, int(available.sum()))):
+        gain = np.maximum(best[:, None], predictions).mean(axis=0)
+        # Ties (a candidate that adds nothing in any world) go to the better mean.
+        score = np.where(available, gain + 1e-9 * mean, -np.inf)
+        pick = int(np.argmax(score))
+        chosen.append(pick)
+        available[pick] = False
+        best = np.maximum(best, predictions[:, pick])
+    return chosen

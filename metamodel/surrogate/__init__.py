@@ -1,0 +1,20 @@
+"""The surrogate: learns which configs do well on which kinds of task."""
+
+from __future__ import annotations
+
+from metamodel.surrogate._model import Surrogate, SurrogateParams
+from metamodel.surrogate._table import (
+    Normalisation,
+    TrainingTable,
+    build_training_table,
+    normalise_scores,
+)
+
+__all__ = [
+    "Normalisation",
+    "Surrogate",
+    "SurrogateParams",
+    "TrainingTable",
+    "build_training_table",
+    "normalise_scores",
+]

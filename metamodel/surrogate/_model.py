@@ -1,0 +1,163 @@
+"""The surrogate: a bagged LightGBM ensemble over tasks, and a fit-time model.
+
+Each ensemble member is trained on a bootstrap sample of *tasks* (not rows),
+so the spread of their predictions says how much the answer depends on which
+tasks were seen: the uncertainty of a suggestion for a new task. A separate
+LightGBM model predicts ``log1p(fit seconds)`` for cost-aware suggestions.
+Training is deterministic for a given seed and thread count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.surrogate._table import TrainingTable
+
+__all__ = ["Surrogate", "SurrogateParams"]
+
+
+@dataclass(frozen=True)
+class SurrogateParams:
+    """Training settings of the surrogate."""
+
+    n_models: int = 5
+    n_estimators: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 20
+    feature_fraction: float = 0.8
+    n_threads: int = 1
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise :class:`InvalidRequestError` for values out of range."""
+        if self.n_models < 1 or self.n_estimators < 1 or self.n_threads < 1:
+            raise InvalidRequestError(
+                "n_models, n_estimators and n_threads must be >= 1, got "
+                f"{self.n_models}, {self.n_estimators}, {self.n_threads}"
+            )
+        if not 0.0 < self.learning_rate <= 1.0:
+            raise InvalidRequestError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
+
+    def lightgbm(self, seed: int) -> dict[str, Any]:
+        """LightGBM parameters for one model."""
+        return {
+            "objective": "regression",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "num_threads": self.n_threads,
+            "seed": seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbosity": -1,
+        }
+
+
+class Surrogate:
+    """Predicts a config's normalised score on a task, its spread, and its fit time."""
+
+    def __init__(
+        self,
+        members: list[lgb.Booster],
+        fit_time: lgb.Booster | None,
+        feature_names: tuple[str, ...],
+        params: SurrogateParams,
+    ) -> None:
+        self.members = members
+        self.fit_time = fit_time
+        self.feature_names = feature_names
+        self.params = params
+
+    @classmethod
+    def fit(cls, table: TrainingTable, params: SurrogateParams | None = None) -> Surrogate:
+        """Train the ensemble and the fit-time model on a training table."""
+        params = params or SurrogateParams()
+        params.check()
+        tasks = np.unique(table.groups)
+        if len(tasks) < 2:
+            raise FailedPreconditionError(
+                f"the surrogate needs records on at least 2 tasks, got {len(tasks)}"
+            )
+        rows_of = {task: np.flatnonzero(table.groups == task) for task in tasks}
+        members = []
+        for i in range(params.n_models):
+            rng = np.random.default_rng(params.seed * 1000 + i)
+            sample = tasks if params.n_models == 1 else rng.choice(tasks, size=len(tasks))
+            rows = np.concatenate([rows_of[t] for t in sample])
+            members.append(_train(table, rows, table.y, params, params.seed * 1000 + i))
+        known = np.flatnonzero(np.isfinite(table.log_fit_seconds))
+        fit_time = None
+        if len(known) >= 10:
+            fit_time = _train(
+                table, known, table.log_fit_seconds, replace(params, n_estimators=200), params.seed
+            )
+        return cls(members, fit_time, table.feature_names, params)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation over the ensemble of the normalised score."""
+        matrix = self._check(X)
+        outputs = np.vstack(
+            [m.predict(matrix, num_threads=self.params.n_threads) for m in self.members]
+        )
+        return outputs.mean(axis=0), outputs.std(axis=0)
+
+    def predict_fit_seconds(self, X: np.ndarray) -> np.ndarray:
+        """Predicted fit seconds (NaN when no fit times were recorded)."""
+        matrix = self._check(X)
+        if self.fit_time is None:
+            return np.full(len(matrix), np.nan)
+        predicted = np.asarray(self.fit_time.predict(matrix, num_threads=self.params.n_threads))
+        return np.asarray(np.expm1(np.clip(predicted, 0.0, 20.0)), dtype=float)
+
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        matrix = np.atleast_2d(np.asarray(X, dtype=float))
+        if matrix.shape[1] != len(self.feature_names):
+            raise InvalidRequestError(
+                f"expected {len(self.feature_names)} columns, got {matrix.shape[1]}"
+            )
+        return matrix
+
+    def to_dict(self) -> dict[str, Any]:
+        """The models as text, for a bundle."""
+        return {
+            "members": [m.model_to_string() for m in self.members],
+            "fit_time": None if self.fit_time is None else self.fit_time.model_to_string(),
+            "feature_names": list(self.feature_names),
+            "params": self.params.__dict__,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Surrogate:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            [lgb.Booster(model_str=text) for text in data["members"]],
+            None if data["fit_time"] is None else lgb.Booster(model_str=data["fit_time"]),
+            tuple(data["feature_names"]),
+            SurrogateParams(**data["params"]),
+        )
+
+
+def _train(
+    table: TrainingTable, rows: np.ndarray, target: np.ndarray, params: SurrogateParams, seed: int
+) -> lgb.Booster:
+    dataset = lgb.Dataset(
+        table.X[rows],
+        label=target[rows],
+        feature_name=[_safe(n) for n in table.feature_names],
+        categorical_feature=list(table.categorical),
+        free_raw_data=True,
+        params={"verbosity": -1},
+    )
+    return lgb.train(params.lightgbm(seed), dataset, num_boost_round=params.n_estimators)
+
+
+def _safe(name: str) -> str:
+    """LightGBM refuses some characters in feature names."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)

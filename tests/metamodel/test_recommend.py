@@ -1,0 +1,228 @@
+"""Surrogate, recommender and bundle on a world where the best config follows the task.
+
+Each task has four meta-features; the best ``log10(C)`` is a linear function of
+the first, and the best kernel depends on the second. A model that learns this
+must beat the library default and random configs on tasks it has not seen.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metamodel.bundle import load_bundle
+from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.recommend import MAX_K
+from metamodel.spaces import config_hash, default_config, load_configspace, sample_configs
+from metamodel.spaces import validate_config
+from metamodel.surrogate import SurrogateParams, normalise_scores
+from metamodel.types import (
+    ConfigValue,
+    EvaluationRecord,
+    RecordStatus,
+    SuggestionOrigin,
+    TaskFeatures,
+)
+from tests.factories import small_space
+
+NAMES = ("f0", "f1", "f2", "f3")
+SPACE = small_space()
+CS = load_configspace(SPACE)
+
+
+def true_score(config: dict[str, ConfigValue], f: np.ndarray) -> float:
+    best_log_c = -2.0 + 4.0 * f[0]
+    score = 1.0 - 0.08 * (math.log10(float(config["C"])) - best_log_c) ** 2
+    best_kernel = "rbf" if f[1] > 0.5 else "linear"
+    score -= 0.0 if config["kernel"] == best_kernel else 0.25
+    return score
+
+
+def world(n_tasks: int, seed: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
+    rng = np.random.default_rng(seed)
+    tasks = {f"task-{seed}-{i}": rng.random(4) for i in range(n_tasks)}
+    configs = sample_configs(CS, 40, method="random", seed=seed)
+    records = []
+    for task_id, f in tasks.items():
+        for config in configs:
+            records.append(
+                EvaluationRecord(
+                    task_id=task_id,
+                    space_id=SPACE.space_id,
+                    config=config,
+                    config_hash=config_hash(config),
+                    score=true_score(config, f) + rng.normal(0, 0.01),
+                    status=RecordStatus.OK,
+                    fit_seconds=0.5 + 0.05 * float(config["C"]) ** 0.5,
+                )
+            )
+    return tasks, records
+
+
+def features(tasks: dict[str, np.ndarray]) -> dict[str, TaskFeatures]:
+    return {
+        t: TaskFeatures(t, "test-1", NAMES, tuple(float(v) for v in f)) for t, f in tasks.items()
+    }
+
+
+FAST = TrainSettings(surrogate=SurrogateParams(n_models=5, n_estimators=150, min_child_samples=5))
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    tasks, records = world(40, seed=1)
+    names = {t: t for t in tasks}
+    return train_from_records(SPACE, records, features(tasks), names, "test-1", FAST)
+
+
+def test_rank_normalisation_is_robust_to_a_diverged_score() -> None:
+    assert list(normalise_scores([0.5, 0.7, -1e6, 0.9])) == pytest.approx([1 / 3, 2 / 3, 0, 1])
+    assert list(normalise_scores([1.0, 3.0], "minmax")) == [0.0, 1.0]
+
+
+def test_suggestions_beat_default_and_random_on_unseen_tasks(trained) -> None:  # type: ignore[no-untyped-def]
+    recommender = trained.recommender()
+    new_tasks, _ = world(12, seed=99)
+    rng = np.random.default_rng(0)
+    ours, default, random_ = [], [], []
+    for f in new_tasks.values():
+        top = recommender.suggest(dict(zip(NAMES, f, strict=True)), k=1).suggestions[0]
+        ours.append(true_score(dict(top.config), f))
+        default.append(true_score(default_config(CS), f))
+        picks = sample_configs(CS, 10, method="random", seed=int(rng.integers(1000)))
+        random_.append(np.mean([true_score(c, f) for c in picks]))
+    assert np.mean(ours) > np.mean(default) + 0.05
+    assert np.mean(ours) > np.mean(random_) + 0.1
+
+
+def test_k_suggestions_are_valid_distinct_and_explained(trained) -> None:  # type: ignore[no-untyped-def]
+    result = trained.recommender().suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=8)
+    assert len(result.suggestions) == 8
+    assert len({config_hash(s.config) for s in result.suggestions}) == 8
+    for suggestion in result.suggestions:
+        assert validate_config(CS, suggestion.config) == dict(suggestion.config)
+        assert suggestion.uncertainty >= 0
+        assert suggestion.predicted_fit_seconds >= 0
+        assert isinstance(suggestion.origin, SuggestionOrigin)
+        assert len(suggestion.nearest_tasks) == 5
+    assert not result.out_of_distribution
+
+
+def test_excluded_configs_are_not_suggested_again(trained) -> None:  # type: ignore[no-untyped-def]
+    recommender = trained.recommender()
+    task = dict(zip(NAMES, [0.6, 0.2, 0.5, 0.5], strict=True))
+    first = recommender.suggest(task, k=3).suggestions
+    again = recommender.suggest(task, k=3, exclude=[s.config for s in first]).suggestions
+    assert not {config_hash(s.config) for s in first} & {config_hash(s.config) for s in again}
+
+
+def test_fit_time_constraint_is_respected(trained) -> None:  # type: ignore[no-untyped-def]
+    recommender = trained.recommender()
+    task = dict(zip(NAMES, [0.9, 0.2, 0.5, 0.5], strict=True))  # wants a large C: slow
+    limit = 0.7
+    for suggestion in recommender.suggest(task, k=5, max_fit_seconds=limit).suggestions:
+        assert suggestion.predicted_fit_seconds <= limit
+    with pytest.raises(FailedPreconditionError, match="no candidate is predicted to fit within"):
+        recommender.suggest(task, k=5, max_fit_seconds=1e-9)
+
+
+def test_far_away_task_is_flagged_and_gets_robust_configs(trained) -> None:  # type: ignore[no-untyped-def]
+    result = trained.recommender().suggest(
+        dict(zip(NAMES, [40.0, -30.0, 9.0, 9.0], strict=True)), k=4
+    )
+    assert result.out_of_distribution
+    robust = {SuggestionOrigin.DEFAULT, SuggestionOrigin.PORTFOLIO, SuggestionOrigin.NEIGHBOUR}
+    assert {s.origin for s in result.suggestions} <= robust
+
+
+@pytest.mark.parametrize(
+    ("features", "k", "message"),
+    [
+        ({"f0": 0.5}, 0, "k must be an integer in [1, 100]"),
+        ({"f0": 0.5}, MAX_K + 1, "k must be an integer"),
+        ({"f0": 0.5, "bogus": 1.0}, 3, "unknown meta-feature name(s): bogus"),
+        ({"f0": math.inf}, 3, "must be finite or NaN"),
+        ({"f0": math.nan}, 3, "every meta-feature is missing"),
+    ],
+)
+def test_bad_requests_say_what_is_allowed(trained, features, k, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidRequestError) as info:
+        trained.recommender().suggest(features, k=k)
+    assert message in str(info.value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    f=st.lists(st.floats(-5, 5) | st.just(float("nan")), min_size=4, max_size=4).filter(
+        lambda v: not all(math.isnan(x) for x in v)
+    ),
+    k=st.integers(1, 12),
+)
+def test_every_suggestion_is_valid_for_any_task(trained, f: list[float], k: int) -> None:  # type: ignore[no-untyped-def]
+    result = trained.recommender().suggest(dict(zip(NAMES, f, strict=True)), k=k)
+    assert 1 <= len(result.suggestions) <= k
+    for suggestion in result.suggestions:
+        assert validate_config(CS, suggestion.config) == dict(suggestion.config)
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    tasks, records = world(12, seed=5)
+    args = (SPACE, records, features(tasks), {t: t for t in tasks}, "test-1", FAST)
+    a, b = train_from_records(*args), train_from_records(*args)
+    assert a.surrogate.to_dict() == b.surrogate.to_dict()
+    assert a.portfolio == b.portfolio
+
+
+def test_bundle_round_trip(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "model.wsb"
+    digest = trained.save(path)
+    assert len(digest) == 64
+    loaded = load_bundle(path, feature_version="test-1", spaces={SPACE.name: SPACE.space_id})
+    assert loaded.version == trained.version
+    task = dict(zip(NAMES, [0.2, 0.9, 0.1, 0.4], strict=True))
+    assert [s.config for s in loaded.recommender().suggest(task, k=3).suggestions] == [
+        s.config for s in trained.recommender().suggest(task, k=3).suggestions
+    ]
+
+
+def test_bundle_refuses_a_wrong_feature_version(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "model.wsb"
+    trained.save(path)
+    with pytest.raises(
+        FailedPreconditionError, match="uses meta-features 'test-1', this warmstart computes 'mf-9'"
+    ):
+        load_bundle(path, feature_version="mf-9")
+
+
+def test_bundle_refuses_another_version_of_the_space(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "model.wsb"
+    trained.save(path)
+    with pytest.raises(FailedPreconditionError, match="served space 'svm_like' is version 0000"):
+        load_bundle(path, spaces={SPACE.name: "0000"})
+
+
+def test_bundle_refuses_a_tampered_space_and_a_non_bundle(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+    import json
+
+    path = tmp_path / "model.wsb"
+    trained.save(path)
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["space"]["definition"] = data["space"]["definition"].replace(
+        '"upper":1000.0', '"upper":999.0'
+    )
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    with pytest.raises(FailedPreconditionError, match="does not match its definition"):
+        load_bundle(path)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    with pytest.raises(InvalidRequestError, match="not a warmstart model bundle"):
+        load_bundle(other)
+    with pytest.raises(InvalidRequestError, match="no model bundle at"):
+        load_bundle(tmp_path / "missing.wsb")
