@@ -15,12 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metamodel.bundle import load_bundle
+from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.bundle._train import TrainSettings, train_from_records
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.recommend import MAX_K
-from metamodel.spaces import config_hash, default_config, load_configspace, sample_configs
-from metamodel.spaces import validate_config
+from metamodel.spaces import (
+    config_hash,
+    default_config,
+    load_configspace,
+    sample_configs,
+    validate_config,
+)
 from metamodel.surrogate import SurrogateParams, normalise_scores
 from metamodel.types import (
     ConfigValue,
@@ -41,7 +46,7 @@ def true_score(config: dict[str, ConfigValue], f: np.ndarray) -> float:
     score = 1.0 - 0.08 * (math.log10(float(config["C"])) - best_log_c) ** 2
     best_kernel = "rbf" if f[1] > 0.5 else "linear"
     score -= 0.0 if config["kernel"] == best_kernel else 0.25
-    return score
+    return float(score)
 
 
 def world(n_tasks: int, seed: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
@@ -75,7 +80,7 @@ FAST = TrainSettings(surrogate=SurrogateParams(n_models=5, n_estimators=150, min
 
 
 @pytest.fixture(scope="module")
-def trained():  # type: ignore[no-untyped-def]
+def trained() -> ModelBundle:
     tasks, records = world(40, seed=1)
     names = {t: t for t in tasks}
     return train_from_records(SPACE, records, features(tasks), names, "test-1", FAST)
@@ -86,7 +91,7 @@ def test_rank_normalisation_is_robust_to_a_diverged_score() -> None:
     assert list(normalise_scores([1.0, 3.0], "minmax")) == [0.0, 1.0]
 
 
-def test_suggestions_beat_default_and_random_on_unseen_tasks(trained) -> None:  # type: ignore[no-untyped-def]
+def test_suggestions_beat_default_and_random_on_unseen_tasks(trained: ModelBundle) -> None:
     recommender = trained.recommender()
     new_tasks, _ = world(12, seed=99)
     rng = np.random.default_rng(0)
@@ -101,7 +106,7 @@ def test_suggestions_beat_default_and_random_on_unseen_tasks(trained) -> None:  
     assert np.mean(ours) > np.mean(random_) + 0.1
 
 
-def test_k_suggestions_are_valid_distinct_and_explained(trained) -> None:  # type: ignore[no-untyped-def]
+def test_k_suggestions_are_valid_distinct_and_explained(trained: ModelBundle) -> None:
     result = trained.recommender().suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=8)
     assert len(result.suggestions) == 8
     assert len({config_hash(s.config) for s in result.suggestions}) == 8
@@ -114,7 +119,7 @@ def test_k_suggestions_are_valid_distinct_and_explained(trained) -> None:  # typ
     assert not result.out_of_distribution
 
 
-def test_excluded_configs_are_not_suggested_again(trained) -> None:  # type: ignore[no-untyped-def]
+def test_excluded_configs_are_not_suggested_again(trained: ModelBundle) -> None:
     recommender = trained.recommender()
     task = dict(zip(NAMES, [0.6, 0.2, 0.5, 0.5], strict=True))
     first = recommender.suggest(task, k=3).suggestions
@@ -122,7 +127,7 @@ def test_excluded_configs_are_not_suggested_again(trained) -> None:  # type: ign
     assert not {config_hash(s.config) for s in first} & {config_hash(s.config) for s in again}
 
 
-def test_fit_time_constraint_is_respected(trained) -> None:  # type: ignore[no-untyped-def]
+def test_fit_time_constraint_is_respected(trained: ModelBundle) -> None:
     recommender = trained.recommender()
     task = dict(zip(NAMES, [0.9, 0.2, 0.5, 0.5], strict=True))  # wants a large C: slow
     limit = 0.7
@@ -132,7 +137,7 @@ def test_fit_time_constraint_is_respected(trained) -> None:  # type: ignore[no-u
         recommender.suggest(task, k=5, max_fit_seconds=1e-9)
 
 
-def test_far_away_task_is_flagged_and_gets_robust_configs(trained) -> None:  # type: ignore[no-untyped-def]
+def test_far_away_task_is_flagged_and_gets_robust_configs(trained: ModelBundle) -> None:
     result = trained.recommender().suggest(
         dict(zip(NAMES, [40.0, -30.0, 9.0, 9.0], strict=True)), k=4
     )
@@ -151,7 +156,9 @@ def test_far_away_task_is_flagged_and_gets_robust_configs(trained) -> None:  # t
         ({"f0": math.nan}, 3, "every meta-feature is missing"),
     ],
 )
-def test_bad_requests_say_what_is_allowed(trained, features, k, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_say_what_is_allowed(
+    trained: ModelBundle, features: dict[str, float], k: int, message: str
+) -> None:
     with pytest.raises(InvalidRequestError) as info:
         trained.recommender().suggest(features, k=k)
     assert message in str(info.value)
@@ -164,7 +171,9 @@ def test_bad_requests_say_what_is_allowed(trained, features, k, message) -> None
     ),
     k=st.integers(1, 12),
 )
-def test_every_suggestion_is_valid_for_any_task(trained, f: list[float], k: int) -> None:  # type: ignore[no-untyped-def]
+def test_every_suggestion_is_valid_for_any_task(
+    trained: ModelBundle, f: list[float], k: int
+) -> None:
     result = trained.recommender().suggest(dict(zip(NAMES, f, strict=True)), k=k)
     assert 1 <= len(result.suggestions) <= k
     for suggestion in result.suggestions:
@@ -179,7 +188,7 @@ def test_training_is_deterministic_for_a_seed() -> None:
     assert a.portfolio == b.portfolio
 
 
-def test_bundle_round_trip(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bundle_round_trip(trained: ModelBundle, tmp_path: Path) -> None:
     path = tmp_path / "model.wsb"
     digest = trained.save(path)
     assert len(digest) == 64
@@ -191,7 +200,7 @@ def test_bundle_round_trip(trained, tmp_path: Path) -> None:  # type: ignore[no-
     ]
 
 
-def test_bundle_refuses_a_wrong_feature_version(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bundle_refuses_a_wrong_feature_version(trained: ModelBundle, tmp_path: Path) -> None:
     path = tmp_path / "model.wsb"
     trained.save(path)
     with pytest.raises(
@@ -200,14 +209,16 @@ def test_bundle_refuses_a_wrong_feature_version(trained, tmp_path: Path) -> None
         load_bundle(path, feature_version="mf-9")
 
 
-def test_bundle_refuses_another_version_of_the_space(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bundle_refuses_another_version_of_the_space(trained: ModelBundle, tmp_path: Path) -> None:
     path = tmp_path / "model.wsb"
     trained.save(path)
     with pytest.raises(FailedPreconditionError, match="served space 'svm_like' is version 0000"):
         load_bundle(path, spaces={SPACE.name: "0000"})
 
 
-def test_bundle_refuses_a_tampered_space_and_a_non_bundle(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bundle_refuses_a_tampered_space_and_a_non_bundle(
+    trained: ModelBundle, tmp_path: Path
+) -> None:
     import gzip
     import json
 
