@@ -177,6 +177,20 @@ class Recommender:
         ]
         return Recommendation(suggestions, out_of_distribution, tuple(nearest))
 
+    def choose(
+        self, features: Mapping[str, float], pool: list[dict[str, ConfigValue]], k: int
+    ) -> list[int]:
+        """Pick ``k`` of the given configs (pool mode: the candidates are fixed).
+
+        Returns:
+            Indices into ``pool``, in the order they would be tried.
+        """
+        if not pool:
+            return []
+        meta = self.index.vector(features)
+        predictions = self._score(meta, pool)
+        return _expected_best_set(predictions, np.ones(len(pool), dtype=bool), k)
+
     def _rows(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
         encoded = self.encoder.encode(configs)
         return np.hstack([np.tile(meta, (len(configs), 1)), encoded])

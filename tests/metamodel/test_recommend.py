@@ -16,67 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.recommend import MAX_K
 from metamodel.spaces import (
     config_hash,
     default_config,
-    load_configspace,
     sample_configs,
     validate_config,
 )
-from metamodel.surrogate import SurrogateParams, normalise_scores
+from metamodel.surrogate import normalise_scores
 from metamodel.types import (
-    ConfigValue,
-    EvaluationRecord,
-    RecordStatus,
     SuggestionOrigin,
-    TaskFeatures,
 )
-from tests.factories import small_space
-
-NAMES = ("f0", "f1", "f2", "f3")
-SPACE = small_space()
-CS = load_configspace(SPACE)
-
-
-def true_score(config: dict[str, ConfigValue], f: np.ndarray) -> float:
-    best_log_c = -2.0 + 4.0 * f[0]
-    score = 1.0 - 0.08 * (math.log10(float(config["C"])) - best_log_c) ** 2
-    best_kernel = "rbf" if f[1] > 0.5 else "linear"
-    score -= 0.0 if config["kernel"] == best_kernel else 0.25
-    return float(score)
-
-
-def world(n_tasks: int, seed: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
-    rng = np.random.default_rng(seed)
-    tasks = {f"task-{seed}-{i}": rng.random(4) for i in range(n_tasks)}
-    configs = sample_configs(CS, 40, method="random", seed=seed)
-    records = []
-    for task_id, f in tasks.items():
-        for config in configs:
-            records.append(
-                EvaluationRecord(
-                    task_id=task_id,
-                    space_id=SPACE.space_id,
-                    config=config,
-                    config_hash=config_hash(config),
-                    score=true_score(config, f) + rng.normal(0, 0.01),
-                    status=RecordStatus.OK,
-                    fit_seconds=0.5 + 0.05 * float(config["C"]) ** 0.5,
-                )
-            )
-    return tasks, records
-
-
-def features(tasks: dict[str, np.ndarray]) -> dict[str, TaskFeatures]:
-    return {
-        t: TaskFeatures(t, "test-1", NAMES, tuple(float(v) for v in f)) for t, f in tasks.items()
-    }
-
-
-FAST = TrainSettings(surrogate=SurrogateParams(n_models=5, n_estimators=150, min_child_samples=5))
+from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
 
 
 @pytest.fixture(scope="module")

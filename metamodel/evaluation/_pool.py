@@ -1,0 +1,257 @@
+"""Pool-mode evaluation: leave-family-out, choosing among configs evaluated on each held-out task.
+
+Tasks are split into folds by dataset family (near-duplicates never straddle
+train and test). For each fold a bundle is trained on the other folds' records
+only; every method then orders the held-out task's evaluated configs, and the
+normalised regret of the best of the first k follows HPO-B:
+``(best_t - max_{c in first k} score_t(c)) / (best_t - worst_t)`` over every
+config evaluated on t (a failed evaluation counts as the worst).
+
+Methods: ``warmstart`` (this model), ``default`` (the library default, then
+random), ``random``, ``single_best`` (configs by mean normalised score over the
+training tasks), ``greedy_portfolio`` (auto-sklearn 2.0 / TabRepo) and
+``nearest_neighbour`` (the best config of each nearest training task in
+meta-feature space, auto-sklearn 1.0).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.errors import FailedPreconditionError
+from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from metamodel.recommend import TaskIndex
+from metamodel.spaces import config_hash, default_config, load_configspace
+from metamodel.store import RecordFilter, RecordStore
+from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+
+__all__ = [
+    "METHODS",
+    "EvalSettings",
+    "PoolEvaluation",
+    "TaskResult",
+    "evaluate_pool",
+    "regret_curve",
+]
+
+METHODS = (
+    "warmstart",
+    "default",
+    "random",
+    "single_best",
+    "greedy_portfolio",
+    "nearest_neighbour",
+)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How the evaluation runs."""
+
+    ks: tuple[int, ...] = (1, 3, 5, 10)
+    n_folds: int = 5
+    seed: int = 0
+    random_repeats: int = 20
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Regret of every method at every k on one held-out task."""
+
+    task_id: str
+    name: str
+    family: str
+    fold: int
+    pool_size: int
+    regret: dict[str, dict[int, float]]
+
+
+@dataclass
+class PoolEvaluation:
+    """Per-task results and their summaries."""
+
+    space_name: str
+    settings: EvalSettings
+    tasks: list[TaskResult]
+    n_records: int
+
+    def mean_regret(self, method: str, k: int) -> float:
+        """Mean normalised regret of the best of the first k."""
+        return float(np.mean([t.regret[method][k] for t in self.tasks]))
+
+    def average_rank(self, k: int) -> dict[str, float]:
+        """Mean rank of each method per task at k (1 = best; ties share)."""
+        from scipy.stats import rankdata
+
+        ranks = np.array(
+            [rankdata([t.regret[m][k] for m in METHODS], method="average") for t in self.tasks]
+        )
+        return {m: float(ranks[:, i].mean()) for i, m in enumerate(METHODS)}
+
+    def win_rate(self, baseline: str, k: int) -> float:
+        """Share of tasks where warmstart's regret at k is lower (ties count half)."""
+        wins = [
+            1.0
+            if t.regret["warmstart"][k] < t.regret[baseline][k] - 1e-12
+            else 0.5
+            if abs(t.regret["warmstart"][k] - t.regret[baseline][k]) <= 1e-12
+            else 0.0
+            for t in self.tasks
+        ]
+        return float(np.mean(wins))
+
+
+def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:
+    """Mean score per config on one task; a config that only failed gets NaN."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        ok = record.status is RecordStatus.OK and record.score is not None
+        value = float(record.score) if ok and record.score is not None else np.nan
+        grouped[record.config_hash].append(value)
+    return {h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in grouped.items()}
+
+
+def regret_curve(
+    scores: dict[str, float], order: Sequence[str], ks: Sequence[int]
+) -> dict[int, float]:
+    """Normalised regret of the best of the first k configs of ``order``."""
+    finite = [s for s in scores.values() if np.isfinite(s)]
+    best, worst = max(finite), min(finite)
+    span = best - worst
+    out = {}
+    for k in ks:
+        chosen = [scores[h] for h in order[:k] if h in scores]
+        got = max((s for s in chosen if np.isfinite(s)), default=worst)
+        out[k] = 0.0 if span <= 0 else float((best - got) / span)
+    return out
+
+
+def _fill(order: list[str], pool: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
+    """Keep pool members of ``order`` (deduplicated), then add random pool configs up to n."""
+    members = set(pool)
+    kept: list[str] = []
+    for digest in order:
+        if digest in members and digest not in kept:
+            kept.append(digest)
+    rest = [h for h in pool if h not in kept]
+    rng.shuffle(rest)
+    return (kept + rest)[:n]
+
+
+def _folds(families: dict[str, str], n_folds: int, seed: int) -> dict[str, int]:
+    names = sorted(set(families.values()))
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
+    return {task: fold_of_family[family] for task, family in families.items()}
+
+
+def evaluate_pool(
+    store: RecordStore,
+    space_name: str,
+    feature_version: str,
+    settings: EvalSettings | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> PoolEvaluation:
+    """Run the leave-family-out pool evaluation of one space.
+
+    Raises:
+        FailedPreconditionError: Too few tasks or families with records and meta-features.
+    """
+    settings = settings or EvalSettings()
+    space = store.find_space(space_name)
+    records = store.get_records(RecordFilter(space_id=space.space_id))
+    features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
+    tasks = {t.task_id: t for t in store.list_tasks()}
+    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        if record.task_id in features:
+            by_task[record.task_id].append(record)
+    usable = {
+        t: rs
+        for t, rs in by_task.items()
+        if len({r.score for r in rs if r.status is RecordStatus.OK}) >= 2
+    }
+    families = {t: tasks[t].family or tasks[t].name for t in usable}
+    if len(set(families.values())) < settings.n_folds:
+        raise FailedPreconditionError(
+            f"space {space_name!r} has records with meta-features on "
+            f"{len(set(families.values()))} families; the evaluation needs at least "
+            f"{settings.n_folds} (one per fold)"
+        )
+    fold_of = _folds(families, settings.n_folds, settings.seed)
+    names = {t: tasks[t].name for t in usable}
+    max_k = max(settings.ks)
+    default_hash = config_hash(default_config(load_configspace(space)))
+    results: list[TaskResult] = []
+    for fold in range(settings.n_folds):
+        train_ids = {t for t, f in fold_of.items() if f != fold}
+        test_ids = sorted(t for t, f in fold_of.items() if f == fold)
+        if progress is not None:
+            progress(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
+        train_records = [r for t in train_ids for r in usable[t]]
+        bundle = train_from_records(
+            space, train_records, features, names, feature_version, settings.train
+        )
+        recommender = bundle.recommender()
+        matrix = score_matrix(train_records)
+        single = _mean_order(matrix)
+        portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
+        for task_id in test_ids:
+            scores = _task_scores(usable[task_id])
+            pool_hashes = sorted(scores)
+            configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
+            rng = np.random.default_rng([settings.seed, fold, len(results)])
+            feats = features[task_id].as_dict()
+            chosen = recommender.choose(feats, [configs[h] for h in pool_hashes], max_k)
+            orders: dict[str, list[str]] = {
+                "warmstart": [pool_hashes[i] for i in chosen],
+                "default": _fill([default_hash], pool_hashes, max_k, rng),
+                "single_best": _fill(single, pool_hashes, max_k, rng),
+                "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
+                "nearest_neighbour": _fill(
+                    _neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
+                ),
+            }
+            regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}
+            repeats = [
+                regret_curve(scores, _fill([], pool_hashes, max_k, rng), settings.ks)
+                for _ in range(settings.random_repeats)
+            ]
+            regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
+            results.append(
+                TaskResult(
+                    task_id,
+                    names[task_id],
+                    families[task_id],
+                    fold,
+                    len(pool_hashes),
+                    {m: regret[m] for m in METHODS},
+                )
+            )
+    return PoolEvaluation(space_name, settings, results, len(records))
+
+
+def _mean_order(matrix: ScoreMatrix) -> list[str]:
+    """Config hashes by mean normalised score over the training tasks (missing = 0)."""
+    means = np.nan_to_num(matrix.scores, nan=0.0).mean(axis=0)
+    return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]
+
+
+def _neighbour_order(
+    index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix
+) -> list[str]:
+    """The best config of the nearest training task, then of the next nearest, ..."""
+    nearest, _ = index.neighbours(index.vector(features), len(index.task_ids))
+    order: list[str] = []
+    for neighbour in nearest:
+        if neighbour.task_id in matrix.task_ids:
+            for i in matrix.best_of_task(neighbour.task_id, 1):
+                order.append(matrix.config_hashes[i])
+    return order

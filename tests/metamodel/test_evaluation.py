@@ -1,0 +1,81 @@
+"""Pool-mode evaluation on a store holding the synthetic world, and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from metamodel.errors import FailedPreconditionError
+from metamodel.evaluation import (
+    METHODS,
+    EvalSettings,
+    evaluate_pool,
+    regret_curve,
+    write_pool_report,
+)
+from metamodel.store import RecordStore
+from metamodel.types import Task, TaskType
+from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+
+
+def _fill_store(store: RecordStore, n_tasks: int) -> None:
+    tasks, records = world(n_tasks, seed=3)
+    store.add_all(
+        tasks=[
+            Task(
+                t,
+                f"synthetic/{t}",
+                TaskType.BINARY,
+                "test",
+                100,
+                4,
+                family=f"fam-{i // 3}",
+                n_classes=2,
+            )
+            for i, t in enumerate(tasks)
+        ],
+        spaces=[SPACE],
+        records=records,
+    )
+    store.put_task_features(features(tasks).values())
+
+
+def test_regret_curve_follows_hpo_b() -> None:
+    scores = {"a": 0.5, "b": 0.9, "c": 0.7, "d": float("nan")}
+    curve = regret_curve(scores, ["d", "a", "c", "b"], [1, 2, 3, 4])
+    # d failed: counts as the worst (0.5); best 0.9, worst 0.5.
+    assert curve == {1: 1.0, 2: 1.0, 3: pytest.approx(0.5), 4: 0.0}
+
+
+def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Path) -> None:
+    with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
+        _fill_store(store, 30)
+        settings = EvalSettings(ks=(1, 3, 5), n_folds=5, train=FAST)
+        result = evaluate_pool(store, "svm_like", "test-1", settings)
+    assert len(result.tasks) == 30
+    assert {t.fold for t in result.tasks} == set(range(5))
+    for family in {t.family for t in result.tasks}:
+        assert len({t.fold for t in result.tasks if t.family == family}) == 1
+    for task in result.tasks:
+        assert set(task.regret) == set(METHODS)
+        for method in METHODS:
+            assert all(0.0 <= task.regret[method][k] <= 1.0 for k in (1, 3, 5))
+            assert task.regret[method][5] <= task.regret[method][1]
+    assert result.mean_regret("warmstart", 1) < result.mean_regret("default", 1)
+    assert result.mean_regret("warmstart", 1) < result.mean_regret("random", 1)
+    assert result.win_rate("random", 1) > 0.5
+    ranks = result.average_rank(1)
+    assert sum(ranks.values()) == pytest.approx(21.0)  # 1 + 2 + ... + 6
+    report = write_pool_report(result, tmp_path / "out", command="warmstart evaluate ...")
+    text = report.read_text()
+    assert "| warmstart (ours) |" in text
+    assert (tmp_path / "out" / "svm_like_pool_regret.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "svm_like_pool_vs_portfolio.png").is_file()
+
+
+def test_too_few_families_is_refused(tmp_path: Path) -> None:
+    with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
+        _fill_store(store, 6)
+        with pytest.raises(FailedPreconditionError, match="needs at least 5"):
+            evaluate_pool(store, "svm_like", "test-1", EvalSettings(n_folds=5, train=FAST))
