@@ -12,7 +12,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from benchmarks.learners._preprocess import PreprocessKind, make_preprocessor
 

@@ -16,7 +16,7 @@ LEARNER = "random_forest"
 PROTOCOL = Protocol(folds=3, row_cap=None)
 
 
-def jobs(n: int, n_estimators: int = 60) -> tuple[TaskData, list[Job]]:
+def jobs(n: int, n_estimators: int = 25) -> tuple[TaskData, list[Job]]:
     """``n`` random-forest jobs on the task that each take about a second on one core."""
     data = load_suite(SUITE).load(TASK)
     learner = get_learner(LEARNER)

@@ -9,9 +9,10 @@ from benchmarks.runner._jobs import Job, Protocol
 from benchmarks.runner._learners import resolve_learner
 from benchmarks.tasks import Suite, TaskInfo, load_suite
 from metamodel.errors import InvalidRequestError, NotFoundError
+from metamodel.features import FEATURE_VERSION, describe_task
 from metamodel.spaces import SamplerName, config_hash, make_search_space, sample_configs
 from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import ConfigValue, SearchSpace, Task
+from metamodel.types import ConfigValue, SearchSpace, Task, TaskFeatures
 
 __all__ = ["Plan", "PlanSpec", "build_plan"]
 
@@ -106,6 +107,7 @@ def build_plan(
     store: RecordStore,
     *,
     on_task: Callable[[str], None] | None = None,
+    meta_features: bool = True,
 ) -> Plan:
     """Load the selected tasks, register them and the learners' spaces, list missing jobs.
 
@@ -113,6 +115,8 @@ def build_plan(
         spec: What to evaluate.
         store: Where records live; tasks and spaces are stored here.
         on_task: Called with each task name as it is loaded (for progress).
+        meta_features: Compute and store each task's meta-features of the
+            current version when they are not stored yet (the surrogate needs them).
 
     Returns:
         The plan; its jobs are the (task, learner, config, seed) combinations
@@ -138,11 +142,18 @@ def build_plan(
             sampled = [default, *sampled[: spec.n_configs - 1]]
         configs[learner.name] = sampled
     tasks: list[Task] = []
+    described: list[TaskFeatures] = []
+    have = set(store.list_task_features(FEATURE_VERSION)) if meta_features else set()
     for info in infos:
         if on_task is not None:
             on_task(info.name)
-        tasks.append(suite.load(info.name).task)
+        data = suite.load(info.name)
+        tasks.append(data.task)
+        if meta_features and data.task.task_id not in have:
+            described.append(describe_task(data.task.task_id, data.X, data.y, data.task.task_type))
+            have.add(data.task.task_id)
     store.add_all(tasks=tasks, spaces=list(spaces.values()))
+    store.put_task_features(described)
     done: set[tuple[str, str, str, int, float]] = set()
     for space in spaces.values():
         done |= store.record_keys(RecordFilter(space_id=space.space_id))

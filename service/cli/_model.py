@@ -1,0 +1,149 @@
+"""``warmstart features | train | evaluate | model``: from records to a checked model bundle."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from benchmarks.tasks import load_suite
+from metamodel.bundle import TrainSettings, load_bundle, train_bundle
+from metamodel.errors import InvalidRequestError
+from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
+from metamodel.features import FEATURE_VERSION, describe_task
+from metamodel.surrogate import SurrogateParams
+from metamodel.types import ModelVersion
+from service.cli._common import DbOption, console, handle_errors, open_store
+from service.settings import data_dir
+
+features_app = typer.Typer(help="Task meta-features.", no_args_is_help=True)
+model_app = typer.Typer(help="Model bundles.", no_args_is_help=True)
+
+
+@features_app.command("compute")
+@handle_errors
+def features_compute(
+    suite: Annotated[str, typer.Option(help="Task suite, as for bench run.")],
+    tasks: Annotated[int | None, typer.Option(help="At most this many tasks.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Compute and store meta-features of a suite's tasks (skipping those already stored)."""
+    loaded = load_suite(suite)
+    names = [info.name for info in loaded.list_tasks()][:tasks]
+    with open_store(db) as store:
+        have = set(store.list_task_features(FEATURE_VERSION))
+        computed = 0
+        with console.status("computing meta-features...") as status:
+            for name in names:
+                status.update(f"meta-features of {name}")
+                data = loaded.load(name)
+                store.put_task(data.task)
+                if data.task.task_id in have:
+                    continue
+                store.put_task_features(
+                    [describe_task(data.task.task_id, data.X, data.y, data.task.task_type)]
+                )
+                have.add(data.task.task_id)
+                computed += 1
+    console.print(
+        f"{computed} tasks described, {len(names) - computed} already had meta-features "
+        f"{FEATURE_VERSION}"
+    )
+
+
+def _surrogate_params(seed: int, n_models: int, n_estimators: int) -> SurrogateParams:
+    params = SurrogateParams(seed=seed, n_models=n_models, n_estimators=n_estimators)
+    params.check()
+    return params
+
+
+def train(
+    space: Annotated[str, typer.Option(help="Search space (learner) name, e.g. lightgbm.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Bundle file (default: models/VERSION.wsb in the data dir).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Training seed (same seed, same model).")] = 0,
+    n_models: Annotated[int, typer.Option(help="Ensemble members (uncertainty).")] = 5,
+    n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
+    db: DbOption = None,
+) -> None:
+    """Train a model bundle for one space on every record in the store."""
+    settings = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
+    with open_store(db) as store:
+        with console.status(f"training {space}..."):
+            bundle = train_bundle(store, space, FEATURE_VERSION, settings)
+        path = out or data_dir() / "models" / f"{bundle.version}.wsb"
+        digest = bundle.save(path)
+        store.add_model_version(
+            ModelVersion(bundle.version, space, str(path.resolve()), digest, bundle.created_at)
+        )
+    console.print(
+        f"trained {bundle.version} on {bundle.training['records']} records of "
+        f"{bundle.training['tasks']} tasks -> {path}"
+    )
+
+
+def evaluate(
+    space: Annotated[str, typer.Option(help="Search space (learner) name, e.g. lightgbm.")],
+    folds: Annotated[int, typer.Option(help="Leave-family-out folds.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder for the report and plots.")] = Path(
+        "docs/results"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the folds and of the training.")] = 0,
+    n_models: Annotated[int, typer.Option(help="Ensemble members.")] = 5,
+    n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
+    db: DbOption = None,
+) -> None:
+    """Evaluate leave-family-out against the baselines (pool mode); write a report."""
+    if folds < 2:
+        raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
+    settings = EvalSettings(
+        n_folds=folds,
+        seed=seed,
+        train=TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators)),
+    )
+    with open_store(db) as store, console.status("evaluating...") as status:
+        result = evaluate_pool(store, space, FEATURE_VERSION, settings, progress=status.update)
+    command = "warmstart " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = write_pool_report(result, out, command=command)
+    table = Table("method", *(f"regret@{k}" for k in settings.ks), title=f"{space}, pool mode")
+    for method in METHODS:
+        table.add_row(method, *(f"{result.mean_regret(method, k):.4f}" for k in settings.ks))
+    console.print(table)
+    console.print(f"{len(result.tasks)} held-out tasks; report: {report}")
+
+
+@model_app.command("info")
+@handle_errors
+def info(
+    path: Annotated[Path, typer.Argument(help="A model bundle file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what a bundle holds, after checking it."""
+    bundle = load_bundle(path, feature_version=FEATURE_VERSION)
+    summary = {
+        "version": bundle.version,
+        "space": {"name": bundle.space.name, "space_id": bundle.space.space_id},
+        "feature_version": bundle.feature_version,
+        "feature_count": len(bundle.feature_names),
+        "training": bundle.training,
+        "metrics": bundle.metrics,
+        "libraries": bundle.libraries,
+        "created_at": bundle.created_at.isoformat(),
+        "portfolio_size": len(bundle.portfolio),
+        "ensemble_members": len(bundle.surrogate.members),
+    }
+    if as_json:
+        console.print_json(json.dumps(summary))
+        return
+    for key, value in summary.items():
+        console.print(f"{key:<18} {value}", markup=False)
+
+
+train = handle_errors(train)
+evaluate = handle_errors(evaluate)
