@@ -80,6 +80,16 @@ class WorkerProcess:
         self.started = time.monotonic()
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id (None before it starts)."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids (here just the child's), for measurements."""
+        return [] if self.pid is None else [self.pid]
+
+    @property
     def idle(self) -> bool:
         """Ready and without a job."""
         return self.ready and self.job is None
@@ -267,6 +277,11 @@ class LocalPool:
             self._pool = [WorkerProcess(self.memory_limit_mb) for _ in range(self.workers)]
         for worker in self._pool:
             worker.wait_ready()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the worker children."""
+        return [pid for w in self._pool for pid in w.pids]
 
     def run(self, jobs: Iterable[Job]) -> Iterator[JobResult]:
         """Evaluate jobs, yielding results as they finish (not in job order)."""

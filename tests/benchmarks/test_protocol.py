@@ -111,3 +111,39 @@ def test_a_class_too_rare_for_stratification_still_evaluates() -> None:
     result = evaluate(_job(data, "knn", Protocol(folds=3, row_cap=None)), data, get_learner("knn"))
     assert result.status is RecordStatus.OK
     assert np.isfinite(result.metrics["log_loss"])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 7])
+def test_fast_classification_metrics_equal_scikit_learn(n_classes: int) -> None:
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
+
+    from benchmarks.runner._protocol import _classification_metrics
+
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, 300)
+    proba = rng.random((300, n_classes)).round(2)  # rounding makes ties
+    proba /= proba.sum(axis=1, keepdims=True)
+    ours = _classification_metrics(y, proba)
+    if n_classes == 2:
+        auc = roc_auc_score(y, proba[:, 1])
+    else:
+        auc = roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    assert ours["roc_auc"] == pytest.approx(auc, abs=1e-12)
+    assert ours["log_loss"] == pytest.approx(log_loss(y, proba), abs=1e-9)
+    assert ours["accuracy"] == pytest.approx(accuracy_score(y, proba.argmax(axis=1)))
+    assert ours["balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(y, proba.argmax(axis=1))
+    )
+
+
+def test_fast_regression_metrics_equal_scikit_learn() -> None:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    from benchmarks.runner._protocol import _regression_metrics
+
+    rng = np.random.default_rng(0)
+    y, predicted = rng.normal(size=200), rng.normal(size=200)
+    ours = _regression_metrics(y, predicted)
+    assert ours["r2"] == pytest.approx(r2_score(y, predicted))
+    assert ours["rmse"] == pytest.approx(np.sqrt(mean_squared_error(y, predicted)))
+    assert ours["mae"] == pytest.approx(mean_absolute_error(y, predicted))
