@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
+import pytest
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
 
 from metamodel.spaces import config_hash, make_search_space, sample_configs
@@ -17,7 +19,22 @@ from metamodel.types import (
     TaskType,
 )
 
-PMLB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pmlb"
+PMLB_ENV = "WARMSTART_PMLB"
+PMLB = Path(
+    os.environ.get(PMLB_ENV) or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pmlb"
+)
+"""The PMLB suite: ``$WARMSTART_PMLB``, else ``shared/datasets/pmlb`` beside the repository."""
+
+
+def require_pmlb() -> Path:
+    """Return the PMLB folder; fail the test with how to point at it when it is missing."""
+    if not (PMLB / "manifest.csv").is_file():
+        pytest.fail(
+            f"the PMLB suite is not at {PMLB} (no manifest.csv): clone the repository beside "
+            f"shared/, or set {PMLB_ENV} to the folder holding manifest.csv",
+            pytrace=False,
+        )
+    return PMLB
 
 
 def small_space(name: str = "svm_like") -> SearchSpace:
@@ -80,7 +97,7 @@ def make_records(
 def pmlb_tasks(limit: int | None = None) -> list[Task]:
     """Tasks described by the PMLB manifest (no data loaded)."""
     out: list[Task] = []
-    with (PMLB / "manifest.csv").open() as handle:
+    with (require_pmlb() / "manifest.csv").open() as handle:
         for row in csv.DictReader(handle):
             n_classes = int(float(row["n_classes"])) if row["n_classes"] else None
             if row["task"] == "regression":

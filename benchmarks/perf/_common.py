@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from benchmarks.learners import get_learner
@@ -9,7 +10,9 @@ from benchmarks.runner import Job, Protocol
 from benchmarks.tasks import TaskData, load_suite
 from metamodel.spaces import config_hash, make_search_space
 
-PMLB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pmlb"
+# The PMLB suite: $WARMSTART_PMLB, else shared/datasets/pmlb beside the repository.
+_BESIDE = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pmlb"
+PMLB = Path(os.environ.get("WARMSTART_PMLB") or _BESIDE)
 SUITE = f"pmlb:{PMLB}"
 TASK = "mfeat_fourier"  # 2,000 rows x 76 features, 10 classes
 LEARNER = "random_forest"

@@ -27,8 +27,8 @@ from benchmarks.tasks import (
 )
 from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
 from metamodel.types import TaskType
+from tests.factories import PMLB, require_pmlb
 
-PMLB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pmlb"
 OPENML_CACHE = Path(__file__).parent / "data" / "openml"
 # Pinned so that a change to the id scheme (or to pandas' hashing) cannot go unnoticed:
 # ids are keys in every store.
@@ -37,9 +37,7 @@ PMLB_IRIS_ID = "0ce731006b74258f"
 
 @pytest.fixture(scope="module")
 def pmlb() -> FolderSuite:
-    if not (PMLB / "manifest.csv").is_file():
-        pytest.skip(f"PMLB suite not found at {PMLB}")
-    suite = load_suite(f"pmlb:{PMLB}")
+    suite = load_suite(f"pmlb:{require_pmlb()}")
     assert isinstance(suite, FolderSuite)
     return suite
 

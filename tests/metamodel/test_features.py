@@ -25,7 +25,7 @@ from metamodel.features import (
 )
 from metamodel.store import RecordStore
 from metamodel.types import TaskFeatures, TaskType
-from tests.factories import PMLB
+from tests.factories import require_pmlb
 
 # Changing this list (names or order) or any computation means a new FEATURE_VERSION.
 EXPECTED_NAMES = (
@@ -405,7 +405,7 @@ def test_bad_options_are_refused(kwargs: dict[str, Any], message: str) -> None:
 
 @pytest.fixture(scope="module")
 def pmlb() -> Any:
-    return load_suite(f"pmlb:{PMLB}")
+    return load_suite(f"pmlb:{require_pmlb()}")
 
 
 def test_balanced_multiclass_pmlb_task(pmlb: Any) -> None:
