@@ -37,12 +37,16 @@ def features_compute(
     names = [info.name for info in loaded.list_tasks()][:tasks]
     with open_store(db) as store:
         have = set(store.list_task_features(FEATURE_VERSION))
+        stored = {task.task_id for task in store.list_tasks()}
         computed = 0
         with console.status("computing meta-features...") as status:
             for name in names:
                 status.update(f"meta-features of {name}")
                 data = loaded.load(name)
-                store.put_task(data.task)
+                # Byte-identical datasets share a task id (and so a stored name): one is enough.
+                if data.task.task_id not in stored:
+                    store.put_task(data.task)
+                    stored.add(data.task.task_id)
                 if data.task.task_id in have:
                     continue
                 store.put_task_features(

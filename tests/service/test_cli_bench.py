@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from metamodel.store import RecordStore
 from service.cli import app
+from tests.factories import require_pmlb
 
 runner = CliRunner()
 
@@ -67,3 +69,22 @@ def test_bench_run_refuses_bad_options_clearly(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["bench", "run", "--suite", "pmlb:/no/such/folder", *db])
     assert missing.exit_code == 2
     assert "/no/such/folder" in missing.output
+
+
+def test_features_compute_describes_byte_identical_datasets_once(tmp_path: Path) -> None:
+    # PMLB ships two byte-identical files under different names; they are one task.
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    source = require_pmlb() / "iris.tsv.gz"
+    for name in ("iris_a", "iris_b"):
+        shutil.copy(source, folder / f"{name}.tsv.gz")
+    db = f"sqlite:///{tmp_path / 'f.db'}"
+    args = ["features", "compute", "--suite", f"files:{folder}", "--db", db]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "1 tasks described, 1 already had" in first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "0 tasks described, 2 already had" in again.output
+    with RecordStore.open(db) as store:
+        assert len(store.list_tasks()) == 1
