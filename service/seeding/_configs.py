@@ -1,0 +1,99 @@
+"""What every seeding helper takes: suggestions as plain configs, and a space.
+
+A suggestion is accepted in any of three shapes, told apart by duck-typing:
+a plain ``{name: value}`` mapping, the core's :class:`~metamodel.types.Suggestion`,
+or the client's suggestion type; the last two are read through their ``.config``
+attribute. Configs hold the *active* parameters only, as the service returns them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol, TypeAlias
+
+from ConfigSpace import ConfigurationSpace
+
+from metamodel.errors import InvalidRequestError
+from metamodel.spaces import canonical_config, load_configspace, validate_config
+from metamodel.types import ConfigValue, SearchSpace
+
+__all__ = ["ConfigLike", "HasConfig", "SpaceLike", "as_configspace", "prepare_configs"]
+
+
+class HasConfig(Protocol):
+    """Anything with a ``config`` mapping, e.g. :class:`metamodel.types.Suggestion`."""
+
+    @property
+    def config(self) -> Mapping[str, object]:
+        """The suggested config: ``{name: value}`` of the active parameters."""
+        ...
+
+
+ConfigLike: TypeAlias = Mapping[str, object] | HasConfig
+"""A plain config or a suggestion that carries one in ``.config``."""
+
+SpaceLike: TypeAlias = ConfigurationSpace | SearchSpace
+"""A ConfigSpace space, or a stored :class:`~metamodel.types.SearchSpace`."""
+
+
+def as_configspace(space: SpaceLike) -> ConfigurationSpace:
+    """Return the ConfigSpace object of ``space``.
+
+    Raises:
+        InvalidRequestError: If ``space`` is neither a ConfigSpace space nor a SearchSpace.
+    """
+    if isinstance(space, ConfigurationSpace):
+        return space
+    if isinstance(space, SearchSpace):
+        return load_configspace(space)
+    raise InvalidRequestError(
+        "space must be a ConfigSpace ConfigurationSpace or a warmstart SearchSpace, "
+        f"got {type(space).__name__}"
+    )
+
+
+def _config_of(index: int, item: object) -> Mapping[str, object]:
+    config = item if isinstance(item, Mapping) else getattr(item, "config", None)
+    if not isinstance(config, Mapping):
+        raise InvalidRequestError(
+            f"config #{index} must be a mapping of parameter values or have a `.config` "
+            f"mapping (a Suggestion), got {type(item).__name__}"
+        )
+    return config
+
+
+def prepare_configs(
+    configs: Iterable[ConfigLike], space: SpaceLike | None = None
+) -> list[dict[str, ConfigValue]]:
+    """Turn suggestions into plain canonical configs, validated when a space is given.
+
+    Every config is checked before any is returned, so a caller that seeds an
+    optimizer with the result changes nothing when one of them is invalid.
+
+    Args:
+        configs: Plain configs or objects with a ``.config`` mapping, in order.
+        space: The search space to validate against; ``None`` only converts values
+            to plain ``int | float | str | bool``.
+
+    Returns:
+        One ``{name: value}`` dict per input, in the same order, with the active
+        parameters only.
+
+    Raises:
+        InvalidRequestError: If an item has no config, or (with ``space``) a config
+            is not valid in the space; the message names the config's position,
+            the parameter and what is allowed.
+    """
+    if isinstance(configs, Mapping):
+        raise InvalidRequestError(
+            "configs must be a sequence of configs; wrap a single config in a list"
+        )
+    cs = as_configspace(space) if space is not None else None
+    out: list[dict[str, ConfigValue]] = []
+    for index, item in enumerate(configs):
+        config = _config_of(index, item)
+        try:
+            out.append(validate_config(cs, config) if cs is not None else canonical_config(config))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"config #{index}: {exc}") from None
+    return out

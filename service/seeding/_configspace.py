@@ -1,0 +1,54 @@
+"""ConfigSpace and SMAC: suggested configs as ``Configuration`` objects.
+
+SMAC (2.x) takes extra starting points as ConfigSpace configurations through
+its initial design's ``additional_configs`` argument::
+
+    from smac import HyperparameterOptimizationFacade as HPO
+
+    configs = to_configurations(space, suggestions)
+    design = HPO.get_initial_design(scenario, additional_configs=configs)
+    smac = HPO(scenario, train, initial_design=design)
+
+SMAC is not a dependency of warmstart and is not imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ConfigSpace import Configuration
+
+from metamodel.errors import InvalidRequestError
+from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
+
+__all__ = ["to_configurations"]
+
+
+def to_configurations(space: SpaceLike, configs: Iterable[ConfigLike]) -> list[Configuration]:
+    """Turn suggested configs into validated ConfigSpace configurations.
+
+    Args:
+        space: The search space the configurations belong to.
+        configs: Plain ``{name: value}`` configs of the active parameters, or
+            suggestions with a ``.config`` mapping.
+
+    Returns:
+        One :class:`ConfigSpace.Configuration` per config, in order, each passed
+        through ``check_configuration`` (inactive parameters unset).
+
+    Raises:
+        InvalidRequestError: If a config is not valid in the space; the message
+            names the config's position, the parameter and what is allowed.
+    """
+    cs = as_configspace(space)
+    out: list[Configuration] = []
+    for index, config in enumerate(prepare_configs(configs, cs)):
+        try:
+            configuration = Configuration(cs, values=config)
+            cs.check_configuration(configuration)
+        except Exception as exc:  # ConfigSpace raises many kinds; validate_config ran first
+            raise InvalidRequestError(
+                f"config #{index}: not a valid configuration ({exc})"
+            ) from None
+        out.append(configuration)
+    return out

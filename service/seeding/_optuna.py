@@ -1,0 +1,151 @@
+"""Optuna: enqueue suggested configs, and sample a ConfigSpace space with a trial.
+
+Optuna replays an enqueued trial by handing back its fixed value whenever the
+objective calls ``trial.suggest_*`` with that parameter's name, so the seeded
+configs only work if the objective suggests exactly the same names with
+distributions that contain the values. :func:`suggest_from_space` is that
+objective-side half: it walks the space in topological order and suggests only
+the parameters that are active, with one fixed mapping per hyperparameter type:
+
+========================  ===================================================
+ConfigSpace               Optuna
+========================  ===================================================
+UniformFloat (log)        ``suggest_float(name, lower, upper, log=log)``
+UniformInteger (log)      ``suggest_int(name, lower, upper, log=log)``
+Categorical               ``suggest_categorical(name, choices)`` (weights ignored)
+Ordinal                   ``suggest_categorical(name, sequence)`` (order not used)
+Constant                  ``suggest_categorical(name, [value])``
+========================  ===================================================
+
+Optuna is an optional dependency (the ``optimizers`` extra); it is imported
+only when a function here needs it at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    Constant,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+
+from metamodel.errors import InvalidRequestError
+from metamodel.spaces import active_parameters, canonical_config, validate_config
+from metamodel.types import ConfigValue
+from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["enqueue_suggestions", "suggest_from_space"]
+
+
+def enqueue_suggestions(
+    study: optuna.Study,
+    configs: Iterable[ConfigLike],
+    space: SpaceLike | None = None,
+    *,
+    user_attrs: Mapping[str, Any] | None = None,
+) -> int:
+    """Enqueue suggested configs so that the study evaluates them first, in order.
+
+    Configs equal to a trial the study already has (waiting, running or
+    finished, whether enqueued or sampled) are skipped, so seeding the same
+    study twice is harmless. Pair this with :func:`suggest_from_space` in the
+    objective, which suggests exactly the names and values enqueued here.
+
+    Args:
+        study: The Optuna study to seed.
+        configs: Plain ``{name: value}`` configs of the active parameters, or
+            suggestions with a ``.config`` mapping, best first.
+        space: The search space. When given, every config is validated against
+            it before anything is enqueued; strongly recommended, since Optuna
+            itself only warns about a fixed value outside its distribution.
+        user_attrs: User attributes set on each enqueued trial, e.g.
+            ``{"source": "warmstart"}``.
+
+    Returns:
+        How many trials this call added (configs already in the study are not
+        counted). Processes that enqueue into the same study at the same time
+        may both add a config, as Optuna documents for ``skip_if_exists``.
+
+    Raises:
+        InvalidRequestError: If an item has no config or (with ``space``) a config
+            is not valid in the space; nothing is enqueued then.
+    """
+    prepared = prepare_configs(configs, space)
+    attrs = dict(user_attrs) if user_attrs is not None else None
+    added = 0
+    for config in prepared:
+        before = len(study.get_trials(deepcopy=False))
+        study.enqueue_trial(dict(config), user_attrs=attrs, skip_if_exists=True)
+        added += len(study.get_trials(deepcopy=False)) - before
+    return added
+
+
+def suggest_from_space(trial: optuna.trial.BaseTrial, space: SpaceLike) -> dict[str, ConfigValue]:
+    """Sample a config of a ConfigSpace space with Optuna's define-by-run API.
+
+    Only active parameters are suggested, in the space's topological order, so
+    a conditional parameter is suggested only when its parent's value switches
+    it on. An enqueued config from :func:`enqueue_suggestions` is therefore
+    replayed exactly, and ``trial.params`` equals the returned config. Works
+    with any trial: :class:`optuna.Trial`, :class:`optuna.trial.FixedTrial`
+    (to re-run a config) and frozen trials.
+
+    Args:
+        trial: The trial to sample with.
+        space: The search space.
+
+    Returns:
+        The sampled config: ``{name: value}`` of the active parameters.
+
+    Raises:
+        optuna.TrialPruned: If the sampled values fall under one of the space's
+            forbidden clauses, which Optuna cannot express; the study records
+            the trial as pruned and moves on. Catch it when using ask-and-tell.
+        InvalidRequestError: If the space has a hyperparameter type other than
+            those in the module's table (e.g. normal or beta distributions).
+    """
+    cs = as_configspace(space)
+    config: dict[str, ConfigValue] = {}
+    for hp in cs.values():
+        # Parents come before children, so the values so far decide activity.
+        if hp.name in active_parameters(cs, config):
+            config[hp.name] = _suggest(trial, hp)
+    if cs.forbidden_clauses:
+        try:
+            validate_config(cs, config)
+        except InvalidRequestError as exc:
+            import optuna
+
+            raise optuna.TrialPruned(f"sampled config is not allowed: {exc}") from None
+    return config
+
+
+def _suggest(trial: optuna.trial.BaseTrial, hp: Any) -> ConfigValue:
+    name: str = hp.name
+    if isinstance(hp, UniformFloatHyperparameter):
+        return trial.suggest_float(name, float(hp.lower), float(hp.upper), log=bool(hp.log))
+    if isinstance(hp, UniformIntegerHyperparameter):
+        return trial.suggest_int(name, int(hp.lower), int(hp.upper), log=bool(hp.log))
+    choices: Sequence[Any]
+    if isinstance(hp, CategoricalHyperparameter):
+        choices = hp.choices
+    elif isinstance(hp, OrdinalHyperparameter):
+        choices = hp.sequence
+    elif isinstance(hp, Constant):
+        choices = [hp.value]
+    else:
+        raise InvalidRequestError(
+            f"parameter {name!r}: {type(hp).__name__} has no Optuna counterpart here; "
+            "supported are uniform float/integer (log or not), categorical, ordinal, constant"
+        )
+    # The same plain values that validated (and so enqueued) configs carry.
+    plain = [canonical_config({name: c})[name] for c in choices]
+    return cast(ConfigValue, trial.suggest_categorical(name, plain))
