@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from typing import Annotated
 
@@ -137,9 +138,12 @@ def run(
         else:
             executor = LocalPool(n_workers, time_limit, memory_limit)
         console.print(f"running on {executor.describe()} -> {store.url}")
+        # Schedulers and `kill` stop batch jobs with SIGTERM: save what finished, as on Ctrl-C.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             summary = _run_with_progress(store, plan, executor, batch_size)
         finally:
+            signal.signal(signal.SIGTERM, previous)
             close = getattr(executor, "close", None)
             if close is not None:
                 close()
@@ -150,6 +154,10 @@ def run(
             "run the same command again to finish the rest"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_with_progress(

@@ -144,12 +144,15 @@ def test_kill_9_half_way_then_the_same_command_finishes_without_duplicates(
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_finished_evaluations_and_exits_130(store: RecordStore) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_saves_finished_evaluations_and_exits_130(
+    store: RecordStore, signum: signal.Signals
+) -> None:
     run = subprocess.Popen(
         _cli(*ARGS, db=store.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     _wait_for_records(store, 4, timeout=180)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signum)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
     assert "interrupted" in out
