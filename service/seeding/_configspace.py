@@ -34,7 +34,7 @@ def to_configurations(space: SpaceLike, configs: Iterable[ConfigLike]) -> list[C
 
     Returns:
         One :class:`ConfigSpace.Configuration` per config, in order, each passed
-        through ``check_configuration`` (inactive parameters unset).
+        through ``check_valid_configuration`` (inactive parameters unset).
 
     Raises:
         InvalidRequestError: If a config is not valid in the space; the message
@@ -45,7 +45,7 @@ def to_configurations(space: SpaceLike, configs: Iterable[ConfigLike]) -> list[C
     for index, config in enumerate(prepare_configs(configs, cs)):
         try:
             configuration = Configuration(cs, values=config)
-            cs.check_configuration(configuration)
+            configuration.check_valid_configuration()
         except Exception as exc:  # ConfigSpace raises many kinds; validate_config ran first
             raise InvalidRequestError(
                 f"config #{index}: not a valid configuration ({exc})"

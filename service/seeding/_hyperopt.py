@@ -108,10 +108,10 @@ def to_hyperopt_points_to_evaluate(
 ) -> list[dict[str, ConfigValue]]:
     """Turn suggested configs into ``fmin(points_to_evaluate=...)`` for :func:`to_hyperopt_space`.
 
-    ``fmin`` evaluates the points first, and uses them only when it creates
-    the ``Trials`` itself (``trials=None``). hyperopt 0.3.0 then runs
-    ``max_evals`` evaluations *on top of* the points; for a budget that counts
-    them, and to keep the ``Trials``, use :func:`to_hyperopt_trials` instead.
+    ``fmin`` evaluates the points first, then ``max_evals`` of the algorithm's
+    own on top of them (hyperopt 0.3.0 counts its own evaluations only). It
+    uses the points only when it creates the ``Trials`` itself
+    (``trials=None``); to keep the ``Trials``, use :func:`to_hyperopt_trials`.
 
     Args:
         space: The search space the hyperopt space was built from.
@@ -148,9 +148,11 @@ def to_hyperopt_points_to_evaluate(
 def to_hyperopt_trials(space: SpaceLike, configs: Iterable[ConfigLike]) -> Any:
     """Build a ``hyperopt.Trials`` whose first trials are the suggested configs.
 
-    Pass it as ``fmin(trials=...)``: the seeded configs are evaluated first and
-    count toward ``max_evals``, so ``max_evals=len(configs) + n`` runs ``n``
-    of the algorithm's own on top of them.
+    This is what ``fmin(points_to_evaluate=...)`` builds internally, handed to
+    you so that you keep the ``Trials``: pass it as ``fmin(trials=...)``, and
+    the seeded configs are evaluated first, then ``max_evals`` of the
+    algorithm's own (with hyperopt 0.3.0, ``max_evals`` does not count the
+    seeds, and ``max_evals=0`` evaluates nothing, seeds included).
 
     Args:
         space: The search space the hyperopt space was built from.
@@ -166,10 +168,7 @@ def to_hyperopt_trials(space: SpaceLike, configs: Iterable[ConfigLike]) -> Any:
     """
     from hyperopt.fmin import generate_trials_to_calculate  # type: ignore[import-untyped]
 
-    trials = generate_trials_to_calculate(to_hyperopt_points_to_evaluate(space, configs))
-    # Without a refresh, len(trials) is 0 and fmin would run max_evals on top.
-    trials.refresh()
-    return trials
+    return generate_trials_to_calculate(to_hyperopt_points_to_evaluate(space, configs))
 
 
 def config_from_hyperopt(space: SpaceLike, params: Mapping[str, Any]) -> dict[str, ConfigValue]:
