@@ -3,15 +3,28 @@
 ``WARMSTART_HOME`` is the data directory (default ``$XDG_DATA_HOME/warmstart``,
 else ``~/.local/share/warmstart``); the default database is the SQLite file
 ``warmstart.db`` inside it. ``WARMSTART_DB`` (or ``--db``) overrides it with
-any supported URL.
+any supported URL. ``warmstart serve`` reads its own ``WARMSTART_*`` variables
+through :func:`server_settings`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DB_ENV", "HOME_ENV", "data_dir", "default_db_url", "resolve_db_url"]
+from metamodel.errors import InvalidRequestError
+
+__all__ = [
+    "DB_ENV",
+    "HOME_ENV",
+    "ServerSettings",
+    "data_dir",
+    "default_db_url",
+    "resolve_db_url",
+    "server_settings",
+]
 
 HOME_ENV = "WARMSTART_HOME"
 DB_ENV = "WARMSTART_DB"
@@ -41,3 +54,178 @@ def resolve_db_url(flag: str | None) -> str:
     if "://" not in value:
         value = f"sqlite:///{Path(value).expanduser().resolve()}"
     return value
+
+
+# -- the gRPC server ---------------------------------------------------------------------------
+
+HOST_ENV = "WARMSTART_HOST"
+PORT_ENV = "WARMSTART_PORT"
+MODEL_ENV = "WARMSTART_MODEL"
+TOKENS_ENV = "WARMSTART_TOKENS"
+ADMIN_TOKENS_ENV = "WARMSTART_ADMIN_TOKENS"
+TLS_CERT_ENV = "WARMSTART_TLS_CERT"
+TLS_KEY_ENV = "WARMSTART_TLS_KEY"
+MAX_MESSAGE_MB_ENV = "WARMSTART_MAX_MESSAGE_MB"
+MAX_DESCRIBE_MB_ENV = "WARMSTART_MAX_DESCRIBE_MB"
+READS_OPEN_ENV = "WARMSTART_READS_OPEN"
+WATCH_SECONDS_ENV = "WARMSTART_WATCH_SECONDS"
+METRICS_PORT_ENV = "WARMSTART_METRICS_PORT"
+GRACE_SECONDS_ENV = "WARMSTART_GRACE_SECONDS"
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything ``warmstart serve`` is configured with; built by :func:`server_settings`.
+
+    Attributes:
+        host: Interface to listen on (``0.0.0.0`` or ``[::]`` for every interface).
+        port: gRPC port; 0 picks a free one.
+        model_paths: Bundle files or folders of them (newest per space); empty: the
+            store's serving model versions, else the data directory's ``models/``.
+        write_tokens: Bearer tokens that may call ReportResults (and read).
+        admin_tokens: Bearer tokens that may call ReloadModel (and write and read).
+        tls_cert: PEM certificate chain; TLS is on when this and ``tls_key`` are set.
+        tls_key: PEM private key.
+        max_message_bytes: Largest request or response message.
+        max_describe_bytes: Largest dataset one DescribeTask stream may send.
+        max_results: Most results one ReportResults call may carry.
+        reads_open: Whether reads need no token; when ``False`` any valid token reads.
+        watch_seconds: How often model files are checked for changes; 0 turns it off.
+        metrics_port: Port of the Prometheus ``/metrics`` endpoint; 0 turns it off.
+        grace_seconds: How long in-flight calls may finish after SIGTERM/SIGINT.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    model_paths: tuple[Path, ...] = ()
+    write_tokens: frozenset[str] = frozenset()
+    admin_tokens: frozenset[str] = frozenset()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_bytes: int = 16 * _MIB
+    max_describe_bytes: int = 256 * _MIB
+    max_results: int = 10_000
+    reads_open: bool = True
+    watch_seconds: float = 5.0
+    metrics_port: int = 0
+    grace_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port must be in [0, 65535], got {self.port}")
+        if not 0 <= self.metrics_port <= 65535:
+            problems.append(f"metrics port must be in [0, 65535], got {self.metrics_port}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("TLS needs both a certificate and a key (--tls-cert and --tls-key)")
+        if self.max_message_bytes < 1024:
+            problems.append(f"max message size must be >= 1 KiB, got {self.max_message_bytes} B")
+        if self.max_describe_bytes < 1:
+            problems.append(f"max DescribeTask bytes must be >= 1, got {self.max_describe_bytes}")
+        if self.max_results < 1:
+            problems.append(f"max results per call must be >= 1, got {self.max_results}")
+        if self.watch_seconds < 0 or self.grace_seconds < 0:
+            problems.append("watch and grace seconds must be >= 0")
+        if not self.reads_open and not (self.write_tokens or self.admin_tokens):
+            problems.append("closed reads need at least one token (--token or --admin-token)")
+        if any(not t or any(c.isspace() for c in t) for t in self.write_tokens | self.admin_tokens):
+            problems.append("tokens must be non-empty and contain no whitespace")
+        if problems:
+            raise InvalidRequestError("server settings: " + "; ".join(problems))
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks TLS."""
+        return self.tls_cert is not None
+
+
+def _env_list(name: str, separator: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(separator) if part.strip()]
+
+
+def _env_number(name: str, kind: type[int] | type[float]) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise InvalidRequestError(
+            f"${name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
+        ) from None
+
+
+def _env_bool(name: str) -> bool | None:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidRequestError(f"${name} must be true or false, got {raw!r}")
+
+
+def server_settings(
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    model_paths: Sequence[Path] = (),
+    tokens: Sequence[str] = (),
+    admin_tokens: Sequence[str] = (),
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    max_message_mb: float | None = None,
+    max_describe_mb: float | None = None,
+    reads_open: bool | None = None,
+    watch_seconds: float | None = None,
+    metrics_port: int | None = None,
+    grace_seconds: float | None = None,
+) -> ServerSettings:
+    """Build server settings: each flag given wins, else its environment variable, else the default.
+
+    Environment: ``WARMSTART_HOST``, ``WARMSTART_PORT``, ``WARMSTART_MODEL`` (paths
+    separated by ``os.pathsep``), ``WARMSTART_TOKENS`` and ``WARMSTART_ADMIN_TOKENS``
+    (comma-separated), ``WARMSTART_TLS_CERT``, ``WARMSTART_TLS_KEY``,
+    ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``, ``WARMSTART_READS_OPEN``,
+    ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``.
+
+    Raises:
+        InvalidRequestError: A value is malformed or the combination is inconsistent.
+    """
+    defaults = ServerSettings()
+
+    def pick(flag: float | None, env: str, kind: type[int] | type[float], default: float) -> float:
+        if flag is not None:
+            return flag
+        value = _env_number(env, kind)
+        return default if value is None else value
+
+    cert = tls_cert or (Path(p) if (p := os.environ.get(TLS_CERT_ENV)) else None)
+    key = tls_key or (Path(p) if (p := os.environ.get(TLS_KEY_ENV)) else None)
+    open_reads = reads_open if reads_open is not None else _env_bool(READS_OPEN_ENV)
+    return ServerSettings(
+        host=host or os.environ.get(HOST_ENV) or defaults.host,
+        port=int(pick(port, PORT_ENV, int, defaults.port)),
+        model_paths=tuple(
+            Path(p).expanduser() for p in (model_paths or _env_list(MODEL_ENV, os.pathsep))
+        ),
+        write_tokens=frozenset(tokens or _env_list(TOKENS_ENV, ",")),
+        admin_tokens=frozenset(admin_tokens or _env_list(ADMIN_TOKENS_ENV, ",")),
+        tls_cert=cert,
+        tls_key=key,
+        max_message_bytes=int(
+            pick(max_message_mb, MAX_MESSAGE_MB_ENV, float, defaults.max_message_bytes / _MIB)
+            * _MIB
+        ),
+        max_describe_bytes=int(
+            pick(max_describe_mb, MAX_DESCRIBE_MB_ENV, float, defaults.max_describe_bytes / _MIB)
+            * _MIB
+        ),
+        reads_open=defaults.reads_open if open_reads is None else open_reads,
+        watch_seconds=float(pick(watch_seconds, WATCH_SECONDS_ENV, float, defaults.watch_seconds)),
+        metrics_port=int(pick(metrics_port, METRICS_PORT_ENV, int, defaults.metrics_port)),
+        grace_seconds=float(pick(grace_seconds, GRACE_SECONDS_ENV, float, defaults.grace_seconds)),
+    )

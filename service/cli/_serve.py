@@ -1,0 +1,156 @@
+"""``warmstart serve``: the gRPC server, with its models, store and settings from flags and env."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from metamodel.errors import FailedPreconditionError
+from service.cli._common import DbOption, console, handle_errors, open_store
+from service.server import (
+    JsonLogFormatter,
+    ModelRegistry,
+    WarmstartServer,
+    bundle_files,
+    store_locator,
+)
+from service.server import (
+    serve as run_server,
+)
+from service.settings import data_dir, server_settings
+
+__all__ = ["serve"]
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger("warmstart")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def _announce(server: WarmstartServer) -> None:
+    settings = server.settings
+    scheme = "TLS" if settings.tls else "plaintext"
+    console.print(f"warmstart listening on {settings.host}:{server.port} ({scheme})", markup=False)
+    models = server.models.models
+    if models:
+        for name in sorted(models):
+            model = models[name]
+            where = f" from {model.path}" if model.path else ""
+            console.print(f"serving space {name}: model {model.version}{where}", markup=False)
+    else:
+        console.print(
+            "no model loaded: SuggestConfigs answers FAILED_PRECONDITION until one is; "
+            "train one with `warmstart train --space NAME`",
+            markup=False,
+        )
+    if settings.metrics_port:
+        console.print(f"metrics on http://{settings.host}:{settings.metrics_port}/metrics")
+    if not (settings.write_tokens or settings.admin_tokens):
+        console.print("no write token set: ReportResults is disabled (--token / WARMSTART_TOKENS)")
+    sys.stdout.flush()
+
+
+@handle_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on. Env: WARMSTART_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="gRPC port; 0 picks one. Env: WARMSTART_PORT.")
+    ] = None,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Bundle file or folder of bundles (newest per space); repeatable. Default: "
+            "the store's serving versions, else models/ in the data dir. Env: WARMSTART_MODEL."
+        ),
+    ] = None,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
+    ] = None,
+    admin_token: Annotated[
+        list[str] | None,
+        typer.Option(help="Admin token (ReloadModel); repeatable. Env: WARMSTART_ADMIN_TOKENS."),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain. Env: WARMSTART_TLS_CERT.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key. Env: WARMSTART_TLS_KEY.")
+    ] = None,
+    max_message_mb: Annotated[
+        float | None,
+        typer.Option(help="Largest message, MiB (default 16). Env: WARMSTART_MAX_MESSAGE_MB."),
+    ] = None,
+    max_describe_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="Largest DescribeTask dataset, MiB (default 256). Env: WARMSTART_MAX_DESCRIBE_MB."
+        ),
+    ] = None,
+    reads_open: Annotated[
+        bool | None,
+        typer.Option(
+            "--reads-open/--reads-closed",
+            help="Whether reads need no token (default open). Env: WARMSTART_READS_OPEN.",
+            show_default=False,
+        ),
+    ] = None,
+    watch_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Check model files this often; 0: never (default 5). Env: WARMSTART_WATCH_SECONDS."
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Prometheus /metrics port; 0: off. Env: WARMSTART_METRICS_PORT."),
+    ] = None,
+    grace_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Drain in-flight calls this long on SIGTERM (default 10). "
+            "Env: WARMSTART_GRACE_SECONDS."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "info",
+    db: DbOption = None,
+) -> None:
+    """Serve suggestions over gRPC until SIGTERM or SIGINT (then drain and stop)."""
+    settings = server_settings(
+        host=host,
+        port=port,
+        model_paths=model or (),
+        tokens=token or (),
+        admin_tokens=admin_token or (),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        max_message_mb=max_message_mb,
+        max_describe_mb=max_describe_mb,
+        reads_open=reads_open,
+        watch_seconds=watch_seconds,
+        metrics_port=metrics_port,
+        grace_seconds=grace_seconds,
+    )
+    _configure_logging(log_level)
+    store = open_store(db)
+    paths = settings.model_paths
+    locator = (
+        (lambda: bundle_files(paths)) if paths else store_locator(store, data_dir() / "models")
+    )
+    models = ModelRegistry(locator)
+    try:
+        models.reload()
+    except FailedPreconditionError as exc:
+        logging.getLogger("warmstart.server").warning("starting without a model: %s", exc)
+    asyncio.run(run_server(models, store, settings, on_started=_announce))

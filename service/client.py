@@ -1,0 +1,309 @@
+"""The Python client of the warmstart gRPC service.
+
+>>> with WarmstartClient("localhost:50051", token="...") as client:  # doctest: +SKIP
+...     task = client.describe(X, y)
+...     answer = client.suggest(task.as_dict(), "lightgbm", k=5,
+...                             feature_version=task.features.version)
+...     for s in answer.suggestions:
+...         print(s.config, s.predicted_score)
+
+Results are frozen dataclasses with plain Python values (``int`` for integer
+parameters, ``float``, ``str``, ``bool``). Calls that fail raise a
+:class:`WarmstartRpcError` subclass carrying the status code and the server's
+message. Only ``UNAVAILABLE`` is retried, with exponential backoff and full
+jitter: every call is safe to repeat (reports are idempotent by result id).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import pandas as pd
+import pyarrow as pa
+
+from metamodel.types import ConfigValue, TaskType
+from protos.warmstart.v1 import warmstart_pb2 as pb
+from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from service.server import convert
+from service.server.api import (
+    DescribeUpload,
+    ModelSummary,
+    ReloadOutcome,
+    ReportedResult,
+    ReportSummary,
+    SpaceInfo,
+    SuggestAnswer,
+    SuggestRequest,
+    TableFormat,
+    TaskDescription,
+)
+
+__all__ = [
+    "FailedPreconditionRpcError",
+    "InvalidArgumentRpcError",
+    "NotFoundRpcError",
+    "PermissionDeniedRpcError",
+    "ReportedResult",
+    "ResourceExhaustedRpcError",
+    "UnauthenticatedRpcError",
+    "UnavailableRpcError",
+    "WarmstartClient",
+    "WarmstartRpcError",
+]
+
+_T = TypeVar("_T")
+_CHUNK_BYTES = 1024 * 1024
+_TARGET_COLUMN = "__warmstart_target__"
+
+
+class WarmstartRpcError(Exception):
+    """A call the server (or the network) refused.
+
+    Attributes:
+        code: The gRPC status code.
+        message: The server's message: what was wrong and what is allowed.
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+class InvalidArgumentRpcError(WarmstartRpcError):
+    """INVALID_ARGUMENT: the request is malformed or out of range."""
+
+
+class NotFoundRpcError(WarmstartRpcError):
+    """NOT_FOUND: an unknown task, space or model."""
+
+
+class FailedPreconditionRpcError(WarmstartRpcError):
+    """FAILED_PRECONDITION: the service cannot serve this now (e.g. no model loaded)."""
+
+
+class UnauthenticatedRpcError(WarmstartRpcError):
+    """UNAUTHENTICATED: no token, or a token the server does not know."""
+
+
+class PermissionDeniedRpcError(WarmstartRpcError):
+    """PERMISSION_DENIED: the token may not make this call."""
+
+
+class ResourceExhaustedRpcError(WarmstartRpcError):
+    """RESOURCE_EXHAUSTED: the request is larger than the server accepts."""
+
+
+class UnavailableRpcError(WarmstartRpcError):
+    """UNAVAILABLE: the server or its database cannot be reached (after the retries)."""
+
+
+_ERRORS: dict[grpc.StatusCode, type[WarmstartRpcError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentRpcError,
+    grpc.StatusCode.NOT_FOUND: NotFoundRpcError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionRpcError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedRpcError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedRpcError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedRpcError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableRpcError,
+}
+
+
+def _error(exc: grpc.RpcError) -> WarmstartRpcError:
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    message = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    return _ERRORS.get(code, WarmstartRpcError)(code, message or "")
+
+
+def _to_ipc(X: Any, y: Any) -> bytes:
+    frame = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    frame.columns = pd.Index([str(c) if isinstance(X, pd.DataFrame) else f"x{c}" for c in frame])
+    frame[_TARGET_COLUMN] = pd.Series(y).to_numpy()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+class WarmstartClient:
+    """A connection to a warmstart server.
+
+    Args:
+        target: ``host:port`` of the server.
+        token: Bearer token sent with every call (writes and admin calls need one).
+        root_certificates: PEM of the CA (or self-signed certificate) to trust;
+            given, the channel uses TLS. ``True`` uses TLS with the system's roots.
+        timeout: Deadline of each call, in seconds.
+        retries: How many times a call that fails with UNAVAILABLE is repeated.
+        backoff: First backoff in seconds; doubled each retry, capped at ``max_backoff``,
+            with full jitter.
+        max_backoff: Longest wait between two attempts.
+        max_message_bytes: Largest message the client sends or receives.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        root_certificates: bytes | Path | bool | None = None,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        max_message_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
+        if root_certificates is None or root_certificates is False:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            pem: bytes | None
+            if isinstance(root_certificates, Path):
+                pem = root_certificates.read_bytes()
+            elif isinstance(root_certificates, bytes):
+                pem = root_certificates
+            else:
+                pem = None
+            credentials = grpc.ssl_channel_credentials(root_certificates=pem)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        self._stub = pb_grpc.WarmstartStub(self._channel)
+        self._admin = pb_grpc.WarmstartAdminStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.chunk_bytes = min(_CHUNK_BYTES, max_message_bytes // 2)
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def __enter__(self) -> WarmstartClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def _call(self, method: Callable[..., _T], request: Callable[[], Any]) -> _T:
+        """Call with the deadline and token; retry UNAVAILABLE with backoff and jitter."""
+        attempt = 0
+        while True:
+            try:
+                return method(request(), timeout=self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = _error(exc)
+                if error.code is not grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
+                    raise error from None
+            ceiling = min(self.max_backoff, self.backoff * 2**attempt)
+            self._sleep(random.uniform(0, ceiling))
+            attempt += 1
+
+    def suggest(
+        self,
+        task: Mapping[str, float] | str,
+        space: str,
+        k: int = 5,
+        *,
+        feature_version: str = "",
+        max_fit_seconds: float | None = None,
+        exclude: Iterable[Mapping[str, ConfigValue]] = (),
+    ) -> SuggestAnswer:
+        """Ask for ``k`` configs of ``space`` for a task.
+
+        Args:
+            task: ``{name: value}`` meta-features, or the id of a task the service knows.
+            space: Space name or id.
+            k: How many configs.
+            feature_version: The meta-features' version (from :meth:`describe` or
+                :meth:`model_info`); required with meta-features.
+            max_fit_seconds: Leave out configs predicted to fit slower than this.
+            exclude: Configs already tried.
+
+        Raises:
+            WarmstartRpcError: The server refused the request.
+        """
+        request = SuggestRequest(
+            space=space,
+            k=k,
+            features=None if isinstance(task, str) else dict(task),
+            feature_version=feature_version,
+            task_id=task if isinstance(task, str) else None,
+            max_fit_seconds=max_fit_seconds,
+            exclude=tuple(exclude),
+        )
+        message = self._call(
+            self._stub.SuggestConfigs, lambda: convert.suggest_request_to_proto(request)
+        )
+        return convert.suggest_answer_from_proto(message)
+
+    def report(self, results: Sequence[ReportedResult]) -> ReportSummary:
+        """Report results; all are stored or none. Re-sending an id is a no-op.
+
+        Raises:
+            WarmstartRpcError: The server refused the batch (nothing was stored).
+        """
+        message = convert.report_request_to_proto(results)
+        return convert.report_summary_from_proto(
+            self._call(self._stub.ReportResults, lambda: message)
+        )
+
+    def describe(self, X: Any, y: Any, task_type: TaskType | str | None = None) -> TaskDescription:
+        """Compute a dataset's meta-features on the server (streamed as Arrow IPC in chunks).
+
+        Args:
+            X: Features: a pandas DataFrame or a 2-D array.
+            y: Target, one value per row.
+            task_type: ``"binary"``, ``"multiclass"``, ``"regression"``; ``None``: inferred.
+
+        Raises:
+            WarmstartRpcError: The server refused the data.
+        """
+        upload = DescribeUpload(
+            TableFormat.ARROW_IPC,
+            _TARGET_COLUMN,
+            TaskType(task_type) if task_type else None,
+            _to_ipc(X, y),
+        )
+        chunks = convert.upload_to_chunks(upload, self.chunk_bytes)
+        message = self._call(self._stub.DescribeTask, lambda: iter(chunks))
+        return convert.description_from_proto(message)
+
+    def spaces(self) -> list[SpaceInfo]:
+        """Every search space the service knows."""
+        message = self._call(self._stub.ListSearchSpaces, pb.ListSearchSpacesRequest)
+        return [convert.space_from_proto(s) for s in message.spaces]
+
+    def space(self, name: str) -> SpaceInfo:
+        """One search space by name or id."""
+        message = self._call(
+            self._stub.GetSearchSpace, lambda: pb.GetSearchSpaceRequest(space=name)
+        )
+        return convert.space_from_proto(message)
+
+    def model_info(self, space: str = "") -> ModelSummary:
+        """What the served model (of ``space``, or every served one) is."""
+        message = self._call(self._stub.GetModelInfo, lambda: pb.GetModelInfoRequest(space=space))
+        return convert.model_summary_from_proto(message)
+
+    def reload_model(self, path: str = "") -> ReloadOutcome:
+        """Load bundles (from ``path`` on the server, else its configured location); admin only."""
+        message = self._call(self._admin.ReloadModel, lambda: pb.ReloadModelRequest(path=path))
+        return convert.reload_from_proto(message)

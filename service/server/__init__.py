@@ -1,0 +1,35 @@
+"""The gRPC server: ``make_server(models, store, settings)``, the model registry, ``serve``.
+
+Modules: :mod:`~service.server.api` (requests and answers as dataclasses),
+:mod:`~service.server.convert` (to and from protobuf), ``_operations`` (the core
+call behind each RPC), ``_servicer`` (thin gRPC servicers), ``_errors`` (the
+one error → status table), ``_auth`` (bearer tokens), ``_models`` (hot-swapped
+bundles), ``_dataset`` (DescribeTask uploads), ``_observe`` (metrics, logs),
+``_server`` (wiring and graceful shutdown).
+"""
+
+from __future__ import annotations
+
+from service.server._models import (
+    BundleLocator,
+    ModelRegistry,
+    ServedModel,
+    bundle_files,
+    store_locator,
+)
+from service.server._observe import ACCESS_LOGGER, JsonLogFormatter
+from service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
+
+__all__ = [
+    "ACCESS_LOGGER",
+    "SERVICE_NAME",
+    "BundleLocator",
+    "JsonLogFormatter",
+    "ModelRegistry",
+    "ServedModel",
+    "WarmstartServer",
+    "bundle_files",
+    "make_server",
+    "serve",
+    "store_locator",
+]

@@ -1,0 +1,77 @@
+"""The one table from domain errors to gRPC status codes, and the errors only the service raises.
+
+The core raises :class:`~metamodel.errors.WarmstartError` subclasses; the
+service adds three for what only a network service knows (credentials,
+permissions, size limits) and one for a deadline that passed before work
+began. :func:`status_for` is the only place a status code is chosen for an error.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    NotFoundError,
+    StorageError,
+    WarmstartError,
+)
+
+__all__ = [
+    "DeadlineExceededError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "UnauthenticatedError",
+    "status_for",
+]
+
+
+class UnauthenticatedError(WarmstartError):
+    """No credentials, or credentials the server does not know."""
+
+
+class PermissionDeniedError(WarmstartError):
+    """Valid credentials that may not make this call."""
+
+
+class ResourceExhaustedError(WarmstartError):
+    """The request is larger than the server accepts."""
+
+
+class DeadlineExceededError(WarmstartError):
+    """The caller's deadline passed before the work could start."""
+
+
+_TABLE: tuple[tuple[type[WarmstartError], grpc.StatusCode], ...] = (
+    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
+    (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    # SchemaMismatchError is a FailedPreconditionError: the operator must upgrade the database.
+    (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    # The database is down, locked past its timeout or failed mid-transaction: retrying may work.
+    (StorageError, grpc.StatusCode.UNAVAILABLE),
+)
+
+
+def status_for(error: WarmstartError) -> tuple[grpc.StatusCode, str]:
+    """Return the status code and message a domain error is answered with.
+
+    Args:
+        error: Any error the core or the service raised on purpose.
+
+    Returns:
+        The code from the table (first matching class) and the error's message;
+        an unlisted ``WarmstartError`` is ``INTERNAL``.
+    """
+    message = str(error) or type(error).__name__
+    for kind, code in _TABLE:
+        if isinstance(error, kind):
+            if code is grpc.StatusCode.UNAVAILABLE:
+                # The cause names the database URL: it goes to the server's log, not the caller.
+                message = "the database is unavailable; retry with backoff (cause in server log)"
+            return code, message
+    return grpc.StatusCode.INTERNAL, message

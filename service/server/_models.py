@@ -1,0 +1,276 @@
+"""The models being served: one checked bundle and its recommender per space, swapped atomically.
+
+Requests read :attr:`ModelRegistry.models` once and use what they got, so a
+call that started on the old model finishes on it while new calls get the new
+one: a swap is one reference assignment and never fails a request. Bundles come
+from a *locator*, a function that lists the bundle files to serve now (a
+``--model`` path, the store's serving versions, or the data directory's
+``models/``); the newest bundle per space wins. A bundle that does not load is
+logged and refused, and the model it would have replaced keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from ConfigSpace import ConfigurationSpace
+
+from metamodel.bundle import ModelBundle, load_bundle
+from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
+from metamodel.recommend import Recommender
+from metamodel.spaces import load_configspace
+from metamodel.store import RecordStore
+
+__all__ = [
+    "BUNDLE_SUFFIX",
+    "BundleLocator",
+    "ModelRegistry",
+    "ServedModel",
+    "bundle_files",
+    "store_locator",
+]
+
+log = logging.getLogger("warmstart.server.models")
+
+BUNDLE_SUFFIX = ".wsb"
+NO_MODEL_HINT = (
+    "train one with `warmstart train --space NAME`, then start the server with --model PATH "
+    "or call ReloadModel"
+)
+
+BundleLocator = Callable[[], list[Path]]
+"""Lists the bundle files that should be served now."""
+
+_FileKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded bundle, ready to answer requests."""
+
+    bundle: ModelBundle
+    recommender: Recommender
+    path: Path | None
+
+    @property
+    def version(self) -> str:
+        """The bundle's version."""
+        return self.bundle.version
+
+    @property
+    def configspace(self) -> ConfigurationSpace:
+        """The ConfigSpace object of the bundle's space (shared: read-only)."""
+        return load_configspace(self.bundle.space)
+
+    @classmethod
+    def from_bundle(cls, bundle: ModelBundle, path: Path | None = None) -> ServedModel:
+        """Build the recommender of a bundle (sampling the space once)."""
+        return cls(bundle, bundle.recommender(), path)
+
+
+def bundle_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand bundle files and folders of them (non-hidden ``*.wsb``) into files.
+
+    A path that does not exist is left out (the watcher notices when it appears).
+    """
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(
+                p
+                for p in sorted(path.glob(f"*{BUNDLE_SUFFIX}"))
+                if not p.name.startswith(".") and p.is_file()
+            )
+        elif path.is_file():
+            out.append(path)
+    return out
+
+
+def store_locator(store: RecordStore, fallback: Path) -> BundleLocator:
+    """Locate the store's serving model versions, else the bundles in ``fallback``.
+
+    Args:
+        store: The records store (its ``model_versions`` table).
+        fallback: A folder of bundles used when no version is marked serving.
+    """
+
+    def locate() -> list[Path]:
+        serving = [Path(v.path) for v in store.list_model_versions() if v.serving]
+        return bundle_files(serving) if serving else bundle_files([fallback])
+
+    return locate
+
+
+def _file_key(path: Path) -> _FileKey | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+class ModelRegistry:
+    """Holds the served models, one per space name, and swaps in new bundles.
+
+    Args:
+        locator: Lists the bundle files to serve; ``None`` serves only what is
+            loaded explicitly (:meth:`load_path`, :meth:`put`).
+        feature_version: If set, bundles of another meta-feature version are refused.
+    """
+
+    def __init__(
+        self, locator: BundleLocator | None = None, *, feature_version: str | None = None
+    ) -> None:
+        self._locator = locator
+        self._feature_version = feature_version
+        self._models: Mapping[str, ServedModel] = MappingProxyType({})
+        self._lock = threading.Lock()  # one reload at a time; readers never take it
+        self._cache: dict[str, tuple[_FileKey, ServedModel]] = {}
+        self._listeners: list[Callable[[Mapping[str, ServedModel]], None]] = []
+
+    @property
+    def models(self) -> Mapping[str, ServedModel]:
+        """The served models by space name: a snapshot, never changed in place."""
+        return self._models
+
+    def subscribe(self, listener: Callable[[Mapping[str, ServedModel]], None]) -> None:
+        """Call ``listener`` with the new models after every swap (from the swapping thread)."""
+        self._listeners.append(listener)
+
+    def require(self) -> Mapping[str, ServedModel]:
+        """Return the served models.
+
+        Raises:
+            FailedPreconditionError: No model is loaded at all.
+        """
+        models = self._models
+        if not models:
+            raise FailedPreconditionError(f"no model is loaded; {NO_MODEL_HINT}")
+        return models
+
+    def get(self, space: str) -> ServedModel:
+        """Return the model serving a space given by name or id.
+
+        Raises:
+            FailedPreconditionError: No model is loaded at all.
+            NotFoundError: No loaded model serves this space.
+        """
+        models = self.require()
+        if space in models:
+            return models[space]
+        for model in models.values():
+            if model.bundle.space.space_id == space:
+                return model
+        raise NotFoundError(
+            f"no model serves space {space!r}; served spaces: {', '.join(sorted(models))} "
+            "(give a space name or id)"
+        )
+
+    def versions(self) -> str:
+        """The served versions, in space-name order, joined with ``","``."""
+        models = self._models
+        return ",".join(models[name].version for name in sorted(models))
+
+    def put(self, models: Iterable[ServedModel]) -> None:
+        """Serve these models, replacing those of the same spaces (others stay)."""
+        with self._lock:
+            self._swap({m.bundle.space.name: m for m in models})
+
+    def _swap(self, new: Mapping[str, ServedModel]) -> None:
+        if not new:
+            return
+        merged = {**self._models, **new}
+        self._models = MappingProxyType(merged)  # the atomic swap
+        for name in sorted(new):
+            log.info("serving model %s for space %s", new[name].version, name)
+        for listener in self._listeners:
+            listener(self._models)
+
+    def _load(self, path: Path) -> ServedModel:
+        key = _file_key(path)
+        cached = self._cache.get(str(path))
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        bundle = load_bundle(path, feature_version=self._feature_version)
+        model = ServedModel.from_bundle(bundle, path)
+        if key is not None:
+            self._cache[str(path)] = (key, model)
+        return model
+
+    @staticmethod
+    def _newest(models: Sequence[ServedModel]) -> dict[str, ServedModel]:
+        newest: dict[str, ServedModel] = {}
+        for model in models:
+            name = model.bundle.space.name
+            old = newest.get(name)
+            if old is None or model.bundle.created_at > old.bundle.created_at:
+                newest[name] = model
+        return newest
+
+    def load_path(self, path: Path) -> None:
+        """Load a bundle file, or the newest bundle per space in a folder, and serve it.
+
+        Raises:
+            InvalidRequestError: Nothing at ``path``, or it is not a bundle.
+            FailedPreconditionError: The bundle does not match this code (see ``load_bundle``).
+        """
+        files = bundle_files([path])
+        if not files:
+            raise InvalidRequestError(
+                f"no model bundle at {path}: give a {BUNDLE_SUFFIX} file or a folder of them"
+            )
+        with self._lock:
+            if path.is_file():
+                self._swap(self._newest([self._load(path)]))
+                return
+            loaded = self._load_many(files)
+            if not loaded:
+                raise FailedPreconditionError(
+                    f"none of the {len(files)} bundles in {path} loads; see the server log"
+                )
+            self._swap(self._newest(loaded))
+
+    def _load_many(self, files: Sequence[Path]) -> list[ServedModel]:
+        loaded: list[ServedModel] = []
+        for file in files:
+            try:
+                loaded.append(self._load(file))
+            except Exception as exc:  # a broken file must never take the server down
+                log.warning("refused model bundle %s: %s", file, exc)
+        return loaded
+
+    def reload(self) -> None:
+        """Load the newest bundle per space from the locator and serve it.
+
+        Bundles that fail to load are logged and skipped; a space none of whose
+        bundles load keeps its current model.
+
+        Raises:
+            FailedPreconditionError: There is no locator, or it finds no bundle that loads.
+        """
+        if self._locator is None:
+            raise FailedPreconditionError(
+                "the server has no configured model location; give ReloadModel a path"
+            )
+        files = self._locator()
+        with self._lock:
+            wanted = {str(f) for f in files}
+            self._cache = {k: v for k, v in self._cache.items() if k in wanted}
+            loaded = self._load_many(files)
+            if not loaded:
+                raise FailedPreconditionError(
+                    f"found {len(files)} model bundle(s) and none loads; {NO_MODEL_HINT}"
+                )
+            self._swap(self._newest(loaded))
+
+    def signature(self) -> tuple[_FileKey, ...]:
+        """What the locator sees now (paths, modification times, sizes): changes mean reload."""
+        if self._locator is None:
+            return ()
+        keys = (_file_key(p) for p in self._locator())
+        return tuple(k for k in keys if k is not None)

@@ -1,0 +1,71 @@
+"""What the server tells operators: Prometheus metrics per call, and one JSON log line per call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+__all__ = ["ACCESS_LOGGER", "CallMetrics", "JsonLogFormatter", "log_call"]
+
+ACCESS_LOGGER = "warmstart.server.access"
+_access = logging.getLogger(ACCESS_LOGGER)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class CallMetrics:
+    """Calls counter and latency histogram, labelled by RPC and status code.
+
+    Args:
+        registry: Where the metrics are registered (one per server, so that
+            several servers in one process, as in tests, do not collide).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.calls = Counter(
+            "warmstart_rpc_calls",
+            "gRPC calls handled, by method and status code.",
+            ["rpc", "code"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "warmstart_rpc_latency_seconds",
+            "Time to handle a gRPC call, by method and status code.",
+            ["rpc", "code"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, rpc: str, code: str, seconds: float) -> None:
+        """Count one call and its latency."""
+        self.calls.labels(rpc=rpc, code=code).inc()
+        self.latency.labels(rpc=rpc, code=code).observe(seconds)
+
+
+def log_call(rpc: str, code: str, ms: float, peer: str) -> None:
+    """Write the access log line of one call (fields: rpc, code, ms, peer)."""
+    _access.info(
+        "%s %s", rpc, code, extra={"rpc": rpc, "code": code, "ms": round(ms, 3), "peer": peer}
+    )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, any ``extra`` fields, traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format a record as a JSON line."""
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)

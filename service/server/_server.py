@@ -1,0 +1,233 @@
+"""Wiring: ``make_server(models, store, settings)`` and the serving loop with graceful shutdown.
+
+The server carries the Warmstart and WarmstartAdmin services, standard health
+checking (``warmstart.v1.Warmstart`` is SERVING exactly while a model is
+loaded; the overall ``""`` service is SERVING while the process runs) and
+server reflection. It listens with TLS when the settings name a certificate
+and key. SIGTERM or SIGINT stops it accepting calls, lets in-flight calls
+finish within the grace period, then closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, start_http_server
+
+from metamodel.store import RecordStore
+from protos.warmstart.v1 import warmstart_pb2 as pb
+from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from service.server._auth import TokenGuard
+from service.server._models import ModelRegistry, ServedModel
+from service.server._observe import CallMetrics
+from service.server._operations import Operations
+from service.server._servicer import AdminServicer, CallRunner, WarmstartServicer
+from service.settings import ServerSettings
+
+__all__ = ["SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
+
+log = logging.getLogger("warmstart.server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name
+ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WarmstartAdmin"].full_name
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class WarmstartServer:
+    """A built gRPC server: start it, watch its model files, stop it gracefully.
+
+    Made by :func:`make_server` inside a running event loop.
+    """
+
+    def __init__(
+        self,
+        server: aio.Server,
+        models: ModelRegistry,
+        store: RecordStore,
+        settings: ServerSettings,
+        health: HealthServicer,
+        metrics: CallMetrics,
+    ) -> None:
+        self.server = server
+        self.models = models
+        self.store = store
+        self.settings = settings
+        self.health = health
+        self.metrics = metrics
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._metrics_http: Any = None
+        self._stopping = False
+
+    async def start(self) -> int:
+        """Bind, start serving, start the model watcher and metrics; return the gRPC port.
+
+        Raises:
+            OSError: The port cannot be bound.
+        """
+        self._loop = asyncio.get_running_loop()
+        address = f"{self.settings.host}:{self.settings.port}"
+        if self.settings.tls_cert is not None and self.settings.tls_key is not None:
+            credentials = grpc.ssl_server_credentials(
+                [(self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())]
+            )
+            self.port = self.server.add_secure_port(address, credentials)
+        else:
+            self.port = self.server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}")
+        self.models.subscribe(self._on_models_changed)
+        await self._set_health(self.models.models)
+        await self.server.start()
+        if self.settings.watch_seconds > 0:
+            self._watcher = asyncio.create_task(self._watch(), name="warmstart-model-watcher")
+        if self.settings.metrics_port:
+            self._metrics_http, _ = start_http_server(
+                self.settings.metrics_port, self.settings.host, registry=self.metrics.registry
+            )
+        return self.port
+
+    def _on_models_changed(self, models: Mapping[str, ServedModel]) -> None:
+        # Called from the thread that swapped the models: hop onto the event loop.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._set_health(models)))
+
+    async def _set_health(self, models: Mapping[str, ServedModel]) -> None:
+        await self.health.set(SERVICE_NAME, _SERVING if models else _NOT_SERVING)
+
+    async def _watch(self) -> None:
+        """Poll the model files; reload when they change (a broken file keeps the old model)."""
+        seen = await asyncio.to_thread(self.models.signature)
+        while True:
+            await asyncio.sleep(self.settings.watch_seconds)
+            try:
+                now = await asyncio.to_thread(self.models.signature)
+                if now == seen:
+                    continue
+                seen = now
+                log.info("model files changed: reloading")
+                await asyncio.to_thread(self.models.reload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watcher must outlive any bad file or database hiccup
+                log.warning("model reload refused, the current model keeps serving: %s", exc)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop accepting calls, let in-flight calls finish within ``grace`` seconds, close."""
+        if self._stopping:
+            return
+        self._stopping = True
+        await self.health.enter_graceful_shutdown()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+        self.store.close()
+
+    async def wait(self) -> None:
+        """Wait until the server has stopped."""
+        await self.server.wait_for_termination()
+
+
+def make_server(
+    models: ModelRegistry,
+    store: RecordStore,
+    settings: ServerSettings,
+    *,
+    metrics: CollectorRegistry | None = None,
+) -> WarmstartServer:
+    """Build the server from loaded models, an open store and settings (call inside an event loop).
+
+    Args:
+        models: The registry of served models (may be empty: the server then
+            reports NOT_SERVING and SuggestConfigs says how to get a model).
+        store: The open records store; :meth:`WarmstartServer.stop` closes it.
+        settings: Address, limits, tokens, TLS, watcher and metrics.
+        metrics: Registry for the Prometheus metrics; a new one by default.
+
+    Returns:
+        The server, not started yet.
+    """
+    size = settings.max_message_bytes
+    server = aio.server(
+        options=[
+            ("grpc.max_receive_message_length", size),
+            ("grpc.max_send_message_length", size),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    call_metrics = CallMetrics(metrics or CollectorRegistry())
+    runner = CallRunner(
+        TokenGuard(settings.write_tokens, settings.admin_tokens, reads_open=settings.reads_open),
+        call_metrics,
+    )
+    operations = Operations(models, store, max_results=settings.max_results)
+    pb_grpc.add_WarmstartServicer_to_server(
+        WarmstartServicer(operations, runner, settings.max_describe_bytes), server
+    )
+    pb_grpc.add_WarmstartAdminServicer_to_server(AdminServicer(operations, runner), server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (
+            SERVICE_NAME,
+            ADMIN_SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    return WarmstartServer(server, models, store, settings, health, call_metrics)
+
+
+async def serve(
+    models: ModelRegistry,
+    store: RecordStore,
+    settings: ServerSettings,
+    *,
+    on_started: Callable[[WarmstartServer], None] | None = None,
+) -> None:
+    """Run a server until SIGTERM or SIGINT, then drain in-flight calls and close the store.
+
+    Args:
+        models: The served models.
+        store: The open records store (closed on the way out).
+        settings: The server settings.
+        on_started: Called once the server listens (to print where).
+    """
+    server = make_server(models, store, settings)
+    try:
+        await server.start()
+    except BaseException:
+        store.close()
+        raise
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if on_started is not None:
+        on_started(server)
+    try:
+        await stop.wait()
+        log.info("shutting down: draining calls for up to %.1f s", settings.grace_seconds)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await server.stop()
+    log.info("stopped")

@@ -1,0 +1,193 @@
+"""The gRPC servicers: each RPC decodes, makes one core call in a worker thread, encodes.
+
+Every call goes through :meth:`CallRunner.run`, which checks the token, maps
+domain errors through the one table with ``context.abort``, turns any other
+exception into INTERNAL with its traceback logged (the server keeps running),
+and records metrics and the access log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from grpc import aio
+
+from metamodel.errors import StorageError, WarmstartError
+from protos.warmstart.v1 import warmstart_pb2 as pb
+from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from service.server import convert
+from service.server._auth import Access, TokenGuard
+from service.server._dataset import ChunkCollector
+from service.server._errors import DeadlineExceededError, status_for
+from service.server._observe import CallMetrics, log_call
+from service.server._operations import Operations
+
+__all__ = ["AdminServicer", "CallRunner", "WarmstartServicer"]
+
+log = logging.getLogger("warmstart.server")
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+Context = aio.ServicerContext[Any, Any]
+
+
+class CallRunner:
+    """Runs RPC bodies with auth, error mapping, metrics and logs.
+
+    Args:
+        guard: The token check.
+        metrics: Where calls are counted.
+    """
+
+    def __init__(self, guard: TokenGuard, metrics: CallMetrics) -> None:
+        self._guard = guard
+        self._metrics = metrics
+
+    async def run(
+        self, rpc: str, access: Access, context: Context, body: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Run one call's body; abort the call with the mapped status on failure."""
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            self._guard.check(access, context.invocation_metadata(), rpc)
+            return await body()
+        except WarmstartError as exc:
+            code, message = status_for(exc)
+            if isinstance(exc, StorageError):
+                log.warning("%s: database failure: %s", rpc, exc)
+            await context.abort(code, message)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            incident = uuid.uuid4().hex[:12]
+            log.exception("%s failed unexpectedly (incident %s)", rpc, incident)
+            await context.abort(
+                code, f"internal error (incident {incident}); the server logged the cause"
+            )
+        finally:
+            seconds = time.perf_counter() - start
+            self._metrics.observe(rpc, code.name, seconds)
+            log_call(rpc, code.name, seconds * 1000, context.peer())
+
+    @staticmethod
+    async def blocking(context: Context, work: Callable[[_A], _T], argument: _A) -> _T:
+        """Run blocking core work in a thread, unless the caller's deadline has passed."""
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError("the deadline passed before the work started")
+        return await asyncio.to_thread(work, argument)
+
+
+class WarmstartServicer(pb_grpc.WarmstartServicer):
+    """The ``warmstart.v1.Warmstart`` service.
+
+    Args:
+        operations: The core calls.
+        runner: Auth, errors, metrics, logs.
+        max_describe_bytes: The byte limit of one DescribeTask stream.
+    """
+
+    def __init__(self, operations: Operations, runner: CallRunner, max_describe_bytes: int) -> None:
+        self._ops = operations
+        self._runner = runner
+        self._max_describe = max_describe_bytes
+
+    async def SuggestConfigs(  # noqa: N802 - the proto names it
+        self, request: pb.SuggestConfigsRequest, context: Context
+    ) -> pb.SuggestConfigsResponse:
+        """k configs for a task in a space."""
+
+        async def body() -> pb.SuggestConfigsResponse:
+            decoded = convert.suggest_request_from_proto(request)
+            answer = await self._runner.blocking(context, self._ops.suggest, decoded)
+            return convert.suggest_answer_to_proto(answer)
+
+        return await self._runner.run("SuggestConfigs", Access.READ, context, body)
+
+    async def ReportResults(  # noqa: N802 - the proto names it
+        self, request: pb.ReportResultsRequest, context: Context
+    ) -> pb.ReportResultsResponse:
+        """Store a batch of results, all or nothing, idempotent by id."""
+
+        async def body() -> pb.ReportResultsResponse:
+            results = convert.results_from_proto(request)
+            summary = await self._runner.blocking(context, self._ops.report, results)
+            return convert.report_summary_to_proto(summary)
+
+        return await self._runner.run("ReportResults", Access.WRITE, context, body)
+
+    async def DescribeTask(  # noqa: N802 - the proto names it
+        self, request_iterator: AsyncIterator[pb.DescribeTaskChunk], context: Context
+    ) -> pb.DescribeTaskResponse:
+        """Meta-features of a dataset streamed in chunks (byte limit enforced as they arrive)."""
+
+        async def body() -> pb.DescribeTaskResponse:
+            collector = ChunkCollector(self._max_describe)
+            async for chunk in request_iterator:
+                collector.add(*convert.chunk_header(chunk), chunk.data)
+            upload = collector.finish()
+            description = await self._runner.blocking(context, self._ops.describe, upload)
+            return convert.description_to_proto(description)
+
+        return await self._runner.run("DescribeTask", Access.READ, context, body)
+
+    async def ListSearchSpaces(  # noqa: N802 - the proto names it
+        self, request: pb.ListSearchSpacesRequest, context: Context
+    ) -> pb.ListSearchSpacesResponse:
+        """Every search space the service knows."""
+
+        async def body() -> pb.ListSearchSpacesResponse:
+            spaces = await self._runner.blocking(context, lambda _: self._ops.list_spaces(), None)
+            return pb.ListSearchSpacesResponse(spaces=[convert.space_to_proto(s) for s in spaces])
+
+        return await self._runner.run("ListSearchSpaces", Access.READ, context, body)
+
+    async def GetSearchSpace(  # noqa: N802 - the proto names it
+        self, request: pb.GetSearchSpaceRequest, context: Context
+    ) -> pb.SearchSpace:
+        """One search space by name or id (ConfigSpace JSON)."""
+
+        async def body() -> pb.SearchSpace:
+            space = await self._runner.blocking(context, self._ops.get_space, request.space)
+            return convert.space_to_proto(space)
+
+        return await self._runner.run("GetSearchSpace", Access.READ, context, body)
+
+    async def GetModelInfo(  # noqa: N802 - the proto names it
+        self, request: pb.GetModelInfoRequest, context: Context
+    ) -> pb.ModelInfo:
+        """What the served model is."""
+
+        async def body() -> pb.ModelInfo:
+            summary = await self._runner.blocking(context, self._ops.model_info, request.space)
+            return convert.model_summary_to_proto(summary)
+
+        return await self._runner.run("GetModelInfo", Access.READ, context, body)
+
+
+class AdminServicer(pb_grpc.WarmstartAdminServicer):
+    """The ``warmstart.v1.WarmstartAdmin`` service (admin token only)."""
+
+    def __init__(self, operations: Operations, runner: CallRunner) -> None:
+        self._ops = operations
+        self._runner = runner
+
+    async def ReloadModel(  # noqa: N802 - the proto names it
+        self, request: pb.ReloadModelRequest, context: Context
+    ) -> pb.ReloadModelResponse:
+        """Load bundles and swap them in atomically."""
+
+        async def body() -> pb.ReloadModelResponse:
+            outcome = await self._runner.blocking(context, self._ops.reload, request.path)
+            return convert.reload_to_proto(outcome)
+
+        return await self._runner.run("ReloadModel", Access.ADMIN, context, body)
