@@ -88,6 +88,11 @@ def prepare_configs(
         raise InvalidRequestError(
             "configs must be a sequence of configs; wrap a single config in a list"
         )
+    if not isinstance(configs, Iterable):
+        hint = "; pass answer.suggestions" if hasattr(configs, "suggestions") else ""
+        raise InvalidRequestError(
+            f"configs must be a sequence of configs, got {type(configs).__name__}{hint}"
+        )
     cs = as_configspace(space) if space is not None else None
     out: list[dict[str, ConfigValue]] = []
     for index, item in enumerate(configs):
