@@ -39,3 +39,11 @@ def test_values_become_plain_python_types() -> None:
 def test_with_a_space_configs_are_validated(svm: ConfigurationSpace) -> None:
     with pytest.raises(InvalidRequestError, match="config #0: parameter 'kernel' must be one of"):
         to_raytune_points_to_evaluate([{"kernel": "cubic", "C": 1.0}], svm)
+
+
+def test_an_answer_object_is_pointed_to_its_suggestions() -> None:
+    class Answer:
+        suggestions = ({"x": 1},)
+
+    with pytest.raises(InvalidRequestError, match=r"got Answer; pass answer.suggestions"):
+        to_raytune_points_to_evaluate(Answer())  # type: ignore[arg-type]
