@@ -4,18 +4,8 @@ Optuna replays an enqueued trial by handing back its fixed value whenever the
 objective calls ``trial.suggest_*`` with that parameter's name, so the seeded
 configs only work if the objective suggests exactly the same names with
 distributions that contain the values. :func:`suggest_from_space` is that
-objective-side half: it walks the space in topological order and suggests only
-the parameters that are active, with one fixed mapping per hyperparameter type:
-
-========================  ===================================================
-ConfigSpace               Optuna
-========================  ===================================================
-UniformFloat (log)        ``suggest_float(name, lower, upper, log=log)``
-UniformInteger (log)      ``suggest_int(name, lower, upper, log=log)``
-Categorical               ``suggest_categorical(name, choices)`` (weights ignored)
-Ordinal                   ``suggest_categorical(name, sequence)`` (order not used)
-Constant                  ``suggest_categorical(name, [value])``
-========================  ===================================================
+objective-side half (the mapping of each hyperparameter type is in
+:mod:`metamodel.optuna_space`).
 
 Optuna is an optional dependency (the ``optimizers`` extra); it is imported
 only when a function here needs it at run time.
@@ -23,19 +13,10 @@ only when a function here needs it at run time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    Constant,
-    OrdinalHyperparameter,
-    UniformFloatHyperparameter,
-    UniformIntegerHyperparameter,
-)
-
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import active_parameters, canonical_config, validate_config
+from metamodel.optuna_space import suggest_from_space as _suggest_from_space
 from metamodel.types import ConfigValue
 from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
 
@@ -112,40 +93,4 @@ def suggest_from_space(trial: optuna.trial.BaseTrial, space: SpaceLike) -> dict[
         InvalidRequestError: If the space has a hyperparameter type other than
             those in the module's table (e.g. normal or beta distributions).
     """
-    cs = as_configspace(space)
-    config: dict[str, ConfigValue] = {}
-    for hp in cs.values():
-        # Parents come before children, so the values so far decide activity.
-        if hp.name in active_parameters(cs, config):
-            config[hp.name] = _suggest(trial, hp)
-    if cs.forbidden_clauses:
-        try:
-            validate_config(cs, config)
-        except InvalidRequestError as exc:
-            import optuna
-
-            raise optuna.TrialPruned(f"sampled config is not allowed: {exc}") from None
-    return config
-
-
-def _suggest(trial: optuna.trial.BaseTrial, hp: Any) -> ConfigValue:
-    name: str = hp.name
-    if isinstance(hp, UniformFloatHyperparameter):
-        return trial.suggest_float(name, float(hp.lower), float(hp.upper), log=bool(hp.log))
-    if isinstance(hp, UniformIntegerHyperparameter):
-        return trial.suggest_int(name, int(hp.lower), int(hp.upper), log=bool(hp.log))
-    choices: Sequence[Any]
-    if isinstance(hp, CategoricalHyperparameter):
-        choices = hp.choices
-    elif isinstance(hp, OrdinalHyperparameter):
-        choices = hp.sequence
-    elif isinstance(hp, Constant):
-        choices = [hp.value]
-    else:
-        raise InvalidRequestError(
-            f"parameter {name!r}: {type(hp).__name__} has no Optuna counterpart here; "
-            "supported are uniform float/integer (log or not), categorical, ordinal, constant"
-        )
-    # The same plain values that validated (and so enqueued) configs carry.
-    plain = [canonical_config({name: c})[name] for c in choices]
-    return cast(ConfigValue, trial.suggest_categorical(name, plain))
+    return _suggest_from_space(trial, as_configspace(space))
