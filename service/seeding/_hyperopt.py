@@ -68,8 +68,8 @@ def to_hyperopt_space(space: SpaceLike) -> dict[str, Any]:
         InvalidRequestError: If the space has a hyperparameter type other than
             those in the module's table.
     """
-    from hyperopt import hp  # type: ignore[import-untyped]
-    from hyperopt.pyll import scope  # type: ignore[import-untyped]
+    from hyperopt import hp
+    from hyperopt.pyll import scope
 
     out: dict[str, Any] = {}
     for param in as_configspace(space).values():
@@ -166,7 +166,7 @@ def to_hyperopt_trials(space: SpaceLike, configs: Iterable[ConfigLike]) -> Any:
         InvalidRequestError: If an item has no config or a config is not valid
             in the space.
     """
-    from hyperopt.fmin import generate_trials_to_calculate  # type: ignore[import-untyped]
+    from hyperopt.fmin import generate_trials_to_calculate
 
     return generate_trials_to_calculate(to_hyperopt_points_to_evaluate(space, configs))
 
