@@ -52,31 +52,37 @@ class CallRunner:
     async def run(
         self, rpc: str, access: Access, context: Context, body: Callable[[], Awaitable[_T]]
     ) -> _T:
-        """Run one call's body; abort the call with the mapped status on failure."""
+        """Run one call's body; abort the call with the mapped status on failure.
+
+        The call is counted and logged before its answer goes out, so a client
+        that has its answer also finds it in the metrics.
+        """
         start = time.perf_counter()
-        code = grpc.StatusCode.OK
         try:
             self._guard.check(access, context.invocation_metadata(), rpc)
-            return await body()
+            result = await body()
         except WarmstartError as exc:
             code, message = status_for(exc)
             if isinstance(exc, StorageError):
                 log.warning("%s: database failure: %s", rpc, exc)
-            await context.abort(code, message)
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
+            self._record(rpc, grpc.StatusCode.CANCELLED, start, context)
             raise
         except Exception:
             code = grpc.StatusCode.INTERNAL
             incident = uuid.uuid4().hex[:12]
             log.exception("%s failed unexpectedly (incident %s)", rpc, incident)
-            await context.abort(
-                code, f"internal error (incident {incident}); the server logged the cause"
-            )
-        finally:
-            seconds = time.perf_counter() - start
-            self._metrics.observe(rpc, code.name, seconds)
-            log_call(rpc, code.name, seconds * 1000, context.peer())
+            message = f"internal error (incident {incident}); the server logged the cause"
+        else:
+            self._record(rpc, grpc.StatusCode.OK, start, context)
+            return result
+        self._record(rpc, code, start, context)
+        return await context.abort(code, message)  # abort raises: the call ends here
+
+    def _record(self, rpc: str, code: grpc.StatusCode, start: float, context: Context) -> None:
+        seconds = time.perf_counter() - start
+        self._metrics.observe(rpc, code.name, seconds)
+        log_call(rpc, code.name, seconds * 1000, context.peer())
 
     @staticmethod
     async def blocking(context: Context, work: Callable[[_A], _T], argument: _A) -> _T:
