@@ -132,6 +132,7 @@ class ModelRegistry:
         self._lock = threading.Lock()  # one reload at a time; readers never take it
         self._cache: dict[str, tuple[_FileKey, ServedModel]] = {}
         self._listeners: list[Callable[[Mapping[str, ServedModel]], None]] = []
+        self._located: dict[str, str] = {}  # space → version the locator last chose
 
     @property
     def models(self) -> Mapping[str, ServedModel]:
@@ -244,11 +245,17 @@ class ModelRegistry:
                 log.warning("refused model bundle %s: %s", file, exc)
         return loaded
 
-    def reload(self) -> None:
+    def reload(self, *, only_changed: bool = False) -> None:
         """Load the newest bundle per space from the locator and serve it.
 
         Bundles that fail to load are logged and skipped; a space none of whose
         bundles load keeps its current model.
+
+        Args:
+            only_changed: Swap a space's model only if the locator now picks
+                another version than it did last time (what the file watcher
+                does): a model loaded by path stays until the location has
+                something new, and a broken new file changes nothing.
 
         Raises:
             FailedPreconditionError: There is no locator, or it finds no bundle that loads.
@@ -266,7 +273,14 @@ class ModelRegistry:
                 raise FailedPreconditionError(
                     f"found {len(files)} model bundle(s) and none loads; {NO_MODEL_HINT}"
                 )
-            self._swap(self._newest(loaded))
+            newest = self._newest(loaded)
+            changed = {
+                name: model
+                for name, model in newest.items()
+                if not only_changed or self._located.get(name) != model.version
+            }
+            self._located.update({name: m.version for name, m in newest.items()})
+            self._swap(changed)
 
     def signature(self) -> tuple[_FileKey, ...]:
         """What the locator sees now (paths, modification times, sizes): changes mean reload."""

@@ -119,7 +119,7 @@ class WarmstartServer:
                     continue
                 seen = now
                 log.info("model files changed: reloading")
-                await asyncio.to_thread(self.models.reload)
+                await asyncio.to_thread(lambda: self.models.reload(only_changed=True))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the watcher must outlive any bad file or database hiccup

@@ -194,7 +194,7 @@ def test_without_a_model_health_says_not_serving_until_one_is_loaded(
 
         def status() -> int:
             request = health_pb2.HealthCheckRequest(service="warmstart.v1.Warmstart")
-            return health.Check(request, timeout=10).status
+            return int(health.Check(request, timeout=10).status)
 
         assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
         overall = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
