@@ -270,8 +270,9 @@ class ModelRegistry:
             self._cache = {k: v for k, v in self._cache.items() if k in wanted}
             loaded = self._load_many(files)
             if not loaded:
+                found = f"none of the {len(files)} bundles found loads" if files else "no bundle"
                 raise FailedPreconditionError(
-                    f"found {len(files)} model bundle(s) and none loads; {NO_MODEL_HINT}"
+                    f"{found} at the configured model location; {NO_MODEL_HINT}"
                 )
             newest = self._newest(loaded)
             changed = {
