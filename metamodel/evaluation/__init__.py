@@ -8,16 +8,32 @@ from metamodel.evaluation._pool import (
     PoolEvaluation,
     TaskResult,
     evaluate_pool,
+    family_folds,
     regret_curve,
 )
 from metamodel.evaluation._report import write_pool_report
+from metamodel.evaluation._seeding import (
+    ARMS,
+    SeedingResult,
+    SeedingSettings,
+    TaskObjective,
+    run_seeding,
+)
+from metamodel.evaluation._seeding_report import write_seeding_report
 
 __all__ = [
+    "ARMS",
     "METHODS",
     "EvalSettings",
     "PoolEvaluation",
+    "SeedingResult",
+    "SeedingSettings",
+    "TaskObjective",
     "TaskResult",
     "evaluate_pool",
+    "family_folds",
     "regret_curve",
+    "run_seeding",
     "write_pool_report",
+    "write_seeding_report",
 ]

@@ -17,7 +17,7 @@ meta-feature space, auto-sklearn 1.0).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "PoolEvaluation",
     "TaskResult",
     "evaluate_pool",
+    "family_folds",
     "regret_curve",
 ]
 
@@ -144,7 +145,8 @@ def _fill(order: list[str], pool: Sequence[str], n: int, rng: np.random.Generato
     return (kept + rest)[:n]
 
 
-def _folds(families: dict[str, str], n_folds: int, seed: int) -> dict[str, int]:
+def family_folds(families: Mapping[str, str], n_folds: int, seed: int) -> dict[str, int]:
+    """Assign each task a fold so that no family is split (families shuffled by ``seed``)."""
     names = sorted(set(families.values()))
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
@@ -185,7 +187,7 @@ def evaluate_pool(
             f"{len(set(families.values()))} families; the evaluation needs at least "
             f"{settings.n_folds} (one per fold)"
         )
-    fold_of = _folds(families, settings.n_folds, settings.seed)
+    fold_of = family_folds(families, settings.n_folds, settings.seed)
     names = {t: tasks[t].name for t in usable}
     max_k = max(settings.ks)
     default_hash = config_hash(default_config(load_configspace(space)))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError
+from metamodel.errors import InvalidRequestError, NotFoundError
 from metamodel.types import NeighbourTask
 
 __all__ = ["TaskIndex"]
@@ -104,6 +104,18 @@ class TaskIndex:
         if np.isnan(values).all():
             raise InvalidRequestError("every meta-feature is missing or NaN")
         return values
+
+    def training_vector(self, task_id: str) -> np.ndarray:
+        """A training task's meta-features in raw units (as indexed: clipped, NaN as median).
+
+        Raises:
+            NotFoundError: The task is not a training task of this index.
+        """
+        try:
+            row = self.task_ids.index(task_id)
+        except ValueError:
+            raise NotFoundError(f"task {task_id!r} is not in this model's training tasks") from None
+        return np.asarray(self.matrix[row] * self.scale + self.center, dtype=float)
 
     def neighbours(self, raw: np.ndarray, n: int) -> tuple[list[NeighbourTask], bool]:
         """The ``n`` nearest training tasks and whether the task is out of distribution."""

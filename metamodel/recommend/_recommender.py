@@ -34,7 +34,15 @@ MAX_K = 100
 
 @dataclass(frozen=True)
 class RecommenderSettings:
-    """How many candidates of each kind to consider."""
+    """How many candidates of each kind to consider, and how the set is chosen.
+
+    Attributes:
+        world_neighbours: Nearest training tasks whose meta-features serve as
+            extra "worlds" when choosing the set (0: only the ensemble members).
+        self_weight: Weight of the task's own worlds; the neighbours share the rest.
+        shortlist: Only this many of the best-predicted candidates (at least 4k)
+            are scored in the neighbours' worlds, which bounds the cost.
+    """
 
     n_samples: int = 256
     n_refine_from: int = 8
@@ -42,6 +50,9 @@ class RecommenderSettings:
     refine_scale: float = 0.08
     n_neighbours: int = 5
     best_per_neighbour: int = 3
+    world_neighbours: int = 10
+    self_weight: float = 0.75
+    shortlist: int = 64
     seed: int = 0
 
 
@@ -132,7 +143,11 @@ class Recommender:
                 f"max_fit_seconds must be a finite number > 0, got {max_fit_seconds!r}"
             )
         meta = self.index.vector(features)
-        nearest, out_of_distribution = self.index.neighbours(meta, self.settings.n_neighbours)
+        settings = self.settings
+        close, out_of_distribution = self.index.neighbours(
+            meta, max(settings.n_neighbours, settings.world_neighbours)
+        )
+        nearest = close[: settings.n_neighbours]
         excluded = {config_hash(c) for c in exclude}
         candidates = _Candidates(hashes=set(excluded))
         candidates.add([self._default], SuggestionOrigin.DEFAULT)
@@ -162,7 +177,7 @@ class Recommender:
                     f"no candidate is predicted to fit within {max_fit_seconds:g} s; the "
                     f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
                 )
-        chosen = _expected_best_set(predictions, allowed, k)
+        chosen = self._choose_set(close, candidates.configs, predictions, allowed, k)
         mean, spread = predictions.mean(axis=0), predictions.std(axis=0)
         suggestions = [
             Suggestion(
@@ -188,8 +203,47 @@ class Recommender:
         if not pool:
             return []
         meta = self.index.vector(features)
+        close, _ = self.index.neighbours(meta, self.settings.world_neighbours)
         predictions = self._score(meta, pool)
-        return _expected_best_set(predictions, np.ones(len(pool), dtype=bool), k)
+        return self._choose_set(close, pool, predictions, np.ones(len(pool), dtype=bool), k)
+
+    def _choose_set(
+        self,
+        close: list[NeighbourTask],
+        configs: list[dict[str, ConfigValue]],
+        predictions: np.ndarray,
+        allowed: np.ndarray,
+        k: int,
+    ) -> list[int]:
+        """The k configs with the best expected best over the task's and its neighbours' worlds.
+
+        The ensemble members alone are too alike to tell a varied set from k
+        near-copies once the first few picks are made. Predicting the shortlist
+        as if the task were each of its nearest training tasks adds plausible
+        worlds that differ where it matters, much as a greedy portfolio covers
+        kinds of task. The first pick is the best under the task's own worlds.
+        """
+        settings = self.settings
+        worlds = close[: settings.world_neighbours]
+        if not worlds or settings.self_weight >= 1.0 or k == 1:
+            return _expected_best_set(predictions, allowed, k)
+        mean = np.where(allowed, predictions.mean(axis=0), -np.inf)
+        size = min(int(allowed.sum()), max(settings.shortlist, 4 * k))
+        shortlist = np.argsort(-mean, kind="stable")[:size]
+        picked = [configs[i] for i in shortlist]
+        own = predictions[:, shortlist]
+        others = [self._score(self.index.training_vector(w.task_id), picked) for w in worlds]
+        stacked = np.vstack([own, *others])
+        members = own.shape[0]
+        share = (1.0 - settings.self_weight) / len(others)
+        weights = np.concatenate(
+            [np.full(members, settings.self_weight / members)]
+            + [np.full(len(o), share / len(o)) for o in others]
+        )
+        chosen = _expected_best_set(
+            stacked, np.ones(size, dtype=bool), k, weights=weights, first=own.mean(axis=0)
+        )
+        return [int(shortlist[i]) for i in chosen]
 
     def _rows(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
         encoded = self.encoder.encode(configs)
@@ -224,17 +278,36 @@ class Recommender:
         return out
 
 
-def _expected_best_set(predictions: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
-    """Greedily pick up to ``k`` allowed columns maximising the mean over rows of the row max."""
+def _expected_best_set(
+    predictions: np.ndarray,
+    allowed: np.ndarray,
+    k: int,
+    *,
+    weights: np.ndarray | None = None,
+    first: np.ndarray | None = None,
+) -> list[int]:
+    """Greedily pick up to ``k`` allowed columns maximising the weighted mean of the row max.
+
+    Args:
+        predictions: Worlds (rows) x candidates (columns).
+        allowed: Which candidates may be picked.
+        k: How many to pick.
+        weights: Weight of each world (default: equal); they sum to 1.
+        first: Scores that choose the first pick alone (default: the weighted mean).
+    """
     worlds = predictions.shape[0]
-    mean = predictions.mean(axis=0)
+    w = np.full(worlds, 1.0 / worlds) if weights is None else weights
+    mean = w @ predictions
     best = np.full(worlds, -np.inf)
     chosen: list[int] = []
     available = allowed.copy()
     for _ in range(min(k, int(available.sum()))):
-        gain = np.maximum(best[:, None], predictions).mean(axis=0)
-        # Ties (a candidate that adds nothing in any world) go to the better mean.
-        score = np.where(available, gain + 1e-9 * mean, -np.inf)
+        if not chosen and first is not None:
+            score = np.where(available, first, -np.inf)
+        else:
+            gain = w @ np.maximum(best[:, None], predictions)
+            # Ties (a candidate that adds nothing in any world) go to the better mean.
+            score = np.where(available, gain + 1e-9 * mean, -np.inf)
         pick = int(np.argmax(score))
         chosen.append(pick)
         available[pick] = False
