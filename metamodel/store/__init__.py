@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from metamodel.store._engine import normalize_url
+from metamodel.store._ledger import (
+    LockBusyError,
+    LockLostError,
+    ModelAction,
+    ModelEvent,
+    ModelLedger,
+    ServingChangedError,
+    StoreLock,
+)
 from metamodel.store._parquet import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -18,10 +27,17 @@ __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
     "ImportReport",
+    "LockBusyError",
+    "LockLostError",
+    "ModelAction",
+    "ModelEvent",
+    "ModelLedger",
     "RecordFilter",
     "RecordStore",
     "RowError",
     "SchemaState",
+    "ServingChangedError",
+    "StoreLock",
     "StoreStats",
     "export_records",
     "head_revision",

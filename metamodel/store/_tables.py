@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "model_versions", "records", "search_spaces", "task_features", "tasks"]
+__all__ = [
+    "metadata",
+    "model_events",
+    "model_versions",
+    "records",
+    "search_spaces",
+    "store_locks",
+    "task_features",
+    "tasks",
+]
 
 metadata = sa.MetaData()
 
@@ -89,4 +98,25 @@ model_versions = sa.Table(
     sa.Column("metrics", sa.Text, nullable=False),
     sa.Column("serving", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+model_events = sa.Table(
+    "model_events",
+    metadata,
+    sa.Column("event_id", _RecordId, primary_key=True, autoincrement=True),
+    sa.Column("space_name", sa.String(128), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("version", sa.String(64), nullable=True),
+    sa.Column("previous_version", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+store_locks = sa.Table(
+    "store_locks",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )

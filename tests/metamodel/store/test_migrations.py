@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from metamodel.errors import SchemaMismatchError, StorageError
-from metamodel.store import RecordStore, head_revision
+from metamodel.store import ModelLedger, RecordStore, head_revision
 from metamodel.store._engine import WRITE, create_store_engine
 from metamodel.store._schema import _alembic_config
 from metamodel.store._tables import metadata
@@ -89,6 +89,9 @@ def test_first_revision_is_refused_then_upgraded_with_its_data(store_url: str) -
         assert records[0].score == 0.75
         assert records[0].external_id is None
         assert store.list_model_versions() == []
+        ledger = ModelLedger(store)
+        assert ledger.events() == []
+        assert ledger.get_lock("refresh:knn") is None
     assert RecordStore.upgrade(store_url) == (head_revision(), head_revision())
 
 
