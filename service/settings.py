@@ -4,7 +4,8 @@
 else ``~/.local/share/warmstart``); the default database is the SQLite file
 ``warmstart.db`` inside it. ``WARMSTART_DB`` (or ``--db``) overrides it with
 any supported URL. ``warmstart serve`` reads its own ``WARMSTART_*`` variables
-through :func:`server_settings`.
+through :func:`server_settings`; the client commands (``warmstart suggest``,
+``warmstart report``) read theirs through :func:`client_settings`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from metamodel.errors import InvalidRequestError
 
 __all__ = [
     "DB_ENV",
+    "DEFAULT_SERVER",
     "HOME_ENV",
+    "SERVER_ENV",
+    "TLS_ROOT_CERT_ENV",
+    "TOKEN_ENV",
+    "ClientSettings",
     "ServerSettings",
+    "client_settings",
     "data_dir",
     "default_db_url",
     "resolve_db_url",
@@ -228,4 +235,67 @@ def server_settings(
         watch_seconds=float(pick(watch_seconds, WATCH_SECONDS_ENV, float, defaults.watch_seconds)),
         metrics_port=int(pick(metrics_port, METRICS_PORT_ENV, int, defaults.metrics_port)),
         grace_seconds=float(pick(grace_seconds, GRACE_SECONDS_ENV, float, defaults.grace_seconds)),
+    )
+
+
+# -- the command-line client -------------------------------------------------------------------
+
+SERVER_ENV = "WARMSTART_SERVER"
+TOKEN_ENV = "WARMSTART_TOKEN"
+TLS_ROOT_CERT_ENV = "WARMSTART_TLS_ROOT_CERT"
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the client commands find the server and how they authenticate.
+
+    Attributes:
+        server: ``host:port`` of the server.
+        token: Bearer token sent with every call (``None``: none).
+        tls_root_cert: PEM of the CA (or self-signed certificate) to trust; set, the
+            client speaks TLS.
+        timeout: Deadline of each call, in seconds.
+    """
+
+    server: str = DEFAULT_SERVER
+    token: str | None = None
+    tls_root_cert: Path | None = None
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        host, colon, port = self.server.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise InvalidRequestError(
+                f"server address must be HOST:PORT (e.g. {DEFAULT_SERVER}), got {self.server!r}"
+            )
+        if self.token is not None and (not self.token or any(c.isspace() for c in self.token)):
+            raise InvalidRequestError("the token must be non-empty and contain no whitespace")
+        if self.tls_root_cert is not None and not self.tls_root_cert.is_file():
+            raise InvalidRequestError(f"TLS root certificate {self.tls_root_cert}: no such file")
+        if not self.timeout > 0:
+            raise InvalidRequestError(f"timeout must be > 0 seconds, got {self.timeout}")
+
+
+def client_settings(
+    *,
+    server: str | None = None,
+    token: str | None = None,
+    tls_root_cert: Path | None = None,
+    timeout: float | None = None,
+) -> ClientSettings:
+    """Build client settings: each flag given wins, else its environment variable, else the default.
+
+    Environment: ``WARMSTART_SERVER`` (``host:port``, default ``127.0.0.1:50051``),
+    ``WARMSTART_TOKEN`` (one bearer token), ``WARMSTART_TLS_ROOT_CERT`` (a PEM file).
+
+    Raises:
+        InvalidRequestError: A value is malformed.
+    """
+    cert = tls_root_cert or (Path(p) if (p := os.environ.get(TLS_ROOT_CERT_ENV)) else None)
+    return ClientSettings(
+        server=(server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).strip(),
+        token=token or os.environ.get(TOKEN_ENV) or None,
+        tls_root_cert=cert.expanduser() if cert else None,
+        timeout=ClientSettings.timeout if timeout is None else timeout,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import _bench, _db, _model, _records, _serve
+from service.cli import _bench, _db, _model, _records, _report, _serve, _suggest
 from service.cli._common import DbOption, console, handle_errors, open_store
 from service.settings import resolve_db_url
 
@@ -24,6 +24,8 @@ app.add_typer(_model.model_app, name="model")
 app.command()(_model.train)
 app.command()(_model.evaluate)
 app.command()(_serve.serve)
+app.command()(_suggest.suggest)
+app.command()(_report.report)
 
 
 @app.command()
