@@ -86,8 +86,11 @@ class ConfigEncoder:
         unit = min(max(unit, 0.0), 1.0)
         low, high = column.low, column.high
         if column.log:
-            return math.exp(math.log(low) + unit * (math.log(high) - math.log(low)))
-        return low + unit * (high - low)
+            value = math.exp(math.log(low) + unit * (math.log(high) - math.log(low)))
+        else:
+            value = low + unit * (high - low)
+        # exp(log(x)) and low + 1 * (high - low) can land an ulp outside the range.
+        return min(max(value, low), high)
 
     def encode(self, configs: Sequence[Mapping[str, ConfigValue]]) -> np.ndarray:
         """Return an ``(n, len(names))`` float array; inactive parameters are NaN."""
