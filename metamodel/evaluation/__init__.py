@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metamodel.evaluation._plots import METHOD_LABELS, plot_mean_regret, plot_per_task
 from metamodel.evaluation._pool import (
     METHODS,
     EvalSettings,
@@ -24,6 +25,7 @@ from metamodel.evaluation._seeding_report import write_seeding_report
 __all__ = [
     "ARMS",
     "METHODS",
+    "METHOD_LABELS",
     "EvalSettings",
     "PoolEvaluation",
     "SeedingResult",
@@ -32,6 +34,8 @@ __all__ = [
     "TaskResult",
     "evaluate_pool",
     "family_folds",
+    "plot_mean_regret",
+    "plot_per_task",
     "regret_curve",
     "run_seeding",
     "write_pool_report",

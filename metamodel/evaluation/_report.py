@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from metamodel.evaluation._plots import METHOD_LABELS as _LABELS
+from metamodel.evaluation._plots import plot_per_task
 from metamodel.evaluation._pool import METHODS, PoolEvaluation
 
 __all__ = ["write_pool_report"]
-
-_LABELS = {
-    "warmstart": "warmstart (ours)",
-    "default": "library default",
-    "random": "random",
-    "single_best": "single best config",
-    "greedy_portfolio": "greedy portfolio",
-    "nearest_neighbour": "nearest-neighbour warm start",
-}
 
 
 def _plot_regret(result: PoolEvaluation, path: Path) -> None:
@@ -48,23 +39,13 @@ def _plot_regret(result: PoolEvaluation, path: Path) -> None:
 
 
 def _plot_per_task(result: PoolEvaluation, path: Path, baseline: str, k: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ours = np.array([t.regret["warmstart"][k] for t in result.tasks])
-    theirs = np.array([t.regret[baseline][k] for t in result.tasks])
-    figure, axis = plt.subplots(figsize=(4.8, 4.8), dpi=120)
-    axis.scatter(theirs, ours, s=14, alpha=0.7)
-    top = max(float(theirs.max(initial=0)), float(ours.max(initial=0)), 0.05)
-    axis.plot([0, top], [0, top], color="grey", linewidth=1)
-    axis.set_xlabel(f"{_LABELS[baseline]}: regret@{k}")
-    axis.set_ylabel(f"warmstart: regret@{k}")
-    axis.set_title("per task (below the line: warmstart better)", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    plot_per_task(
+        [t.regret["warmstart"][k] for t in result.tasks],
+        [t.regret[baseline][k] for t in result.tasks],
+        path,
+        xlabel=f"{_LABELS[baseline]}: regret@{k}",
+        ylabel=f"warmstart: regret@{k}",
+    )
 
 
 def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = "") -> Path:
