@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from benchmarks.tasks import load_suite
+from benchmarks.live import LiveSettings, evaluate_live, write_live_report
+from benchmarks.tasks import Suite, load_suite
 from metamodel.bundle import TrainSettings, load_bundle, train_bundle
 from metamodel.errors import InvalidRequestError
 from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
 from metamodel.features import FEATURE_VERSION, describe_task
+from metamodel.recommend import MAX_K
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion
 from service.cli._common import DbOption, console, handle_errors, open_store
@@ -92,8 +95,40 @@ def train(
     )
 
 
+_MODES = ("pool", "live")
+_REPORT_KS = (1, 3, 5, 10)
+
+
 def evaluate(
     space: Annotated[str, typer.Option(help="Search space (learner) name, e.g. lightgbm.")],
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="pool: choose among the configs stored for each held-out task (fast); "
+            "live: train the suggestions and the baselines on the held-out tasks for real."
+        ),
+    ] = "pool",
+    suite: Annotated[
+        str | None,
+        typer.Option(help="Live: the suite the records were made from, as for bench run."),
+    ] = None,
+    tasks: Annotated[
+        int | None,
+        typer.Option(help="Live: at most this many held-out tasks, spread over families."),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option(help="Live: suggestions trained per task (default 5).")
+    ] = None,
+    cv_folds: Annotated[
+        int | None, typer.Option(help="Live: CV folds (default: as the stored records, else 3).")
+    ] = None,
+    row_cap: Annotated[
+        int | None,
+        typer.Option(help="Live: row cap, 0 for none (default: as the stored records, else 2000)."),
+    ] = None,
+    flaml: Annotated[
+        bool, typer.Option(help="Live: FLAML's zero-shot LightGBM as a baseline (if installed).")
+    ] = True,
     folds: Annotated[int, typer.Option(help="Leave-family-out folds.")] = 5,
     out: Annotated[Path, typer.Option(help="Folder for the report and plots.")] = Path(
         "docs/results"
@@ -103,23 +138,93 @@ def evaluate(
     n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
     db: DbOption = None,
 ) -> None:
-    """Evaluate leave-family-out against the baselines (pool mode); write a report."""
+    """Evaluate leave-family-out against the baselines (pool or live mode); write a report."""
+    if mode not in _MODES:
+        raise InvalidRequestError(f"--mode must be pool or live, got {mode!r}")
     if folds < 2:
         raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
-    settings = EvalSettings(
+    train_settings = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
+    live_only = {
+        "--suite": suite,
+        "--tasks": tasks,
+        "--k": k,
+        "--cv-folds": cv_folds,
+        "--row-cap": row_cap,
+        "--no-flaml": None if flaml else True,
+    }
+    if mode == "pool":
+        given = [name for name, value in live_only.items() if value is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise InvalidRequestError(f"{', '.join(given)} {verb} to --mode live only")
+        _evaluate_pool(space, folds, out, seed, train_settings, db)
+        return
+    if suite is None:
+        raise InvalidRequestError(
+            "--mode live needs --suite: the suite the records were made from "
+            "(e.g. pmlb:PATH), to load the held-out tasks' data"
+        )
+    top = 5 if k is None else k
+    if not 1 <= top <= MAX_K:
+        raise InvalidRequestError(f"--k must be in [1, {MAX_K}], got {top}")
+    settings = LiveSettings(
+        ks=tuple(sorted({x for x in _REPORT_KS if x <= top} | {top})),
         n_folds=folds,
         seed=seed,
-        train=TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators)),
+        max_tasks=tasks,
+        cv_folds=cv_folds,
+        row_cap=row_cap,
+        flaml=flaml,
+        train=train_settings,
     )
+    settings.check()
+    _evaluate_live(space, load_suite(suite), settings, out, db)
+
+
+def _command() -> str:
+    return "warmstart " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _evaluate_pool(
+    space: str, folds: int, out: Path, seed: int, train: TrainSettings, db: str | None
+) -> None:
+    settings = EvalSettings(n_folds=folds, seed=seed, train=train)
     with open_store(db) as store, console.status("evaluating...") as status:
         result = evaluate_pool(store, space, FEATURE_VERSION, settings, progress=status.update)
-    command = "warmstart " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    report = write_pool_report(result, out, command=command)
+    report = write_pool_report(result, out, command=_command())
     table = Table("method", *(f"regret@{k}" for k in settings.ks), title=f"{space}, pool mode")
     for method in METHODS:
         table.add_row(method, *(f"{result.mean_regret(method, k):.4f}" for k in settings.ks))
     console.print(table)
     console.print(f"{len(result.tasks)} held-out tasks; report: {report}")
+
+
+def _evaluate_live(
+    space: str, suite: Suite, settings: LiveSettings, out: Path, db: str | None
+) -> None:
+    def say(line: str) -> None:
+        # Live runs take minutes to hours: a timestamped log line per step, not a spinner.
+        console.print(f"[{datetime.now():%H:%M:%S}] {line}", markup=False)
+
+    with open_store(db, create=False) as store:
+        result = evaluate_live(store, suite, space, FEATURE_VERSION, settings, progress=say)
+    report = write_live_report(result, out, command=_command())
+    ks = settings.ks
+    table = Table(
+        "method",
+        "mean regret",
+        *(f"ours top-{k}: W/T/L" for k in ks),
+        title=f"{space}, live mode, {len(result.tasks)} held-out tasks",
+    )
+    for k in ks:
+        table.add_row(f"warmstart best-of-{k}", f"{result.mean_regret('warmstart', k):.4f}")
+    for method in result.methods[1:]:
+        records = (str(result.record(method, k)) for k in ks)
+        table.add_row(method, f"{result.mean_regret(method):.4f}", *records)
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"protocol: {result.protocol_note}; report: {report}", markup=False)
 
 
 @model_app.command("info")
