@@ -110,19 +110,24 @@ def _evaluate_task(
     suggested: Sequence[Mapping[str, ConfigValue]],
     baselines: Mapping[str, Mapping[str, ConfigValue]],
 ) -> tuple[dict[str, _Outcome], list[str], dict[str, str]]:
-    """Evaluate every distinct config once; return outcomes by key, and each method's order."""
-    start_configs: dict[str, Mapping[str, ConfigValue]] = {}
+    """Evaluate every distinct config once (a baseline that warmstart also suggested is shared).
+
+    Returns:
+        The outcome of each config by hash (FLAML's under ``"flaml_zeroshot"``),
+        warmstart's hashes in order, and each baseline's key into the outcomes.
+    """
+    distinct: dict[str, Mapping[str, ConfigValue]] = {}
     ours = [config_hash(c) for c in suggested]
     for digest, config in zip(ours, suggested, strict=True):
-        start_configs.setdefault(digest, config)
+        distinct.setdefault(digest, config)
     firsts = {method: config_hash(config) for method, config in baselines.items()}
     for method, digest in firsts.items():
-        start_configs.setdefault(digest, baselines[method])
+        distinct.setdefault(digest, baselines[method])
     outcomes = {
         digest: _run(
             data, context.learner, config, context.protocol, context.seed, context.space_id
         )
-        for digest, config in start_configs.items()
+        for digest, config in distinct.items()
     }
     if context.with_flaml:
         firsts["flaml_zeroshot"] = "flaml_zeroshot"
