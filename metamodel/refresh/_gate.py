@@ -106,7 +106,7 @@ class GateResult:
         )
         if self.passed:
             return f"not worse: {figures}"
-        return f"worse by {self.mean_candidate - self.mean_serving:.4f}: {figures}"
+        return f"worse than allowed (new > serving + tolerance): {figures}"
 
 
 def usable_tasks(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from service.cli import _bench, _db, _model, _records, _report, _serve, _suggest
+from service.cli import _models_admin as _models_admin  # model list | promote | rollback
 from service.cli._common import DbOption, console, handle_errors, open_store
+from service.cli._refresh import refresh
 from service.settings import resolve_db_url
 
 __all__ = ["app", "main"]
@@ -26,6 +28,7 @@ app.command()(_model.evaluate)
 app.command()(_serve.serve)
 app.command()(_suggest.suggest)
 app.command()(_report.report)
+app.command()(refresh)
 
 
 @app.command()

@@ -1,0 +1,277 @@
+"""``warmstart model list | promote | rollback``: registered model versions and which one serves.
+
+Switching the serving version is one store transaction that also records a
+model event, so ``rollback`` can walk back through what served before. A
+version is checked before it serves: its bundle file must exist, match the
+registered hash, load under this code's meta-feature version, and be the
+version and space it is registered as. ``--notify HOST:PORT`` then asks a
+running server to reload (ReloadModel, admin token); if that fails the change
+still stands, and the server's watcher or next start picks it up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from metamodel.bundle import ModelBundle, load_bundle
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.features import FEATURE_VERSION
+from metamodel.store import ModelAction, ModelEvent, ModelLedger, RecordStore
+from metamodel.types import ModelVersion
+from service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from service.cli._model import model_app
+from service.settings import client_settings
+
+__all__ = [
+    "AdminTokenOption",
+    "NotifyOption",
+    "TlsRootOption",
+    "check_version_file",
+    "notify_server",
+]
+
+NotifyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        help="HOST:PORT of a running server to tell to reload (ReloadModel).",
+        show_default=False,
+    ),
+]
+AdminTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token",
+        help="Admin bearer token for --notify (default: $WARMSTART_TOKEN).",
+        show_default=False,
+    ),
+]
+TlsRootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-root-cert",
+        help="PEM to trust for --notify over TLS (default: $WARMSTART_TLS_ROOT_CERT).",
+        show_default=False,
+    ),
+]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_version_file(version: ModelVersion) -> ModelBundle:
+    """Load a registered version's bundle and check it is what the store says it is.
+
+    Raises:
+        FailedPreconditionError: The file is missing, altered, does not load, or is
+            another version or space.
+    """
+    path = Path(version.path)
+    if not path.is_file():
+        raise FailedPreconditionError(f"the bundle of {version.version} is gone: no file {path}")
+    if _sha256(path) != version.bundle_hash:
+        raise FailedPreconditionError(
+            f"{path} does not match the hash registered for {version.version}; it was "
+            "replaced or altered"
+        )
+    try:
+        bundle = load_bundle(path, feature_version=FEATURE_VERSION)
+    except InvalidRequestError as exc:
+        raise FailedPreconditionError(str(exc)) from None
+    if (bundle.version, bundle.space.name) != (version.version, version.space_name):
+        raise FailedPreconditionError(
+            f"{path} holds {bundle.version} of space {bundle.space.name!r}, but is registered "
+            f"as {version.version} of space {version.space_name!r}"
+        )
+    return bundle
+
+
+def notify_server(
+    target: str, token: str | None, tls_root_cert: Path | None, expected: str
+) -> bool:
+    """Ask the server at ``target`` to reload its models; print what happened.
+
+    Returns:
+        Whether the server now serves ``expected``. Failures are printed, not raised:
+        the change is in the store either way.
+    """
+    from service.client import WarmstartClient, WarmstartRpcError
+
+    settings = client_settings(server=target, token=token, tls_root_cert=tls_root_cert)
+    try:
+        with WarmstartClient(
+            settings.server,
+            token=settings.token,
+            root_certificates=settings.tls_root_cert,
+            timeout=settings.timeout,
+            retries=2,
+        ) as client:
+            outcome = client.reload_model()
+    except WarmstartRpcError as exc:
+        err_console.print(
+            f"warning: could not notify the server at {target}: {exc.code.name}: {exc.message}. "
+            "The change is published; the server's watcher or its next start picks it up.",
+            markup=False,
+        )
+        return False
+    served = outcome.model_version.split(",")
+    console.print(
+        f"notified {target}: it serves {outcome.model_version} "
+        f"(was {outcome.previous_version or 'nothing'})",
+        markup=False,
+    )
+    if expected not in served:
+        err_console.print(
+            f"warning: the server at {target} reloaded but does not serve {expected}; was it "
+            "started with --model PATH rather than the store's serving versions?",
+            markup=False,
+        )
+        return False
+    return True
+
+
+def _describe(version: ModelVersion) -> str:
+    created = f"{version.created_at:%Y-%m-%d %H:%M:%S}" if version.created_at else "?"
+    return f"{version.version} (created {created} UTC)"
+
+
+def _version_row(version: ModelVersion) -> dict[str, Any]:
+    path = Path(version.path)
+    return {
+        "space": version.space_name,
+        "version": version.version,
+        "created_at": version.created_at.isoformat() if version.created_at else None,
+        "serving": version.serving,
+        "metrics": dict(version.metrics),
+        "path": version.path,
+        "file_exists": path.is_file(),
+    }
+
+
+def _last_refresh(ledger: ModelLedger, space: str) -> ModelEvent | None:
+    found = ledger.events(space, actions=[ModelAction.REFRESH], limit=1)
+    return found[0] if found else None
+
+
+@model_app.command("list")
+@handle_errors
+def list_versions(
+    space: Annotated[str | None, typer.Option(help="Only this space.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List registered model versions per space: age, metrics, serving flag, file."""
+    with open_store(db) as store:
+        versions = store.list_model_versions(space)
+        ledger = ModelLedger(store)
+        spaces = sorted({v.space_name for v in versions})
+        last = {s: _last_refresh(ledger, s) for s in spaces}
+    if as_json:
+        payload = {
+            "versions": [_version_row(v) for v in versions],
+            "last_refresh": {
+                s: None
+                if e is None
+                else {"at": e.created_at.isoformat(), "outcome": e.detail.get("outcome")}
+                for s, e in last.items()
+            },
+        }
+        console.print_json(json.dumps(payload))
+        return
+    if not versions:
+        console.print("no model versions registered" + (f" for space {space!r}" if space else ""))
+        return
+    table = Table("space", "version", "created (UTC)", "serving", "metrics", "file")
+    for version in sorted(versions, key=lambda v: (v.space_name, v.created_at is None)):
+        row = _version_row(version)
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(version.metrics.items()))
+        table.add_row(
+            version.space_name,
+            version.version,
+            f"{version.created_at:%Y-%m-%d %H:%M:%S}" if version.created_at else "?",
+            "*" if version.serving else "",
+            metrics or "-",
+            ("ok " if row["file_exists"] else "MISSING ") + version.path,
+        )
+    console.print(table, overflow="fold")
+    for name, event in last.items():
+        if event is not None:
+            console.print(
+                f"last refresh of {name}: {event.created_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"{event.detail.get('outcome', '?')}",
+                markup=False,
+            )
+
+
+def _switch(
+    store: RecordStore, target: ModelVersion, action: ModelAction, current: ModelVersion | None
+) -> None:
+    check_version_file(target)
+    event = ModelLedger(store).switch_serving(
+        target.version,
+        action=action,
+        expected_serving=current.version if current else None,
+        detail={"by": "warmstart model " + action.value},
+    )
+    if event is None:
+        console.print(f"{target.version} already serves space {target.space_name}; no change")
+        return
+    before = _describe(current) if current else "nothing"
+    console.print(
+        f"space {target.space_name}: now serving {_describe(target)}, was {before}", markup=False
+    )
+
+
+@model_app.command("promote")
+@handle_errors
+def promote(
+    version: Annotated[str, typer.Argument(help="The registered version to serve.")],
+    notify: NotifyOption = None,
+    admin_token: AdminTokenOption = None,
+    tls_root_cert: TlsRootOption = None,
+    db: DbOption = None,
+) -> None:
+    """Serve VERSION for its space (after checking its bundle file loads and matches)."""
+    with open_store(db) as store:
+        target = store.get_model_version(version)
+        current = next((v for v in store.list_model_versions(target.space_name) if v.serving), None)
+        _switch(store, target, ModelAction.PROMOTE, current)
+    if notify:
+        notify_server(notify, admin_token, tls_root_cert, version)
+
+
+@model_app.command("rollback")
+@handle_errors
+def rollback(
+    space: Annotated[
+        str | None, typer.Option(help="The space (needed when several have models).")
+    ] = None,
+    notify: NotifyOption = None,
+    admin_token: AdminTokenOption = None,
+    tls_root_cert: TlsRootOption = None,
+    db: DbOption = None,
+) -> None:
+    """Serve the version that served before the current one (walks back one step per call)."""
+    with open_store(db) as store:
+        if space is None:
+            serving = sorted({v.space_name for v in store.list_model_versions() if v.serving})
+            if len(serving) != 1:
+                raise InvalidRequestError(
+                    "give --space: spaces with a serving model: " + (", ".join(serving) or "none")
+                )
+            space = serving[0]
+        current, previous = ModelLedger(store).previous_serving(space)
+        _switch(store, previous, ModelAction.ROLLBACK, current)
+    if notify:
+        notify_server(notify, admin_token, tls_root_cert, previous.version)
