@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,9 @@ class TaskIndex:
         """Index training tasks from ``{task_id: meta-feature values}``."""
         task_ids = tuple(sorted(rows))
         raw = np.array([np.asarray(rows[t], dtype=float) for t in task_ids])
-        with np.errstate(all="ignore"):
+        # A feature undefined on every training task has no median: NaN, then 0 / 1.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             center = np.nan_to_num(np.nanmedian(raw, axis=0), nan=0.0)
             q75, q25 = np.nanpercentile(raw, [75, 25], axis=0)
         scale = np.nan_to_num(q75 - q25, nan=1.0)
