@@ -16,7 +16,8 @@ here, so it is a realistic task the model has not necessarily seen.
 The load is closed-loop: ``concurrency`` callers on a few ``grpc.aio``
 channels, each sending its next call when the last one is answered, for
 ``--duration`` seconds per level after ``--warmup`` seconds not measured.
-The client runs in this process, so on a small machine it competes with the
+calls/s counts the calls answered within that window; the percentiles cover
+every call sent in it. The client runs in this process, so on a small machine it competes with the
 server for the CPUs: the figures are a floor for the server.
 """
 
@@ -67,11 +68,18 @@ _LISTENING = re.compile(r"warmstart listening on (\S+):(\d+)")
 
 @dataclass(frozen=True)
 class Level:
-    """What one RPC did at one concurrency."""
+    """What one RPC did at one concurrency.
+
+    ``calls`` counts the calls sent during the measured window and answered (their
+    latencies give the percentiles); ``answered_in_window`` those answered before it
+    closed, which give the rate (calls still in flight at the end would otherwise
+    stretch the window by a queue's worth of work).
+    """
 
     rpc: str
     concurrency: int
     calls: int
+    answered_in_window: int
     errors: int
     seconds: float
     p50_ms: float
@@ -80,8 +88,8 @@ class Level:
 
     @property
     def rate(self) -> float:
-        """Answered calls per second."""
-        return self.calls / self.seconds if self.seconds > 0 else 0.0
+        """Calls answered per second of the window."""
+        return self.answered_in_window / self.seconds if self.seconds > 0 else 0.0
 
 
 # -- the model and the query task --------------------------------------------------------------
@@ -239,6 +247,7 @@ async def _level(
 ) -> Level:
     """Closed-loop load at one concurrency: warm-up, then ``duration`` seconds measured."""
     latencies: list[float] = []
+    ends: list[float] = []
     errors = 0
     measuring = False
 
@@ -253,7 +262,9 @@ async def _level(
                     errors += 1
                 continue
             if measuring:
-                latencies.append(time.perf_counter() - start)
+                end = time.perf_counter()
+                latencies.append(end - start)
+                ends.append(end)
 
     if warmup > 0:
         until = time.perf_counter() + warmup
@@ -263,15 +274,15 @@ async def _level(
     start = time.perf_counter()
     until = start + duration
     await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
-    seconds = time.perf_counter() - start
     cpu = _cpu_seconds(server_pid) - cpu
     ms = np.array(latencies) * 1000 if latencies else np.array([math.nan])
     return Level(
         rpc,
         concurrency,
         len(latencies),
+        sum(1 for end in ends if end <= until),
         errors,
-        seconds,
+        duration,
         float(np.percentile(ms, 50)),
         float(np.percentile(ms, 99)),
         cpu * 1000 / len(latencies) if latencies else math.nan,
