@@ -8,6 +8,7 @@ iris's, so a table described locally is in distribution.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import socket
@@ -396,3 +397,15 @@ def test_report_refusals(server: ServerThread, tmp_path: Path) -> None:
     assert refused.exit_code == 1
     assert f"unknown task_id 'no-such-task' (at {path}:1)" in refused.output
     assert _stored(server) == 0
+
+
+def test_a_model_of_other_meta_features_asks_for_remote_describe(
+    mf_bundle: ModelBundle, iris_csv: Path, tmp_path: Path
+) -> None:
+    other = dataclasses.replace(mf_bundle, feature_version="mf-0")
+    store = RecordStore.open(f"sqlite:///{tmp_path / 'other.db'}")
+    with ServerThread(registry_with(other), store, settings()) as running:
+        result = runner.invoke(app, _suggest(running, iris_csv))
+    assert result.exit_code == 1, result.output
+    assert "takes meta-features 'mf-0'" in result.output
+    assert "run with --remote-describe" in result.output
