@@ -159,7 +159,7 @@ def write_live_report(result: LiveEvaluation, folder: Path, *, command: str = ""
         f"Leave-family-out over {settings.n_folds} folds (pool mode's folds): "
         f"{len(result.tasks)} held-out tasks in {len({t.family for t in result.tasks})} "
         f"families, each trained for real with {result.protocol_note}. "
-        f"Each fold's model is trained on the other folds' records ({result.n_records} "
+        f"Each fold's model is trained on the other folds' records ({result.n_records:,} "
         "records in all). Normalised regret: `(best_t - score) / (best_t - worst_t)`, with "
         "best and worst over the task's stored records and every score measured live "
         "(0 = the best seen, 1 = the worst; a failed evaluation counts as the worst); "
@@ -176,9 +176,10 @@ def write_live_report(result: LiveEvaluation, folder: Path, *, command: str = ""
     gaps = [t.stored_gap for t in result.tasks if t.stored_gap is not None]
     lines += ["", f"A live score beat every stored score on {new_best} tasks."]
     if gaps:
+        within = "exactly" if max(gaps) == 0 else f"within {max(gaps):.2g} of"
         lines.append(
-            f"Configs already in the store scored within {max(gaps):.2g} of their stored "
-            f"score on re-evaluation ({len(gaps)} tasks had one): the protocol matches."
+            f"Configs already in the store scored {within} their stored score when evaluated "
+            f"again live ({len(gaps)} tasks had one): the protocol matches."
         )
     if result.notes:
         lines += ["", "Notes:", "", *(f"- {note}" for note in result.notes)]
