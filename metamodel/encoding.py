@@ -22,10 +22,9 @@ from ConfigSpace import (
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
-from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 from metamodel.errors import InvalidRequestError
-from metamodel.spaces import canonical_config, validate_config
+from metamodel.spaces import active_parameters, canonical_config, validate_config
 from metamodel.types import ConfigValue
 
 __all__ = ["ConfigEncoder"]
@@ -65,6 +64,12 @@ class ConfigEncoder:
             else:  # pragma: no cover - warmstart spaces use only the types above
                 raise InvalidRequestError(f"cannot encode parameter type {type(hp).__name__}")
         self._columns = tuple(columns)
+        self._float_bounds = {c.name: (c.low, c.high) for c in columns if c.kind == "float"}
+        # What a NaN (inactive) entry decodes to: the default where it is active, else a bound.
+        default = canonical_config(dict(space.get_default_configuration()))
+        self._defaults: dict[str, ConfigValue] = {
+            c.name: default[c.name] if c.name in default else self._first(c) for c in columns
+        }
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -75,6 +80,11 @@ class ConfigEncoder:
     def categorical(self) -> tuple[int, ...]:
         """Indices of the columns holding choice indices (categorical features)."""
         return tuple(i for i, c in enumerate(self._columns) if c.kind == "choice")
+
+    @property
+    def n_choices(self) -> tuple[int, ...]:
+        """Per column, how many choices it has (1 for a number or a constant)."""
+        return tuple(len(c.choices) if c.kind == "choice" else 1 for c in self._columns)
 
     def _scale(self, column: _Column, value: float) -> float:
         low, high = column.low, column.high
@@ -114,24 +124,34 @@ class ConfigEncoder:
                     out[row, col] = 0.0
         return out
 
-    def decode(self, vectors: np.ndarray) -> list[dict[str, ConfigValue]]:
+    def decode(
+        self, vectors: np.ndarray, *, drop_invalid: bool = False
+    ) -> list[dict[str, ConfigValue]]:
         """Return the valid configs nearest to encoded vectors.
 
         NaN entries take the parameter's default; parameters that end up
         inactive are dropped, numbers are clipped into range and integers rounded.
+
+        Args:
+            vectors: Encoded configs, one per row.
+            drop_invalid: Leave out a vector whose nearest config the space forbids
+                (instead of raising), e.g. when decoding random perturbations.
+
+        Raises:
+            InvalidRequestError: Wrong width, or (without ``drop_invalid``) a
+                forbidden config.
         """
         matrix = np.atleast_2d(np.asarray(vectors, dtype=float))
         if matrix.shape[1] != len(self._columns):
             raise InvalidRequestError(
                 f"vectors must have {len(self._columns)} columns, got {matrix.shape[1]}"
             )
-        default = dict(self.space.get_default_configuration())
         out = []
         for vector in matrix:
-            values: dict[str, object] = {}
+            values: dict[str, ConfigValue] = {}
             for column, entry in zip(self._columns, vector, strict=True):
                 if np.isnan(entry):
-                    values[column.name] = default.get(column.name, self._first(column))
+                    values[column.name] = self._defaults[column.name]
                 elif column.kind == "float":
                     values[column.name] = self._unscale(column, float(entry))
                 elif column.kind == "int":
@@ -142,11 +162,26 @@ class ConfigEncoder:
                     values[column.name] = column.choices[index]
                 else:
                     values[column.name] = column.choices[0]
-            config = deactivate_inactive_hyperparameters(values, self.space)
-            out.append(validate_config(self.space, dict(config)))
+            active = active_parameters(self.space, values)
+            config = canonical_config({name: values[name] for name in active})
+            for name, (low, high) in self._float_bounds.items():
+                if name in config:
+                    # Rounding to canonical digits may step past a bound: snap back, as
+                    # validation does.
+                    config[name] = min(max(float(config[name]), low), high)
+            if self.space.forbidden_clauses:
+                try:
+                    config = validate_config(self.space, config)
+                except InvalidRequestError:
+                    if drop_invalid:
+                        continue
+                    raise
+            out.append(config)
         return out
 
-    def _first(self, column: _Column) -> object:
-        if column.kind in ("float", "int"):
-            return self._unscale(column, 0.0)
+    def _first(self, column: _Column) -> ConfigValue:
+        if column.kind == "int":
+            return int(column.low)
+        if column.kind == "float":
+            return column.low
         return column.choices[0]

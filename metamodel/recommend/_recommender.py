@@ -66,18 +66,37 @@ class Recommendation:
 
 
 @dataclass
+class _Fixed:
+    """Configs known before any request, with their hashes and encodings."""
+
+    configs: list[dict[str, ConfigValue]]
+    hashes: list[str]
+    encoded: np.ndarray
+
+    @classmethod
+    def of(cls, encoder: ConfigEncoder, configs: list[dict[str, ConfigValue]]) -> _Fixed:
+        return cls(configs, [config_hash(c) for c in configs], encoder.encode(configs))
+
+
+@dataclass
 class _Candidates:
     configs: list[dict[str, ConfigValue]] = field(default_factory=list)
     origins: list[SuggestionOrigin] = field(default_factory=list)
     hashes: set[str] = field(default_factory=set)
+    rows: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, configs: Iterable[dict[str, ConfigValue]], origin: SuggestionOrigin) -> None:
-        for config in configs:
-            digest = config_hash(config)
+    def add(self, fixed: _Fixed, origin: SuggestionOrigin, limit: int | None = None) -> None:
+        for config, digest, row in zip(
+            fixed.configs[:limit], fixed.hashes[:limit], fixed.encoded[:limit], strict=True
+        ):
             if digest not in self.hashes:
                 self.hashes.add(digest)
                 self.configs.append(config)
                 self.origins.append(origin)
+                self.rows.append(row)
+
+    def encoded(self, start: int = 0) -> np.ndarray:
+        return np.array(self.rows[start:], dtype=float).reshape(len(self.rows) - start, -1)
 
 
 class Recommender:
@@ -108,11 +127,16 @@ class Recommender:
         self.portfolio = portfolio
         self.task_best = task_best
         self.settings = settings or RecommenderSettings()
-        self._default = default_config(space)
-        # Fixed per space: sampled and encoded once, not per request.
-        self._samples = sample_configs(
-            space, self.settings.n_samples, method="sobol", seed=self.settings.seed
+        # Fixed per model: sampled, hashed and encoded once, not per request.
+        self._default = _Fixed.of(self.encoder, [default_config(space)])
+        self._portfolio = _Fixed.of(self.encoder, portfolio)
+        self._samples = _Fixed.of(
+            self.encoder,
+            sample_configs(space, self.settings.n_samples, method="sobol", seed=self.settings.seed),
         )
+        self._task_best = {t: _Fixed.of(self.encoder, cs) for t, cs in task_best.items()}
+        self._empty = _Fixed.of(self.encoder, [])
+        self._n_choices = np.array(self.encoder.n_choices, dtype=float)
         expected = len(index.feature_names) + len(self.encoder.names)
         if len(surrogate.feature_names) != expected:
             raise FailedPreconditionError(
@@ -150,25 +174,26 @@ class Recommender:
         nearest = close[: settings.n_neighbours]
         excluded = {config_hash(c) for c in exclude}
         candidates = _Candidates(hashes=set(excluded))
-        candidates.add([self._default], SuggestionOrigin.DEFAULT)
-        candidates.add(self.portfolio, SuggestionOrigin.PORTFOLIO)
+        candidates.add(self._default, SuggestionOrigin.DEFAULT)
+        candidates.add(self._portfolio, SuggestionOrigin.PORTFOLIO)
         for neighbour in nearest:
-            best = self.task_best.get(neighbour.task_id, [])
-            candidates.add(best[: self.settings.best_per_neighbour], SuggestionOrigin.NEIGHBOUR)
+            best = self._task_best.get(neighbour.task_id, self._empty)
+            candidates.add(best, SuggestionOrigin.NEIGHBOUR, settings.best_per_neighbour)
         if not out_of_distribution:
             candidates.add(self._samples, SuggestionOrigin.MODEL)
-        predictions = self._score(meta, candidates.configs)
-        if not out_of_distribution:
+        predictions = self._score(meta, candidates.encoded())
+        if not out_of_distribution and candidates.configs:
             start = len(candidates.configs)
             candidates.add(
-                self._refine(candidates.configs, predictions), SuggestionOrigin.REFINEMENT
+                self._refine(candidates.encoded(), predictions), SuggestionOrigin.REFINEMENT
             )
             if len(candidates.configs) > start:
-                extra = self._score(meta, candidates.configs[start:])
+                extra = self._score(meta, candidates.encoded(start))
                 predictions = np.hstack([predictions, extra])
         if not candidates.configs:
             raise FailedPreconditionError("every candidate config is in the exclude list")
-        fit_seconds = self.surrogate.predict_fit_seconds(self._rows(meta, candidates.configs))
+        encoded = candidates.encoded()
+        fit_seconds = self.surrogate.predict_fit_seconds(self._rows(meta, encoded))
         allowed = np.ones(len(candidates.configs), dtype=bool)
         if max_fit_seconds is not None:
             allowed = ~(fit_seconds > max_fit_seconds)  # unknown (NaN) fit times are allowed
@@ -177,7 +202,7 @@ class Recommender:
                     f"no candidate is predicted to fit within {max_fit_seconds:g} s; the "
                     f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
                 )
-        chosen = self._choose_set(close, candidates.configs, predictions, allowed, k)
+        chosen = self._choose_set(close, encoded, predictions, allowed, k)
         mean, spread = predictions.mean(axis=0), predictions.std(axis=0)
         suggestions = [
             Suggestion(
@@ -204,13 +229,14 @@ class Recommender:
             return []
         meta = self.index.vector(features)
         close, _ = self.index.neighbours(meta, self.settings.world_neighbours)
-        predictions = self._score(meta, pool)
-        return self._choose_set(close, pool, predictions, np.ones(len(pool), dtype=bool), k)
+        encoded = self.encoder.encode(pool)
+        predictions = self._score(meta, encoded)
+        return self._choose_set(close, encoded, predictions, np.ones(len(pool), dtype=bool), k)
 
     def _choose_set(
         self,
         close: list[NeighbourTask],
-        configs: list[dict[str, ConfigValue]],
+        encoded: np.ndarray,
         predictions: np.ndarray,
         allowed: np.ndarray,
         k: int,
@@ -230,52 +256,61 @@ class Recommender:
         mean = np.where(allowed, predictions.mean(axis=0), -np.inf)
         size = min(int(allowed.sum()), max(settings.shortlist, 4 * k))
         shortlist = np.argsort(-mean, kind="stable")[:size]
-        picked = [configs[i] for i in shortlist]
         own = predictions[:, shortlist]
-        others = [self._score(self.index.training_vector(w.task_id), picked) for w in worlds]
-        stacked = np.vstack([own, *others])
+        # Every world's rows in one matrix: one predict call per member.
+        metas = np.array([self.index.training_vector(w.task_id) for w in worlds])
+        rows = np.hstack(
+            [np.repeat(metas, size, axis=0), np.tile(encoded[shortlist], (len(worlds), 1))]
+        )
+        threads = self.surrogate.params.n_threads
+        scored = np.stack([m.predict(rows, num_threads=threads) for m in self.surrogate.members])
+        # (members, worlds * size) -> (worlds * members, size), world by world.
+        others = scored.reshape(len(scored), len(worlds), size).transpose(1, 0, 2)
+        stacked = np.vstack([own, others.reshape(-1, size)])
         members = own.shape[0]
-        share = (1.0 - settings.self_weight) / len(others)
+        share = (1.0 - settings.self_weight) / len(worlds)
         weights = np.concatenate(
-            [np.full(members, settings.self_weight / members)]
-            + [np.full(len(o), share / len(o)) for o in others]
+            [
+                np.full(members, settings.self_weight / members),
+                np.full(len(worlds) * members, share / members),
+            ]
         )
         chosen = _expected_best_set(
             stacked, np.ones(size, dtype=bool), k, weights=weights, first=own.mean(axis=0)
         )
         return [int(shortlist[i]) for i in chosen]
 
-    def _rows(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
-        encoded = self.encoder.encode(configs)
-        return np.hstack([np.tile(meta, (len(configs), 1)), encoded])
+    def _rows(self, meta: np.ndarray, encoded: np.ndarray) -> np.ndarray:
+        return np.hstack([np.tile(meta, (len(encoded), 1)), encoded])
 
-    def _score(self, meta: np.ndarray, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
+    def _score(self, meta: np.ndarray, encoded: np.ndarray) -> np.ndarray:
         """Member × candidate predictions."""
-        if not configs:
+        if not len(encoded):
             return np.zeros((len(self.surrogate.members), 0))
-        rows = self._rows(meta, configs)
+        rows = self._rows(meta, encoded)
         threads = self.surrogate.params.n_threads
         return np.vstack([m.predict(rows, num_threads=threads) for m in self.surrogate.members])
 
-    def _refine(
-        self, configs: list[dict[str, ConfigValue]], predictions: np.ndarray
-    ) -> list[dict[str, ConfigValue]]:
-        """Perturb the best candidates in encoded space; categoricals flip now and then."""
+    def _refine(self, encoded: np.ndarray, predictions: np.ndarray) -> _Fixed:
+        """Perturb the best candidates in encoded space; categoricals switch now and then."""
         settings = self.settings
         top = np.argsort(-predictions.mean(axis=0), kind="stable")[: settings.n_refine_from]
         rng = np.random.default_rng(settings.seed)
-        encoded = self.encoder.encode([configs[i] for i in top])
         categorical = np.zeros(encoded.shape[1], dtype=bool)
         categorical[list(self.encoder.categorical)] = True
-        out: list[dict[str, ConfigValue]] = []
-        for vector in encoded:
+        moved_all = []
+        for vector in encoded[top]:
             jitter = rng.normal(0.0, settings.refine_scale, (settings.n_refine_each, len(vector)))
             moved = np.where(categorical, vector, np.clip(vector + jitter, 0.0, 1.0))
             flips = rng.random(moved.shape) < 0.1
-            choices = rng.integers(0, 64, moved.shape).astype(float)
+            # A switched categorical takes any of its choices with equal chance.
+            choices = np.floor(rng.random(moved.shape) * self._n_choices)
             moved = np.where(categorical & flips & np.isfinite(vector), choices, moved)
-            out.extend(self.encoder.decode(moved))
-        return out
+            moved_all.append(moved)
+        if not moved_all:
+            return self._empty
+        # Decoding snaps to valid configs (and drops forbidden ones): encode them again.
+        return _Fixed.of(self.encoder, self.encoder.decode(np.vstack(moved_all), drop_invalid=True))
 
 
 def _expected_best_set(

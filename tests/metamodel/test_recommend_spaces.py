@@ -1,7 +1,7 @@
 """Every suggestion is valid in its space: a property test over random spaces and tasks.
 
 Each example draws a search space (floats with and without log scale, integers,
-categoricals of strings, numbers and bools, and conditional parameters), a few
+categoricals of strings, numbers and bools, conditional parameters and forbidden pairs), a few
 training tasks with random scores, trains a tiny bundle and asks for k configs
 for a random task. Local refinement (perturbing encoded configs and decoding them
 back) is where an invalid config would come from, so every candidate kind is on.
@@ -17,6 +17,8 @@ from ConfigSpace import (
     ConfigurationSpace,
     EqualsCondition,
     Float,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
     InCondition,
     Integer,
 )
@@ -74,6 +76,16 @@ def spaces(draw: st.DrawFn) -> ConfigurationSpace:
                 space.add(EqualsCondition(child, parent, choices[0]))
             else:
                 space.add(InCondition(child, parent, choices[:2]))
+    # Sometimes a forbidden pair of two unconditioned string categoricals' values.
+    free = [(n, cs) for n, cs in parents if n not in conditioned]
+    if len(free) >= 2 and draw(st.booleans()):
+        (first, first_choices), (second, second_choices) = free[:2]
+        space.add(
+            ForbiddenAndConjunction(
+                ForbiddenEqualsClause(space[first], first_choices[0]),
+                ForbiddenEqualsClause(space[second], second_choices[1]),
+            )
+        )
     return space
 
 
