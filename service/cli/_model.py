@@ -22,6 +22,7 @@ from metamodel.recommend import MAX_K
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion
 from service.cli._common import DbOption, console, handle_errors, open_store
+from service.cli._seeding import evaluate_seeding
 from service.settings import data_dir
 
 features_app = typer.Typer(help="Task meta-features.", no_args_is_help=True)
@@ -95,7 +96,7 @@ def train(
     )
 
 
-_MODES = ("pool", "live")
+_MODES = ("pool", "live", "seeding")
 _REPORT_KS = (1, 3, 5, 10)
 
 
@@ -105,7 +106,8 @@ def evaluate(
         str,
         typer.Option(
             help="pool: choose among the configs stored for each held-out task (fast); "
-            "live: train the suggestions and the baselines on the held-out tasks for real."
+            "live: train the suggestions and the baselines on the held-out tasks for real; "
+            "seeding: Optuna TPE cold against seeded with the top-k, regret by trial."
         ),
     ] = "pool",
     suite: Annotated[
@@ -114,11 +116,14 @@ def evaluate(
     ] = None,
     tasks: Annotated[
         int | None,
-        typer.Option(help="Live: at most this many held-out tasks, spread over families."),
+        typer.Option(help="Live, seeding: at most this many held-out tasks, spread over families."),
     ] = None,
     k: Annotated[
-        int | None, typer.Option(help="Live: suggestions trained per task (default 5).")
+        int | None,
+        typer.Option(help="Live: configs trained per task (default 5); seeding: enqueued (10)."),
     ] = None,
+    trials: Annotated[int, typer.Option(help="Seeding: Optuna trials per study.")] = 50,
+    repeats: Annotated[int, typer.Option(help="Seeding: TPE seeds per task.")] = 3,
     cv_folds: Annotated[
         int | None, typer.Option(help="Live: CV folds (default: as the stored records, else 3).")
     ] = None,
@@ -138,9 +143,9 @@ def evaluate(
     n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
     db: DbOption = None,
 ) -> None:
-    """Evaluate leave-family-out against the baselines (pool or live mode); write a report."""
+    """Evaluate leave-family-out against the baselines (pool, live or seeding); write a report."""
     if mode not in _MODES:
-        raise InvalidRequestError(f"--mode must be pool or live, got {mode!r}")
+        raise InvalidRequestError(f"--mode must be pool, live or seeding, got {mode!r}")
     if folds < 2:
         raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
     train_settings = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
@@ -152,6 +157,25 @@ def evaluate(
         "--row-cap": row_cap,
         "--no-flaml": None if flaml else True,
     }
+    if mode == "seeding":
+        given = [n for n, v in live_only.items() if v is not None and n not in ("--tasks", "--k")]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise InvalidRequestError(f"{', '.join(given)} {verb} to --mode live only")
+        evaluate_seeding(
+            space,
+            folds=folds,
+            seed=seed,
+            train=train_settings,
+            k=10 if k is None else k,
+            trials=trials,
+            repeats=repeats,
+            tasks=tasks,
+            out=out,
+            db=db,
+            command=_command(),
+        )
+        return
     if mode == "pool":
         given = [name for name, value in live_only.items() if value is not None]
         if given:
