@@ -8,7 +8,8 @@ re-training models at every trial). Its normalised regret,
 ``(best_t - f(c)) / (best_t - worst_t)`` with best and worst over the task's
 evaluated configs, is clipped to [0, 1]. The cold arm runs TPE from scratch;
 the seeded arm enqueues the model's top-k suggestions (chosen over the whole
-space, not the pool) and lets TPE continue. Both arms share the TPE seed.
+space, not the pool) and lets TPE continue. Both arms share the TPE seed, which
+differs between tasks and repeats.
 
 Optuna is an optional dependency (the ``optimizers`` extra).
 """
@@ -210,7 +211,8 @@ def run_seeding(
             advice = recommender.suggest(features[task_id].as_dict(), settings.k)
             seeds = [s.config for s in advice.suggestions]
             for repeat in range(settings.repeats):
-                tpe_seed = settings.seed * 1000 + repeat
+                # Both arms share a seed; tasks do not, so their random starts differ.
+                tpe_seed = settings.seed * 1_000_003 + len(done) * 101 + repeat
                 rows["cold"].append(_study_curve(objective, cs, settings.n_trials, tpe_seed))
                 rows["seeded"].append(
                     _study_curve(objective, cs, settings.n_trials, tpe_seed, enqueue=seeds)
