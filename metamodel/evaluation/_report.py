@@ -29,7 +29,8 @@ def _plot_regret(result: PoolEvaluation, path: Path) -> None:
     axis.set_xlabel("configs tried (k)")
     axis.set_ylabel("mean normalised regret of the best of the first k")
     axis.set_xticks(ks)
-    axis.set_ylim(bottom=0)
+    # Log scale: random's regret is ten times the others' and would flatten them.
+    axis.set_yscale("log")
     axis.grid(alpha=0.3)
     axis.set_title(f"{result.space_name}: leave-family-out, pool mode, {len(result.tasks)} tasks")
     axis.legend(fontsize=8)
