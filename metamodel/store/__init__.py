@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from metamodel.store._engine import normalize_url
+from metamodel.store._feature_parquet import (
+    FEATURES_COLUMNS,
+    FEATURES_FORMAT,
+    FEATURES_REQUIRED_COLUMNS,
+    FeatureRow,
+    FeaturesImportReport,
+    export_task_features,
+    import_task_features,
+    read_task_features,
+    write_task_features,
+)
 from metamodel.store._ledger import (
     LockBusyError,
     LockLostError,
@@ -25,7 +36,12 @@ from metamodel.store._store import RecordFilter, RecordStore, StoreStats
 
 __all__ = [
     "COLUMNS",
+    "FEATURES_COLUMNS",
+    "FEATURES_FORMAT",
+    "FEATURES_REQUIRED_COLUMNS",
     "REQUIRED_COLUMNS",
+    "FeatureRow",
+    "FeaturesImportReport",
     "ImportReport",
     "LockBusyError",
     "LockLostError",
@@ -40,7 +56,11 @@ __all__ = [
     "StoreLock",
     "StoreStats",
     "export_records",
+    "export_task_features",
     "head_revision",
     "import_records",
+    "import_task_features",
     "normalize_url",
+    "read_task_features",
+    "write_task_features",
 ]
