@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -185,7 +186,7 @@ def _described(store: RecordStore) -> list[TaskFeatures]:
     return features
 
 
-def _features_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+def _features_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task_id", "version", "names", "values"])
 
 
