@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from service.cli import _bench, _db, _model, _records, _report, _serve, _suggest
+from service.cli import _features_io as _features_io  # features export | import
 from service.cli import _models_admin as _models_admin  # model list | promote | rollback
-from service.cli._common import DbOption, console, handle_errors, open_store
+from service.cli._quickstart import quickstart
 from service.cli._refresh import refresh
-from service.settings import resolve_db_url
 
 __all__ = ["app", "main"]
 
@@ -29,16 +29,7 @@ app.command()(_serve.serve)
 app.command()(_suggest.suggest)
 app.command()(_report.report)
 app.command()(refresh)
-
-
-@app.command()
-@handle_errors
-def quickstart(db: DbOption = None) -> None:
-    """Set up the default database in the data directory and show its status."""
-    url = resolve_db_url(db)
-    with open_store(db) as store:
-        _db.print_stats(store.stats())
-    console.print(f"\nwarmstart is ready: database {url}")
+app.command()(quickstart)
 
 
 def main() -> None:
