@@ -1,6 +1,6 @@
 """Surrogate training time as the records grow (synthetic rows).
 
-Usage: python -m benchmarks.perf.train_cost [--rows 10000,100000,1000000] [--threads 2]
+Usage: python -m benchmarks.perf.train_cost [--rows 10000,100000,1000000] [--threads 1]
 
 Rows have the shape of the real table: 42 meta-features (mf-1) and a
 LightGBM-like encoded config (15 columns, 3 categorical), grouped into tasks
@@ -46,7 +46,9 @@ def main() -> None:
     """Train on each size and print seconds and rows per second."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="10000,100000,1000000")
-    parser.add_argument("--threads", type=int, default=2)
+    # 1, as `warmstart train` uses: on a busy machine, LightGBM's OpenMP threads spin-wait
+    # for each other and 2 threads took 85 s at 10k rows where 1 took 6.5 s.
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", type=int, default=5)
     args = parser.parse_args()
     params = SurrogateParams(n_models=args.models, n_threads=args.threads)
