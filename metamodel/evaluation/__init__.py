@@ -21,6 +21,7 @@ from metamodel.evaluation._seeding import (
     run_seeding,
 )
 from metamodel.evaluation._seeding_report import write_seeding_report
+from metamodel.evaluation._tasks import spread_over_families, task_families, usable_records
 
 __all__ = [
     "ARMS",
@@ -38,6 +39,9 @@ __all__ = [
     "plot_per_task",
     "regret_curve",
     "run_seeding",
+    "spread_over_families",
+    "task_families",
+    "usable_records",
     "write_pool_report",
     "write_seeding_report",
 ]

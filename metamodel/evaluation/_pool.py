@@ -24,6 +24,7 @@ import numpy as np
 
 from metamodel.bundle._train import TrainSettings, train_from_records
 from metamodel.errors import FailedPreconditionError
+from metamodel.evaluation._tasks import task_families, usable_records
 from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from metamodel.recommend import TaskIndex
 from metamodel.spaces import config_hash, default_config, load_configspace
@@ -171,16 +172,8 @@ def evaluate_pool(
     records = store.get_records(RecordFilter(space_id=space.space_id))
     features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
     tasks = {t.task_id: t for t in store.list_tasks()}
-    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
-    for record in records:
-        if record.task_id in features:
-            by_task[record.task_id].append(record)
-    usable = {
-        t: rs
-        for t, rs in by_task.items()
-        if len({r.score for r in rs if r.status is RecordStatus.OK}) >= 2
-    }
-    families = {t: tasks[t].family or tasks[t].name for t in usable}
+    usable = usable_records(records, features)
+    families = task_families(usable, tasks)
     if len(set(families.values())) < settings.n_folds:
         raise FailedPreconditionError(
             f"space {space_name!r} has records with meta-features on "

@@ -16,7 +16,6 @@ Optuna is an optional dependency (the ``optimizers`` extra).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from metamodel.bundle._train import TrainSettings, train_from_records
 from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError
 from metamodel.evaluation._pool import family_folds
+from metamodel.evaluation._tasks import spread_over_families, task_families, usable_records
 from metamodel.optuna_space import suggest_from_space
 from metamodel.spaces import load_configspace
 from metamodel.store import RecordFilter, RecordStore
@@ -142,21 +142,6 @@ def _study_curve(
     return np.minimum.accumulate(values)
 
 
-def _held_out_tasks(
-    fold_of: Mapping[str, int], families: Mapping[str, str], max_tasks: int | None, seed: int
-) -> set[str]:
-    """Every task, or ``max_tasks`` spread over families (one per family, round-robin)."""
-    if max_tasks is None or max_tasks >= len(fold_of):
-        return set(fold_of)
-    by_family: dict[str, list[str]] = defaultdict(list)
-    for task_id in sorted(fold_of):
-        by_family[families[task_id]].append(task_id)
-    rng = np.random.default_rng(seed)
-    queues = [rng.permutation(ids).tolist() for _, ids in sorted(by_family.items())]
-    order = [str(q[i]) for i in range(max(map(len, queues))) for q in queues if i < len(q)]
-    return set(order[:max_tasks])
-
-
 def run_seeding(
     store: RecordStore,
     space_name: str,
@@ -175,23 +160,16 @@ def run_seeding(
     cs = load_configspace(space)
     features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
     tasks = {t.task_id: t for t in store.list_tasks()}
-    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
-    for record in store.get_records(RecordFilter(space_id=space.space_id)):
-        if record.task_id in features:
-            by_task[record.task_id].append(record)
-    usable = {
-        t: rs
-        for t, rs in by_task.items()
-        if len({r.score for r in rs if r.status is RecordStatus.OK}) >= 2
-    }
-    families = {t: tasks[t].family or tasks[t].name for t in usable}
+    usable = usable_records(store.get_records(RecordFilter(space_id=space.space_id)), features)
+    families = task_families(usable, tasks)
     if len(set(families.values())) < settings.n_folds:
         raise FailedPreconditionError(
             f"space {space_name!r} has usable records on {len(set(families.values()))} "
             f"families; the experiment needs at least {settings.n_folds}"
         )
     fold_of = family_folds(families, settings.n_folds, settings.seed)
-    chosen = _held_out_tasks(fold_of, families, settings.max_tasks, settings.seed)
+    # The same spread-out subset as live mode picks for the same store and seed.
+    chosen = set(spread_over_families(sorted(fold_of), families, settings.max_tasks, settings.seed))
     names = {t: tasks[t].name for t in usable}
     rows: dict[str, list[np.ndarray]] = {arm: [] for arm in ARMS}
     done: list[str] = []

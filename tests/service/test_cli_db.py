@@ -24,7 +24,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_quickstart_creates_the_default_database(home: Path) -> None:
-    result = runner.invoke(app, ["quickstart"])
+    result = runner.invoke(app, ["quickstart", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert (home / "warmstart.db").is_file()
     assert head_revision() in result.output
