@@ -70,14 +70,11 @@ def enqueue_suggestions(
 
 
 def suggest_from_space(trial: optuna.trial.BaseTrial, space: SpaceLike) -> dict[str, ConfigValue]:
-    """Sample a config of a ConfigSpace space with Optuna's define-by-run API.
+    """Sample a config of a space with Optuna's define-by-run API, replaying enqueued ones.
 
-    Only active parameters are suggested, in the space's topological order, so
-    a conditional parameter is suggested only when its parent's value switches
-    it on. An enqueued config from :func:`enqueue_suggestions` is therefore
-    replayed exactly, and ``trial.params`` equals the returned config. Works
-    with any trial: :class:`optuna.Trial`, :class:`optuna.trial.FixedTrial`
-    (to re-run a config) and frozen trials.
+    :func:`metamodel.optuna_space.suggest_from_space` for a ConfigSpace space or a
+    stored :class:`~metamodel.types.SearchSpace`; see it for the mapping of each
+    parameter type, conditional parameters and forbidden clauses.
 
     Args:
         trial: The trial to sample with.
@@ -85,12 +82,5 @@ def suggest_from_space(trial: optuna.trial.BaseTrial, space: SpaceLike) -> dict[
 
     Returns:
         The sampled config: ``{name: value}`` of the active parameters.
-
-    Raises:
-        optuna.TrialPruned: If the sampled values fall under one of the space's
-            forbidden clauses, which Optuna cannot express; the study records
-            the trial as pruned and moves on. Catch it when using ask-and-tell.
-        InvalidRequestError: If the space has a hyperparameter type other than
-            those in the module's table (e.g. normal or beta distributions).
     """
     return _suggest_from_space(trial, as_configspace(space))
