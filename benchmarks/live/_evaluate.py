@@ -33,8 +33,6 @@ from benchmarks.live._protocol import recorded_protocol, resolve_protocol
 from benchmarks.live._split import (
     spread_over_families,
     stored_scores,
-    task_families,
-    usable_records,
 )
 from benchmarks.live._types import LIVE_METHODS, LiveEvaluation, LiveSettings, LiveTaskResult
 from benchmarks.runner import Job, Protocol, evaluate
@@ -42,11 +40,11 @@ from benchmarks.runner._protocol import cap_rows
 from benchmarks.tasks import Suite, TaskData
 from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, NotFoundError
-from metamodel.evaluation import family_folds, regret_curve
+from metamodel.evaluation import load_evaluation_data, regret_curve
 from metamodel.portfolio import ScoreMatrix, score_matrix
 from metamodel.spaces import config_hash, make_search_space
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import ConfigValue, RecordStatus, TaskFeatures
+from metamodel.store import RecordStore
+from metamodel.types import ConfigValue, RecordStatus
 
 __all__ = ["evaluate_live"]
 
@@ -251,19 +249,12 @@ def evaluate_live(
             f"the stored space {space_name!r} ({space.space_id}) is not the learner's current "
             "space: its suggestions could not be trained; re-run `warmstart bench run`"
         )
-    records = store.get_records(RecordFilter(space_id=space.space_id))
-    features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
+    split = load_evaluation_data(
+        store, space_name, feature_version, settings.n_folds, settings.seed
+    )
+    features, usable, families = split.features, split.usable, split.families
+    fold_of, names = split.fold_of, split.names
     tasks = {t.task_id: t for t in store.list_tasks()}
-    usable = usable_records(records, features)
-    families = task_families(usable, tasks)
-    if len(set(families.values())) < settings.n_folds:
-        raise FailedPreconditionError(
-            f"space {space_name!r} has records with meta-features on "
-            f"{len(set(families.values()))} families; the evaluation needs at least "
-            f"{settings.n_folds} (one per fold)"
-        )
-    fold_of = family_folds(families, settings.n_folds, settings.seed)
-    names = {t: tasks[t].name for t in usable}
     in_suite = _suite_names(suite, names)
     notes: list[str] = []
     if len(in_suite) < len(usable):
@@ -278,7 +269,7 @@ def evaluate_live(
         )
     chosen = spread_over_families(sorted(in_suite), families, settings.max_tasks, settings.seed)
     protocol, cv_seed, protocol_note = resolve_protocol(
-        recorded_protocol(records, tasks),
+        recorded_protocol((r for rs in usable.values() for r in rs), tasks),
         folds=settings.cv_folds,
         row_cap=settings.row_cap,
         seed=settings.cv_seed,
@@ -345,6 +336,6 @@ def evaluate_live(
         protocol_note,
         methods,
         results,
-        len(records),
+        split.n_records,
         notes,
     )

@@ -21,13 +21,20 @@ from metamodel.evaluation._seeding import (
     run_seeding,
 )
 from metamodel.evaluation._seeding_report import write_seeding_report
-from metamodel.evaluation._tasks import spread_over_families, task_families, usable_records
+from metamodel.evaluation._tasks import (
+    EvaluationData,
+    load_evaluation_data,
+    spread_over_families,
+    task_families,
+    usable_records,
+)
 
 __all__ = [
     "ARMS",
     "METHODS",
     "METHOD_LABELS",
     "EvalSettings",
+    "EvaluationData",
     "PoolEvaluation",
     "SeedingResult",
     "SeedingSettings",
@@ -35,6 +42,7 @@ __all__ = [
     "TaskResult",
     "evaluate_pool",
     "family_folds",
+    "load_evaluation_data",
     "plot_mean_regret",
     "plot_per_task",
     "regret_curve",

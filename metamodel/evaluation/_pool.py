@@ -17,19 +17,18 @@ meta-feature space, auto-sklearn 1.0).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from metamodel.bundle._train import TrainSettings, train_from_records
-from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation._tasks import task_families, usable_records
+from metamodel.evaluation._tasks import family_folds, load_evaluation_data
 from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from metamodel.recommend import TaskIndex
 from metamodel.spaces import config_hash, default_config, load_configspace
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+from metamodel.store import RecordStore
+from metamodel.types import EvaluationRecord, RecordStatus
 
 __all__ = [
     "METHODS",
@@ -146,14 +145,6 @@ def _fill(order: list[str], pool: Sequence[str], n: int, rng: np.random.Generato
     return (kept + rest)[:n]
 
 
-def family_folds(families: Mapping[str, str], n_folds: int, seed: int) -> dict[str, int]:
-    """Assign each task a fold so that no family is split (families shuffled by ``seed``)."""
-    names = sorted(set(families.values()))
-    order = np.random.default_rng(seed).permutation(len(names))
-    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
-    return {task: fold_of_family[family] for task, family in families.items()}
-
-
 def evaluate_pool(
     store: RecordStore,
     space_name: str,
@@ -168,20 +159,9 @@ def evaluate_pool(
         FailedPreconditionError: Too few tasks or families with records and meta-features.
     """
     settings = settings or EvalSettings()
-    space = store.find_space(space_name)
-    records = store.get_records(RecordFilter(space_id=space.space_id))
-    features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
-    tasks = {t.task_id: t for t in store.list_tasks()}
-    usable = usable_records(records, features)
-    families = task_families(usable, tasks)
-    if len(set(families.values())) < settings.n_folds:
-        raise FailedPreconditionError(
-            f"space {space_name!r} has records with meta-features on "
-            f"{len(set(families.values()))} families; the evaluation needs at least "
-            f"{settings.n_folds} (one per fold)"
-        )
-    fold_of = family_folds(families, settings.n_folds, settings.seed)
-    names = {t: tasks[t].name for t in usable}
+    data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
+    space, features, usable, families = data.space, data.features, data.usable, data.families
+    fold_of, names = data.fold_of, data.names
     max_k = max(settings.ks)
     default_hash = config_hash(default_config(load_configspace(space)))
     results: list[TaskResult] = []
@@ -230,7 +210,7 @@ def evaluate_pool(
                     {m: regret[m] for m in METHODS},
                 )
             )
-    return PoolEvaluation(space_name, settings, results, len(records))
+    return PoolEvaluation(space_name, settings, results, data.n_records)
 
 
 def _mean_order(matrix: ScoreMatrix) -> list[str]:

@@ -26,12 +26,11 @@ from ConfigSpace import ConfigurationSpace
 from metamodel.bundle._train import TrainSettings, train_from_records
 from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation._pool import family_folds
-from metamodel.evaluation._tasks import spread_over_families, task_families, usable_records
+from metamodel.evaluation._tasks import load_evaluation_data, spread_over_families
 from metamodel.optuna_space import suggest_from_space
 from metamodel.spaces import load_configspace
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+from metamodel.store import RecordStore
+from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 if TYPE_CHECKING:
     import optuna
@@ -156,30 +155,27 @@ def run_seeding(
         FailedPreconditionError: Too few families with records and meta-features.
     """
     settings = settings or SeedingSettings()
-    space = store.find_space(space_name)
+    data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
+    space, features, usable, names, fold_of = (
+        data.space,
+        data.features,
+        data.usable,
+        data.names,
+        data.fold_of,
+    )
     cs = load_configspace(space)
-    features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
-    tasks = {t.task_id: t for t in store.list_tasks()}
-    usable = usable_records(store.get_records(RecordFilter(space_id=space.space_id)), features)
-    families = task_families(usable, tasks)
-    if len(set(families.values())) < settings.n_folds:
-        raise FailedPreconditionError(
-            f"space {space_name!r} has usable records on {len(set(families.values()))} "
-            f"families; the experiment needs at least {settings.n_folds}"
-        )
-    fold_of = family_folds(families, settings.n_folds, settings.seed)
     # The same spread-out subset as live mode picks for the same store and seed.
-    chosen = set(spread_over_families(sorted(fold_of), families, settings.max_tasks, settings.seed))
-    names = {t: tasks[t].name for t in usable}
+    chosen = set(
+        spread_over_families(sorted(fold_of), data.families, settings.max_tasks, settings.seed)
+    )
     rows: dict[str, list[np.ndarray]] = {arm: [] for arm in ARMS}
     done: list[str] = []
     for fold in range(settings.n_folds):
         test_ids = sorted(t for t, f in fold_of.items() if f == fold and t in chosen)
         if not test_ids:
             continue
-        train_records = [r for t, f in fold_of.items() if f != fold for r in usable[t]]
         bundle = train_from_records(
-            space, train_records, features, names, feature_version, settings.train
+            space, data.training_records(fold), features, names, feature_version, settings.train
         )
         recommender = bundle.recommender()
         for task_id in test_ids:

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.types import EvaluationRecord, RecordStatus, Task
+from metamodel.errors import FailedPreconditionError
+from metamodel.store import RecordFilter, RecordStore
+from metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, Task, TaskFeatures
 
-__all__ = ["spread_over_families", "task_families", "usable_records"]
+__all__ = [
+    "EvaluationData",
+    "family_folds",
+    "load_evaluation_data",
+    "spread_over_families",
+    "task_families",
+    "usable_records",
+]
 
 
 def usable_records(
@@ -59,3 +69,70 @@ def spread_over_families(
     ]
     order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     return sorted(order[:max_tasks])
+
+
+def family_folds(families: Mapping[str, str], n_folds: int, seed: int) -> dict[str, int]:
+    """Assign each task a fold so that no family is split (families shuffled by ``seed``)."""
+    names = sorted(set(families.values()))
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
+    return {task: fold_of_family[family] for task, family in families.items()}
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """A space's records, split into leave-family-out folds.
+
+    Attributes:
+        space: The search space.
+        features: Meta-features of every described task (of the feature version).
+        n_records: How many records the space has in all.
+        usable: Records by task, for tasks that take part (see :func:`usable_records`).
+        families: Each taking-part task's family.
+        names: Each taking-part task's name.
+        fold_of: Each taking-part task's fold.
+    """
+
+    space: SearchSpace
+    features: dict[str, TaskFeatures]
+    n_records: int
+    usable: dict[str, list[EvaluationRecord]]
+    families: dict[str, str]
+    names: dict[str, str]
+    fold_of: dict[str, int]
+
+    def training_records(self, fold: int) -> list[EvaluationRecord]:
+        """Records of every taking-part task outside ``fold``."""
+        return [r for t, f in self.fold_of.items() if f != fold for r in self.usable[t]]
+
+
+def load_evaluation_data(
+    store: RecordStore, space_name: str, feature_version: str, n_folds: int, seed: int
+) -> EvaluationData:
+    """Read a space's records and meta-features and split its tasks into family folds.
+
+    Raises:
+        NotFoundError: No space of that name.
+        FailedPreconditionError: Fewer families take part than there are folds.
+    """
+    space = store.find_space(space_name)
+    records = store.get_records(RecordFilter(space_id=space.space_id))
+    features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
+    tasks = {t.task_id: t for t in store.list_tasks()}
+    usable = usable_records(records, features)
+    families = task_families(usable, tasks)
+    if len(set(families.values())) < n_folds:
+        raise FailedPreconditionError(
+            f"space {space_name!r} has records with meta-features on "
+            f"{len(set(families.values()))} families; the evaluation needs at least "
+            f"{n_folds} (one per fold)"
+        )
+    return EvaluationData(
+        space=space,
+        features=features,
+        n_records=len(records),
+        usable=usable,
+        families=families,
+        names={t: tasks[t].name for t in usable},
+        fold_of=family_folds(families, n_folds, seed),
+    )
