@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import _bench, _db, _model, _records, _report, _serve, _suggest
+from service.cli import _bench, _db, _demo, _model, _records, _report, _serve, _suggest
 from service.cli import _features_io as _features_io  # features export | import
 from service.cli import _models_admin as _models_admin  # model list | promote | rollback
 from service.cli._quickstart import quickstart
@@ -30,6 +30,7 @@ app.command()(_suggest.suggest)
 app.command()(_report.report)
 app.command()(refresh)
 app.command()(quickstart)
+app.command()(_demo.demo)
 
 
 def main() -> None:
