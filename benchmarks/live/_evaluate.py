@@ -4,7 +4,7 @@ Leave-family-out with pool mode's folds (:func:`metamodel.evaluation.family_fold
 For each fold a bundle is trained on the other folds' records only. Each
 held-out task is loaded from its suite and these are evaluated on it with the
 protocol of the stored records (same CV folds, row cap and seed, through the
-runner's own :func:`benchmarks.runner.evaluate`):
+runner's own :func:`benchmarks.runner.evaluate_config`):
 
 - ``warmstart``: the bundle's top-k suggestions (``Recommender.suggest``);
 - ``default``: the learner's library default;
@@ -35,8 +35,7 @@ from benchmarks.live._split import (
     stored_scores,
 )
 from benchmarks.live._types import LIVE_METHODS, LiveEvaluation, LiveSettings, LiveTaskResult
-from benchmarks.runner import Job, Protocol, evaluate
-from benchmarks.runner._protocol import cap_rows
+from benchmarks.runner import Protocol, cap_rows, evaluate_config
 from benchmarks.tasks import Suite, TaskData
 from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, NotFoundError
@@ -70,21 +69,7 @@ def _run(
     space_id: str,
 ) -> _Outcome:
     """One live evaluation through the runner's protocol; an exception is a failure."""
-    job = Job(
-        suite="live",
-        task_name=data.task.name,
-        task_id=data.task.task_id,
-        learner=learner.name,
-        space_id=space_id,
-        config=dict(config),
-        config_hash=config_hash(config),
-        seed=seed,
-        protocol=protocol,
-    )
-    try:
-        result = evaluate(job, data, learner)
-    except Exception as exc:
-        return _Outcome(float("nan"), f"{type(exc).__name__}: {exc}"[:500])
+    result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="live")
     if result.status is not RecordStatus.OK or result.score is None:
         return _Outcome(float("nan"), result.error or result.status.value)
     return _Outcome(float(result.score), None)

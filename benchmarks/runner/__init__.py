@@ -14,7 +14,7 @@ from benchmarks.runner._dask import DaskExecutor
 from benchmarks.runner._jobs import Job, JobResult, Protocol
 from benchmarks.runner._learners import resolve_learner
 from benchmarks.runner._plan import Plan, PlanSpec, build_plan
-from benchmarks.runner._protocol import evaluate
+from benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
 from benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
 from benchmarks.runner._workers import LocalPool, WorkerProcess
 
@@ -30,7 +30,9 @@ __all__ = [
     "RunSummary",
     "WorkerProcess",
     "build_plan",
+    "cap_rows",
     "evaluate",
+    "evaluate_config",
     "resolve_learner",
     "run_plan",
     "to_record",

@@ -9,6 +9,7 @@ Metrics are averaged over folds; the primary score is the one
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ from benchmarks.learners import Learner
 from benchmarks.runner._jobs import Job, JobResult, Protocol
 from benchmarks.tasks import TaskData
 from metamodel.metrics import primary_metric
-from metamodel.types import RecordStatus, TaskType
+from metamodel.spaces import config_hash
+from metamodel.types import ConfigValue, RecordStatus, TaskType
 
 __all__ = ["cap_rows", "evaluate", "splits"]
 
@@ -168,3 +170,35 @@ def evaluate(job: Job, data: TaskData, learner: Learner) -> JobResult:
             **common,  # type: ignore[arg-type]
         )
     return JobResult(job, RecordStatus.OK, score=float(score), **common)  # type: ignore[arg-type]
+
+
+def evaluate_config(
+    data: TaskData,
+    learner: Learner,
+    space_id: str,
+    config: Mapping[str, ConfigValue],
+    protocol: Protocol,
+    seed: int,
+    *,
+    suite: str = "adhoc",
+) -> JobResult:
+    """Evaluate one config in this process, outside a plan (live evaluation, demos).
+
+    Unlike :func:`evaluate`, an exception is a ``failed`` result carrying the
+    error, as the runner's workers would store it.
+    """
+    job = Job(
+        suite=suite,
+        task_name=data.task.name,
+        task_id=data.task.task_id,
+        learner=learner.name,
+        space_id=space_id,
+        config=dict(config),
+        config_hash=config_hash(config),
+        seed=seed,
+        protocol=protocol,
+    )
+    try:
+        return evaluate(job, data, learner)
+    except Exception as exc:
+        return JobResult(job, RecordStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])

@@ -22,14 +22,14 @@ from rich import box
 from rich.table import Table
 
 from benchmarks.learners import Learner, get_learner
-from benchmarks.runner import Job, Protocol, evaluate
+from benchmarks.runner import Protocol, evaluate_config
 from benchmarks.tasks import TaskData, build_task_data, read_table, split_target
 from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.features import FEATURE_VERSION, compute_meta_features
 from metamodel.metrics import primary_metric
 from metamodel.recommend import MAX_K, Recommendation, Recommender
-from metamodel.spaces import config_hash, make_search_space
+from metamodel.spaces import make_search_space
 from metamodel.types import ConfigValue, RecordStatus, TaskType
 from service.cli._common import console, err_console, handle_errors
 from service.cli._quickstart import KB_MODELS, default_kb_dir
@@ -115,21 +115,7 @@ def _measure(
     protocol: Protocol,
 ) -> tuple[float, float, str | None]:
     """Score and mean fit seconds of one config through the runner's protocol."""
-    job = Job(
-        suite="demo",
-        task_name=data.task.name,
-        task_id=data.task.task_id,
-        learner=learner.name,
-        space_id=space_id,
-        config=dict(config),
-        config_hash=config_hash(config),
-        seed=SEED,
-        protocol=protocol,
-    )
-    try:
-        result = evaluate(job, data, learner)
-    except Exception as exc:
-        return math.nan, math.nan, f"{type(exc).__name__}: {exc}"[:300]
+    result = evaluate_config(data, learner, space_id, config, protocol, SEED, suite="demo")
     fit = math.nan if result.fit_seconds is None else result.fit_seconds
     if result.status is not RecordStatus.OK or result.score is None:
         return math.nan, fit, result.error or result.status.value
