@@ -256,16 +256,9 @@ def _example(host: str | None, port: int | None) -> str:
 
 @handle_errors
 def quickstart(
-    host: Annotated[
-        str | None, typer.Option(help="Interface to listen on. Env: WARMSTART_HOST.")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="gRPC port; 0 picks one. Env: WARMSTART_PORT.")
-    ] = None,
-    token: Annotated[
-        list[str] | None,
-        typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
-    ] = None,
+    host: _serve.HostOption = None,
+    port: _serve.PortOption = None,
+    token: _serve.TokenOption = None,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Only set up the database and models; do not serve.")
     ] = False,

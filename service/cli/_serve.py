@@ -24,7 +24,19 @@ from service.server import (
 )
 from service.settings import data_dir, server_settings
 
-__all__ = ["serve"]
+__all__ = ["HostOption", "PortOption", "TokenOption", "serve"]
+
+# Options `warmstart quickstart` shares with `serve`.
+HostOption = Annotated[
+    str | None, typer.Option(help="Interface to listen on. Env: WARMSTART_HOST.")
+]
+PortOption = Annotated[
+    int | None, typer.Option(help="gRPC port; 0 picks one. Env: WARMSTART_PORT.")
+]
+TokenOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
+]
 
 
 def _configure_logging(level: str) -> None:
@@ -61,12 +73,8 @@ def _announce(server: WarmstartServer) -> None:
 
 @handle_errors
 def serve(
-    host: Annotated[
-        str | None, typer.Option(help="Interface to listen on. Env: WARMSTART_HOST.")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="gRPC port; 0 picks one. Env: WARMSTART_PORT.")
-    ] = None,
+    host: HostOption = None,
+    port: PortOption = None,
     model: Annotated[
         list[Path] | None,
         typer.Option(
@@ -74,10 +82,7 @@ def serve(
             "the store's serving versions, else models/ in the data dir. Env: WARMSTART_MODEL."
         ),
     ] = None,
-    token: Annotated[
-        list[str] | None,
-        typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
-    ] = None,
+    token: TokenOption = None,
     admin_token: Annotated[
         list[str] | None,
         typer.Option(help="Admin token (ReloadModel); repeatable. Env: WARMSTART_ADMIN_TOKENS."),
