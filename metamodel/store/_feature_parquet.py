@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from metamodel.errors import InvalidRequestError
-from metamodel.store._parquet import RowError
+from metamodel.store._parquet import RowError, check_columns, open_table
 from metamodel.store._store import RecordStore
 from metamodel.types import TaskFeatures
 
@@ -162,30 +162,20 @@ def export_task_features(store: RecordStore, path: Path, version: str) -> int:
 
 
 def _open(path: Path) -> pa.Table:
-    if not path.is_file():
-        raise InvalidRequestError(f"{path}: no such file")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several kinds on a bad file
-        raise InvalidRequestError(f"{path} is not a readable Parquet file: {exc}") from None
+    table = open_table(path)
     given = (table.schema.metadata or {}).get(_FORMAT_KEY)
     if given is not None and given.decode(errors="replace") != FEATURES_FORMAT:
         raise InvalidRequestError(
             f"{path} is in features format {given.decode(errors='replace')!r}; this warmstart "
             f"reads format {FEATURES_FORMAT!r}"
         )
-    missing = [c for c in FEATURES_REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise InvalidRequestError(
-            f"{path} lacks required column(s) {', '.join(missing)}; required: "
-            f"{', '.join(FEATURES_REQUIRED_COLUMNS)} (a features file, not a records file?)"
-        )
-    unknown = [c for c in table.column_names if c not in FEATURES_COLUMNS]
-    if unknown:
-        raise InvalidRequestError(
-            f"{path} has unknown column(s) {', '.join(unknown)}; allowed: "
-            f"{', '.join(FEATURES_COLUMNS)}"
-        )
+    check_columns(
+        path,
+        table,
+        FEATURES_REQUIRED_COLUMNS,
+        FEATURES_COLUMNS,
+        "a features file, not a records file?",
+    )
     return table
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,24 +196,44 @@ def export_records(store: RecordStore, path: Path, where: RecordFilter | None = 
     return count
 
 
-def _read(path: Path) -> pa.Table:
+def open_table(path: Path) -> pa.Table:
+    """Read a Parquet file, or say that it is missing or not Parquet.
+
+    Raises:
+        InvalidRequestError: No such file, or not a readable Parquet file.
+    """
     if not path.is_file():
         raise InvalidRequestError(f"{path}: no such file")
     try:
-        table = pq.read_table(path)
+        return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several kinds on a bad file
         raise InvalidRequestError(f"{path} is not a readable Parquet file: {exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+
+
+def check_columns(
+    path: Path, table: pa.Table, required: Collection[str], allowed: Collection[str], hint: str
+) -> None:
+    """Refuse a table that lacks a required column or has one not allowed.
+
+    Raises:
+        InvalidRequestError: Naming the columns, what is required (then ``hint``) and allowed.
+    """
+    missing = [c for c in required if c not in table.column_names]
     if missing:
         raise InvalidRequestError(
             f"{path} lacks required column(s) {', '.join(missing)}; required: "
-            f"{', '.join(REQUIRED_COLUMNS)} (see docs/RECORDS_FORMAT.md)"
+            f"{', '.join(required)} ({hint})"
         )
-    unknown = [c for c in table.column_names if c not in COLUMNS]
+    unknown = [c for c in table.column_names if c not in allowed]
     if unknown:
         raise InvalidRequestError(
-            f"{path} has unknown column(s) {', '.join(unknown)}; allowed: {', '.join(COLUMNS)}"
+            f"{path} has unknown column(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
         )
+
+
+def _read(path: Path) -> pa.Table:
+    table = open_table(path)
+    check_columns(path, table, REQUIRED_COLUMNS, COLUMNS, "see docs/RECORDS_FORMAT.md")
     return table
 
 
