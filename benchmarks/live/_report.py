@@ -13,7 +13,7 @@ import numpy as np
 from benchmarks.learners import get_learner
 from benchmarks.live._types import LiveEvaluation, LiveTaskResult
 from metamodel.errors import NotFoundError
-from metamodel.evaluation import METHOD_LABELS, plot_mean_regret, plot_per_task
+from metamodel.evaluation import METHOD_LABELS, markdown_table, plot_mean_regret, plot_per_task
 
 __all__ = ["outside_space", "write_live_report"]
 
@@ -50,41 +50,46 @@ def _labels(result: LiveEvaluation) -> dict[str, str]:
 def _summary_lines(result: LiveEvaluation) -> list[str]:
     ks = result.settings.ks
     labels = _labels(result)
-    lines = ["| method | configs trained | mean regret | median regret |", "|---|---|---|---|"]
+    rows = []
     for k in ks:
         median = np.median([t.regret["warmstart"][k] for t in result.tasks])
         mean = result.mean_regret("warmstart", k)
-        lines.append(f"| {labels['warmstart']}, best of {k} | {k} | {mean:.4f} | {median:.4f} |")
+        rows.append([f"{labels['warmstart']}, best of {k}", str(k), f"{mean:.4f}", f"{median:.4f}"])
     for method in result.methods[1:]:
         median = np.median([t.regret[method][1] for t in result.tasks])
-        lines.append(f"| {labels[method]} | 1 | {result.mean_regret(method):.4f} | {median:.4f} |")
+        rows.append([labels[method], "1", f"{result.mean_regret(method):.4f}", f"{median:.4f}"])
+    lines = markdown_table(["method", "configs trained", "mean regret", "median regret"], rows)
     lines += ["", "Warmstart against each baseline (wins / ties / losses on regret):", ""]
-    lines += ["| against | " + " | ".join(f"top-{k}" for k in ks) + " |"]
-    lines += ["|---|" + "---|" * len(ks)]
-    for method in result.methods[1:]:
-        cells = " | ".join(str(result.record(method, k)) for k in ks)
-        lines.append(f"| {labels[method]} | {cells} |")
+    lines += markdown_table(
+        ["against", *(f"top-{k}" for k in ks)],
+        ([labels[m], *(str(result.record(m, k)) for k in ks)] for m in result.methods[1:]),
+    )
     return lines
 
 
 def _task_lines(result: LiveEvaluation) -> list[str]:
     k = max(result.settings.ks)
     heads = [METHOD_LABELS[m].split(" (")[0] for m in result.methods]
-    lines = [
-        "| task | family | fold | stored configs | "
-        + " | ".join(f"{h} regret@1" for h in heads)
-        + f" | warmstart regret@{k} | best score | s |",
-        "|---|---|---|---|" + "---|" * (len(heads) + 3),
+    header = ["task", "family", "fold", "stored configs", *(f"{h} regret@1" for h in heads)]
+    header += [f"warmstart regret@{k}", "best score", "s"]
+
+    def regret_at_1(t: LiveTaskResult, method: str) -> str:
+        return "failed" if math.isnan(t.scores[method]) else f"{t.regret[method][1]:.4f}"
+
+    rows = [
+        [
+            t.name,
+            t.family,
+            str(t.fold),
+            str(t.n_stored),
+            *(regret_at_1(t, m) for m in result.methods),
+            f"{t.regret['warmstart'][k]:.4f}",
+            f"{t.best:.4f}",
+            f"{t.seconds:.0f}",
+        ]
+        for t in result.tasks
     ]
-    for t in result.tasks:
-        cells = " | ".join(
-            "failed" if math.isnan(t.scores[m]) else f"{t.regret[m][1]:.4f}" for m in result.methods
-        )
-        lines.append(
-            f"| {t.name} | {t.family} | {t.fold} | {t.n_stored} | {cells} | "
-            f"{t.regret['warmstart'][k]:.4f} | {t.best:.4f} | {t.seconds:.0f} |"
-        )
-    return lines
+    return markdown_table(header, rows)
 
 
 def _flaml_lines(result: LiveEvaluation) -> list[str]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from metamodel.evaluation._plots import METHOD_LABELS, plot_mean_regret, plot_per_task
+from metamodel.evaluation._plots import (
+    METHOD_LABELS,
+    markdown_table,
+    plot_mean_regret,
+    plot_per_task,
+)
 from metamodel.evaluation._pool import (
     METHODS,
     EvalSettings,
@@ -43,6 +48,7 @@ __all__ = [
     "evaluate_pool",
     "family_folds",
     "load_evaluation_data",
+    "markdown_table",
     "plot_mean_regret",
     "plot_per_task",
     "regret_curve",

@@ -1,13 +1,13 @@
-"""Plots and labels shared by the evaluation reports (pool mode, live mode)."""
+"""Plots, labels and tables shared by the evaluation reports (pool, live, seeding)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METHOD_LABELS", "plot_mean_regret", "plot_per_task"]
+__all__ = ["METHOD_LABELS", "markdown_table", "plot_mean_regret", "plot_per_task"]
 
 METHOD_LABELS = {
     "warmstart": "warmstart (ours)",
@@ -19,6 +19,13 @@ METHOD_LABELS = {
     "flaml_zeroshot": "FLAML zero-shot",
 }
 """How the reports name each method."""
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Lines of a Markdown table: the header, its rule, one line per row of cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
 
 
 def plot_per_task(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from metamodel.evaluation._plots import METHOD_LABELS as _LABELS
-from metamodel.evaluation._plots import plot_per_task
+from metamodel.evaluation._plots import markdown_table, plot_per_task
 from metamodel.evaluation._pool import METHODS, PoolEvaluation
 
 __all__ = ["write_pool_report"]
@@ -73,27 +73,22 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
     lines += [
         f"![regret against configs tried]({curve.name})",
         "",
-        "| method | " + " | ".join(f"regret@{k}" for k in ks) + " |",
-        "|---|" + "---|" * len(ks),
     ]
-    for method in METHODS:
-        cells = " | ".join(f"{result.mean_regret(method, k):.4f}" for k in ks)
-        lines.append(f"| {_LABELS[method]} | {cells} |")
+    lines += markdown_table(
+        ["method", *(f"regret@{k}" for k in ks)],
+        ([_LABELS[m], *(f"{result.mean_regret(m, k):.4f}" for k in ks)] for m in METHODS),
+    )
     lines += ["", "Average rank per task (1 = best of the six; ties share):", ""]
-    lines += ["| method | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
     ranks = {k: result.average_rank(k) for k in ks}
-    for method in METHODS:
-        lines.append(
-            f"| {_LABELS[method]} | " + " | ".join(f"{ranks[k][method]:.2f}" for k in ks) + " |"
-        )
+    lines += markdown_table(
+        ["method", *(f"k={k}" for k in ks)],
+        ([_LABELS[m], *(f"{ranks[k][m]:.2f}" for k in ks)] for m in METHODS),
+    )
     lines += ["", "Win rate of warmstart (share of tasks with lower regret; ties count half):", ""]
-    lines += ["| against | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
-    for method in METHODS[1:]:
-        lines.append(
-            f"| {_LABELS[method]} | "
-            + " | ".join(f"{result.win_rate(method, k):.2f}" for k in ks)
-            + " |"
-        )
+    lines += markdown_table(
+        ["against", *(f"k={k}" for k in ks)],
+        ([_LABELS[m], *(f"{result.win_rate(m, k):.2f}" for k in ks)] for m in METHODS[1:]),
+    )
     lines += ["", f"![per task against the greedy portfolio]({scatter.name})", ""]
     path = folder / f"{name}_pool.md"
     path.write_text("\n".join(lines) + "\n")

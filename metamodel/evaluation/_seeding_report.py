@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metamodel.evaluation._plots import markdown_table
 from metamodel.evaluation._seeding import ARMS, SeedingResult
 
 __all__ = ["write_seeding_report"]
@@ -68,12 +69,11 @@ def write_seeding_report(result: SeedingResult, folder: Path, *, command: str = 
     lines += [
         f"![regret against trials]({plot.name})",
         "",
-        "| arm | " + " | ".join(f"trial {t}" for t in marks) + " |",
-        "|---|" + "---|" * len(marks),
     ]
-    for arm in ARMS:
-        cells = " | ".join(f"{result.at(arm, t):.4f}" for t in marks)
-        lines.append(f"| {_LABELS[arm]} | {cells} |")
+    lines += markdown_table(
+        ["arm", *(f"trial {t}" for t in marks)],
+        ([_LABELS[arm], *(f"{result.at(arm, t):.4f}" for t in marks)] for arm in ARMS),
+    )
     if settings.n_trials >= 50 and settings.k <= 10:
         seeded, cold = result.at("seeded", 10), result.at("cold", 50)
         verdict = "at least as low as" if seeded <= cold else "HIGHER than"
