@@ -138,15 +138,7 @@ def run(
         else:
             executor = LocalPool(n_workers, time_limit, memory_limit)
         console.print(f"running on {executor.describe()} -> {store.url}")
-        # Schedulers and `kill` stop batch jobs with SIGTERM: save what finished, as on Ctrl-C.
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            summary = _run_with_progress(store, plan, executor, batch_size)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            close = getattr(executor, "close", None)
-            if close is not None:
-                close()
+        summary = run_interruptible(store, plan, executor, batch_size)
     _print_summary(summary)
     if summary.interrupted:
         console.print(
@@ -158,6 +150,22 @@ def run(
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def run_interruptible(store: RecordStore, plan: Plan, executor: Executor, batch: int) -> RunSummary:
+    """Run a plan with progress output; close the executor whatever happens.
+
+    Schedulers and `kill` stop batch jobs with SIGTERM: like Ctrl-C, it stops
+    the run after saving what finished (``summary.interrupted``).
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run_with_progress(store, plan, executor, batch)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
 
 
 def _run_with_progress(

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from benchmarks.learners import Learner, get_learner
 from benchmarks.runner import Protocol, evaluate_config
-from benchmarks.tasks import TaskData, build_task_data, read_table, split_target
+from benchmarks.tasks import TaskData
 from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.features import FEATURE_VERSION, compute_meta_features
@@ -33,6 +33,7 @@ from metamodel.spaces import make_search_space
 from metamodel.types import ConfigValue, RecordStatus, TaskType
 from service.cli._common import console, err_console, handle_errors
 from service.cli._quickstart import KB_MODELS, default_kb_dir
+from service.cli._suggest import read_task_table
 
 __all__ = ["DemoRow", "default_demo_data", "demo"]
 
@@ -64,17 +65,7 @@ def _load_task(data: Path, target: str) -> TaskData:
             f"--data {data}: no such file (the default example is the PMLB table "
             f"{default_demo_data()}; give a table with --data FILE --target COLUMN)"
         )
-    frame = read_table(data)
-    columns = [str(c) for c in frame.columns]
-    if target not in columns:
-        shown = ", ".join(repr(c) for c in columns[:10])
-        more = f", ... ({len(columns)} in all)" if len(columns) > 10 else ""
-        raise InvalidRequestError(
-            f"{data}: no target column {target!r}; columns are {shown}{more}: "
-            "name one with --target"
-        )
-    X, y = split_target(frame, target, str(data))
-    return build_task_data(X, y, name=data.name, source="files")
+    return read_task_table(data, target)
 
 
 def _load_model(model: Path, space: str, learner: Learner) -> ModelBundle:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import socket
 import uuid
 from collections.abc import Callable
@@ -64,7 +63,7 @@ from metamodel.refresh import (
 from metamodel.store import LockBusyError, ModelAction, ModelLedger, RecordStore, StoreLock
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion, RecordSource
-from service.cli._bench import _interrupt, _print_summary, _run_with_progress
+from service.cli._bench import _print_summary, run_interruptible
 from service.cli._common import DbOption, console, err_console, handle_errors, open_store
 from service.cli._models_admin import (
     AdminTokenOption,
@@ -391,14 +390,7 @@ def _evaluate(
     else:
         executor = LocalPool(options.workers, options.time_limit, options.memory_limit)
     console.print(f"running on {executor.describe()} -> {store.url}", markup=False)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        summary = _run_with_progress(store, to_run, executor, 50)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        close = getattr(executor, "close", None)
-        if close is not None:
-            close()
+    summary = run_interruptible(store, to_run, executor, 50)
     _print_summary(summary)
     if summary.interrupted:
         console.print(

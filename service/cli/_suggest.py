@@ -19,7 +19,7 @@ import grpc
 import typer
 from rich.table import Table
 
-from benchmarks.tasks import build_task_data, read_table, split_target
+from benchmarks.tasks import TaskData, build_task_data, read_table, split_target
 from metamodel.errors import (
     FailedPreconditionError,
     InvalidRequestError,
@@ -28,7 +28,7 @@ from metamodel.errors import (
 )
 from metamodel.features import FEATURE_VERSION, compute_meta_features
 from metamodel.recommend import MAX_K
-from metamodel.types import ConfigValue, NeighbourTask, TaskType
+from metamodel.types import ConfigValue, NeighbourTask
 from service.cli._common import console, err_console, handle_errors
 from service.client import WarmstartClient, WarmstartRpcError
 from service.server.api import SuggestAnswer
@@ -47,6 +47,7 @@ __all__ = [
     "TlsRootCertOption",
     "TokenOption",
     "connected",
+    "read_task_table",
     "suggest",
 ]
 
@@ -241,7 +242,12 @@ def _print_answer(answer: SuggestAnswer, task: Mapping[str, Any], space: str) ->
     )
 
 
-def _read_task(data: Path, target: str, task_type: str | None) -> tuple[Any, Any, TaskType]:
+def read_task_table(data: Path, target: str, task_type: str | None = None) -> TaskData:
+    """A table file with a target column as a task (type inferred unless given).
+
+    Raises:
+        InvalidRequestError: Unreadable table, or no such target column (the columns are named).
+    """
     frame = read_table(data)
     columns = [str(c) for c in frame.columns]
     if target not in columns:
@@ -252,8 +258,7 @@ def _read_task(data: Path, target: str, task_type: str | None) -> tuple[Any, Any
             "name one with --target"
         )
     X, y = split_target(frame, target, str(data))
-    built = build_task_data(X, y, name=data.name, source="files", task_type=task_type)
-    return built.X, built.y, built.task.task_type
+    return build_task_data(X, y, name=data.name, source="files", task_type=task_type)
 
 
 @handle_errors
@@ -301,7 +306,8 @@ def suggest(
     if not 1 <= k <= MAX_K:
         raise InvalidRequestError(f"-k must be in [1, {MAX_K}], got {k}")
     tried = read_exclude(exclude) if exclude is not None else []
-    X, y, kind = _read_task(data, target, task_type)
+    built = read_task_table(data, target, task_type)
+    X, y, kind = built.X, built.y, built.task.task_type
     with connected(settings) as client:
         # Before the data are described: a down server, an unknown space or a model of
         # other meta-features is refused in milliseconds, not after the describing.
