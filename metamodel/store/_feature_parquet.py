@@ -25,7 +25,7 @@ already stored for a task and version are kept, never overwritten.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,13 +150,24 @@ def write_task_features(
     return len(rows)
 
 
-def export_task_features(store: RecordStore, path: Path, version: str) -> int:
+def export_task_features(
+    store: RecordStore, path: Path, version: str, task_ids: Collection[str] | None = None
+) -> int:
     """Write every stored task's features of one version, ordered by task id.
+
+    Args:
+        store: Where the features are stored.
+        path: The Parquet file (written atomically).
+        version: The feature-set version.
+        task_ids: Only these tasks' features (those stored); default: every task's.
 
     Returns:
         How many tasks' features were written.
     """
     stored = store.list_task_features(version)
+    if task_ids is not None:
+        wanted = set(task_ids)
+        stored = {k: v for k, v in stored.items() if k in wanted}
     names = {t.task_id: t.name for t in store.list_tasks()}
     return write_task_features([stored[k] for k in sorted(stored)], path, names)
 

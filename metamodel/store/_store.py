@@ -51,6 +51,7 @@ class RecordFilter:
     task_id: str | None = None
     status: RecordStatus | None = None
     source: RecordSource | None = None
+    space_ids: tuple[str, ...] | None = None  # any of these spaces
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,8 @@ class RecordStore:
     def _where(self, query: Any, where: RecordFilter) -> Any:
         if where.space_id is not None:
             query = query.where(records.c.space_id == where.space_id)
+        if where.space_ids is not None:
+            query = query.where(records.c.space_id.in_(where.space_ids))
         if where.space_name is not None:
             ids = sa.select(search_spaces.c.space_id).where(
                 search_spaces.c.name == where.space_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import _bench, _db, _demo, _model, _records, _report, _serve, _suggest
+from service.cli import _bench, _db, _demo, _kb, _model, _records, _report, _serve, _suggest
 from service.cli import _features_io as _features_io  # features export | import
 from service.cli import _models_admin as _models_admin  # model list | promote | rollback
 from service.cli._quickstart import quickstart
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(_bench.app, name="bench")
 app.add_typer(_db.app, name="db")
+app.add_typer(_kb.app, name="kb")
 app.add_typer(_records.app, name="records")
 app.add_typer(_model.features_app, name="features")
 app.add_typer(_model.model_app, name="model")

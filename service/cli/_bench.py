@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -107,9 +109,7 @@ def run(
         raise InvalidRequestError(
             "--time-limit must be > 0, --memory-limit >= 0 and --batch-size >= 1"
         )
-    n_workers = workers if workers is not None else os.cpu_count() or 1
-    if n_workers < 1:
-        raise InvalidRequestError(f"--workers must be >= 1, got {n_workers}")
+    n_workers = resolve_workers(workers)
     spec = PlanSpec(
         suite=suite,
         learners=_csv(learners),
@@ -122,24 +122,15 @@ def run(
         max_rows=max_rows,
     )
     with open_store(db) as store:
-        with console.status("loading tasks...") as status:
-            plan = build_plan(spec, store, on_task=lambda name: status.update(f"loading {name}"))
-        console.print(
-            f"plan: {len(plan.tasks)} tasks x {len(plan.spaces)} learners x {configs} configs x "
-            f"{len(spec.seeds)} seeds = {plan.total} evaluations ({spec.protocol.describe()}); "
-            f"{plan.already_stored} already stored, {len(plan.jobs)} to run"
+        summary = run_spec(
+            store,
+            spec,
+            workers=n_workers,
+            dask=dask,
+            time_limit=time_limit,
+            memory_limit=memory_limit,
+            batch_size=batch_size,
         )
-        if not plan.jobs:
-            console.print("nothing to do")
-            return
-        executor: Executor
-        if dask:
-            executor = DaskExecutor(dask, time_limit, memory_limit)
-        else:
-            executor = LocalPool(n_workers, time_limit, memory_limit)
-        console.print(f"running on {executor.describe()} -> {store.url}")
-        summary = run_interruptible(store, plan, executor, batch_size)
-    _print_summary(summary)
     if summary.interrupted:
         console.print(
             f"interrupted: {summary.stored} finished evaluations were saved; "
@@ -148,8 +139,80 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
+def resolve_workers(workers: int | None) -> int:
+    """The number of local worker processes: ``--workers``, else the CPU count."""
+    n_workers = workers if workers is not None else os.cpu_count() or 1
+    if n_workers < 1:
+        raise InvalidRequestError(f"--workers must be >= 1, got {n_workers}")
+    return n_workers
+
+
+def run_spec(
+    store: RecordStore,
+    spec: PlanSpec,
+    *,
+    workers: int,
+    dask: str | None,
+    time_limit: float,
+    memory_limit: int,
+    batch_size: int = 50,
+) -> RunSummary:
+    """Plan a spec against the store, print the plan, run what is missing, print a summary.
+
+    What ``warmstart bench run`` does once its options are checked; ``warmstart
+    kb build`` runs each step of its plan through it.
+
+    Args:
+        store: Where tasks, spaces and records are stored.
+        spec: What to evaluate.
+        workers: Local worker processes (when ``dask`` is not given).
+        dask: A Dask scheduler address, or ``local:N``.
+        time_limit: Wall seconds per evaluation.
+        memory_limit: MiB one evaluation may add to its worker; 0: no limit.
+        batch_size: Records written per batch.
+
+    Returns:
+        What the run did; ``interrupted`` if SIGTERM or Ctrl-C stopped it (every
+        finished evaluation is saved, so running the same spec again resumes).
+        With nothing left to run, an empty summary.
+    """
+    with console.status("loading tasks...") as status:
+        plan = build_plan(spec, store, on_task=lambda name: status.update(f"loading {name}"))
+    console.print(
+        f"plan: {len(plan.tasks)} tasks x {len(plan.spaces)} learners x {spec.n_configs} configs "
+        f"x {len(spec.seeds)} seeds = {plan.total} evaluations ({spec.protocol.describe()}); "
+        f"{plan.already_stored} already stored, {len(plan.jobs)} to run"
+    )
+    if not plan.jobs:
+        console.print("nothing to do")
+        return RunSummary(already_stored=plan.already_stored)
+    executor: Executor
+    if dask:
+        executor = DaskExecutor(dask, time_limit, memory_limit)
+    else:
+        executor = LocalPool(workers, time_limit, memory_limit)
+    console.print(f"running on {executor.describe()} -> {store.url}")
+    summary = run_interruptible(store, plan, executor, batch_size)
+    _print_summary(summary)
+    return summary
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Make SIGTERM raise KeyboardInterrupt while the block runs, as Ctrl-C does.
+
+    Schedulers and `kill` stop batch jobs with SIGTERM; this lets them stop
+    cleanly. The previous handler is restored on the way out.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_interruptible(store: RecordStore, plan: Plan, executor: Executor, batch: int) -> RunSummary:
@@ -158,11 +221,10 @@ def run_interruptible(store: RecordStore, plan: Plan, executor: Executor, batch:
     Schedulers and `kill` stop batch jobs with SIGTERM: like Ctrl-C, it stops
     the run after saving what finished (``summary.interrupted``).
     """
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _run_with_progress(store, plan, executor, batch)
+        with sigterm_as_interrupt():
+            return _run_with_progress(store, plan, executor, batch)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         close = getattr(executor, "close", None)
         if close is not None:
             close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from metamodel.errors import InvalidRequestError
 from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
 from metamodel.features import FEATURE_VERSION, describe_task
 from metamodel.recommend import MAX_K
+from metamodel.store import RecordStore
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion
 from service.cli._common import DbOption, console, handle_errors, open_store
@@ -40,28 +42,38 @@ def features_compute(
     loaded = load_suite(suite)
     names = [info.name for info in loaded.list_tasks()][:tasks]
     with open_store(db) as store:
-        have = set(store.list_task_features(FEATURE_VERSION))
-        stored = {task.task_id for task in store.list_tasks()}
-        computed = 0
-        with console.status("computing meta-features...") as status:
-            for name in names:
-                status.update(f"meta-features of {name}")
-                data = loaded.load(name)
-                # Byte-identical datasets share a task id (and so a stored name): one is enough.
-                if data.task.task_id not in stored:
-                    store.put_task(data.task)
-                    stored.add(data.task.task_id)
-                if data.task.task_id in have:
-                    continue
-                store.put_task_features(
-                    [describe_task(data.task.task_id, data.X, data.y, data.task.task_type)]
-                )
-                have.add(data.task.task_id)
-                computed += 1
+        computed = describe_suite_tasks(store, loaded, names)
     console.print(
         f"{computed} tasks described, {len(names) - computed} already had meta-features "
         f"{FEATURE_VERSION}"
     )
+
+
+def describe_suite_tasks(store: RecordStore, suite: Suite, names: Sequence[str]) -> int:
+    """Store the tasks ``names`` of a suite and their meta-features, where not stored yet.
+
+    Returns:
+        How many tasks' meta-features were computed.
+    """
+    have = set(store.list_task_features(FEATURE_VERSION))
+    stored = {task.task_id for task in store.list_tasks()}
+    computed = 0
+    with console.status("computing meta-features...") as status:
+        for name in names:
+            status.update(f"meta-features of {name}")
+            data = suite.load(name)
+            # Byte-identical datasets share a task id (and so a stored name): one is enough.
+            if data.task.task_id not in stored:
+                store.put_task(data.task)
+                stored.add(data.task.task_id)
+            if data.task.task_id in have:
+                continue
+            store.put_task_features(
+                [describe_task(data.task.task_id, data.X, data.y, data.task.task_type)]
+            )
+            have.add(data.task.task_id)
+            computed += 1
+    return computed
 
 
 def _surrogate_params(seed: int, n_models: int, n_estimators: int) -> SurrogateParams:

@@ -38,25 +38,52 @@ from service.settings import data_dir, resolve_db_url, server_settings
 __all__ = [
     "KB_FEATURES",
     "KB_MODELS",
+    "KB_PACKAGE",
     "KB_RECORDS",
     "KnowledgeBase",
     "default_kb_dir",
+    "file_sha256",
+    "installed_kb_dir",
     "quickstart",
     "register_bundles",
     "setup_knowledge_base",
+    "source_kb_dir",
 ]
 
 KB_RECORDS = "pmlb_records.parquet"
 KB_FEATURES = "pmlb_features.parquet"
 KB_MODELS = "models"
+KB_PACKAGE = "warmstart_kb"
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _EXAMPLE_DATA = Path("shared") / "datasets" / "pmlb" / "breast_cancer.tsv.gz"
 
 
-def default_kb_dir() -> Path:
+def source_kb_dir() -> Path:
     """The ``kb/`` folder of the source tree this code runs from (an editable install)."""
     return _SOURCE_ROOT / "kb"
+
+
+def installed_kb_dir() -> Path:
+    """Where a wheel installs the knowledge base: the data package ``warmstart_kb``.
+
+    ``setup.py`` ships ``kb/`` under that name, beside the ``service`` package.
+    """
+    return _SOURCE_ROOT / KB_PACKAGE
+
+
+def default_kb_dir() -> Path:
+    """The knowledge base ``quickstart`` loads by default.
+
+    ``kb/`` of the source tree (an editable install, as ``make run`` makes);
+    where that has no records file, the copy a wheel installed
+    (:func:`installed_kb_dir`), if it has one.
+    """
+    source = source_kb_dir()
+    installed = installed_kb_dir()
+    if not (source / KB_RECORDS).is_file() and (installed / KB_RECORDS).is_file():
+        return installed
+    return source
 
 
 @dataclass(frozen=True)
@@ -89,8 +116,9 @@ class KnowledgeBase:
         """
         kb = cls((root or default_kb_dir()).resolve())
         how = (
-            "`warmstart quickstart` runs from a source checkout installed with "
-            "`pip install -e .` (as `make run` does); give --kb PATH to use a copy of kb/"
+            "`warmstart quickstart` finds kb/ of a source checkout installed with "
+            "`pip install -e .` (as `make run` does), or the copy a wheel installs; "
+            "give --kb PATH to use a copy of kb/"
         )
         if not kb.root.is_dir():
             raise FailedPreconditionError(f"no knowledge base folder at {kb.root}: {how}")
@@ -104,7 +132,8 @@ class KnowledgeBase:
         return kb
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -176,8 +205,8 @@ def register_bundles(store: RecordStore, bundles: list[Path], models_dir: Path) 
             continue
         space = bundle.space.name
         target = models_dir / f"{bundle.version}.wsb"
-        digest = _sha256(source)
-        if not target.is_file() or _sha256(target) != digest:
+        digest = file_sha256(source)
+        if not target.is_file() or file_sha256(target) != digest:
             _copy_atomically(source, target)
         versions = {v.version: v for v in store.list_model_versions(space)}
         serving = next((v.version for v in versions.values() if v.serving), None)

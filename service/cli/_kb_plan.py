@@ -1,0 +1,225 @@
+"""The knowledge base's plan (``kb/plan.toml``): which benchmark runs make it, as data.
+
+A plan names a suite kind (its path comes from the command line), the
+meta-feature version, and a list of steps; each step is one ``warmstart bench
+run`` (learners, configs per learner, how many tasks, the protocol). Loading
+checks every field and names the file and field of the first bad one.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.learners import available_learners
+from benchmarks.runner import PlanSpec, Protocol
+from benchmarks.tasks import available_suite_kinds
+from metamodel.errors import InvalidRequestError
+from metamodel.features import FEATURE_VERSION
+
+__all__ = ["KbPlan", "KbStep", "load_kb_plan"]
+
+_PLAN_KEYS = ("suite", "feature_version", "steps")
+_STEP_KEYS = ("learners", "configs", "tasks", "folds", "row_cap", "time_limit", "seeds")
+_MIN_ROW_CAP = 20  # as the runner's PlanSpec requires
+
+
+@dataclass(frozen=True)
+class KbStep:
+    """One benchmark run of the plan, as ``warmstart bench run`` takes it."""
+
+    learners: tuple[str, ...]
+    configs: int
+    tasks: int | None = None
+    folds: int = 3
+    row_cap: int = 2000
+    time_limit: float = 120.0
+    seeds: tuple[int, ...] = (0,)
+
+    def spec(self, suite: str, learners: tuple[str, ...] | None = None) -> PlanSpec:
+        """The runner's spec of this step on ``suite`` (for ``learners`` of it only, if given)."""
+        return PlanSpec(
+            suite=suite,
+            learners=list(learners if learners is not None else self.learners),
+            n_configs=self.configs,
+            seeds=list(self.seeds),
+            protocol=Protocol(folds=self.folds, row_cap=self.row_cap or None),
+            max_tasks=self.tasks,
+        )
+
+    def describe(self) -> str:
+        """One line for people."""
+        tasks = "all tasks" if self.tasks is None else f"at most {self.tasks} tasks"
+        cap = f"row cap {self.row_cap}" if self.row_cap else "all rows"
+        return (
+            f"{', '.join(self.learners)}: {self.configs} configs, {tasks}, {self.folds} folds, "
+            f"{cap}, {self.time_limit:g} s per evaluation, seeds {list(self.seeds)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as the plan file spells it, defaults filled in."""
+        out: dict[str, Any] = {"learners": list(self.learners), "configs": self.configs}
+        if self.tasks is not None:
+            out["tasks"] = self.tasks
+        out |= {
+            "folds": self.folds,
+            "row_cap": self.row_cap,
+            "time_limit": self.time_limit,
+            "seeds": list(self.seeds),
+        }
+        return out
+
+
+@dataclass(frozen=True)
+class KbPlan:
+    """The whole plan: a suite kind, a feature version and the steps, in order."""
+
+    path: Path
+    suite: str
+    feature_version: str
+    steps: tuple[KbStep, ...]
+
+    @property
+    def learners(self) -> list[str]:
+        """Every learner (space) the plan evaluates, in order of first appearance."""
+        return list(dict.fromkeys(name for step in self.steps for name in step.learners))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as loaded (defaults filled in), for provenance."""
+        return {
+            "suite": self.suite,
+            "feature_version": self.feature_version,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+
+class _Fields:
+    """Checks the fields of one table of the plan file, naming the file and field."""
+
+    def __init__(self, path: Path, where: str, table: dict[str, Any], allowed: tuple[str, ...]):
+        self.path, self.where, self.table = path, where, table
+        unknown = [key for key in table if key not in allowed]
+        if unknown:
+            raise self.error(
+                f"unknown key {unknown[0]!r}{self.at()}; allowed keys: {', '.join(allowed)}"
+            )
+
+    def at(self) -> str:
+        return f" in {self.where}" if self.where else ""
+
+    def name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def error(self, message: str) -> InvalidRequestError:
+        return InvalidRequestError(f"plan {self.path}: {message}")
+
+    def required(self, key: str) -> Any:
+        if key not in self.table:
+            raise self.error(f"{self.name(key)} is missing")
+        return self.table[key]
+
+    def integer(self, key: str, minimum: int, default: int | None = None) -> int | None:
+        value = self.table.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(f"{self.name(key)} must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    def text(self, key: str, allowed: list[str]) -> str:
+        value = self.required(key)
+        if value not in allowed:
+            raise self.error(f"{self.name(key)} must be one of {', '.join(allowed)}; got {value!r}")
+        return str(value)
+
+
+def _step(path: Path, index: int, table: Any) -> KbStep:
+    where = f"steps[{index}]"
+    if not isinstance(table, dict):
+        raise InvalidRequestError(f"plan {path}: {where} must be a table ([[steps]])")
+    fields = _Fields(path, where, table, _STEP_KEYS)
+    known = available_learners()
+    learners = fields.required("learners")
+    if (
+        not isinstance(learners, list)
+        or not learners
+        or not all(isinstance(n, str) for n in learners)
+    ):
+        raise fields.error(f"{where}.learners must be a non-empty list of learner names")
+    unknown = [name for name in learners if name not in known]
+    if unknown:
+        raise fields.error(
+            f"{where}.learners: no learner named {unknown[0]!r}; known: {', '.join(known)}"
+        )
+    if len(set(learners)) != len(learners):
+        raise fields.error(f"{where}.learners names a learner twice: {learners}")
+    configs = fields.integer("configs", 1, default=None)
+    if configs is None:
+        raise fields.error(f"{where}.configs is missing")
+    row_cap = fields.integer("row_cap", 0, default=KbStep.row_cap)
+    if row_cap is not None and 0 < row_cap < _MIN_ROW_CAP:
+        raise fields.error(
+            f"{where}.row_cap must be 0 (all rows) or >= {_MIN_ROW_CAP}, got {row_cap}"
+        )
+    time_limit = table.get("time_limit", KbStep.time_limit)
+    if isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or time_limit <= 0:
+        raise fields.error(f"{where}.time_limit must be seconds > 0, got {time_limit!r}")
+    seeds = table.get("seeds", list(KbStep.seeds))
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
+        raise fields.error(
+            f"{where}.seeds must be a non-empty list of distinct integers >= 0, got {seeds!r}"
+        )
+    return KbStep(
+        learners=tuple(learners),
+        configs=configs,
+        tasks=fields.integer("tasks", 1),
+        folds=fields.integer("folds", 2, default=KbStep.folds) or KbStep.folds,
+        row_cap=row_cap or 0,
+        time_limit=float(time_limit),
+        seeds=tuple(seeds),
+    )
+
+
+def load_kb_plan(path: Path) -> KbPlan:
+    """Read and check a plan file.
+
+    Args:
+        path: The TOML file.
+
+    Returns:
+        The plan, with the defaults of absent optional step fields filled in.
+
+    Raises:
+        InvalidRequestError: The file is missing, is not TOML, or breaks a rule;
+            the message names the file, the field and what is allowed.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InvalidRequestError(
+            f"no plan file at {path}: give --plan PATH (the shipped one is kb/plan.toml)"
+        ) from None
+    except IsADirectoryError:
+        raise InvalidRequestError(f"plan {path} is a folder, not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequestError(f"plan {path} is not valid TOML: {exc}") from None
+    fields = _Fields(path, "", data, _PLAN_KEYS)
+    suite = fields.text("suite", [kind for kind, _ in available_suite_kinds()])
+    version = fields.text("feature_version", [FEATURE_VERSION])
+    steps = fields.required("steps")
+    if not isinstance(steps, list) or not steps:
+        raise fields.error("steps must be a non-empty array of tables ([[steps]])")
+    return KbPlan(
+        path=path,
+        suite=suite,
+        feature_version=version,
+        steps=tuple(_step(path, i, table) for i, table in enumerate(steps)),
+    )

@@ -1,0 +1,353 @@
+"""`warmstart kb build | info`: the knowledge base rebuilt from a plan, on a tiny suite.
+
+One build (three scikit-learn datasets, k-NN and logistic regression, 2-3 configs,
+2-fold CV) is made once per module; the other tests build beside it or read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import shutil
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner, Result
+
+from benchmarks.learners import available_learners
+from metamodel.bundle import load_bundle
+from metamodel.features import FEATURE_VERSION
+from metamodel.store import RecordStore
+from service.cli import _kb, _quickstart, app
+from service.cli._kb_plan import load_kb_plan
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
+SUITE = "sklearn:iris,wine,breast_cancer"
+# Three tasks per space: a bundle's task index needs at least three.
+PLAN = """\
+suite = "sklearn"
+feature_version = "mf-1"
+
+[[steps]]
+learners = ["knn", "logistic_regression"]
+configs = 2
+folds = 2
+
+[[steps]]
+learners = ["knn"]
+configs = 3
+tasks = 2
+folds = 2
+"""
+KNN_RECORDS = 3 * 2 + 2  # step 0 on three tasks; step 1 adds a third config on two
+LR_RECORDS = 3 * 2
+OUTPUTS = {
+    "pmlb_records.parquet",
+    "pmlb_features.parquet",
+    "models/knn.wsb",
+    "models/logistic_regression.wsb",
+}
+
+
+@dataclass(frozen=True)
+class Built:
+    plan: Path
+    db: str
+    out: Path
+    output: str
+
+
+def _build(plan: Path, out: Path, db: str, *extra: str, suite: str = SUITE) -> Result:
+    args = ["kb", "build", "--suite", suite, "--plan", str(plan), "--out", str(out)]
+    return runner.invoke(app, [*args, "--db", db, "--workers", "1", *extra])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _records(path: Path) -> list[tuple[Any, ...]]:
+    columns = ["task_id", "space_name", "config_hash", "seed", "status", "score"]
+    table = pq.read_table(path, columns=columns).to_pydict()
+    return sorted(zip(*(table[c] for c in columns), strict=True))
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan") / "plan.toml"
+    path.write_text(PLAN)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, plan: Path) -> Built:
+    root = tmp_path_factory.mktemp("kb")
+    db = f"sqlite:///{root / 'kb.db'}"
+    result = _build(plan, root / "out", db)
+    assert result.exit_code == 0, result.output
+    return Built(plan, db, root / "out", result.output)
+
+
+def test_build_runs_each_step_and_writes_the_knowledge_base(built: Built) -> None:
+    assert "steps[0] of 2: knn, logistic_regression: 2 configs" in built.output
+    assert "steps[1] of 2: knn: 3 configs, at most 2 tasks" in built.output
+    assert "4 already stored, 2 to run" in built.output  # step 1 extends step 0
+    assert _files(built.out) == OUTPUTS | {"provenance.json"}  # no staging files left
+    records = _records(built.out / "pmlb_records.parquet")
+    assert len(records) == KNN_RECORDS + LR_RECORDS
+    with RecordStore.open(built.db, create=False) as store:
+        assert store.count_records() == len(records)
+    assert pq.read_table(built.out / "pmlb_features.parquet").num_rows == 3
+    provenance = json.loads((built.out / "provenance.json").read_text())
+    for name in ("knn", "logistic_regression"):
+        bundle = load_bundle(built.out / f"models/{name}.wsb", feature_version=FEATURE_VERSION)
+        assert provenance["spaces"][name]["bundle"]["version"] == bundle.version
+        assert bundle.training["seed"] == 0
+
+
+def test_provenance_records_the_build_and_its_files_hashes(built: Built) -> None:
+    provenance = json.loads((built.out / "provenance.json").read_text())
+    assert provenance["command"].startswith("warmstart ")
+    assert provenance["started_at"] <= provenance["finished_at"]
+    assert provenance["started_at"].endswith("Z")
+    libraries = {"python", "lightgbm", "scikit-learn", "numpy", "pandas", "pyarrow"}
+    assert libraries | {"ConfigSpace", "warmstart"} <= set(provenance["libraries"])
+    assert provenance["plan"]["steps"][1] == {
+        "learners": ["knn"],
+        "configs": 3,
+        "tasks": 2,
+        "folds": 2,
+        "row_cap": 2000,
+        "time_limit": 120.0,
+        "seeds": [0],
+    }
+    assert provenance["plan"]["sha256"] == _sha256(built.plan)
+    knn = provenance["spaces"]["knn"]
+    assert (knn["tasks"], knn["records"], knn["ok"], knn["failed"], knn["timeout"]) == (
+        3,
+        KNN_RECORDS,
+        KNN_RECORDS,
+        0,
+        0,
+    )
+    assert provenance["spaces"]["logistic_regression"]["records"] == LR_RECORDS
+    assert set(provenance["files"]) == OUTPUTS
+    for name, entry in provenance["files"].items():
+        path = built.out / name
+        assert entry == {"sha256": _sha256(path), "bytes": path.stat().st_size}
+
+
+def test_a_build_on_a_fresh_database_gives_the_same_records(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
+    result = _build(plan, tmp_path / "out", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert result.exit_code == 0, result.output
+    first = _records(built.out / "pmlb_records.parquet")
+    assert _records(tmp_path / "out" / "pmlb_records.parquet") == first
+
+
+def test_a_rerun_on_the_same_database_evaluates_nothing(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
+    result = _build(plan, tmp_path / "out", built.db)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("nothing to do") == 2
+    assert "12 already stored, 0 to run" in result.output
+    assert "evaluations done: 0 new records" in result.output
+    first = _records(built.out / "pmlb_records.parquet")
+    assert _records(tmp_path / "out" / "pmlb_records.parquet") == first
+
+
+def test_no_bench_exports_and_trains_what_the_database_holds(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
+    result = _build(plan, tmp_path / "out", built.db, "--no-bench", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "plan:" not in result.output
+    assert _files(tmp_path / "out") == OUTPUTS | {"provenance.json"}
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert provenance["bench"] is False
+    assert provenance["spaces"]["knn"]["bundle"]["training"]["seed"] == 3
+
+
+def test_no_bench_computes_the_meta_features_the_database_lacks(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'imported.db'}"
+    imported = runner.invoke(
+        app, ["records", "import", str(built.out / "pmlb_records.parquet"), "--db", db]
+    )
+    assert imported.exit_code == 0, imported.output  # tasks and records, no meta-features
+    result = _build(plan, tmp_path / "out", db, "--no-bench")
+    assert result.exit_code == 0, result.output
+    assert f"meta-features {FEATURE_VERSION}: 3 tasks described" in result.output
+    columns = ["task_id", "names", "values"]
+    fresh = pq.read_table(tmp_path / "out" / "pmlb_features.parquet", columns=columns)
+    first = pq.read_table(built.out / "pmlb_features.parquet", columns=columns)
+    assert fresh.to_pylist() == first.to_pylist()
+
+
+def test_no_bench_on_an_empty_database_fails_clearly(plan: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    RecordStore.open(db).close()
+    result = _build(plan, tmp_path / "out", db, "--no-bench")
+    assert result.exit_code == 1, result.output
+    assert "holds no records of the plan's spaces (knn, logistic_regression)" in result.output
+    assert "run without --no-bench" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_learners_runs_only_their_part_of_the_plan(plan: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lr.db'}"
+    result = _build(plan, tmp_path / "out", db, "--learners", "logistic_regression")
+    assert result.exit_code == 0, result.output
+    assert "only logistic_regression (--learners)" in result.output
+    assert "skipped: none of its learners is in --learners" in result.output
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert list(provenance["spaces"]) == ["logistic_regression"]
+    assert provenance["spaces"]["logistic_regression"]["records"] == LR_RECORDS
+
+
+def test_an_interrupted_build_changes_nothing_in_out_and_a_rerun_completes(
+    built: Built, plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pmlb_records.parquet").write_bytes(b"the previous build's file")
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as SIGTERM or Ctrl-C during training
+
+    monkeypatch.setattr(_kb, "train_bundle", stopped)
+    result = _build(plan, out, built.db, "--no-bench")
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output
+    assert [p.name for p in out.iterdir()] == ["pmlb_records.parquet"]
+    assert (out / "pmlb_records.parquet").read_bytes() == b"the previous build's file"
+    monkeypatch.undo()
+    again = _build(plan, out, built.db, "--no-bench")
+    assert again.exit_code == 0, again.output
+    assert _files(out) == OUTPUTS | {"provenance.json"}
+
+
+def test_kb_info_prints_the_counts_and_checks_the_hashes(built: Built, tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(built.out, kb)
+    result = runner.invoke(app, ["kb", "info", "--kb", str(kb)])
+    assert result.exit_code == 0, result.output
+    knn = next(line for line in result.output.splitlines() if "│ knn " in line)
+    assert [cell.strip() for cell in knn.split("│")[2:7]] == ["3", "8", "8", "0", "0"]
+    assert _sha256(kb / "models/knn.wsb") in result.output
+    assert "all 4 files match provenance.json" in result.output
+
+    with (kb / "pmlb_features.parquet").open("ab") as handle:
+        handle.write(b"\0")
+    changed = runner.invoke(app, ["kb", "info", "--kb", str(kb)])
+    assert changed.exit_code == 1, changed.output
+    assert "1 of 4 files do not match provenance.json: pmlb_features.parquet" in changed.output
+
+    (kb / "provenance.json").unlink()
+    bare = runner.invoke(app, ["kb", "info", "--kb", str(kb)])
+    assert bare.exit_code == 0, bare.output
+    assert "no provenance.json; counts from pmlb_records.parquet" in bare.output
+    lr = next(line for line in bare.output.splitlines() if "│ logistic_regression " in line)
+    assert [cell.strip() for cell in lr.split("│")[2:7]] == ["3", "6", "6", "0", "0"]
+
+
+def _plan_with(old: str, new: str) -> str:
+    assert old in PLAN
+    return PLAN.replace(old, new, 1)
+
+
+BAD_PLANS = [
+    (None, "no plan file at"),
+    ("suite = 'sklearn'\n[[steps]\n", "is not valid TOML"),
+    (_plan_with('["knn", "logistic_regression"]', '["knn", "xgboost"]'), "no learner named"),
+    (_plan_with("configs = 2", "configs = -2"), "steps[0].configs must be an integer >= 1, got -2"),
+    (_plan_with("tasks = 2", "tasks = -1"), "steps[1].tasks must be an integer >= 1, got -1"),
+    (_plan_with("folds = 2", "fold = 2"), "unknown key 'fold' in steps[0]; allowed keys: learners"),
+    (_plan_with("suite =", "suites ="), "unknown key 'suites'; allowed keys: suite"),
+    (_plan_with('"mf-1"', '"mf-9"'), "feature_version must be one of mf-1; got 'mf-9'"),
+    (_plan_with("configs = 2\n", ""), "steps[0].configs is missing"),
+    (_plan_with("folds = 2\n", "folds = 2\nseeds = [-1]\n"), "steps[0].seeds must be"),
+]
+
+BAD_ARGS = [
+    (["--suite", "pmlb"], 'suite = "pmlb"', "pmlb needs a folder, as in pmlb:PATH"),
+    (["--suite", "pmlb:/no/such/folder"], 'suite = "pmlb"', "/no/such/folder does not exist"),
+    (["--suite", "sklearn:iris"], 'suite = "pmlb"', "is for 'pmlb': give --suite pmlb:"),
+    (["--learners", "svm"], None, "--learners: 'svm' is not a learner of the plan"),
+    (["--workers", "0"], None, "--workers must be >= 1"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_PLANS)
+def test_a_bad_plan_exits_2_naming_the_problem_and_writes_nothing(
+    text: str | None, message: str, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.toml"
+    if text is not None:
+        plan.write_text(text)
+    result = _build(plan, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert str(plan) in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["plan.toml"] if text else [])
+
+
+@pytest.mark.parametrize(("extra", "suite_line", "message"), BAD_ARGS)
+def test_bad_options_exit_2_naming_the_problem_and_write_nothing(
+    extra: list[str], suite_line: str | None, message: str, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN.replace('suite = "sklearn"', suite_line) if suite_line else PLAN)
+    result = _build(plan, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}", *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
+
+
+def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
+    plan = load_kb_plan(REPO / "kb" / "plan.toml")
+    assert plan.suite == "pmlb"
+    assert plan.feature_version == FEATURE_VERSION
+    assert set(plan.learners) <= set(available_learners())
+    assert len(plan.learners) == 8
+    first = plan.steps[0]
+    assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, None)
+    assert all(
+        (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in plan.steps
+    )
+
+
+def test_default_kb_dir_is_the_source_tree_or_else_the_installed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (_quickstart.default_kb_dir() / "pmlb_records.parquet").is_file()
+    monkeypatch.setattr(_quickstart, "_SOURCE_ROOT", tmp_path)  # as site-packages of a wheel
+    assert _quickstart.default_kb_dir() == tmp_path / "kb"
+    (tmp_path / "warmstart_kb").mkdir()
+    (tmp_path / "warmstart_kb" / "pmlb_records.parquet").touch()
+    assert _quickstart.default_kb_dir() == tmp_path / "warmstart_kb"
+
+
+def test_setup_py_ships_every_file_of_the_knowledge_base() -> None:
+    data: dict[str, list[str]] = runpy.run_path(str(REPO / "setup.py"), run_name="setup")["KB_DATA"]
+    kb = REPO / "kb"
+    for path in kb.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        relative = path.relative_to(kb)
+        package = ".".join(["warmstart_kb", *relative.parent.parts])
+        patterns = data.get(package, [])
+        assert any(fnmatch(path.name, p) for p in patterns), f"{relative} is not shipped"
