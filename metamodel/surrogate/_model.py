@@ -26,8 +26,8 @@ class SurrogateParams:
     """Training settings of the surrogate."""
 
     n_models: int = 5
-    n_estimators: int = 300
-    learning_rate: float = 0.05
+    n_estimators: int = 100
+    learning_rate: float = 0.15
     num_leaves: int = 31
     min_child_samples: int = 20
     feature_fraction: float = 0.8
@@ -96,7 +96,11 @@ class Surrogate:
         fit_time = None
         if len(known) >= 10:
             fit_time = _train(
-                table, known, table.log_fit_seconds, replace(params, n_estimators=200), params.seed
+                table,
+                known,
+                table.log_fit_seconds,
+                replace(params, n_estimators=max(1, params.n_estimators * 2 // 3)),
+                params.seed,
             )
         return cls(members, fit_time, table.feature_names, params)
 

@@ -89,7 +89,9 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Training seed (same seed, same model).")] = 0,
     n_models: Annotated[int, typer.Option(help="Ensemble members (uncertainty).")] = 5,
-    n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
+    n_estimators: Annotated[
+        int, typer.Option(help="Boosting rounds per member.")
+    ] = SurrogateParams.n_estimators,
     db: DbOption = None,
 ) -> None:
     """Train a model bundle for one space on every record in the store."""
@@ -152,7 +154,9 @@ def evaluate(
     ),
     seed: Annotated[int, typer.Option(help="Seed of the folds and of the training.")] = 0,
     n_models: Annotated[int, typer.Option(help="Ensemble members.")] = 5,
-    n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
+    n_estimators: Annotated[
+        int, typer.Option(help="Boosting rounds per member.")
+    ] = SurrogateParams.n_estimators,
     db: DbOption = None,
 ) -> None:
     """Evaluate leave-family-out against the baselines (pool, live or seeding); write a report."""

@@ -148,7 +148,9 @@ def refresh(
     k: Annotated[int, typer.Option("--k", help="The k of the gate's regret@k.")] = 5,
     gate_folds: Annotated[int, typer.Option(help="Leave-family-out folds of the gate.")] = 5,
     n_models: Annotated[int, typer.Option(help="Ensemble members.")] = 5,
-    n_estimators: Annotated[int, typer.Option(help="Boosting rounds per member.")] = 300,
+    n_estimators: Annotated[
+        int, typer.Option(help="Boosting rounds per member.")
+    ] = SurrogateParams.n_estimators,
     folds: Annotated[int, typer.Option(help="k of each evaluation's k-fold CV.")] = 5,
     row_cap: Annotated[int, typer.Option(help="Rows used per task at most; 0: all.")] = 10_000,
     workers: Annotated[

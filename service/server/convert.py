@@ -212,28 +212,55 @@ def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsReques
     return message
 
 
-def _suggestion_to_proto(suggestion: Suggestion) -> pb.Suggestion:
-    return pb.Suggestion(
-        config=config_to_proto(suggestion.config),
-        predicted_score=suggestion.predicted_score,
-        uncertainty=suggestion.uncertainty,
-        predicted_fit_seconds=suggestion.predicted_fit_seconds,
-        origin=_ORIGINS.get(suggestion.origin, pb.ORIGIN_UNSPECIFIED),
-        nearest_tasks=[
-            pb.NeighbourTask(task_id=n.task_id, name=n.name, distance=n.distance)
-            for n in suggestion.nearest_tasks
-        ],
-    )
+_CONFIG_CACHE_SIZE = 4096
+_config_cache: dict[int, tuple[Mapping[str, object], pb.Config]] = {}
+
+
+def _cached_config_to_proto(config: Mapping[str, object]) -> pb.Config:
+    """:func:`config_to_proto`, remembered by the config object's identity.
+
+    The recommender hands out the same config objects (its fixed candidates) again
+    and again, so most suggestions are encoded once per model rather than per call.
+    The cache holds the object itself, so its id cannot be reused while cached; it is
+    emptied when full. Config mappings are never changed in place (the core treats
+    them as values).
+    """
+    key = id(config)
+    hit = _config_cache.get(key)
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    message = config_to_proto(config)
+    if len(_config_cache) >= _CONFIG_CACHE_SIZE:
+        _config_cache.clear()
+    _config_cache[key] = (config, message)
+    return message
 
 
 def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
     """Encode the suggestions of one request."""
-    return pb.SuggestConfigsResponse(
-        suggestions=[_suggestion_to_proto(s) for s in answer.suggestions],
+    response = pb.SuggestConfigsResponse(
         model_version=answer.model_version,
         out_of_distribution=answer.out_of_distribution,
         space_id=answer.space_id,
     )
+    neighbours: dict[tuple[NeighbourTask, ...], list[pb.NeighbourTask]] = {}
+    for suggestion in answer.suggestions:
+        message = response.suggestions.add(
+            predicted_score=suggestion.predicted_score,
+            uncertainty=suggestion.uncertainty,
+            predicted_fit_seconds=suggestion.predicted_fit_seconds,
+            origin=_ORIGINS.get(suggestion.origin, pb.ORIGIN_UNSPECIFIED),
+        )
+        message.config.CopyFrom(_cached_config_to_proto(suggestion.config))
+        near = neighbours.get(suggestion.nearest_tasks)
+        if near is None:  # the suggestions of one answer usually share their neighbours
+            near = [
+                pb.NeighbourTask(task_id=n.task_id, name=n.name, distance=n.distance)
+                for n in suggestion.nearest_tasks
+            ]
+            neighbours[suggestion.nearest_tasks] = near
+        message.nearest_tasks.extend(near)
+    return response
 
 
 def suggest_answer_from_proto(message: pb.SuggestConfigsResponse) -> SuggestAnswer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -18,14 +19,14 @@ from hypothesis import strategies as st
 from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import MAX_K
+from metamodel.recommend import MAX_K, RecommenderSettings
 from metamodel.spaces import (
     config_hash,
     default_config,
     sample_configs,
     validate_config,
 )
-from metamodel.surrogate import normalise_scores
+from metamodel.surrogate import Surrogate, normalise_scores
 from metamodel.types import (
     SuggestionOrigin,
 )
@@ -97,6 +98,78 @@ def test_far_away_task_is_flagged_and_gets_robust_configs(trained: ModelBundle) 
     assert result.out_of_distribution
     robust = {SuggestionOrigin.DEFAULT, SuggestionOrigin.PORTFOLIO, SuggestionOrigin.NEIGHBOUR}
     assert {s.origin for s in result.suggestions} <= robust
+
+
+class _CountingMember:
+    """Wraps an ensemble member and counts the rows it predicts."""
+
+    def __init__(self, member: Any) -> None:
+        self.member, self.rows = member, 0
+
+    def predict(self, rows: np.ndarray, **kwargs: Any) -> np.ndarray:
+        self.rows += len(rows)
+        return np.asarray(self.member.predict(rows, **kwargs))
+
+
+def test_world_table_holds_the_ensembles_predictions_per_training_task(
+    trained: ModelBundle,
+) -> None:
+    recommender = trained.recommender()
+    table = recommender.table
+    task_id = trained.index.task_ids[3]
+    meta = trained.index.training_vector(task_id)
+    rows = np.hstack([np.tile(meta, (len(table.fixed.encoded), 1)), table.fixed.encoded])
+    direct = np.vstack([m.predict(rows) for m in trained.surrogate.members])
+    assert table.world(task_id) == pytest.approx(direct)
+    assert table.world(task_id) is table.world(task_id)  # computed once, then kept
+
+
+def test_a_request_scores_only_the_robust_and_the_screened_candidates(
+    trained: ModelBundle,
+) -> None:
+    settings = RecommenderSettings(n_screened=8)
+    recommender = trained.recommender(settings)
+    recommender.warm()
+    counting = [_CountingMember(m) for m in recommender.surrogate.members]
+    recommender.surrogate = Surrogate(
+        cast(Any, counting),
+        recommender.surrogate.fit_time,
+        recommender.surrogate.feature_names,
+        recommender.surrogate.params,
+    )
+    recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
+    # The default, the neighbours' best and the 8 screened (the portfolio is screened too).
+    bound = 1 + settings.n_neighbours * settings.best_per_neighbour + 8
+    assert all(0 < c.rows <= bound for c in counting)
+    # Without screening every one of the samples is scored for the task.
+    recommender.settings = RecommenderSettings(n_screened=0)
+    before = counting[0].rows
+    recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
+    assert counting[0].rows - before >= settings.n_samples
+
+
+def test_screening_keeps_the_suggestions_good(trained: ModelBundle) -> None:
+    screened = trained.recommender(RecommenderSettings(n_screened=16))
+    full = trained.recommender(RecommenderSettings(n_screened=0, n_refine_from=8))
+    new_tasks, _ = world(12, seed=98)
+    ours, everything = [], []
+    for f in new_tasks.values():
+        task = dict(zip(NAMES, f, strict=True))
+        ours.append(
+            max(true_score(dict(s.config), f) for s in screened.suggest(task, 3).suggestions)
+        )
+        everything.append(
+            max(true_score(dict(s.config), f) for s in full.suggest(task, 3).suggestions)
+        )
+    assert np.mean(ours) >= np.mean(everything) - 0.02
+
+
+def test_refinements_are_valid_and_marked(trained: ModelBundle) -> None:
+    recommender = trained.recommender(RecommenderSettings(n_refine_from=8, n_refine_each=8))
+    result = recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=40)
+    assert SuggestionOrigin.REFINEMENT in {s.origin for s in result.suggestions}
+    for suggestion in result.suggestions:
+        assert validate_config(CS, suggestion.config) == dict(suggestion.config)
 
 
 @pytest.mark.parametrize(
