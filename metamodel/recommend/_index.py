@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -139,7 +140,8 @@ class TaskIndex:
             "center": self.center.tolist(),
             "scale": self.scale.tolist(),
             "matrix": self.matrix.tolist(),
-            "ood_threshold": self.ood_threshold,
+            # Fewer than 3 training tasks: no threshold (infinite), which JSON cannot hold.
+            "ood_threshold": self.ood_threshold if math.isfinite(self.ood_threshold) else None,
         }
 
     @classmethod
@@ -152,7 +154,7 @@ class TaskIndex:
             np.asarray(data["center"], dtype=float),
             np.asarray(data["scale"], dtype=float),
             np.asarray(data["matrix"], dtype=float).reshape(len(data["task_ids"]), -1),
-            float(data["ood_threshold"]),
+            math.inf if data["ood_threshold"] is None else float(data["ood_threshold"]),
         )
 
 

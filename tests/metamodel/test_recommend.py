@@ -226,6 +226,20 @@ def test_bundle_round_trip(trained: ModelBundle, tmp_path: Path) -> None:
     ]
 
 
+def test_a_bundle_of_two_tasks_saves_and_loads(tmp_path: Path) -> None:
+    # Too few tasks for an out-of-distribution threshold: it is infinite, stored as null.
+    tasks, records = world(2, seed=3)
+    bundle = train_from_records(
+        SPACE, records, features(tasks), {t: t for t in tasks}, "test-1", FAST
+    )
+    assert math.isinf(bundle.index.ood_threshold)
+    bundle.save(tmp_path / "two.wsb")
+    loaded = load_bundle(tmp_path / "two.wsb", feature_version="test-1")
+    assert math.isinf(loaded.index.ood_threshold)
+    task = dict(zip(NAMES, [0.2, 0.9, 0.1, 0.4], strict=True))
+    assert not loaded.recommender().suggest(task, k=2).out_of_distribution
+
+
 def test_bundle_refuses_a_wrong_feature_version(trained: ModelBundle, tmp_path: Path) -> None:
     path = tmp_path / "model.wsb"
     trained.save(path)
