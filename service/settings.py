@@ -78,6 +78,7 @@ READS_OPEN_ENV = "WARMSTART_READS_OPEN"
 WATCH_SECONDS_ENV = "WARMSTART_WATCH_SECONDS"
 METRICS_PORT_ENV = "WARMSTART_METRICS_PORT"
 GRACE_SECONDS_ENV = "WARMSTART_GRACE_SECONDS"
+REUSE_PORT_ENV = "WARMSTART_REUSE_PORT"
 
 _MIB = 1024 * 1024
 
@@ -102,6 +103,8 @@ class ServerSettings:
         watch_seconds: How often model files are checked for changes; 0 turns it off.
         metrics_port: Port of the Prometheus ``/metrics`` endpoint; 0 turns it off.
         grace_seconds: How long in-flight calls may finish after SIGTERM/SIGINT.
+        reuse_port: Let several servers listen on the same port (``SO_REUSEPORT``);
+            the kernel spreads new connections over them. Off: a port in use is an error.
     """
 
     host: str = "127.0.0.1"
@@ -118,6 +121,7 @@ class ServerSettings:
     watch_seconds: float = 5.0
     metrics_port: int = 0
     grace_seconds: float = 10.0
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -190,6 +194,7 @@ def server_settings(
     watch_seconds: float | None = None,
     metrics_port: int | None = None,
     grace_seconds: float | None = None,
+    reuse_port: bool | None = None,
 ) -> ServerSettings:
     """Build server settings: each flag given wins, else its environment variable, else the default.
 
@@ -197,7 +202,8 @@ def server_settings(
     separated by ``os.pathsep``), ``WARMSTART_TOKENS`` and ``WARMSTART_ADMIN_TOKENS``
     (comma-separated), ``WARMSTART_TLS_CERT``, ``WARMSTART_TLS_KEY``,
     ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``, ``WARMSTART_READS_OPEN``,
-    ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``.
+    ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``,
+    ``WARMSTART_REUSE_PORT``.
 
     Raises:
         InvalidRequestError: A value is malformed or the combination is inconsistent.
@@ -213,6 +219,7 @@ def server_settings(
     cert = tls_cert or (Path(p) if (p := os.environ.get(TLS_CERT_ENV)) else None)
     key = tls_key or (Path(p) if (p := os.environ.get(TLS_KEY_ENV)) else None)
     open_reads = reads_open if reads_open is not None else _env_bool(READS_OPEN_ENV)
+    share_port = reuse_port if reuse_port is not None else _env_bool(REUSE_PORT_ENV)
     return ServerSettings(
         host=host or os.environ.get(HOST_ENV) or defaults.host,
         port=int(pick(port, PORT_ENV, int, defaults.port)),
@@ -235,6 +242,7 @@ def server_settings(
         watch_seconds=float(pick(watch_seconds, WATCH_SECONDS_ENV, float, defaults.watch_seconds)),
         metrics_port=int(pick(metrics_port, METRICS_PORT_ENV, int, defaults.metrics_port)),
         grace_seconds=float(pick(grace_seconds, GRACE_SECONDS_ENV, float, defaults.grace_seconds)),
+        reuse_port=defaults.reuse_port if share_port is None else share_port,
     )
 
 

@@ -128,6 +128,15 @@ def serve(
             "Env: WARMSTART_GRACE_SECONDS."
         ),
     ] = None,
+    reuse_port: Annotated[
+        bool | None,
+        typer.Option(
+            "--reuse-port/--no-reuse-port",
+            help="Let several servers share the port (SO_REUSEPORT: the kernel spreads "
+            "connections over them); default off. Env: WARMSTART_REUSE_PORT.",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -146,6 +155,7 @@ def serve(
         watch_seconds=watch_seconds,
         metrics_port=metrics_port,
         grace_seconds=grace_seconds,
+        reuse_port=reuse_port,
     )
     _configure_logging(log_level)
     store = open_store(db)
@@ -158,4 +168,7 @@ def serve(
         models.reload()
     except FailedPreconditionError as exc:
         logging.getLogger("warmstart.server").warning("starting without a model: %s", exc)
-    asyncio.run(run_server(models, store, settings, on_started=_announce))
+    try:
+        asyncio.run(run_server(models, store, settings, on_started=_announce))
+    except OSError as exc:  # the port cannot be bound: say so in one line
+        raise FailedPreconditionError(str(exc)) from None

@@ -79,15 +79,28 @@ class WarmstartServer:
         """
         self._loop = asyncio.get_running_loop()
         address = f"{self.settings.host}:{self.settings.port}"
+        credentials = None
         if self.settings.tls_cert is not None and self.settings.tls_key is not None:
             credentials = grpc.ssl_server_credentials(
                 [(self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())]
             )
-            self.port = self.server.add_secure_port(address, credentials)
-        else:
-            self.port = self.server.add_insecure_port(address)
+        try:
+            if credentials is not None:
+                self.port = self.server.add_secure_port(address, credentials)
+            else:
+                self.port = self.server.add_insecure_port(address)
+        except RuntimeError:  # grpcio raises this when the bind fails
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen on {address}")
+            hint = (
+                ""
+                if self.settings.reuse_port
+                else (", or --reuse-port on every server that shares it")
+            )
+            raise OSError(
+                f"cannot listen on {address}: the port is in use or the address is not "
+                f"this machine's; choose another --port (0 picks a free one){hint}"
+            )
         self.models.subscribe(self._on_models_changed)
         await self._set_health(self.models.models)
         await self.server.start()
@@ -169,7 +182,7 @@ def make_server(
         options=[
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ]
     )
     call_metrics = CallMetrics(metrics or CollectorRegistry())

@@ -1,0 +1,87 @@
+"""Several servers on one port (SO_REUSEPORT), and a clear error when the port is taken."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+
+from metamodel.bundle import ModelBundle
+from protos.warmstart.v1 import warmstart_pb2 as pb
+from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from service.server import make_server
+from tests.service.server.conftest import ServerThread, registry_with, seed_store, settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _calls(server: ServerThread) -> float:
+    assert server.server is not None
+    registry = server.server.metrics.registry
+    value = registry.get_sample_value(
+        "warmstart_rpc_calls_total", {"rpc": "ListSearchSpaces", "code": "OK"}
+    )
+    return value or 0.0
+
+
+def test_replicas_with_reuse_port_share_one_port(bundle: ModelBundle, tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"sqlite:///{tmp_path / 'warmstart.db'}"
+    shared = settings(port=port, reuse_port=True)
+    with (
+        ServerThread(registry_with(bundle), seed_store(url), shared) as first,
+        ServerThread(registry_with(bundle), seed_store(url), shared) as second,
+    ):
+        assert first.server is not None
+        assert second.server is not None
+        assert first.server.port == second.server.port == port
+        # Each channel opens its own connection (no shared subchannel pool); the kernel
+        # spreads connections over both servers.
+        for _ in range(40):
+            options = [("grpc.use_local_subchannel_pool", 1)]
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+                stub = pb_grpc.WarmstartStub(channel)
+                answer = stub.ListSearchSpaces(pb.ListSearchSpacesRequest(), timeout=30)
+                assert [s.name for s in answer.spaces] == [bundle.space.name]
+        assert _calls(first) + _calls(second) == 40
+        assert _calls(first) > 0
+        assert _calls(second) > 0
+
+
+def test_a_taken_port_is_a_clear_error(bundle: ModelBundle, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'warmstart.db'}"
+    with ServerThread(registry_with(bundle), seed_store(url), settings()) as running:
+        assert running.server is not None
+        taken = settings(port=running.server.port)
+
+        async def start_second() -> None:
+            await make_server(registry_with(bundle), seed_store(url), taken).start()
+
+        with pytest.raises(OSError, match=r"cannot listen on 127\.0\.0\.1:\d+: the port is in use"):
+            asyncio.run(start_second())
+
+
+def test_serve_on_a_taken_port_exits_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+             "--db", f"sqlite:///{tmp_path / 'w.db'}", "--watch-seconds", "0"],
+            capture_output=True, text=True, timeout=120,
+            env={"WARMSTART_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in done.stderr
+    assert "--reuse-port" in done.stderr
+    assert "Traceback" not in done.stderr
