@@ -3,13 +3,14 @@
 Usage:
     python -m benchmarks.perf.suggest_load [--model BUNDLE.wsb] [--db URL]
         [--duration 10] [--warmup 1] [--concurrency 1,16,64] [--channels 4] [--k 10]
-        [--task breast_cancer] [--log-level info]
+        [--task breast_cancer] [--log-level info] [--servers 1]
 
-The server is ``warmstart serve`` in a child process on a free loopback port,
-as deployed (JSON access logs at ``--log-level``, to a temporary file). Its
-model is ``--model``; without one, a bundle is trained with the CLI's default
-settings on ``--db`` (nothing is written to that database), or, with no
-database either, quickly on a synthetic store of tasks around the query task.
+The server is ``warmstart serve`` in a child process on a free loopback port
+(``--servers N``: N of them sharing the port with ``--reuse-port``), as deployed
+(JSON access logs at ``--log-level``, to a temporary file). Its model is
+``--model``; without one, a bundle is trained with the CLI's default settings on
+``--db`` (nothing is written to that database), or, with no database either,
+quickly on a synthetic store of tasks around the query task.
 The query task is a scikit-learn dataset whose meta-features are computed
 here, so it is a realistic task the model has not necessarily seen.
 
@@ -32,6 +33,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -84,7 +86,7 @@ class Level:
     seconds: float
     p50_ms: float
     p99_ms: float
-    server_cpu_ms: float  # the server process's CPU time per answered call
+    server_cpu_ms: float  # the server processes' CPU time per answered call
 
     @property
     def rate(self) -> float:
@@ -168,37 +170,45 @@ def prepare_model(
 
 
 @contextmanager
-def running_server(model: Path, db: str, log_level: str, log: IO[str]) -> Iterator[tuple[str, int]]:
-    """``warmstart serve`` in a child process on a free port; yields its address and pid."""
+def running_servers(
+    model: Path, db: str, log_level: str, log: IO[str], count: int = 1
+) -> Iterator[tuple[str, list[int]]]:
+    """``count`` ``warmstart serve`` child processes on one free port; yields it and their pids.
+
+    One server listens on a port of its own choosing; several share a free port with
+    ``--reuse-port``, the kernel spreading the client's connections over them.
+    """
+    port = 0
+    if count > 1:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
     command = [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        str(model),
-        "--db",
-        db,
-        "--watch-seconds",
-        "0",
-        "--log-level",
-        log_level,
-    ]
+        sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
+        "--port", str(port), "--model", str(model), "--db", db, "--watch-seconds", "0",
+        "--log-level", log_level,
+        *(["--reuse-port"] if count > 1 else []),
+    ]  # fmt: skip
     env = {**os.environ, "WARMSTART_HOME": str(Path(log.name).parent / "home")}
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    children: list[subprocess.Popen[str]] = []
     try:
-        yield _address(child, log), child.pid
+        address = ""
+        for _ in range(count):
+            child = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=log, text=True, env=env
+            )
+            children.append(child)
+            address = _address(child, log)
+        yield address, [child.pid for child in children]
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def _address(child: subprocess.Popen[str], log: IO[str]) -> str:
@@ -232,9 +242,12 @@ def _channels(address: str, n: int) -> list[aio.Channel]:
     ]
 
 
-def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
 async def _level(
@@ -243,7 +256,7 @@ async def _level(
     concurrency: int,
     duration: float,
     warmup: float,
-    server_pid: int,
+    server_pids: Sequence[int],
 ) -> Level:
     """Closed-loop load at one concurrency: warm-up, then ``duration`` seconds measured."""
     latencies: list[float] = []
@@ -270,11 +283,11 @@ async def _level(
         until = time.perf_counter() + warmup
         await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
     measuring = True
-    cpu = _cpu_seconds(server_pid)
+    cpu = _cpu_seconds(server_pids)
     start = time.perf_counter()
     until = start + duration
     await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
-    cpu = _cpu_seconds(server_pid) - cpu
+    cpu = _cpu_seconds(server_pids) - cpu
     ms = np.array(latencies) * 1000 if latencies else np.array([math.nan])
     return Level(
         rpc,
@@ -300,7 +313,7 @@ def _request(query: Mapping[str, float], space: str, k: int) -> pb.SuggestConfig
 
 async def measure(
     address: str,
-    server_pid: int,
+    server_pids: Sequence[int],
     request: pb.SuggestConfigsRequest,
     args: argparse.Namespace,
 ) -> tuple[list[Level], bool]:
@@ -322,7 +335,7 @@ async def measure(
         for rpc, calls in (("SuggestConfigs", suggest_calls), ("Check", check_calls)):
             for concurrency in args.concurrency:
                 level = await _level(
-                    rpc, calls, concurrency, args.duration, args.warmup, server_pid
+                    rpc, calls, concurrency, args.duration, args.warmup, server_pids
                 )
                 levels.append(level)
                 print(_row(level), flush=True)
@@ -391,6 +404,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10, help="configs per SuggestConfigs call")
     parser.add_argument("--task", default="breast_cancer", choices=sorted(SKLEARN_DATASETS))
     parser.add_argument("--log-level", default="info", help="the server's log level")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="server processes sharing the port (--reuse-port)"
+    )
     args = parser.parse_args()
     if args.db and "://" not in args.db:
         args.db = f"sqlite:///{Path(args.db).expanduser().resolve()}"
@@ -403,11 +419,13 @@ def main() -> None:
         request = _request(query, bundle.space.name, args.k)
         with (
             (tmp / "serve.log").open("w") as log,
-            running_server(model, db, args.log_level, log) as (address, pid),
+            running_servers(model, db, args.log_level, log, args.servers) as (address, pids),
         ):
             load = os.getloadavg()
             print(
-                f"server: warmstart serve (pid {pid}) on {address}, plaintext, access logs at "
+                f"server: {len(pids)} x warmstart serve (pid {', '.join(map(str, pids))}) on "
+                f"{address}{' with --reuse-port' if len(pids) > 1 else ''}, plaintext, "
+                f"access logs at "
                 f"{args.log_level}\nmodel: {bundle.version} ({bundle.space.name}, "
                 f"{len(bundle.surrogate.members)} ensemble members, "
                 f"{bundle.training.get('tasks')} training tasks)\n"
@@ -418,7 +436,7 @@ def main() -> None:
                 f"{load[0]:.2f} before the run\n"
             )
             print(_HEADER)
-            levels, out_of_distribution = asyncio.run(measure(address, pid, request, args))
+            levels, out_of_distribution = asyncio.run(measure(address, pids, request, args))
     if out_of_distribution:
         print("note: the task was out of distribution (only robust candidates were scored)")
     print_targets(levels)
