@@ -28,7 +28,7 @@ class SurrogateParams:
     n_models: int = 5
     n_estimators: int = 100
     learning_rate: float = 0.15
-    num_leaves: int = 31
+    num_leaves: int = 15
     min_child_samples: int = 20
     feature_fraction: float = 0.8
     n_threads: int = 1
