@@ -137,6 +137,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    refine_from: Annotated[
+        int | None,
+        typer.Option(
+            help="Also suggest local refinements of this many of the best candidates (8 "
+            "each; origin 'refinement'); several times the CPU per request (default 0: "
+            "none). Env: WARMSTART_REFINE_FROM.",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -156,6 +165,7 @@ def serve(
         metrics_port=metrics_port,
         grace_seconds=grace_seconds,
         reuse_port=reuse_port,
+        refine_from=refine_from,
     )
     _configure_logging(log_level)
     store = open_store(db)
@@ -163,7 +173,7 @@ def serve(
     locator = (
         (lambda: bundle_files(paths)) if paths else store_locator(store, data_dir() / "models")
     )
-    models = ModelRegistry(locator)
+    models = ModelRegistry(locator, settings=settings.recommender)
     try:
         models.reload()
     except FailedPreconditionError as exc:

@@ -22,7 +22,7 @@ from ConfigSpace import ConfigurationSpace
 
 from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
-from metamodel.recommend import Recommender
+from metamodel.recommend import Recommender, RecommenderSettings
 from metamodel.spaces import load_configspace
 from metamodel.store import RecordStore
 
@@ -68,14 +68,19 @@ class ServedModel:
         return load_configspace(self.bundle.space)
 
     @classmethod
-    def from_bundle(cls, bundle: ModelBundle, path: Path | None = None) -> ServedModel:
+    def from_bundle(
+        cls,
+        bundle: ModelBundle,
+        path: Path | None = None,
+        settings: RecommenderSettings | None = None,
+    ) -> ServedModel:
         """Build the recommender of a bundle, its world table filled before it serves.
 
         Filling the table (a batch of predictions per training task, a few seconds for
         the shipped LightGBM bundle on one core) here, before the swap, keeps it off the
         first requests' latency.
         """
-        recommender = bundle.recommender()
+        recommender = bundle.recommender(settings)
         recommender.warm()
         return cls(bundle, recommender, path)
 
@@ -128,13 +133,19 @@ class ModelRegistry:
         locator: Lists the bundle files to serve; ``None`` serves only what is
             loaded explicitly (:meth:`load_path`, :meth:`put`).
         feature_version: If set, bundles of another meta-feature version are refused.
+        settings: How the recommenders of the bundles it loads choose candidates.
     """
 
     def __init__(
-        self, locator: BundleLocator | None = None, *, feature_version: str | None = None
+        self,
+        locator: BundleLocator | None = None,
+        *,
+        feature_version: str | None = None,
+        settings: RecommenderSettings | None = None,
     ) -> None:
         self._locator = locator
         self._feature_version = feature_version
+        self._settings = settings
         self._models: Mapping[str, ServedModel] = MappingProxyType({})
         self._lock = threading.Lock()  # one reload at a time; readers never take it
         self._cache: dict[str, tuple[_FileKey, ServedModel]] = {}
@@ -205,7 +216,7 @@ class ModelRegistry:
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]
         bundle = load_bundle(path, feature_version=self._feature_version)
-        model = ServedModel.from_bundle(bundle, path)
+        model = ServedModel.from_bundle(bundle, path, self._settings)
         if key is not None:
             self._cache[str(path)] = (key, model)
         return model

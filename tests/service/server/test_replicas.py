@@ -1,4 +1,5 @@
-"""Several servers on one port (SO_REUSEPORT), and a clear error when the port is taken."""
+"""Several servers on one port (SO_REUSEPORT), a clear error when the port is taken, and the
+recommender settings a server gives the models it loads."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import grpc
 import pytest
 
 from metamodel.bundle import ModelBundle
+from metamodel.recommend import RecommenderSettings
+from metamodel.types import SuggestionOrigin
 from protos.warmstart.v1 import warmstart_pb2 as pb
 from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.server import make_server
+from service.server import ModelRegistry, make_server
 from tests.service.server.conftest import ServerThread, registry_with, seed_store, settings
 
 
@@ -85,3 +88,20 @@ def test_serve_on_a_taken_port_exits_with_one_line(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in done.stderr
     assert "--reuse-port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_registry_builds_recommenders_with_its_settings(
+    bundle: ModelBundle, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.wsb"
+    bundle.save(path)
+    refining = ModelRegistry(lambda: [path], settings=RecommenderSettings(n_refine_from=8))
+    refining.reload()
+    model = refining.get(bundle.space.name)
+    assert model.recommender.settings.n_refine_from == 8
+    task = dict(zip(bundle.index.feature_names, [0.3, 0.8, 0.5, 0.5], strict=True))
+    origins = {s.origin for s in model.recommender.suggest(task, k=40).suggestions}
+    assert SuggestionOrigin.REFINEMENT in origins
+    plain = ModelRegistry(lambda: [path])
+    plain.reload()
+    assert plain.get(bundle.space.name).recommender.settings.n_refine_from == 0

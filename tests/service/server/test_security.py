@@ -110,6 +110,7 @@ def test_writes_and_admin_are_refused_without_configured_tokens(
         ({"tls_cert": Path("cert.pem")}, "TLS needs both a certificate and a key"),
         ({"port": 70000}, "port must be in [0, 65535]"),
         ({"write_tokens": frozenset({"has space"})}, "contain no whitespace"),
+        ({"refine_from": 100}, "refine-from must be in [0, 64]"),
     ],
 )
 def test_inconsistent_settings_are_refused(overrides: dict[str, object], message: str):
@@ -132,6 +133,11 @@ def test_settings_come_from_flags_then_environment(monkeypatch: pytest.MonkeyPat
     )
     assert from_env.max_message_bytes == 2 * 1024 * 1024
     assert server_settings(port=7000, tokens=["c"]).port == 7000
+    monkeypatch.setenv("WARMSTART_REUSE_PORT", "yes")
+    monkeypatch.setenv("WARMSTART_REFINE_FROM", "8")
+    shared = server_settings()
+    assert (shared.reuse_port, shared.recommender.n_refine_from) == (True, 8)
+    assert server_settings(refine_from=0, reuse_port=False).recommender.n_refine_from == 0
     monkeypatch.setenv("WARMSTART_PORT", "many")
     with pytest.raises(InvalidRequestError, match=r"\$WARMSTART_PORT must be an integer"):
         server_settings()
