@@ -18,16 +18,21 @@ Made to run unattended (cron, a Kubernetes CronJob). One refresh of a space:
 
 Nothing is registered before step 6, so a refresh killed half-way leaves the
 serving model as it was (and the evaluations it finished, which are ordinary
-records). Exit codes: see :data:`EXIT_CODES`.
+records). SIGTERM is handled like Ctrl-C from the lock to the publish:
+the lock is released, the outcome recorded and the exit code is 130; a stop
+that comes while the new version is being registered is ignored (the publish
+completes). Exit codes: see :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,7 +68,7 @@ from metamodel.refresh import (
 from metamodel.store import LockBusyError, ModelAction, ModelLedger, RecordStore, StoreLock
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion, RecordSource
-from service.cli._bench import _print_summary, run_interruptible
+from service.cli._bench import _print_summary, run_interruptible, sigterm_as_interrupt
 from service.cli._common import DbOption, console, err_console, handle_errors, open_store
 from service.cli._models_admin import (
     AdminTokenOption,
@@ -219,9 +224,16 @@ def refresh(
             err_console.print(f"refresh not started: {exc}", markup=False)
             raise typer.Exit(EXIT_LOCKED) from None
         try:
-            published = _run(
-                store, ledger, options, lambda: ledger.renew_lock(lock_name, holder, lock_ttl)
+            with sigterm_as_interrupt():  # a stop outside the evaluations ends as cleanly
+                published = _run(
+                    store, ledger, options, lambda: ledger.renew_lock(lock_name, holder, lock_ttl)
+                )
+        except KeyboardInterrupt:
+            console.print(
+                "interrupted: nothing was published; the evaluations finished so far are kept"
             )
+            _log(ledger, space, "interrupted", {})
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except _StopRefreshError as stop:
             _log(ledger, space, stop.outcome, stop.detail)
             raise typer.Exit(stop.code) from None
@@ -483,6 +495,21 @@ def _gate_detail(gate: GateResult | None) -> dict[str, Any] | None:
     }
 
 
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM while the new version is written and registered.
+
+    Stopped there, a refresh could have committed the publish and still report
+    "interrupted", or unlink a bundle it has just registered; so it completes.
+    """
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _publish(
     ledger: ModelLedger,
     snapshot: TrainingSnapshot,
@@ -497,25 +524,26 @@ def _publish(
         metrics[f"regret@{gate.k}"] = gate.mean_candidate
         metrics[f"serving_regret@{gate.k}"] = gate.mean_serving
     bundle = dataclasses.replace(bundle, metrics=metrics)
-    path = options.models_dir / f"{bundle.version}.wsb"
-    digest = bundle.save(path)
-    version = ModelVersion(
-        bundle.version, options.space, str(path), digest, bundle.created_at, metrics
-    )
-    try:
-        ledger.publish(
-            version,
-            expected_serving=serving.version if serving else None,
-            detail={
-                **detail,
-                "max_record_id": snapshot.max_record_id,
-                "by_source": snapshot.by_source(),
-            },
+    with _stop_signals_ignored():
+        path = options.models_dir / f"{bundle.version}.wsb"
+        digest = bundle.save(path)
+        version = ModelVersion(
+            bundle.version, options.space, str(path), digest, bundle.created_at, metrics
         )
-    except BaseException:
-        path.unlink(missing_ok=True)  # never leave an unregistered bundle beside the real ones
-        raise
-    _log(ledger, options.space, "published", detail)
+        try:
+            ledger.publish(
+                version,
+                expected_serving=serving.version if serving else None,
+                detail={
+                    **detail,
+                    "max_record_id": snapshot.max_record_id,
+                    "by_source": snapshot.by_source(),
+                },
+            )
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave an unregistered bundle beside the real ones
+            raise
+        _log(ledger, options.space, "published", detail)
     console.print(
         f"published {bundle.version} -> {path}; it now serves space {options.space} (was "
         f"{serving.version if serving else 'nothing'}). Earlier versions are kept: "

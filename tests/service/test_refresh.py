@@ -1,17 +1,31 @@
 """`warmstart refresh` and `warmstart model list | promote | rollback`: cron's and operators' view.
 
-One real store is built per module (k-NN on three scikit-learn tasks, a first
-model published by a refresh with no budget, and two client-reported records);
-each test refreshes a copy of it, with real evaluations, real training and the
-real gate, against the full scikit-learn suite (two tasks are new).
+One real store is built per module and backend (k-NN on three scikit-learn
+tasks, a first model published by a refresh with no budget, and two
+client-reported records): a SQLite file, and a PostgreSQL database built by
+the same commands. Each test refreshes a private copy of it (a file copy, or a
+database created from the built one as a template), with real evaluations,
+real training and the real gate, against the full scikit-learn suite (two
+tasks are new). The interrupted refreshes run `warmstart refresh` as a process
+and stop it with SIGTERM.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from metamodel.features import FEATURE_VERSION
@@ -21,6 +35,7 @@ from metamodel.types import EvaluationRecord, RecordSource
 from service.cli import app
 from service.client import WarmstartClient
 from service.server import ModelRegistry, store_locator
+from tests.conftest import BACKENDS
 from tests.service.server.conftest import ADMIN_TOKEN, ServerThread, settings
 
 pytestmark = pytest.mark.slow
@@ -28,6 +43,7 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 FAST = ["--n-models", "2", "--n-estimators", "30", "--folds", "2", "--workers", "2"]
 KNOWN = "sklearn:iris,wine,breast_cancer"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -39,11 +55,8 @@ def _serving(store: RecordStore) -> str:
     return next(v.version for v in store.list_model_versions("knn") if v.serving)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with warmstart.db (18 benchmark + 2 client records, v1 serving) and models/."""
-    root = tmp_path_factory.mktemp("refresh-base")
-    db = f"sqlite:///{root / 'warmstart.db'}"
+def _build_base(db: str, models: Path) -> None:
+    """18 benchmark + 2 client records of knn, v1 published by a refresh and serving."""
     code, out = _cli(
         "bench",
         "run",
@@ -71,7 +84,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "0",
         *FAST,
         "--models-dir",
-        str(root / "models"),
+        str(models),
         "--db",
         db,
     )
@@ -94,16 +107,70 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
             for i, c in enumerate(configs)
         )
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with warmstart.db (the base store on SQLite) and models/."""
+    root = tmp_path_factory.mktemp("refresh-base")
+    _build_base(f"sqlite:///{root / 'warmstart.db'}", root / "models")
     return root
 
 
-@pytest.fixture
-def copy(base: Path, tmp_path: Path) -> str:
+def _admin(pg_database: str, *statements: str, drop_sessions_of: str | None = None) -> None:
+    engine = sa.create_engine(pg_database, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if drop_sessions_of is not None:  # CREATE ... TEMPLATE and DROP need it unused
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": drop_sessions_of},
+                )
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def _with_database(url: str, name: str) -> str:
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def pg_base(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base store in a PostgreSQL database of its own (the template of the copies)."""
+    name = f"{sa.engine.make_url(pg_database).database}_refresh"
+    _admin(pg_database, f'CREATE DATABASE "{name}"')
+    try:
+        _build_base(_with_database(pg_database, name), tmp_path_factory.mktemp("pg-base"))
+        yield name
+    finally:
+        _admin(pg_database, f'DROP DATABASE IF EXISTS "{name}"', drop_sessions_of=name)
+
+
+@pytest.fixture(params=BACKENDS)
+def copy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A private copy of the base store (bundles of v1 stay where the base put them)."""
-    for name in ("warmstart.db", "warmstart.db-wal", "warmstart.db-shm"):
-        if (base / name).exists():
-            shutil.copy(base / name, tmp_path / name)
-    return f"sqlite:///{tmp_path / 'warmstart.db'}"
+    if request.param == "sqlite":
+        base: Path = request.getfixturevalue("base")
+        for name in ("warmstart.db", "warmstart.db-wal", "warmstart.db-shm"):
+            if (base / name).exists():
+                shutil.copy(base / name, tmp_path / name)
+        yield f"sqlite:///{tmp_path / 'warmstart.db'}"
+        return
+    pg_database: str = request.getfixturevalue("pg_database")
+    template: str = request.getfixturevalue("pg_base")
+    name = f"{template}_{uuid.uuid4().hex[:8]}"
+    _admin(
+        pg_database, f'CREATE DATABASE "{name}" TEMPLATE "{template}"', drop_sessions_of=template
+    )
+    try:
+        yield _with_database(pg_database, name)
+    finally:
+        _admin(pg_database, f'DROP DATABASE IF EXISTS "{name}"', drop_sessions_of=name)
 
 
 def test_refresh_publishes_notifies_the_server_and_rollback_restores(
@@ -279,3 +346,159 @@ def test_promote_checks_the_bundle_and_notify_failure_is_reported(
     code, out = _cli("model", "promote", "knn-no-such-version", "--db", copy)
     assert code == 1
     assert "no model version 'knn-no-such-version'" in out
+
+
+def _refresh_process(db: str, models: Path, suite: str, *args: str) -> subprocess.Popen[str]:
+    """`warmstart refresh` of knn as a process of its own, stdout and stderr in one pipe."""
+    command = [sys.executable, "-m", "service.cli", "refresh", "--space", "knn", "--suite", suite]
+    return subprocess.Popen(
+        [*command, *FAST, "--models-dir", str(models), "--db", db, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    """The process's output up to the first line that starts with ``marker``, included."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith(marker):
+            return "".join(seen)
+    code = process.wait()
+    raise AssertionError(f"ended with {code} before a line {marker!r}:\n{''.join(seen)}")
+
+
+def _stop(process: subprocess.Popen[str], head: str) -> tuple[int, str]:
+    """SIGTERM, then the exit code and the whole output."""
+    assert process.stdout is not None
+    process.send_signal(signal.SIGTERM)
+    out = head + process.stdout.read()
+    return process.wait(timeout=120), out
+
+
+def _wait_for_records(db: str, more_than: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with RecordStore.open(db) as store:
+        while store.count_records() <= more_than:
+            assert time.monotonic() < deadline, f"no record stored in {timeout} s"
+            time.sleep(0.2)
+
+
+def _assert_nothing_published(db: str, first: str, versions: int, records: int) -> None:
+    with RecordStore.open(db) as store:
+        assert _serving(store) == first
+        assert len(store.list_model_versions()) == versions
+        assert store.count_records() == records
+        ledger = ModelLedger(store)
+        assert ledger.get_lock("refresh:knn") is None  # released
+        last = ledger.events("knn", actions=[ModelAction.REFRESH], limit=1)[0]
+        assert last.detail["outcome"] == "interrupted"
+
+
+def test_sigterm_while_evaluating_keeps_the_records_and_publishes_nothing(
+    copy: str, tmp_path: Path
+) -> None:
+    with RecordStore.open(copy) as store:
+        first = _serving(store)
+        versions = len(store.list_model_versions())
+        before = store.count_records()
+    models = tmp_path / "models"
+    # 2 new tasks x 100 configs: minutes of evaluations, stopped after the first ones are stored.
+    run = _refresh_process(
+        copy, models, "sklearn", "--budget", "400", "--new-task-configs", "100", "--tolerance", "1"
+    )
+    try:
+        head = _read_until(run, "running on ")
+        assert "evaluations: 200 new task" in head  # and up to 9 on known tasks
+        # Meanwhile a second refresh of the space, in another process, finds the lock taken.
+        code, out = _cli("refresh", "--space", "knn", "--suite", KNOWN, "--db", copy)
+        assert code == 4, out
+        assert f"the lock 'refresh:knn' is held by {socket.gethostname()}:{run.pid}:" in out
+        _wait_for_records(copy, before, timeout=240)
+        code, out = _stop(run, head)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert code == 130, out
+    match = re.search(r"interrupted: (\d+) finished evaluations were saved", out)
+    assert match is not None, out
+    saved = int(match.group(1))
+    assert 0 < saved < 200
+    assert "nothing was trained or published" in out
+    assert "Traceback" not in out
+    _assert_nothing_published(copy, first, versions, before + saved)
+    with RecordStore.open(copy) as store:
+        last = ModelLedger(store).events("knn", actions=[ModelAction.REFRESH], limit=1)[0]
+        assert last.detail["evaluations"] == saved
+    assert not models.exists() or not list(models.iterdir())
+
+    # The next refresh starts at once, repeats none of the saved evaluations and publishes.
+    code, out = _cli(
+        "refresh",
+        "--space",
+        "knn",
+        "--suite",
+        "sklearn",
+        "--budget",
+        "4",
+        "--tolerance",
+        "1",
+        *FAST,
+        "--models-dir",
+        str(models),
+        "--db",
+        copy,
+    )
+    assert code == 0, out
+    assert "4 new records stored" in out
+    with RecordStore.open(copy) as store:
+        assert store.count_records() == before + saved + 4
+        new = _serving(store)
+        assert new != first
+        assert f"published {new}" in out
+
+
+def test_sigterm_while_training_publishes_nothing_and_frees_the_lock(
+    copy: str, tmp_path: Path
+) -> None:
+    with RecordStore.open(copy) as store:
+        first = _serving(store)
+        versions = len(store.list_model_versions())
+        before = store.count_records()
+    models = tmp_path / "models"
+    # --tolerance -1: had the stop come too late, the gate would refuse (3), never publish.
+    run = _refresh_process(copy, models, KNOWN, "--budget", "3", "--tolerance", "-1")
+    try:
+        head = _read_until(run, "training data: ")  # evaluations done, training next
+        code, out = _stop(run, head)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert code == 130, out
+    assert "3 new records stored" in out
+    assert "interrupted: nothing was published; the evaluations finished so far are kept" in out
+    assert "Traceback" not in out
+    _assert_nothing_published(copy, first, versions, before + 3)
+    assert not models.exists() or not list(models.iterdir())
+    code, out = _cli(
+        "refresh",
+        "--space",
+        "knn",
+        "--suite",
+        KNOWN,
+        "--budget",
+        "0",
+        *FAST,
+        "--models-dir",
+        str(models),
+        "--db",
+        copy,
+    )
+    assert code in (0, 3), out  # the lock is free: it runs to the gate's verdict
