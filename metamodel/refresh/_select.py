@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import Recommender
+from metamodel.recommend import MAX_K, Recommender
 from metamodel.spaces import config_hash
 from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
 
@@ -62,6 +62,12 @@ class SelectionSettings:
             raise InvalidRequestError(
                 "configs per new task, suggestions per task and evaluations per task must be "
                 f">= 1, got {self.new_task_configs}, {self.suggestions_per_task}, {self.per_task}"
+            )
+        if max(self.new_task_configs, self.suggestions_per_task) > MAX_K:
+            raise InvalidRequestError(
+                f"configs per new task and suggestions per task must be <= {MAX_K} (the most "
+                f"one suggestion request gives), got {self.new_task_configs}, "
+                f"{self.suggestions_per_task}"
             )
 
 

@@ -502,3 +502,24 @@ def test_sigterm_while_training_publishes_nothing_and_frees_the_lock(
         copy,
     )
     assert code in (0, 3), out  # the lock is free: it runs to the gate's verdict
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--new-task-configs", "150"],
+            "configs per new task and suggestions per task must be <= 100",
+        ),
+        (["--new-task-configs", "0"], "must be >= 1"),
+        (["--budget", "-1"], "the budget must be >= 0 evaluations"),
+    ],
+)
+def test_bad_refresh_options_are_refused_before_anything_runs(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'unused.db'}"
+    code, out = _cli("refresh", "--space", "knn", "--suite", "sklearn", "--db", db, *args)
+    assert code == 2, out
+    assert message in " ".join(out.split())
+    assert not (tmp_path / "unused.db").exists() or RecordStore.open(db).count_records() == 0
