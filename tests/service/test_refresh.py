@@ -51,6 +51,14 @@ def _cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _refresh_knn(db: str, models: Path, suite: str, *options: str) -> tuple[int, str]:
+    """``warmstart refresh`` of the knn space with the fast training settings."""
+    return _cli(
+        "refresh", "--space", "knn", "--suite", suite, *options, *FAST,
+        "--models-dir", str(models), "--db", db,
+    )  # fmt: skip
+
+
 def _serving(store: RecordStore) -> str:
     return next(v.version for v in store.list_model_versions("knn") if v.serving)
 
@@ -74,20 +82,7 @@ def _build_base(db: str, models: Path) -> None:
         db,
     )
     assert code == 0, out
-    code, out = _cli(
-        "refresh",
-        "--space",
-        "knn",
-        "--suite",
-        KNOWN,
-        "--budget",
-        "0",
-        *FAST,
-        "--models-dir",
-        str(models),
-        "--db",
-        db,
-    )
+    code, out = _refresh_knn(db, models, KNOWN, "--budget", "0")
     assert code == 0, out
     assert "no serving model: the first version is published without a comparison" in out
     with RecordStore.open(db) as store:
@@ -186,25 +181,18 @@ def test_refresh_publishes_notifies_the_server_and_rollback_restores(
         WarmstartClient(server.target) as client,
     ):
         assert client.model_info("knn").model_version == first
-        code, out = _cli(
-            "refresh",
-            "--space",
-            "knn",
-            "--suite",
+        code, out = _refresh_knn(
+            copy,
+            tmp_path / "models",
             "sklearn",
             "--budget",
             "20",
             "--tolerance",
             "1",
-            *FAST,
-            "--models-dir",
-            str(tmp_path / "models"),
             "--notify",
             server.target,
             "--admin-token",
             ADMIN_TOKEN,
-            "--db",
-            copy,
         )
         assert code == 0, out
         assert "2 new (no records yet), 3 known" in out
@@ -278,22 +266,7 @@ def test_refresh_refused_by_the_gate_keeps_the_serving_model(copy: str, tmp_path
         first = _serving(store)
         versions = len(store.list_model_versions())
         records = store.count_records()
-    code, out = _cli(
-        "refresh",
-        "--space",
-        "knn",
-        "--suite",
-        KNOWN,
-        "--budget",
-        "3",
-        "--tolerance",
-        "-1",
-        *FAST,
-        "--models-dir",
-        str(tmp_path / "models"),
-        "--db",
-        copy,
-    )
+    code, out = _refresh_knn(copy, tmp_path / "models", KNOWN, "--budget", "3", "--tolerance", "-1")
     assert code == 3, out
     assert "selected 3 evaluations: " in out
     assert "new task" not in out
@@ -439,22 +412,7 @@ def test_sigterm_while_evaluating_keeps_the_records_and_publishes_nothing(
     assert not models.exists() or not list(models.iterdir())
 
     # The next refresh starts at once, repeats none of the saved evaluations and publishes.
-    code, out = _cli(
-        "refresh",
-        "--space",
-        "knn",
-        "--suite",
-        "sklearn",
-        "--budget",
-        "4",
-        "--tolerance",
-        "1",
-        *FAST,
-        "--models-dir",
-        str(models),
-        "--db",
-        copy,
-    )
+    code, out = _refresh_knn(copy, models, "sklearn", "--budget", "4", "--tolerance", "1")
     assert code == 0, out
     assert "4 new records stored" in out
     with RecordStore.open(copy) as store:
@@ -487,20 +445,7 @@ def test_sigterm_while_training_publishes_nothing_and_frees_the_lock(
     assert "Traceback" not in out
     _assert_nothing_published(copy, first, versions, before + 3)
     assert not models.exists() or not list(models.iterdir())
-    code, out = _cli(
-        "refresh",
-        "--space",
-        "knn",
-        "--suite",
-        KNOWN,
-        "--budget",
-        "0",
-        *FAST,
-        "--models-dir",
-        str(models),
-        "--db",
-        copy,
-    )
+    code, out = _refresh_knn(copy, models, KNOWN, "--budget", "0")
     assert code in (0, 3), out  # the lock is free: it runs to the gate's verdict
 
 
