@@ -6,6 +6,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,7 @@ class TaskIndex:
         Raises:
             InvalidRequestError: Unknown names, or an infinite value.
         """
-        unknown = sorted(set(features) - set(self.feature_names))
+        unknown = sorted(features.keys() - self._names)
         if unknown:
             shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise InvalidRequestError(
@@ -115,21 +116,54 @@ class TaskIndex:
         Raises:
             NotFoundError: The task is not a training task of this index.
         """
+        return np.asarray(self.matrix[self.row(task_id)] * self.scale + self.center, dtype=float)
+
+    def training_matrix(self) -> np.ndarray:
+        """Every training task's meta-features in raw units, in row order (see above)."""
+        return np.asarray(self.matrix * self.scale + self.center, dtype=float)
+
+    def row(self, task_id: str) -> int:
+        """A training task's row.
+
+        Raises:
+            NotFoundError: The task is not a training task of this index.
+        """
         try:
-            row = self.task_ids.index(task_id)
-        except ValueError:
+            return self._rows[task_id]
+        except KeyError:
             raise NotFoundError(f"task {task_id!r} is not in this model's training tasks") from None
-        return np.asarray(self.matrix[row] * self.scale + self.center, dtype=float)
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(self.feature_names)
+
+    @cached_property
+    def _squared_norms(self) -> np.ndarray:
+        return np.asarray((self.matrix**2).sum(axis=1), dtype=float)
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {task_id: i for i, task_id in enumerate(self.task_ids)}
+
+    def nearest(self, raw: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Rows and distances of the ``n`` nearest training tasks, nearest first; and whether
+        the task is out of distribution."""
+        distances = _pairwise(self.standardise(raw), self.matrix, self._squared_norms)[0]
+        order = np.argsort(distances, kind="stable")[:n]
+        out = bool(len(order) and distances[order[0]] > self.ood_threshold)
+        return order, distances[order], out
+
+    def tasks_at(self, rows: np.ndarray, distances: np.ndarray) -> list[NeighbourTask]:
+        """The training tasks at ``rows``, with their distances, for people."""
+        return [
+            NeighbourTask(self.task_ids[i], self.task_names[i], float(d))
+            for i, d in zip(rows.tolist(), distances.tolist(), strict=True)
+        ]
 
     def neighbours(self, raw: np.ndarray, n: int) -> tuple[list[NeighbourTask], bool]:
         """The ``n`` nearest training tasks and whether the task is out of distribution."""
-        distances = _pairwise(self.standardise(raw), self.matrix)[0]
-        order = np.argsort(distances, kind="stable")[:n]
-        nearest = [
-            NeighbourTask(self.task_ids[i], self.task_names[i], float(distances[i])) for i in order
-        ]
-        out = bool(len(order) and distances[order[0]] > self.ood_threshold)
-        return nearest, out
+        rows, distances, out = self.nearest(raw, n)
+        return self.tasks_at(rows, distances), out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a bundle."""
@@ -158,7 +192,9 @@ class TaskIndex:
         )
 
 
-def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    squared = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
+def _pairwise(a: np.ndarray, b: np.ndarray, b_squared: np.ndarray | None = None) -> np.ndarray:
+    if b_squared is None:
+        b_squared = (b**2).sum(axis=1)
+    squared = (a**2).sum(axis=1)[:, None] + b_squared[None, :] - 2.0 * a @ b.T
     distances = np.sqrt(np.maximum(squared, 0.0)) / np.sqrt(max(a.shape[1], 1))
     return np.asarray(distances, dtype=float)

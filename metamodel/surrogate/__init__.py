@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metamodel.surrogate._compiled import CompiledSurrogate, CompiledTrees
 from metamodel.surrogate._model import Surrogate, SurrogateParams
 from metamodel.surrogate._table import (
     Normalisation,
@@ -11,6 +12,8 @@ from metamodel.surrogate._table import (
 )
 
 __all__ = [
+    "CompiledSurrogate",
+    "CompiledTrees",
     "Normalisation",
     "Surrogate",
     "SurrogateParams",

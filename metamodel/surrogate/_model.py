@@ -16,6 +16,7 @@ import lightgbm as lgb
 import numpy as np
 
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.surrogate._compiled import MAX_LEAVES, CompiledSurrogate
 from metamodel.surrogate._table import TrainingTable
 
 __all__ = ["Surrogate", "SurrogateParams"]
@@ -40,6 +41,11 @@ class SurrogateParams:
             raise InvalidRequestError(
                 "n_models, n_estimators and n_threads must be >= 1, got "
                 f"{self.n_models}, {self.n_estimators}, {self.n_threads}"
+            )
+        if not 2 <= self.num_leaves <= MAX_LEAVES:
+            raise InvalidRequestError(
+                f"num_leaves must be in [2, {MAX_LEAVES}] (the serving predictor holds a "
+                f"tree's leaves in one 64-bit mask), got {self.num_leaves}"
             )
         if not 0.0 < self.learning_rate <= 1.0:
             raise InvalidRequestError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
@@ -119,6 +125,14 @@ class Surrogate:
             return np.full(len(matrix), np.nan)
         predicted = np.asarray(self.fit_time.predict(matrix, num_threads=self.params.n_threads))
         return np.asarray(np.expm1(np.clip(predicted, 0.0, 20.0)), dtype=float)
+
+    def compile(self, n_task_features: int) -> CompiledSurrogate:
+        """The ensemble and fit-time model as leaf masks, for fast serving (same outputs).
+
+        Args:
+            n_task_features: How many leading inputs are the task's meta-features.
+        """
+        return CompiledSurrogate(self.members, self.fit_time, n_task_features)
 
     def _check(self, X: np.ndarray) -> np.ndarray:
         matrix = np.atleast_2d(np.asarray(X, dtype=float))

@@ -243,7 +243,8 @@ def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
         out_of_distribution=answer.out_of_distribution,
         space_id=answer.space_id,
     )
-    neighbours: dict[tuple[NeighbourTask, ...], list[pb.NeighbourTask]] = {}
+    # By identity: the suggestions of one answer usually share one tuple of neighbours.
+    neighbours: dict[int, list[pb.NeighbourTask]] = {}
     for suggestion in answer.suggestions:
         message = response.suggestions.add(
             predicted_score=suggestion.predicted_score,
@@ -252,13 +253,13 @@ def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
             origin=_ORIGINS.get(suggestion.origin, pb.ORIGIN_UNSPECIFIED),
         )
         message.config.CopyFrom(_cached_config_to_proto(suggestion.config))
-        near = neighbours.get(suggestion.nearest_tasks)
-        if near is None:  # the suggestions of one answer usually share their neighbours
+        near = neighbours.get(id(suggestion.nearest_tasks))
+        if near is None:
             near = [
                 pb.NeighbourTask(task_id=n.task_id, name=n.name, distance=n.distance)
                 for n in suggestion.nearest_tasks
             ]
-            neighbours[suggestion.nearest_tasks] = near
+            neighbours[id(suggestion.nearest_tasks)] = near
         message.nearest_tasks.extend(near)
     return response
 

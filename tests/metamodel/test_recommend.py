@@ -26,7 +26,7 @@ from metamodel.spaces import (
     sample_configs,
     validate_config,
 )
-from metamodel.surrogate import Surrogate, normalise_scores
+from metamodel.surrogate import normalise_scores
 from metamodel.types import (
     SuggestionOrigin,
 )
@@ -100,15 +100,19 @@ def test_far_away_task_is_flagged_and_gets_robust_configs(trained: ModelBundle) 
     assert {s.origin for s in result.suggestions} <= robust
 
 
-class _CountingMember:
-    """Wraps an ensemble member and counts the rows it predicts."""
+class _CountingScorer:
+    """Wraps the compiled surrogate and counts the configs it scores for the task."""
 
-    def __init__(self, member: Any) -> None:
-        self.member, self.rows = member, 0
+    def __init__(self, compiled: Any) -> None:
+        self.compiled, self.rows = compiled, 0
+        self.n_members = compiled.n_members
 
-    def predict(self, rows: np.ndarray, **kwargs: Any) -> np.ndarray:
-        self.rows += len(rows)
-        return np.asarray(self.member.predict(rows, **kwargs))
+    def scores(self, task: np.ndarray, configs: np.ndarray) -> np.ndarray:
+        self.rows += len(configs)
+        return np.asarray(self.compiled.scores(task, configs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiled, name)
 
 
 def test_world_table_holds_the_ensembles_predictions_per_training_task(
@@ -116,12 +120,12 @@ def test_world_table_holds_the_ensembles_predictions_per_training_task(
 ) -> None:
     recommender = trained.recommender()
     table = recommender.table
-    task_id = trained.index.task_ids[3]
-    meta = trained.index.training_vector(task_id)
-    rows = np.hstack([np.tile(meta, (len(table.fixed.encoded), 1)), table.fixed.encoded])
-    direct = np.vstack([m.predict(rows) for m in trained.surrogate.members])
-    assert table.world(task_id) == pytest.approx(direct)
-    assert table.world(task_id) is table.world(task_id)  # computed once, then kept
+    for task_id in trained.index.task_ids[:5]:
+        meta = trained.index.training_vector(task_id)
+        rows = np.hstack([np.tile(meta, (len(table.fixed.encoded), 1)), table.fixed.encoded])
+        direct = np.vstack([m.predict(rows) for m in trained.surrogate.members])
+        assert table.world(task_id) == pytest.approx(direct, abs=1e-12)
+        assert table.means[trained.index.row(task_id)] == pytest.approx(direct.mean(axis=0))
 
 
 def test_a_request_scores_only_the_robust_and_the_screened_candidates(
@@ -129,23 +133,32 @@ def test_a_request_scores_only_the_robust_and_the_screened_candidates(
 ) -> None:
     settings = RecommenderSettings(n_screened=8)
     recommender = trained.recommender(settings)
-    recommender.warm()
-    counting = [_CountingMember(m) for m in recommender.surrogate.members]
-    recommender.surrogate = Surrogate(
-        cast(Any, counting),
-        recommender.surrogate.fit_time,
-        recommender.surrogate.feature_names,
-        recommender.surrogate.params,
-    )
+    counting = _CountingScorer(recommender.compiled)
+    recommender.compiled = cast(Any, counting)
     recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
     # The default, the neighbours' best and the 8 screened (the portfolio is screened too).
     bound = 1 + settings.n_neighbours * settings.best_per_neighbour + 8
-    assert all(0 < c.rows <= bound for c in counting)
+    assert 0 < counting.rows <= bound
     # Without screening every one of the samples is scored for the task.
     recommender.settings = RecommenderSettings(n_screened=0)
-    before = counting[0].rows
+    before = counting.rows
     recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
-    assert counting[0].rows - before >= settings.n_samples
+    assert counting.rows - before >= settings.n_samples
+
+
+def test_suggestions_carry_lightgbms_own_predictions(trained: ModelBundle) -> None:
+    """The compiled trees serve, but the numbers are the boosters' predict()."""
+    recommender = trained.recommender(RecommenderSettings(n_refine_from=4))
+    task = dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True))
+    result = recommender.suggest(task, k=8, max_fit_seconds=1e6)
+    meta = trained.index.vector(task)
+    encoded = recommender.encoder.encode([dict(s.config) for s in result.suggestions])
+    rows = np.hstack([np.tile(meta, (len(encoded), 1)), encoded])
+    mean, spread = trained.surrogate.predict(rows)
+    assert [s.predicted_score for s in result.suggestions] == pytest.approx(mean, abs=1e-12)
+    assert [s.uncertainty for s in result.suggestions] == pytest.approx(spread, abs=1e-12)
+    fit = trained.surrogate.predict_fit_seconds(rows)
+    assert [s.predicted_fit_seconds for s in result.suggestions] == pytest.approx(fit, rel=1e-9)
 
 
 def test_screening_keeps_the_suggestions_good(trained: ModelBundle) -> None:

@@ -1,0 +1,326 @@
+"""LightGBM regression trees re-evaluated as leaf masks, split into task and config decisions.
+
+A surrogate row is a task's meta-features followed by an encoded config. Every
+split of a tree tests one of the two sides, so the leaf a row reaches is the one
+leaf allowed both by the task-side splits and by the config-side splits. Each
+side's decisions give, per tree, a bit mask of the leaves they allow; the AND of
+the two masks has exactly one bit set, the reached leaf.
+
+This makes serving cheap: the config masks of every candidate known when a model
+loads are computed once, and a request computes only its task's masks (one row)
+and one AND per candidate and tree, in a few numpy operations, instead of six
+LightGBM predict calls of a few dozen rows each. The results are LightGBM's own
+(the same decisions and leaf values; sums may differ in the last bit), which the
+tests check against ``Booster.predict`` on real bundles and on rows with NaN,
+zero and out-of-range values.
+
+Supported: regression trees (no output transform) of at most 64 leaves with
+numerical and categorical splits, as :class:`~metamodel.surrogate.Surrogate`
+trains them; :class:`CompiledTrees` refuses anything else with a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from metamodel.errors import FailedPreconditionError
+
+__all__ = ["CompiledSurrogate", "CompiledTrees"]
+
+MAX_LEAVES = 64
+"""Leaves per tree that one mask (at most 64 bits) can hold."""
+
+_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, compared as a double)
+_NONE, _ZERO_MISSING, _NAN_MISSING = 0, 1, 2
+_MISSING = {"None": _NONE, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
+
+
+@dataclass(frozen=True)
+class _Splits:
+    """The split nodes that test one side's features, grouped by tree.
+
+    ``feature`` indexes this side's columns; ``starts`` are the first node of
+    each tree in ``trees_with_nodes`` (for ``np.bitwise_or.reduceat``);
+    ``member`` says, for categorical nodes, which category codes go left (rows:
+    nodes; columns: codes 0..max).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    categorical: np.ndarray
+    missing: np.ndarray
+    default_left: np.ndarray
+    left_leaves: np.ndarray
+    right_leaves: np.ndarray
+    trees_with_nodes: np.ndarray
+    starts: np.ndarray
+    member: np.ndarray
+    nan_left: np.ndarray
+    any_categorical: bool
+    any_zero_missing: bool
+
+    def allowed(self, X: np.ndarray, all_leaves: np.ndarray) -> np.ndarray:
+        """Rows x trees: the leaves each row's decisions on this side allow."""
+        out = np.tile(all_leaves, (X.shape[0], 1))
+        if not len(self.feature):
+            return out
+        go_left = _decide(X[:, self.feature], self)
+        excluded = np.where(go_left, self.right_leaves, self.left_leaves)
+        per_tree = np.bitwise_or.reduceat(excluded, self.starts, axis=1)
+        out[:, self.trees_with_nodes] &= ~per_tree
+        return out
+
+
+def _decide(values: np.ndarray, s: _Splits) -> np.ndarray:
+    """Rows x nodes: whether each row goes left at each node (LightGBM's rules).
+
+    Numerical: NaN counts as 0 unless NaN is the missing value; a missing value (0
+    for "Zero", NaN for "NaN") goes the default way; the rest compare ``<=``. So a
+    NaN's way at each node is fixed: :attr:`_Splits.nan_left`. Categorical: the value
+    is truncated to an int; NaN, negative codes and codes not in the node's set go
+    right.
+    """
+    left = values <= s.threshold  # NaN compares False; categorical nodes are set below
+    nan = np.isnan(values)
+    if nan.any():
+        left = np.where(nan, s.nan_left, left)
+    if s.any_zero_missing:
+        zero = (s.missing == _ZERO_MISSING) & (np.abs(values) <= _ZERO)
+        left = np.where(zero, s.default_left, left)
+    if s.any_categorical:
+        codes = np.trunc(np.where(nan, -1.0, values))
+        width = s.member.shape[1]
+        in_range = (codes >= 0) & (codes < width)
+        index = np.where(in_range, codes, 0).astype(np.intp)
+        member = s.member[np.arange(values.shape[1]), index] & in_range
+        left = np.where(s.categorical, member, left)
+    return np.asarray(left, dtype=bool)
+
+
+class CompiledTrees:
+    """Several LightGBM regression boosters, evaluated from task and config leaf masks.
+
+    Args:
+        boosters: The models; :meth:`predict` returns one row of outputs per booster.
+        n_task_features: Inputs ``[0, n_task_features)`` are the task's; the rest the config's.
+
+    Raises:
+        FailedPreconditionError: A booster that cannot be compiled (the reason is said).
+    """
+
+    def __init__(self, boosters: Sequence[lgb.Booster], n_task_features: int) -> None:
+        trees: list[dict[str, Any]] = []
+        self.n_features = -1
+        block_starts = []
+        for booster in boosters:
+            dump = booster.dump_model()
+            _check_supported(dump)
+            n_features = int(dump["max_feature_idx"]) + 1
+            if self.n_features not in (-1, n_features):
+                raise FailedPreconditionError("the boosters do not take the same inputs")
+            self.n_features = n_features
+            block_starts.append(len(trees))
+            trees.extend(info["tree_structure"] for info in dump["tree_info"])
+        if not trees:
+            raise FailedPreconditionError("there are no trees to compile")
+        self.n_task_features = n_task_features
+        self.n_boosters = len(boosters)
+        self.block_starts = np.array(block_starts, dtype=np.intp)
+        values = np.zeros((len(trees), MAX_LEAVES))
+        leaf_sets: list[int] = []
+        task_nodes: list[tuple[int, dict[str, Any], int, int]] = []
+        config_nodes: list[tuple[int, dict[str, Any], int, int]] = []
+        for t, root in enumerate(trees):
+            leaf_sets.append(_collect(root, t, values, task_nodes, config_nodes, n_task_features))
+        # The narrowest unsigned type that holds every tree's leaves: masks are gathered
+        # per request, so their size is memory traffic.
+        width = max(max(leaf_sets).bit_length(), 1)
+        self.mask_type: type[np.unsignedinteger[Any]] = next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width
+        )
+        self.values = np.ascontiguousarray(values[:, :width]).reshape(-1)
+        self.all_leaves = np.array(leaf_sets, dtype=self.mask_type)
+        self.task = _splits(task_nodes, 0, self.mask_type)
+        self.config = _splits(config_nodes, n_task_features, self.mask_type)
+        self.n_trees = len(trees)
+        self._bounds = np.append(self.block_starts, self.n_trees).tolist()
+        self._offsets = np.arange(self.n_trees, dtype=np.intp) * width
+        self._one = self.mask_type(1)
+
+    def task_masks(self, task: np.ndarray) -> np.ndarray:
+        """Tasks x trees masks from the task side (one row of meta-features gives one row)."""
+        return self.task.allowed(_side(task, self.n_task_features), self.all_leaves)
+
+    def config_masks(self, encoded: np.ndarray) -> np.ndarray:
+        """Configs x trees masks from the config side of the inputs."""
+        width = self.n_features - self.n_task_features
+        return self.config.allowed(_side(encoded, width), self.all_leaves)
+
+    def predict(
+        self, task_mask: np.ndarray, config_masks: np.ndarray, boosters: slice = slice(None)
+    ) -> np.ndarray:
+        """Boosters x configs: the models' outputs for one task (its mask) and the configs.
+
+        Args:
+            task_mask: One task's masks (trees,).
+            config_masks: Configs x trees masks.
+            boosters: Only these boosters (a slice of the compiled ones, step 1).
+        """
+        first, stop, _ = boosters.indices(self.n_boosters)
+        lo, hi = self._bounds[first], self._bounds[stop]
+        reached = config_masks[:, lo:hi] & task_mask[lo:hi]
+        # One bit is set: its index is the number of bits below it.
+        leaf = self._offsets[lo:hi] + np.bitwise_count(reached - self._one)
+        per_tree = self.values[leaf]
+        blocks = self.block_starts[first:stop] - lo
+        return np.ascontiguousarray(np.add.reduceat(per_tree, blocks, axis=1).T)
+
+    def predict_rows(self, X: np.ndarray) -> np.ndarray:
+        """Boosters x rows for full input rows (task features, then config), any tasks."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        tasks = self.task_masks(X[:, : self.n_task_features])
+        configs = self.config_masks(X[:, self.n_task_features :])
+        if not len(X):
+            return np.zeros((self.n_boosters, 0))
+        columns = [self.predict(t, c[None, :])[:, 0] for t, c in zip(tasks, configs, strict=True)]
+        return np.column_stack(columns)
+
+
+def _side(X: np.ndarray, width: int) -> np.ndarray:
+    matrix = np.atleast_2d(np.asarray(X, dtype=float))
+    if matrix.shape[1] != width:
+        raise FailedPreconditionError(f"expected {width} columns, got {matrix.shape[1]}")
+    return matrix
+
+
+def _check_supported(dump: dict[str, Any]) -> None:
+    if dump.get("objective", "").split(" ")[0] != "regression":
+        raise FailedPreconditionError(
+            f"only regression boosters can be compiled, got objective {dump.get('objective')!r}"
+        )
+    if int(dump.get("num_tree_per_iteration", 1)) != 1 or dump.get("average_output"):
+        raise FailedPreconditionError("only single-output, summed boosters can be compiled")
+    for info in dump["tree_info"]:
+        if int(info["num_leaves"]) > MAX_LEAVES:
+            raise FailedPreconditionError(
+                f"a tree has {info['num_leaves']} leaves; at most {MAX_LEAVES} can be compiled "
+                "(train the surrogate with num_leaves <= 64)"
+            )
+
+
+def _collect(
+    node: dict[str, Any],
+    tree: int,
+    values: np.ndarray,
+    task_nodes: list[tuple[int, dict[str, Any], int, int]],
+    config_nodes: list[tuple[int, dict[str, Any], int, int]],
+    n_task: int,
+) -> int:
+    """Record the leaves under ``node`` (returned as a mask) and its split nodes by side."""
+    if "split_feature" not in node:
+        if node.get("leaf_coeff"):
+            raise FailedPreconditionError("linear trees cannot be compiled")
+        leaf = int(node.get("leaf_index", 0))
+        values[tree, leaf] = float(node["leaf_value"])
+        return 1 << leaf
+    left = _collect(node["left_child"], tree, values, task_nodes, config_nodes, n_task)
+    right = _collect(node["right_child"], tree, values, task_nodes, config_nodes, n_task)
+    side = task_nodes if int(node["split_feature"]) < n_task else config_nodes
+    side.append((tree, node, left, right))
+    return left | right
+
+
+def _splits(
+    nodes: list[tuple[int, dict[str, Any], int, int]],
+    offset: int,
+    mask_type: type[np.unsignedinteger[Any]],
+) -> _Splits:
+    nodes = sorted(nodes, key=lambda n: n[0])  # stable: by tree, for reduceat
+    tree = np.array([n[0] for n in nodes], dtype=np.intp)
+    categorical = np.array([n[1]["decision_type"] == "==" for n in nodes], dtype=bool)
+    categories = [
+        [int(c) for c in str(n[1]["threshold"]).split("||")] if cat else []
+        for n, cat in zip(nodes, categorical, strict=True)
+    ]
+    width = max([max(c) + 1 for c in categories if c] + [1])
+    member = np.zeros((len(nodes), width), dtype=bool)
+    for i, codes in enumerate(categories):
+        member[i, codes] = True
+    threshold = np.array(
+        [
+            np.nan if cat else float(n[1]["threshold"])
+            for n, cat in zip(nodes, categorical, strict=True)
+        ]
+    )
+    trees_with_nodes, starts = np.unique(tree, return_index=True)
+    missing = np.array([_MISSING[str(n[1]["missing_type"])] for n in nodes], dtype=np.int8)
+    default_left = np.array([bool(n[1]["default_left"]) for n in nodes], dtype=bool)
+    # Where a NaN goes: the default way if NaN or 0 is the missing value (NaN counts as 0),
+    # else as 0 compares; always right at a categorical node.
+    with np.errstate(invalid="ignore"):
+        nan_left = np.where(missing == _NONE, threshold >= 0.0, default_left) & ~categorical
+    return _Splits(
+        feature=np.array([int(n[1]["split_feature"]) - offset for n in nodes], dtype=np.intp),
+        threshold=threshold,
+        categorical=categorical,
+        missing=missing,
+        default_left=default_left,
+        left_leaves=np.array([n[2] for n in nodes], dtype=mask_type),
+        right_leaves=np.array([n[3] for n in nodes], dtype=mask_type),
+        trees_with_nodes=trees_with_nodes.astype(np.intp),
+        starts=starts.astype(np.intp),
+        member=member,
+        nan_left=nan_left,
+        any_categorical=bool(categorical.any()),
+        any_zero_missing=bool(any(str(n[1]["missing_type"]) == "Zero" for n in nodes)),
+    )
+
+
+class CompiledSurrogate:
+    """A surrogate's ensemble and fit-time model, compiled for one split of its inputs.
+
+    Args:
+        members: The ensemble's boosters.
+        fit_time: The fit-time booster (predicts ``log1p`` seconds), or ``None``.
+        n_task_features: How many leading inputs are the task's meta-features.
+    """
+
+    def __init__(
+        self, members: Sequence[lgb.Booster], fit_time: lgb.Booster | None, n_task_features: int
+    ) -> None:
+        self.n_members = len(members)
+        self.has_fit_time = fit_time is not None
+        boosters = [*members, fit_time] if fit_time is not None else list(members)
+        self.trees = CompiledTrees(boosters, n_task_features)
+
+    def task(self, meta: np.ndarray) -> np.ndarray:
+        """A task's masks (trees,) from its raw meta-features (NaN: undefined)."""
+        return np.asarray(self.trees.task_masks(meta)[0])
+
+    def tasks(self, metas: np.ndarray) -> np.ndarray:
+        """Tasks x trees masks, one row of meta-features per task."""
+        return self.trees.task_masks(metas)
+
+    def configs(self, encoded: np.ndarray) -> np.ndarray:
+        """Configs x trees masks from encoded configs."""
+        if not len(encoded):
+            return np.zeros((0, self.trees.n_trees), dtype=self.trees.mask_type)
+        return self.trees.config_masks(encoded)
+
+    def scores(self, task: np.ndarray, configs: np.ndarray) -> np.ndarray:
+        """Members x configs: the ensemble's predicted normalised scores."""
+        if not len(configs):
+            return np.zeros((self.n_members, 0))
+        return self.trees.predict(task, configs, slice(0, self.n_members))
+
+    def fit_seconds(self, task: np.ndarray, configs: np.ndarray) -> np.ndarray:
+        """Predicted fit seconds of the configs (NaN when no fit times were recorded)."""
+        if not self.has_fit_time or not len(configs):
+            return np.full(len(configs), np.nan)
+        log_seconds = self.trees.predict(task, configs, slice(self.n_members, None))[0]
+        return np.asarray(np.expm1(np.clip(log_seconds, 0.0, 20.0)), dtype=float)
