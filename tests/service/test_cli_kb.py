@@ -324,7 +324,7 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     assert set(plan.learners) <= set(available_learners())
     assert len(plan.learners) == 8
     first = plan.steps[0]
-    assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, None)
+    assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
     assert all(
         (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in plan.steps
     )
