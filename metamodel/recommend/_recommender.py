@@ -306,6 +306,7 @@ class Recommender:
         groups.update({f"best:{t}": cs[:per_task] for t, cs in task_best.items()})
         self.table = _WorldTable(self.encoder, self.compiled, index, groups)
         self._n_choices = np.array(self.encoder.n_choices, dtype=float)
+        self._weights: dict[tuple[int, int, float], np.ndarray] = {}
 
     def suggest(
         self,
@@ -474,18 +475,24 @@ class Recommender:
         own = predictions[:, shortlist]
         others = world_scores(worlds, shortlist)  # worlds x members x size
         stacked = np.vstack([own, others.reshape(-1, size)])
-        members = own.shape[0]
-        share = (1.0 - settings.self_weight) / len(worlds)
-        weights = np.concatenate(
-            [
-                np.full(members, settings.self_weight / members),
-                np.full(len(worlds) * members, share / members),
-            ]
-        )
+        weights = self._world_weights(own.shape[0], len(worlds))
         chosen = _expected_best_set(
-            stacked, np.ones(size, dtype=bool), k, weights=weights, first=own.mean(axis=0)
+            stacked, np.ones(size, dtype=bool), k, weights=weights, first=mean[shortlist]
         )
-        return [int(shortlist[i]) for i in chosen]
+        return [int(i) for i in shortlist[chosen]]
+
+    def _world_weights(self, members: int, worlds: int) -> np.ndarray:
+        """Weights of the task's own members, then of each world's members (kept per shape)."""
+        own = self.settings.self_weight
+        key = (members, worlds, own)
+        found = self._weights.get(key)
+        if found is None:
+            share = (1.0 - own) / worlds
+            found = np.concatenate(
+                [np.full(members, own / members), np.full(worlds * members, share / members)]
+            )
+            self._weights[key] = found
+        return found
 
     def _world_scores(
         self,

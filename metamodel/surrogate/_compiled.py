@@ -38,6 +38,8 @@ MAX_LEAVES = 64
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, compared as a double)
 _NONE, _ZERO_MISSING, _NAN_MISSING = 0, 1, 2
 _MISSING = {"None": _NONE, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
+# A split on the side's first column whose both ways exclude no leaf (masks 0).
+_NO_SPLIT = {"decision_type": "<=", "threshold": 0.0, "missing_type": "None", "default_left": True}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class _Splits:
     """The split nodes that test one side's features, grouped by tree.
 
     ``feature`` indexes this side's columns; ``starts`` are the first node of
-    each tree in ``trees_with_nodes`` (for ``np.bitwise_or.reduceat``);
+    each tree (for ``np.bitwise_or.reduceat``; a tree with no split on this side
+    has one that excludes nothing);
     ``member`` says, for categorical nodes, which category codes go left (rows:
     nodes; columns: codes 0..max).
     """
@@ -57,7 +60,6 @@ class _Splits:
     default_left: np.ndarray
     left_leaves: np.ndarray
     right_leaves: np.ndarray
-    trees_with_nodes: np.ndarray
     starts: np.ndarray
     member: np.ndarray
     nan_left: np.ndarray
@@ -66,14 +68,11 @@ class _Splits:
 
     def allowed(self, X: np.ndarray, all_leaves: np.ndarray) -> np.ndarray:
         """Rows x trees: the leaves each row's decisions on this side allow."""
-        out = np.tile(all_leaves, (X.shape[0], 1))
         if not len(self.feature):
-            return out
+            return np.tile(all_leaves, (X.shape[0], 1))
         go_left = _decide(X[:, self.feature], self)
         excluded = np.where(go_left, self.right_leaves, self.left_leaves)
-        per_tree = np.bitwise_or.reduceat(excluded, self.starts, axis=1)
-        out[:, self.trees_with_nodes] &= ~per_tree
-        return out
+        return all_leaves & ~np.bitwise_or.reduceat(excluded, self.starts, axis=1)
 
 
 def _decide(values: np.ndarray, s: _Splits) -> np.ndarray:
@@ -145,9 +144,12 @@ class CompiledTrees:
         )
         self.values = np.ascontiguousarray(values[:, :width]).reshape(-1)
         self.all_leaves = np.array(leaf_sets, dtype=self.mask_type)
-        self.task = _splits(task_nodes, 0, self.mask_type)
-        self.config = _splits(config_nodes, n_task_features, self.mask_type)
         self.n_trees = len(trees)
+        config_width = self.n_features - n_task_features
+        self.task = _splits(task_nodes, 0, self.mask_type, self.n_trees, n_task_features)
+        self.config = _splits(
+            config_nodes, n_task_features, self.mask_type, self.n_trees, config_width
+        )
         self._bounds = np.append(self.block_starts, self.n_trees).tolist()
         self._offsets = np.arange(self.n_trees, dtype=np.intp) * width
         self._one = self.mask_type(1)
@@ -239,7 +241,12 @@ def _splits(
     nodes: list[tuple[int, dict[str, Any], int, int]],
     offset: int,
     mask_type: type[np.unsignedinteger[Any]],
+    n_trees: int,
+    width_of_side: int,
 ) -> _Splits:
+    if width_of_side > 0:  # every tree gets a node: one that excludes no leaf where needed
+        have = {n[0] for n in nodes}
+        nodes = nodes + [(t, _NO_SPLIT, 0, 0) for t in range(n_trees) if t not in have]
     nodes = sorted(nodes, key=lambda n: n[0])  # stable: by tree, for reduceat
     tree = np.array([n[0] for n in nodes], dtype=np.intp)
     categorical = np.array([n[1]["decision_type"] == "==" for n in nodes], dtype=bool)
@@ -257,7 +264,7 @@ def _splits(
             for n, cat in zip(nodes, categorical, strict=True)
         ]
     )
-    trees_with_nodes, starts = np.unique(tree, return_index=True)
+    _, starts = np.unique(tree, return_index=True)
     missing = np.array([_MISSING[str(n[1]["missing_type"])] for n in nodes], dtype=np.int8)
     default_left = np.array([bool(n[1]["default_left"]) for n in nodes], dtype=bool)
     # Where a NaN goes: the default way if NaN or 0 is the missing value (NaN counts as 0),
@@ -265,14 +272,15 @@ def _splits(
     with np.errstate(invalid="ignore"):
         nan_left = np.where(missing == _NONE, threshold >= 0.0, default_left) & ~categorical
     return _Splits(
-        feature=np.array([int(n[1]["split_feature"]) - offset for n in nodes], dtype=np.intp),
+        feature=np.array(
+            [int(n[1].get("split_feature", offset)) - offset for n in nodes], dtype=np.intp
+        ),
         threshold=threshold,
         categorical=categorical,
         missing=missing,
         default_left=default_left,
         left_leaves=np.array([n[2] for n in nodes], dtype=mask_type),
         right_leaves=np.array([n[3] for n in nodes], dtype=mask_type),
-        trees_with_nodes=trees_with_nodes.astype(np.intp),
         starts=starts.astype(np.intp),
         member=member,
         nan_left=nan_left,
