@@ -169,13 +169,13 @@ class CompiledTrees:
         """Boosters x configs: the models' outputs for one task (its mask) and the configs.
 
         Args:
-            task_mask: One task's masks (trees,).
+            task_mask: One task's masks (trees,), or one row per config (configs x trees).
             config_masks: Configs x trees masks.
             boosters: Only these boosters (a slice of the compiled ones, step 1).
         """
         first, stop, _ = boosters.indices(self.n_boosters)
         lo, hi = self._bounds[first], self._bounds[stop]
-        reached = config_masks[:, lo:hi] & task_mask[lo:hi]
+        reached = config_masks[:, lo:hi] & task_mask[..., lo:hi]
         # One bit is set: its index is the number of bits below it.
         leaf = self._offsets[lo:hi] + np.bitwise_count(reached - self._one)
         per_tree = self.values[leaf]
@@ -185,12 +185,10 @@ class CompiledTrees:
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         """Boosters x rows for full input rows (task features, then config), any tasks."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        tasks = self.task_masks(X[:, : self.n_task_features])
-        configs = self.config_masks(X[:, self.n_task_features :])
         if not len(X):
             return np.zeros((self.n_boosters, 0))
-        columns = [self.predict(t, c[None, :])[:, 0] for t, c in zip(tasks, configs, strict=True)]
-        return np.column_stack(columns)
+        tasks = self.task_masks(X[:, : self.n_task_features])
+        return self.predict(tasks, self.config_masks(X[:, self.n_task_features :]))
 
 
 def _side(X: np.ndarray, width: int) -> np.ndarray:
