@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -83,9 +84,15 @@ class TaskIndex:
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         """Scale features like the training tasks; NaN (undefined) becomes the median."""
-        with np.errstate(all="ignore"):
-            scaled = (np.atleast_2d(raw) - self.center) / self.scale
-        return np.asarray(np.clip(np.nan_to_num(scaled, nan=0.0), -_CLIP, _CLIP), dtype=float)
+        # No warnings to silence: the centre is finite and the scale > 0, and NaN or an
+        # infinity in ``raw`` passes through the arithmetic quietly.
+        scaled = np.atleast_2d(np.asarray(raw, dtype=float) - self.center)
+        scaled /= self.scale
+        scaled[np.isnan(scaled)] = 0.0
+        # Clipped (infinities too) with the ufuncs: np.clip's wrapper costs more than the work.
+        np.maximum(scaled, -_CLIP, out=scaled)
+        np.minimum(scaled, _CLIP, out=scaled)
+        return scaled
 
     def vector(self, features: Mapping[str, float]) -> np.ndarray:
         """A task's raw meta-feature vector in index order.
@@ -100,7 +107,11 @@ class TaskIndex:
                 f"unknown meta-feature name(s): {shown}; GetModelInfo lists the "
                 f"{len(self.feature_names)} names this model uses"
             )
-        values = np.array([float(features.get(n, np.nan)) for n in self.feature_names])
+        values = np.fromiter(
+            map(features.get, self.feature_names, repeat(math.nan)),
+            dtype=float,
+            count=len(self.feature_names),
+        )
         if np.isinf(values).any():
             bad = [n for n, v in zip(self.feature_names, values, strict=True) if np.isinf(v)]
             raise InvalidRequestError(
@@ -138,8 +149,9 @@ class TaskIndex:
         return frozenset(self.feature_names)
 
     @cached_property
-    def _squared_norms(self) -> np.ndarray:
-        return np.asarray((self.matrix**2).sum(axis=1), dtype=float)
+    def _unit(self) -> float:
+        """Distances are root-mean-square differences: per feature, not per vector."""
+        return 1.0 / math.sqrt(max(self.matrix.shape[1], 1))
 
     @cached_property
     def _rows(self) -> dict[str, int]:
@@ -148,7 +160,11 @@ class TaskIndex:
     def nearest(self, raw: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
         """Rows and distances of the ``n`` nearest training tasks, nearest first; and whether
         the task is out of distribution."""
-        distances = _pairwise(self.standardise(raw), self.matrix, self._squared_norms)[0]
+        # One row: the differences themselves, with no matrix product (which would hand a
+        # tiny product to the BLAS library and its threads on every request).
+        difference = self.matrix - self.standardise(raw)
+        difference *= difference
+        distances = np.sqrt(np.add.reduce(difference, axis=1)) * self._unit
         order = np.argsort(distances, kind="stable")[:n]
         out = bool(len(order) and distances[order[0]] > self.ood_threshold)
         return order, distances[order], out
@@ -192,9 +208,7 @@ class TaskIndex:
         )
 
 
-def _pairwise(a: np.ndarray, b: np.ndarray, b_squared: np.ndarray | None = None) -> np.ndarray:
-    if b_squared is None:
-        b_squared = (b**2).sum(axis=1)
-    squared = (a**2).sum(axis=1)[:, None] + b_squared[None, :] - 2.0 * a @ b.T
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
     distances = np.sqrt(np.maximum(squared, 0.0)) / np.sqrt(max(a.shape[1], 1))
     return np.asarray(distances, dtype=float)

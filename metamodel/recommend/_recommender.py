@@ -120,9 +120,9 @@ class _WorldTable:
     ``groups`` name lists of configs (default, portfolio, each task's best,
     samples); :attr:`positions` maps each group to columns of the table.
     :attr:`scores` holds the ensemble's predictions for every column as if the
-    task were each training task (tasks in index order x columns x members, so
-    that one cell's members lie together), :attr:`means` their mean over the
-    members. Both are computed when the
+    task were each training task (tasks in index order x members x columns, so
+    that a world's rows of predictions are gathered at once), :attr:`means`
+    their mean over the members. Both are computed when the
     table is made: with the compiled trees that is one AND per tree and cell
     (about 0.2 s for the shipped LightGBM bundle). The columns' config-side
     tree masks and the training tasks' task-side masks are kept too, so a
@@ -154,21 +154,27 @@ class _WorldTable:
         self.column = column
         self.task_masks = compiled.tasks(index.training_matrix())
         members, n_columns = compiled.n_members, len(configs)
-        self.scores = np.empty((len(index.task_ids), n_columns, members))
+        self.scores = np.empty((len(index.task_ids), members, n_columns))
         for row, task in enumerate(self.task_masks):
-            self.scores[row] = compiled.scores(task, self.fixed.masks).T
-        self.means = self.scores.mean(axis=2)
+            self.scores[row] = compiled.scores(task, self.fixed.masks)
+        # Summed with the members adjacent, as the screening has always ranked them.
+        self.means = np.ascontiguousarray(self.scores.transpose(0, 2, 1)).mean(axis=2)
         empty = np.zeros(0, dtype=int)
         self.best_by_row = [self.positions.get(f"best:{t}", empty).tolist() for t in index.task_ids]
-        self.portfolio_columns = set(self.positions["portfolio"].tolist())
         portfolio, samples = self.positions["portfolio"], self.positions["samples"]
-        # What screening ranks: the portfolio and the samples, or the samples alone.
-        self.pools = {True: np.concatenate([portfolio, samples]), False: samples}
+        self.in_portfolio = np.zeros(n_columns, dtype=bool)
+        self.in_portfolio[portfolio] = True
+        # What screening ranks: the portfolio and the samples, or the samples alone; each
+        # column once (a sample may equal a portfolio config), in its first place.
+        self.pools = {
+            screened: _first_each(pool)
+            for screened, pool in ((True, np.concatenate([portfolio, samples])), (False, samples))
+        }
         self.pool_means = {screened: self.means[:, pool] for screened, pool in self.pools.items()}
 
     def world(self, task_id: str) -> np.ndarray:
         """Members x columns: the ensemble's predictions as if the task were ``task_id``."""
-        return np.asarray(self.scores[self.index.row(task_id)].T)
+        return np.array(self.scores[self.index.row(task_id)])
 
 
 class _Candidates:
@@ -183,6 +189,7 @@ class _Candidates:
         self.table = table
         self.excluded = excluded
         self.taken = bytearray(len(table.fixed.configs))
+        self._taken = np.frombuffer(self.taken, dtype=np.uint8)  # the same bytes
         for digest in excluded:
             column = table.column.get(digest)
             if column is not None:
@@ -195,27 +202,31 @@ class _Candidates:
     def __len__(self) -> int:
         return len(self.origins)
 
-    def fresh(self, columns: Iterable[int], limit: int | None = None) -> list[int]:
-        """The ``columns`` not taken yet, each once, in their first order (at most ``limit``)."""
-        taken = self.taken
-        out: list[int] = []
-        seen: set[int] = set()
-        for column in columns:
-            if limit is not None and len(out) >= limit:
-                break
-            if not taken[column] and column not in seen:
-                seen.add(column)
-                out.append(column)
-        return out
-
     def take(self, columns: Iterable[int], origin: SuggestionOrigin) -> int:
-        """Add the table configs at ``columns`` not yet taken; say how many."""
-        fresh = self.fresh(columns)
-        for column in fresh:
-            self.taken[column] = 1
-        self._table_columns.extend(fresh)
-        self.origins.extend([origin] * len(fresh))
-        return len(fresh)
+        """Add the table configs at ``columns`` not yet taken, each once, in order; say how many."""
+        taken, out = self.taken, self._table_columns
+        before = len(out)
+        for column in columns:
+            if not taken[column]:
+                taken[column] = 1
+                out.append(column)
+        added = len(out) - before
+        self.origins.extend([origin] * added)
+        return added
+
+    def take_best(self, ranked: np.ndarray, limit: int) -> None:
+        """Add the first ``limit`` of the ``ranked`` columns (distinct) not taken yet: those
+        of the portfolio first (origin portfolio), then the rest (origin model), each in
+        rank order."""
+        fresh = ranked[self._taken[ranked] == 0][:limit]
+        self._taken[fresh] = 1
+        portfolio = self.table.in_portfolio[fresh]
+        for columns, origin in (
+            (fresh[portfolio], SuggestionOrigin.PORTFOLIO),
+            (fresh[~portfolio], SuggestionOrigin.MODEL),
+        ):
+            self._table_columns.extend(columns.tolist())
+            self.origins.extend([origin] * len(columns))
 
     def add(self, extra: _Fixed, origin: SuggestionOrigin) -> None:
         """Add configs found during the request (after every :meth:`take`)."""
@@ -259,8 +270,9 @@ class _Candidates:
         return self.table.fixed.configs[self._table_columns[i]]
 
 
-WorldScores = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(worlds as index rows, shortlist indices) -> worlds x members x shortlist predictions."""
+WorldScores = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+"""(worlds as index rows, shortlist indices, weight) -> (worlds x members) x shortlist
+predictions times the weight."""
 
 
 class Recommender:
@@ -306,7 +318,16 @@ class Recommender:
         groups.update({f"best:{t}": cs[:per_task] for t, cs in task_best.items()})
         self.table = _WorldTable(self.encoder, self.compiled, index, groups)
         self._n_choices = np.array(self.encoder.n_choices, dtype=float)
-        self._weights: dict[tuple[int, int, float], np.ndarray] = {}
+        # The world table weighted once for the usual number of worlds, as a flat array with
+        # each (task, member) row's offset, so a request gathers its weighted worlds in one
+        # ``take``.
+        # Members last: a (world, candidate) cell's predictions share a cache line, and a
+        # request gathers a few hundred such cells from tables of megabytes.
+        members = self.compiled.n_members
+        self._world_weight = self._weights(members, self.settings.world_neighbours)[1]
+        self._weighted_table = np.ascontiguousarray(
+            self.table.scores.transpose(0, 2, 1) * self._world_weight
+        )
 
     def suggest(
         self,
@@ -340,22 +361,23 @@ class Recommender:
         nearest = self.index.tasks_at(rows[:n], distances[:n])
         candidates = self._candidates(rows, out_of_distribution, exclude)
         masks = candidates.masks()
-        predictions = self.compiled.scores(task, masks)
+        predictions, fit_seconds = self.compiled.scores_and_fit_seconds(task, masks)
         if not out_of_distribution and settings.n_refine_from > 0 and len(candidates):
             start = len(candidates)
             candidates.add(
                 self._refine(candidates.encoded(), predictions), SuggestionOrigin.REFINEMENT
             )
             if len(candidates) > start:
-                extra = self.compiled.scores(task, candidates.masks(start))
+                masks = candidates.masks()
+                extra, extra_seconds = self.compiled.scores_and_fit_seconds(task, masks[start:])
                 predictions = np.hstack([predictions, extra])
+                fit_seconds = np.concatenate([fit_seconds, extra_seconds])
         if not len(candidates):
             raise FailedPreconditionError("every candidate config is in the exclude list")
-        masks = candidates.masks() if predictions.shape[1] != len(masks) else masks
-        allowed = np.ones(len(candidates), dtype=bool)
-        fit_seconds = None
+        members = predictions.shape[0]
+        mean = np.add.reduce(predictions, axis=0) / members  # = predictions.mean(axis=0)
+        allowed = None
         if max_fit_seconds is not None:
-            fit_seconds = self.compiled.fit_seconds(task, masks)
             allowed = ~(fit_seconds > max_fit_seconds)  # unknown (NaN) fit times are allowed
             if not allowed.any():
                 raise FailedPreconditionError(
@@ -364,27 +386,37 @@ class Recommender:
                 )
         columns = candidates.columns
 
-        def world_scores(worlds: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
-            return self._world_scores(worlds, shortlist, columns, masks)
+        def world_scores(worlds: np.ndarray, shortlist: np.ndarray, weight: float) -> np.ndarray:
+            return self._world_scores(worlds, shortlist, columns, masks, weight)
 
-        chosen = self._choose_set(rows, predictions, allowed, k, world_scores)
-        if fit_seconds is None:  # only the chosen ones' fit times are needed
-            fit_seconds = np.full(len(candidates), np.nan)
-            fit_seconds[chosen] = self.compiled.fit_seconds(task, masks[chosen])
-        mean, spread = predictions.mean(axis=0), predictions.std(axis=0)
+        chosen = self._choose_set(rows, predictions, mean, allowed, k, world_scores)
+        picked = predictions[:, chosen]
+        # The members' standard deviation, as predictions.std(axis=0) computes it.
+        deviation = picked - mean[chosen]
+        spread = np.sqrt(np.add.reduce(np.multiply(deviation, deviation), axis=0) / members)
         near = tuple(nearest)
-        suggestions = [
-            Suggestion(
-                config=candidates.config(i),
-                predicted_score=float(mean[i]),
-                uncertainty=float(spread[i]),
-                predicted_fit_seconds=float(fit_seconds[i]),
-                origin=candidates.origins[i],
-                nearest_tasks=near,
-            )
-            for i in chosen
-        ]
-        return Recommendation(suggestions, out_of_distribution, near)
+        origins = candidates.origins
+        return Recommendation(
+            [
+                Suggestion(
+                    config=candidates.config(i),
+                    predicted_score=score,
+                    uncertainty=uncertainty,
+                    predicted_fit_seconds=seconds,
+                    origin=origins[i],
+                    nearest_tasks=near,
+                )
+                for i, score, uncertainty, seconds in zip(
+                    chosen,
+                    mean[chosen].tolist(),
+                    spread.tolist(),
+                    fit_seconds[chosen].tolist(),
+                    strict=True,
+                )
+            ],
+            out_of_distribution,
+            near,
+        )
 
     def choose(
         self, features: Mapping[str, float], pool: list[dict[str, ConfigValue]], k: int
@@ -400,12 +432,13 @@ class Recommender:
         rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
         masks = self.compiled.configs(self.encoder.encode(pool))
         predictions = self.compiled.scores(self.compiled.task(meta), masks)
+        columns = np.full(len(pool), -1)
 
-        def world_scores(worlds: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
-            return self._world_scores(worlds, shortlist, np.full(len(pool), -1), masks)
+        def world_scores(worlds: np.ndarray, shortlist: np.ndarray, weight: float) -> np.ndarray:
+            return self._world_scores(worlds, shortlist, columns, masks, weight)
 
-        allowed = np.ones(len(pool), dtype=bool)
-        return self._choose_set(rows, predictions, allowed, k, world_scores)
+        mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
+        return self._choose_set(rows, predictions, mean, None, k, world_scores)
 
     def _candidates(
         self,
@@ -442,18 +475,15 @@ class Recommender:
         # Screening: a config's mean prediction over the nearest tasks' worlds.
         pool = table.pools[screen_portfolio]
         screen = table.pool_means[screen_portfolio][worlds].mean(axis=0)
-        order = pool[np.argsort(-screen, kind="stable")].tolist()
-        kept = candidates.fresh(order, settings.n_screened)
-        in_portfolio = table.portfolio_columns
-        candidates.take([c for c in kept if c in in_portfolio], SuggestionOrigin.PORTFOLIO)
-        candidates.take([c for c in kept if c not in in_portfolio], SuggestionOrigin.MODEL)
+        candidates.take_best(pool[np.argsort(-screen, kind="stable")], settings.n_screened)
         return candidates
 
     def _choose_set(
         self,
         rows: np.ndarray,
         predictions: np.ndarray,
-        allowed: np.ndarray,
+        mean: np.ndarray,
+        allowed: np.ndarray | None,
         k: int,
         world_scores: WorldScores,
     ) -> list[int]:
@@ -464,35 +494,37 @@ class Recommender:
         as if the task were each of its nearest training tasks adds plausible
         worlds that differ where it matters, much as a greedy portfolio covers
         kinds of task. The first pick is the best under the task's own worlds.
+
+        Args:
+            rows: The nearest training tasks' index rows, nearest first.
+            predictions: Members x candidates, on the task itself.
+            mean: The members' mean per candidate.
+            allowed: Which candidates may be picked (``None``: all).
+            k: How many to pick.
+            world_scores: Weighted predictions of a shortlist on some worlds.
         """
         settings = self.settings
         worlds = rows[: settings.world_neighbours]
+        members = predictions.shape[0]
         if not len(worlds) or settings.self_weight >= 1.0 or k == 1:
-            return _expected_best_set(predictions, allowed, k)
-        mean = np.where(allowed, predictions.mean(axis=0), -np.inf)
-        size = min(int(allowed.sum()), max(settings.shortlist, 4 * k))
+            return _expected_best_set(predictions * (1.0 / members), allowed, k)
+        if allowed is not None:
+            mean = np.where(allowed, mean, -np.inf)
+        n_allowed = len(mean) if allowed is None else int(np.count_nonzero(allowed))
+        size = min(n_allowed, max(settings.shortlist, 4 * k))
         shortlist = np.argsort(-mean, kind="stable")[:size]
-        own = predictions[:, shortlist]
-        others = world_scores(worlds, shortlist)  # worlds x members x size
-        stacked = np.vstack([own, others.reshape(-1, size)])
-        weights = self._world_weights(own.shape[0], len(worlds))
-        chosen = _expected_best_set(
-            stacked, np.ones(size, dtype=bool), k, weights=weights, first=mean[shortlist]
+        own_weight, world_weight = self._weights(members, len(worlds))
+        weighted = np.concatenate(
+            [predictions[:, shortlist] * own_weight, world_scores(worlds, shortlist, world_weight)]
         )
+        chosen = _expected_best_set(weighted, None, k, first=mean[shortlist])
         return [int(i) for i in shortlist[chosen]]
 
-    def _world_weights(self, members: int, worlds: int) -> np.ndarray:
-        """Weights of the task's own members, then of each world's members (kept per shape)."""
+    def _weights(self, members: int, worlds: int) -> tuple[float, float]:
+        """The weight of each of the task's own members, and of each member of each world."""
         own = self.settings.self_weight
-        key = (members, worlds, own)
-        found = self._weights.get(key)
-        if found is None:
-            share = (1.0 - own) / worlds
-            found = np.concatenate(
-                [np.full(members, own / members), np.full(worlds * members, share / members)]
-            )
-            self._weights[key] = found
-        return found
+        share = (1.0 - own) / max(worlds, 1)
+        return own / members, share / members
 
     def _world_scores(
         self,
@@ -500,26 +532,32 @@ class Recommender:
         shortlist: np.ndarray,
         columns: np.ndarray,
         masks: np.ndarray,
+        weight: float,
     ) -> np.ndarray:
-        """Worlds x members x shortlist: from the world table where it has the config.
+        """(worlds x members) x shortlist: predictions times ``weight``, from the world table
+        where it has the config.
 
         Args:
             worlds: Index rows of the training tasks taken as worlds.
             shortlist: Candidate indices.
             columns: Each candidate's table column (-1: outside the table).
             masks: Each candidate's config-side tree masks.
+            weight: The weight of each world's members.
         """
         at = columns[shortlist]
         known = at >= 0
-        scores = self.table.scores  # tasks x columns x members
-        if known.all():
-            return np.asarray(scores[worlds[:, None], at].transpose(0, 2, 1))
-        out = np.empty((len(worlds), self.compiled.n_members, len(shortlist)))
-        out[:, :, known] = scores[worlds[:, None], at[known]].transpose(0, 2, 1)
+        if weight == self._world_weight and known.all():  # the usual case: one gather
+            cells = self._weighted_table[worlds[:, None], at]  # worlds x shortlist x members
+            return np.reshape(cells.transpose(0, 2, 1), (-1, len(at)))
+        scores = self.table.scores  # tasks x members x columns
+        members = self.compiled.n_members
+        out = np.empty((len(worlds), members, len(shortlist)))
+        out[:, :, known] = scores[worlds[:, None, None], np.arange(members)[:, None], at[known]]
         extra = masks[shortlist[~known]]  # refinements, a pool
         for w, row in enumerate(worlds.tolist()):
             out[w][:, ~known] = self.compiled.scores(self.table.task_masks[row], extra)
-        return out
+        out *= weight
+        return out.reshape(-1, len(shortlist))
 
     def _refine(self, encoded: np.ndarray, predictions: np.ndarray) -> _Fixed:
         """Perturb the best candidates in encoded space; categoricals switch now and then."""
@@ -542,40 +580,45 @@ class Recommender:
         return _Fixed.of(self.encoder, self.compiled, found)
 
 
+def _first_each(columns: np.ndarray) -> np.ndarray:
+    """The distinct ``columns``, each where it first appears."""
+    _, first = np.unique(columns, return_index=True)
+    return columns[np.sort(first)]
+
+
 def _expected_best_set(
-    predictions: np.ndarray,
-    allowed: np.ndarray,
+    weighted: np.ndarray,
+    allowed: np.ndarray | None,
     k: int,
     *,
-    weights: np.ndarray | None = None,
     first: np.ndarray | None = None,
 ) -> list[int]:
-    """Greedily pick up to ``k`` allowed columns maximising the weighted mean of the row max.
+    """Greedily pick up to ``k`` allowed columns maximising the sum of the row max.
 
     Args:
-        predictions: Worlds (rows) x candidates (columns).
-        allowed: Which candidates may be picked.
+        weighted: Worlds (rows) x candidates (columns), each row already times its
+            world's weight (the weights are >= 0 and sum to 1).
+        allowed: Which candidates may be picked (``None``: all).
         k: How many to pick.
-        weights: Weight of each world (default: equal); they sum to 1.
-        first: Scores that choose the first pick alone (default: the weighted mean).
+        first: Scores that choose the first pick alone (default: the weighted sum).
     """
-    worlds = predictions.shape[0]
-    w = np.full(worlds, 1.0 / worlds) if weights is None else weights
-    # Weighted sums column by column (not a BLAS product, whose rounding depends on the
-    # memory layout), so configs predicted alike in every world tie exactly and the
-    # first one wins, on any machine. Weights are >= 0, so w * max(b, p) is
-    # max(w * b, w * p) exactly: the weighting is done once, not per pick.
-    weighted = w[:, None] * predictions
+    worlds, n = weighted.shape
+    # Sums column by column (not a BLAS product, whose rounding depends on the memory
+    # layout), so configs predicted alike in every world tie exactly and the first one
+    # wins, on any machine. Weights are >= 0, so w * max(b, p) is max(w * b, w * p)
+    # exactly: the weighting is done once, not per pick.
+    add, maximum = np.add.reduce, np.maximum
     # Added to every gain: ties (nothing added in any world) go to the better mean, and
     # what may not be picked (or is picked) gets -inf.
-    bias = np.where(allowed, 1e-9 * weighted.sum(axis=0), -np.inf)
+    bias = add(weighted, axis=0) * 1e-9
+    if allowed is not None:
+        bias[~allowed] = -np.inf
     best = np.full((worlds, 1), -np.inf)  # weighted best so far, per world
     buffer = np.empty_like(weighted)
-    add, maximum = np.add.reduce, np.maximum
     chosen: list[int] = []
-    for _ in range(min(k, int(allowed.sum()))):
+    for _ in range(min(k, n if allowed is None else int(np.count_nonzero(allowed)))):
         if not chosen and first is not None:
-            score = np.where(allowed, first, -np.inf)
+            score = first if allowed is None else np.where(allowed, first, -np.inf)
         else:
             score = add(maximum(weighted, best, out=buffer), axis=0)
             score += bias

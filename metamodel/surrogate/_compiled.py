@@ -151,8 +151,11 @@ class CompiledTrees:
             config_nodes, n_task_features, self.mask_type, self.n_trees, config_width
         )
         self._bounds = np.append(self.block_starts, self.n_trees).tolist()
-        self._offsets = np.arange(self.n_trees, dtype=np.intp) * width
-        self._one = self.mask_type(1)
+        # A reached leaf's mask is 2**leaf, which as a float32 has the exponent field
+        # leaf + 127 (exactly: powers of two up to 2**63 are float32 numbers). Each tree's
+        # first value's position, less that bias, turns the field into a position in
+        # :attr:`values`.
+        self._positions = (np.arange(self.n_trees, dtype=np.int32) * width - 127).astype(np.int32)
 
     def task_masks(self, task: np.ndarray) -> np.ndarray:
         """Tasks x trees masks from the task side (one row of meta-features gives one row)."""
@@ -176,9 +179,12 @@ class CompiledTrees:
         first, stop, _ = boosters.indices(self.n_boosters)
         lo, hi = self._bounds[first], self._bounds[stop]
         reached = config_masks[:, lo:hi] & task_mask[..., lo:hi]
-        # One bit is set: its index is the number of bits below it.
-        leaf = self._offsets[lo:hi] + np.bitwise_count(reached - self._one)
-        per_tree = self.values[leaf]
+        # One bit is set; its index is read from the float32 exponent field (see __init__),
+        # a few vectorised passes where counting bits is a slow one.
+        position = reached.astype(np.float32).view(np.int32)
+        position >>= 23
+        position += self._positions[lo:hi]
+        per_tree = self.values.take(position)
         blocks = self.block_starts[first:stop] - lo
         return np.ascontiguousarray(np.add.reduceat(per_tree, blocks, axis=1).T)
 
@@ -329,4 +335,18 @@ class CompiledSurrogate:
         if not self.has_fit_time or not len(configs):
             return np.full(len(configs), np.nan)
         log_seconds = self.trees.predict(task, configs, slice(self.n_members, None))[0]
-        return np.asarray(np.expm1(np.clip(log_seconds, 0.0, 20.0)), dtype=float)
+        return _seconds(log_seconds)
+
+    def scores_and_fit_seconds(
+        self, task: np.ndarray, configs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`scores` and :meth:`fit_seconds` in one pass over the trees (same numbers)."""
+        if not self.has_fit_time or not len(configs):
+            return self.scores(task, configs), np.full(len(configs), np.nan)
+        out = self.trees.predict(task, configs)
+        return out[: self.n_members], _seconds(out[self.n_members])
+
+
+def _seconds(log_seconds: np.ndarray) -> np.ndarray:
+    """Seconds from the fit-time model's ``log1p`` seconds (clipped to [0, 20] first)."""
+    return np.asarray(np.expm1(np.clip(log_seconds, 0.0, 20.0)), dtype=float)

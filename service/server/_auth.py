@@ -50,6 +50,10 @@ class TokenGuard:
         self._admin = tuple(admin_tokens)
         self._reads_open = reads_open
 
+    def open_to_all(self, access: Access) -> bool:
+        """Whether calls needing ``access`` are allowed without a token (open reads)."""
+        return access is Access.READ and self._reads_open
+
     def check(
         self, access: Access, metadata: Iterable[tuple[str, str | bytes]] | None, rpc: str
     ) -> None:

@@ -27,6 +27,7 @@ class CallMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.calls = Counter(
             "warmstart_rpc_calls",
             "gRPC calls handled, by method and status code.",
@@ -43,15 +44,33 @@ class CallMetrics:
 
     def observe(self, rpc: str, code: str, seconds: float) -> None:
         """Count one call and its latency."""
-        self.calls.labels(rpc=rpc, code=code).inc()
-        self.latency.labels(rpc=rpc, code=code).observe(seconds)
+        children = self._children.get((rpc, code))
+        if children is None:  # looking the labelled series up costs more than the update
+            children = self.calls.labels(rpc=rpc, code=code), self.latency.labels(rpc, code)
+            self._children[(rpc, code)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def log_call(rpc: str, code: str, ms: float, peer: str) -> None:
-    """Write the access log line of one call (fields: rpc, code, ms, peer)."""
-    _access.info(
-        "%s %s", rpc, code, extra={"rpc": rpc, "code": code, "ms": round(ms, 3), "peer": peer}
+    """Write the access log line of one call (fields: rpc, code, ms, peer).
+
+    The record is made directly rather than through ``Logger.info``, which would also
+    look up the caller's source line on every call: an access line has no use for it.
+    """
+    if not _access.isEnabledFor(logging.INFO):
+        return
+    record = _access.makeRecord(
+        ACCESS_LOGGER,
+        logging.INFO,
+        __file__,
+        0,
+        "%s %s",
+        (rpc, code),
+        None,
+        extra={"rpc": rpc, "code": code, "ms": round(ms, 3), "peer": peer},
     )
+    _access.handle(record)
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -24,6 +24,7 @@ from metamodel.types import (
     TaskType,
 )
 from protos.warmstart.v1 import warmstart_pb2 as pb
+from service.server import _wire
 from service.server.api import (
     DescribeUpload,
     ModelSummary,
@@ -163,13 +164,10 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
     version = ""
     task_id: str | None = None
     if which == "features":
-        features = {}
-        for feature in request.features.features:
-            if not feature.name:
-                raise InvalidRequestError("a meta-feature has an empty name")
-            if feature.name in features:
-                raise InvalidRequestError(f"meta-feature {feature.name!r} is given twice")
-            features[feature.name] = float(feature.value)
+        pairs = [(feature.name, feature.value) for feature in request.features.features]
+        features = dict(pairs)
+        if len(features) != len(pairs) or "" in features:
+            _check_feature_names([name for name, _ in pairs])
         version = request.features.feature_version
     elif which == "task_id":
         task_id = request.task_id
@@ -196,6 +194,21 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
     )
 
 
+def _check_feature_names(names: list[str]) -> None:
+    """Raise for the first empty or repeated meta-feature name.
+
+    Raises:
+        InvalidRequestError: Always, when a name is empty or repeated.
+    """
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise InvalidRequestError("a meta-feature has an empty name")
+        if name in seen:
+            raise InvalidRequestError(f"meta-feature {name!r} is given twice")
+        seen.add(name)
+
+
 def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsRequest:
     """Encode a SuggestConfigs request (the client's side)."""
     message = pb.SuggestConfigsRequest(space=request.space, k=request.k)
@@ -212,55 +225,35 @@ def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsReques
     return message
 
 
-_CONFIG_CACHE_SIZE = 4096
-_config_cache: dict[int, tuple[Mapping[str, object], pb.Config]] = {}
-
-
-def _cached_config_to_proto(config: Mapping[str, object]) -> pb.Config:
-    """:func:`config_to_proto`, remembered by the config object's identity.
-
-    The recommender hands out the same config objects (its fixed candidates) again
-    and again, so most suggestions are encoded once per model rather than per call.
-    The cache holds the object itself, so its id cannot be reused while cached; it is
-    emptied when full. Config mappings are never changed in place (the core treats
-    them as values).
-    """
-    key = id(config)
-    hit = _config_cache.get(key)
-    if hit is not None and hit[0] is config:
-        return hit[1]
-    message = config_to_proto(config)
-    if len(_config_cache) >= _CONFIG_CACHE_SIZE:
-        _config_cache.clear()
-    _config_cache[key] = (config, message)
-    return message
+_fragments = _wire.FragmentCache(config_to_proto)
 
 
 def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
-    """Encode the suggestions of one request."""
+    """Encode the suggestions of one request (from serialized fragments: see ``_wire``)."""
     response = pb.SuggestConfigsResponse(
         model_version=answer.model_version,
         out_of_distribution=answer.out_of_distribution,
         space_id=answer.space_id,
     )
     # By identity: the suggestions of one answer usually share one tuple of neighbours.
-    neighbours: dict[int, list[pb.NeighbourTask]] = {}
+    neighbours: dict[int, bytes] = {}
+    parts = []
     for suggestion in answer.suggestions:
-        message = response.suggestions.add(
-            predicted_score=suggestion.predicted_score,
-            uncertainty=suggestion.uncertainty,
-            predicted_fit_seconds=suggestion.predicted_fit_seconds,
-            origin=_ORIGINS.get(suggestion.origin, pb.ORIGIN_UNSPECIFIED),
-        )
-        message.config.CopyFrom(_cached_config_to_proto(suggestion.config))
         near = neighbours.get(id(suggestion.nearest_tasks))
         if near is None:
-            near = [
-                pb.NeighbourTask(task_id=n.task_id, name=n.name, distance=n.distance)
-                for n in suggestion.nearest_tasks
-            ]
+            near = _wire.neighbours_field(suggestion.nearest_tasks)
             neighbours[id(suggestion.nearest_tasks)] = near
-        message.nearest_tasks.extend(near)
+        parts.append(
+            _wire.suggestion_bytes(
+                _fragments.config_field(suggestion.config),
+                suggestion.predicted_score,
+                suggestion.uncertainty,
+                suggestion.predicted_fit_seconds,
+                _ORIGINS.get(suggestion.origin, pb.ORIGIN_UNSPECIFIED),
+                near,
+            )
+        )
+    response.MergeFromString(b"".join(parts))
     return response
 
 

@@ -113,3 +113,20 @@ def test_what_cannot_be_compiled_is_refused_with_the_reason() -> None:
         CompiledTrees([binary], 2)
     with pytest.raises(InvalidRequestError, match=r"num_leaves must be in \[2, 64\]"):
         SurrogateParams(num_leaves=100).check()
+
+
+def test_scores_and_fit_seconds_in_one_pass_equal_the_separate_calls() -> None:
+    bundle = load_bundle(SHIPPED[0])
+    compiled = bundle.surrogate.compile(len(bundle.index.feature_names))
+    assert compiled.has_fit_time
+    X = _odd_rows(compiled.trees.n_features, 50, seed=3)
+    n_task = compiled.trees.n_task_features
+    task = compiled.task(X[0, :n_task])
+    configs = compiled.configs(X[:, n_task:])
+    scores, seconds = compiled.scores_and_fit_seconds(task, configs)
+    np.testing.assert_array_equal(scores, compiled.scores(task, configs))
+    np.testing.assert_array_equal(seconds, compiled.fit_seconds(task, configs))
+    assert scores.shape == (compiled.n_members, 50)
+    empty, no_seconds = compiled.scores_and_fit_seconds(task, configs[:0])
+    assert empty.shape == (compiled.n_members, 0)
+    assert no_seconds.shape == (0,)

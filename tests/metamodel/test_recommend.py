@@ -111,6 +111,13 @@ class _CountingScorer:
         self.rows += len(configs)
         return np.asarray(self.compiled.scores(task, configs))
 
+    def scores_and_fit_seconds(
+        self, task: np.ndarray, configs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        self.rows += len(configs)
+        scores, seconds = self.compiled.scores_and_fit_seconds(task, configs)
+        return np.asarray(scores), np.asarray(seconds)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.compiled, name)
 
