@@ -27,12 +27,16 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from metamodel.store import RecordStore
 from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from service.server._auth import TokenGuard
 from service.server._models import ModelRegistry, ServedModel
 from service.server._observe import CallMetrics
 from service.server._operations import Operations
-from service.server._servicer import AdminServicer, CallRunner, WarmstartServicer
+from service.server._servicer import (
+    AdminServicer,
+    CallRunner,
+    WarmstartServicer,
+    register_services,
+)
 from service.settings import ServerSettings
 
 __all__ = ["SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
@@ -209,10 +213,11 @@ def make_server(
         call_metrics,
     )
     operations = Operations(models, store, max_results=settings.max_results)
-    pb_grpc.add_WarmstartServicer_to_server(
-        WarmstartServicer(operations, runner, settings.max_describe_bytes), server
+    register_services(
+        server,
+        WarmstartServicer(operations, runner, settings.max_describe_bytes),
+        AdminServicer(operations, runner),
     )
-    pb_grpc.add_WarmstartAdminServicer_to_server(AdminServicer(operations, runner), server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from grpc import aio
@@ -28,7 +28,7 @@ from service.server._errors import DeadlineExceededError, status_for
 from service.server._observe import CallMetrics, log_call
 from service.server._operations import Operations
 
-__all__ = ["AdminServicer", "CallRunner", "WarmstartServicer"]
+__all__ = ["AdminServicer", "CallRunner", "WarmstartServicer", "register_services"]
 
 log = logging.getLogger("warmstart.server")
 
@@ -126,17 +126,22 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
     async def SuggestConfigs(  # noqa: N802 - the proto names it
         self, request: pb.SuggestConfigsRequest, context: Context
     ) -> pb.SuggestConfigsResponse:
-        """k configs for a task in a space."""
+        """k configs for a task in a space.
 
-        async def body() -> pb.SuggestConfigsResponse:
+        The response goes out already serialized (see :func:`register_services`), so the
+        value returned is its bytes, whatever the generated signature says.
+        """
+
+        async def body() -> bytes:
             decoded = convert.suggest_request_from_proto(request)
             if decoded.task_id is None:  # meta-features given: pure computation
                 answer = self._runner.compute(context, self._ops.suggest, decoded)
             else:  # a known task: its meta-features are read from the store
                 answer = await self._runner.blocking(context, self._ops.suggest, decoded)
-            return convert.suggest_answer_to_proto(answer)
+            return convert.suggest_answer_to_bytes(answer)
 
-        return await self._runner.run("SuggestConfigs", Access.READ, context, body)
+        encoded = await self._runner.run("SuggestConfigs", Access.READ, context, body)
+        return cast(pb.SuggestConfigsResponse, encoded)
 
     async def ReportResults(  # noqa: N802 - the proto names it
         self, request: pb.ReportResultsRequest, context: Context
@@ -216,3 +221,43 @@ class AdminServicer(pb_grpc.WarmstartAdminServicer):
             return convert.reload_to_proto(outcome)
 
         return await self._runner.run("ReloadModel", Access.ADMIN, context, body)
+
+
+class _Captured:
+    """Stands in for a server to receive the generated code's method handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        """Ignored: the handlers are registered from :attr:`handlers`."""
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        """Keep the handlers by method name."""
+        self.handlers = dict(handlers)
+
+
+def _serialized(response: bytes | pb.SuggestConfigsResponse) -> bytes:
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def register_services(
+    server: aio.Server, servicer: WarmstartServicer, admin: AdminServicer
+) -> None:
+    """Register both services as the generated code does, except that SuggestConfigs
+    hands gRPC its response as bytes (built from cached fragments): building the message
+    only for gRPC to serialize it again cost a tenth of the call."""
+    captured = _Captured()
+    pb_grpc.add_WarmstartServicer_to_server(servicer, cast(aio.Server, captured))
+    handlers = captured.handlers
+    handlers["SuggestConfigs"] = handlers["SuggestConfigs"]._replace(  # type: ignore[attr-defined]
+        response_serializer=_serialized
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+    pb_grpc.add_WarmstartAdminServicer_to_server(admin, server)
+
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name

@@ -55,6 +55,7 @@ __all__ = [
     "space_from_proto",
     "space_to_proto",
     "suggest_answer_from_proto",
+    "suggest_answer_to_bytes",
     "suggest_answer_to_proto",
     "suggest_request_from_proto",
     "suggest_request_to_proto",
@@ -229,15 +230,22 @@ _fragments = _wire.FragmentCache(config_to_proto)
 
 
 def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
-    """Encode the suggestions of one request (from serialized fragments: see ``_wire``)."""
-    response = pb.SuggestConfigsResponse(
-        model_version=answer.model_version,
-        out_of_distribution=answer.out_of_distribution,
-        space_id=answer.space_id,
-    )
+    """Encode the suggestions of one request."""
+    return pb.SuggestConfigsResponse.FromString(suggest_answer_to_bytes(answer))
+
+
+def suggest_answer_to_bytes(answer: SuggestAnswer) -> bytes:
+    """The serialized ``SuggestConfigsResponse`` of one request, assembled from serialized
+    fragments (see ``_wire``): what the server sends, with no message built."""
+    parts = [
+        pb.SuggestConfigsResponse(
+            model_version=answer.model_version,
+            out_of_distribution=answer.out_of_distribution,
+            space_id=answer.space_id,
+        ).SerializeToString()
+    ]
     # By identity: the suggestions of one answer usually share one tuple of neighbours.
     neighbours: dict[int, bytes] = {}
-    parts = []
     for suggestion in answer.suggestions:
         near = neighbours.get(id(suggestion.nearest_tasks))
         if near is None:
@@ -253,8 +261,7 @@ def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
                 near,
             )
         )
-    response.MergeFromString(b"".join(parts))
-    return response
+    return b"".join(parts)
 
 
 def suggest_answer_from_proto(message: pb.SuggestConfigsResponse) -> SuggestAnswer:
