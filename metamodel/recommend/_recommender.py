@@ -474,7 +474,7 @@ class Recommender:
             return candidates
         # Screening: a config's mean prediction over the nearest tasks' worlds.
         pool = table.pools[screen_portfolio]
-        screen = table.pool_means[screen_portfolio][worlds].mean(axis=0)
+        screen = np.add.reduce(table.pool_means[screen_portfolio][worlds], axis=0) / len(worlds)
         candidates.take_best(pool[np.argsort(-screen, kind="stable")], settings.n_screened)
         return candidates
 

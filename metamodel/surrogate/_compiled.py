@@ -70,7 +70,9 @@ class _Splits:
         """Rows x trees: the leaves each row's decisions on this side allow."""
         if not len(self.feature):
             return np.tile(all_leaves, (X.shape[0], 1))
-        go_left = _decide(X[:, self.feature], self)
+        # One row (a request's task) is gathered as a vector: a third of the 2-D cost.
+        values = X[0][self.feature][None, :] if X.shape[0] == 1 else X[:, self.feature]
+        go_left = _decide(values, self)
         excluded = np.where(go_left, self.right_leaves, self.left_leaves)
         return all_leaves & ~np.bitwise_or.reduceat(excluded, self.starts, axis=1)
 
