@@ -2,7 +2,8 @@
 
 Usage:
     python -m benchmarks.perf.suggest_load [--model BUNDLE.wsb] [--db URL]
-        [--duration 10] [--warmup 1] [--concurrency 1,16,64] [--channels 4] [--k 10]
+        [--duration 10] [--rounds 5] [--warmup 0.5] [--concurrency 1,16,64] [--channels 4]
+        [--k 10]
         [--task breast_cancer] [--log-level info] [--servers 1]
 
 The server is ``warmstart serve`` in a child process on a free loopback port
@@ -16,7 +17,9 @@ here, so it is a realistic task the model has not necessarily seen.
 
 The load is closed-loop: ``concurrency`` callers on a few ``grpc.aio``
 channels, each sending its next call when the last one is answered, for
-``--duration`` seconds per level after ``--warmup`` seconds not measured.
+``--duration`` seconds per level and RPC, in ``--rounds`` windows each after
+``--warmup`` seconds not measured. The two RPCs take turns window by window, so
+that a shared machine whose speed drifts during a run slows both alike.
 calls/s counts the calls answered within that window; the percentiles cover
 every call sent in it. The client runs in this process, so on a small machine it competes with the
 server for the CPUs: the figures are a floor for the server.
@@ -250,14 +253,24 @@ def _cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
-async def _level(
-    rpc: str,
+@dataclass
+class _Window:
+    """The raw figures of one measured window of one RPC."""
+
+    latencies: list[float]
+    answered_in_window: int
+    errors: int
+    seconds: float
+    server_cpu: float
+
+
+async def _window(
     calls: Sequence[Callable[[], Awaitable[object]]],
     concurrency: int,
     duration: float,
     warmup: float,
     server_pids: Sequence[int],
-) -> Level:
+) -> _Window:
     """Closed-loop load at one concurrency: warm-up, then ``duration`` seconds measured."""
     latencies: list[float] = []
     ends: list[float] = []
@@ -288,14 +301,21 @@ async def _level(
     until = start + duration
     await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
     cpu = _cpu_seconds(server_pids) - cpu
+    return _Window(latencies, sum(1 for end in ends if end <= until), errors, duration, cpu)
+
+
+def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
+    """One RPC's windows at one concurrency, pooled."""
+    latencies = [x for w in windows for x in w.latencies]
     ms = np.array(latencies) * 1000 if latencies else np.array([math.nan])
+    cpu = sum(w.server_cpu for w in windows)
     return Level(
         rpc,
         concurrency,
         len(latencies),
-        sum(1 for end in ends if end <= until),
-        errors,
-        duration,
+        sum(w.answered_in_window for w in windows),
+        sum(w.errors for w in windows),
+        sum(w.seconds for w in windows),
         float(np.percentile(ms, 50)),
         float(np.percentile(ms, 99)),
         cpu * 1000 / len(latencies) if latencies else math.nan,
@@ -329,16 +349,24 @@ async def measure(
         first = await stubs[0].SuggestConfigs(request, timeout=60)
         if len(first.suggestions) != request.k:
             raise RuntimeError(f"asked for {request.k} configs, got {len(first.suggestions)}")
-        suggest_calls = [(lambda s=s: s.SuggestConfigs(request, timeout=60)) for s in stubs]
-        check_calls = [(lambda h=h: h.Check(check, timeout=60)) for h in health]
+        rpcs = {
+            "SuggestConfigs": [(lambda s=s: s.SuggestConfigs(request, timeout=60)) for s in stubs],
+            "Check": [(lambda h=h: h.Check(check, timeout=60)) for h in health],
+        }
         levels = []
-        for rpc, calls in (("SuggestConfigs", suggest_calls), ("Check", check_calls)):
-            for concurrency in args.concurrency:
-                level = await _level(
-                    rpc, calls, concurrency, args.duration, args.warmup, server_pids
-                )
-                levels.append(level)
-                print(_row(level), flush=True)
+        seconds = args.duration / args.rounds
+        for concurrency in args.concurrency:
+            # The two RPCs take turns, window by window, so a machine whose speed drifts
+            # (a shared host) slows both alike and their ratio stays fair.
+            windows: dict[str, list[_Window]] = {rpc: [] for rpc in rpcs}
+            for _ in range(args.rounds):
+                for rpc, calls in rpcs.items():
+                    windows[rpc].append(
+                        await _window(calls, concurrency, seconds, args.warmup, server_pids)
+                    )
+            for rpc in rpcs:
+                levels.append(_level(rpc, concurrency, windows[rpc]))
+                print(_row(levels[-1]), flush=True)
         return levels, first.out_of_distribution
     finally:
         for channel in channels:
@@ -385,6 +413,13 @@ def print_targets(levels: list[Level]) -> None:
         )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a positive integer, got {text!r}")
+    return value
+
+
 def _concurrency(text: str) -> list[int]:
     levels = [int(part) for part in text.split(",") if part.strip()]
     if not levels or min(levels) < 1:
@@ -397,8 +432,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="bundle to serve (default: train one)")
     parser.add_argument("--db", help="database URL or SQLite path (train on it / serve it)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per level")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per level")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="measured seconds per level and RPC"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=5,
+        help="windows per level and RPC, the RPCs alternating",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=0.5, help="unmeasured seconds before each window"
+    )
     parser.add_argument("--concurrency", type=_concurrency, default=[1, 16, 64])
     parser.add_argument("--channels", type=int, default=4, help="client channels (connections)")
     parser.add_argument("--k", type=int, default=10, help="configs per SuggestConfigs call")
@@ -431,7 +476,8 @@ def main() -> None:
                 f"{bundle.training.get('tasks')} training tasks)\n"
                 f"task: {about}, meta-features {FEATURE_VERSION}, k={args.k}\n"
                 f"client: grpc.aio in one process, {args.channels} channels, closed loop, "
-                f"{args.duration:g} s per level after {args.warmup:g} s warm-up\n"
+                f"{args.duration:g} s per level and RPC in {args.rounds} windows taking "
+                f"turns with the other RPC's, each after {args.warmup:g} s warm-up\n"
                 f"machine: {os.cpu_count()} CPUs shared by client and server, load average "
                 f"{load[0]:.2f} before the run\n"
             )
