@@ -120,9 +120,9 @@ class _WorldTable:
     ``groups`` name lists of configs (default, portfolio, each task's best,
     samples); :attr:`positions` maps each group to columns of the table.
     :attr:`scores` holds the ensemble's predictions for every column as if the
-    task were each training task (tasks in index order x members x columns, so
-    that a world's rows of predictions are gathered at once), :attr:`means`
-    their mean over the members. Both are computed when the
+    task were each training task (tasks in index order x columns x members, so
+    that one cell's members lie together, in one cache line), :attr:`means` their
+    mean over the members. Both are computed when the
     table is made: with the compiled trees that is one AND per tree and cell
     (about 0.2 s for the shipped LightGBM bundle). The columns' config-side
     tree masks and the training tasks' task-side masks are kept too, so a
@@ -154,11 +154,10 @@ class _WorldTable:
         self.column = column
         self.task_masks = compiled.tasks(index.training_matrix())
         members, n_columns = compiled.n_members, len(configs)
-        self.scores = np.empty((len(index.task_ids), members, n_columns))
+        self.scores = np.empty((len(index.task_ids), n_columns, members))
         for row, task in enumerate(self.task_masks):
-            self.scores[row] = compiled.scores(task, self.fixed.masks)
-        # Summed with the members adjacent, as the screening has always ranked them.
-        self.means = np.ascontiguousarray(self.scores.transpose(0, 2, 1)).mean(axis=2)
+            self.scores[row] = compiled.scores(task, self.fixed.masks).T
+        self.means = self.scores.mean(axis=2)
         empty = np.zeros(0, dtype=int)
         self.best_by_row = [self.positions.get(f"best:{t}", empty).tolist() for t in index.task_ids]
         portfolio, samples = self.positions["portfolio"], self.positions["samples"]
@@ -174,7 +173,7 @@ class _WorldTable:
 
     def world(self, task_id: str) -> np.ndarray:
         """Members x columns: the ensemble's predictions as if the task were ``task_id``."""
-        return np.array(self.scores[self.index.row(task_id)])
+        return np.array(self.scores[self.index.row(task_id)].T)
 
 
 class _Candidates:
@@ -318,16 +317,11 @@ class Recommender:
         groups.update({f"best:{t}": cs[:per_task] for t, cs in task_best.items()})
         self.table = _WorldTable(self.encoder, self.compiled, index, groups)
         self._n_choices = np.array(self.encoder.n_choices, dtype=float)
-        # The world table weighted once for the usual number of worlds, as a flat array with
-        # each (task, member) row's offset, so a request gathers its weighted worlds in one
-        # ``take``.
-        # Members last: a (world, candidate) cell's predictions share a cache line, and a
-        # request gathers a few hundred such cells from tables of megabytes.
+        # The world table times the weight of a world's member, for the usual number of
+        # worlds: a request gathers its worlds' cells with the weighting already done.
         members = self.compiled.n_members
         self._world_weight = self._weights(members, self.settings.world_neighbours)[1]
-        self._weighted_table = np.ascontiguousarray(
-            self.table.scores.transpose(0, 2, 1) * self._world_weight
-        )
+        self._weighted_table = self.table.scores * self._world_weight
 
     def suggest(
         self,
@@ -549,10 +543,9 @@ class Recommender:
         if weight == self._world_weight and known.all():  # the usual case: one gather
             cells = self._weighted_table[worlds[:, None], at]  # worlds x shortlist x members
             return np.reshape(cells.transpose(0, 2, 1), (-1, len(at)))
-        scores = self.table.scores  # tasks x members x columns
-        members = self.compiled.n_members
-        out = np.empty((len(worlds), members, len(shortlist)))
-        out[:, :, known] = scores[worlds[:, None, None], np.arange(members)[:, None], at[known]]
+        scores = self.table.scores  # tasks x columns x members
+        out = np.empty((len(worlds), self.compiled.n_members, len(shortlist)))
+        out[:, :, known] = scores[worlds[:, None], at[known]].transpose(0, 2, 1)
         extra = masks[shortlist[~known]]  # refinements, a pool
         for w, row in enumerate(worlds.tolist()):
             out[w][:, ~known] = self.compiled.scores(self.table.task_masks[row], extra)
