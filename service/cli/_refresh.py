@@ -18,10 +18,11 @@ Made to run unattended (cron, a Kubernetes CronJob). One refresh of a space:
 
 Nothing is registered before step 6, so a refresh killed half-way leaves the
 serving model as it was (and the evaluations it finished, which are ordinary
-records). SIGTERM is handled like Ctrl-C from the lock to the publish:
-the lock is released, the outcome recorded and the exit code is 130; a stop
-that comes while the new version is being registered is ignored (the publish
-completes). Exit codes: see :data:`EXIT_CODES`.
+records). SIGTERM is handled like Ctrl-C from start to end: before the
+publish, the lock is released, the outcome recorded and the exit code is 130;
+a stop that comes while the new version is being registered is ignored (the
+publish completes); one that comes while telling the server ends the notice,
+with exit code 130 and the version published. Exit codes: see :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ EXIT_CODES = {
     EXIT_INVALID: "invalid flags",
     EXIT_REFUSED: "the gate refused the new model (it was worse); the serving model is kept",
     EXIT_LOCKED: "another refresh of this space holds the lock; nothing was done",
-    EXIT_INTERRUPTED: "stopped by SIGINT/SIGTERM; finished evaluations kept, nothing published",
+    EXIT_INTERRUPTED: (
+        "stopped by SIGINT/SIGTERM; finished evaluations kept, nothing published (or, stopped "
+        "while notifying the server, published: the output says which)"
+    ),
 }
 
 
@@ -216,18 +220,24 @@ def refresh(
     options.gate.check()
     holder, lock_name = _holder(), f"refresh:{space}"
     published: str | None = None
-    with open_store(db) as store:
+    # SIGTERM stops the job as Ctrl-C does from here to the end, the lock and the notice
+    # included, so a scheduler's stop always ends with the lock freed and an exit code.
+    with open_store(db) as store, sigterm_as_interrupt():
         ledger = ModelLedger(store)
         try:
             ledger.acquire_lock(lock_name, holder, lock_ttl, holder_is_dead=_dead_here)
         except LockBusyError as exc:
             err_console.print(f"refresh not started: {exc}", markup=False)
             raise typer.Exit(EXIT_LOCKED) from None
+        except KeyboardInterrupt:
+            # Stopped while taking the lock: a lock taken in that instant is found dead by
+            # the next refresh on this host (its holder's process is gone), or expires.
+            console.print("interrupted before the refresh started: nothing was done")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         try:
-            with sigterm_as_interrupt():  # a stop outside the evaluations ends as cleanly
-                published = _run(
-                    store, ledger, options, lambda: ledger.renew_lock(lock_name, holder, lock_ttl)
-                )
+            published = _run(
+                store, ledger, options, lambda: ledger.renew_lock(lock_name, holder, lock_ttl)
+            )
         except KeyboardInterrupt:
             console.print(
                 "interrupted: nothing was published; the evaluations finished so far are kept"
@@ -242,8 +252,16 @@ def refresh(
             raise
         finally:
             ledger.release_lock(lock_name, holder)
-    if published and notify:
-        notify_server(notify, admin_token, tls_root_cert, published)
+        if published and notify:
+            try:
+                notify_server(notify, admin_token, tls_root_cert, published)
+            except KeyboardInterrupt:
+                err_console.print(
+                    f"interrupted while notifying {notify}: {published} is published and "
+                    "serving in the store; the server's watcher or its next start picks it up",
+                    markup=False,
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _log(ledger: ModelLedger, space: str, outcome: str, detail: dict[str, Any]) -> None:

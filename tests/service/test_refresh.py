@@ -449,6 +449,38 @@ def test_sigterm_while_training_publishes_nothing_and_frees_the_lock(
     assert code in (0, 3), out  # the lock is free: it runs to the gate's verdict
 
 
+def test_sigterm_while_notifying_ends_the_notice_with_the_version_published(
+    copy: str, tmp_path: Path
+) -> None:
+    # A "server" that takes connections and never answers: the notice waits on it.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    models = tmp_path / "models"
+    run = _refresh_process(
+        copy, models, KNOWN, "--budget", "3", "--tolerance", "1",
+        "--notify", f"127.0.0.1:{port}", "--admin-token", "t",
+    )  # fmt: skip
+    try:
+        head = _read_until(run, "published ")
+        time.sleep(1.0)  # into the notice
+        code, out = _stop(run, head)
+    finally:
+        silent.close()
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert code == 130, out
+    published = re.search(r"^published (\S+) ->", out, re.M)
+    assert published is not None, out
+    assert f"interrupted while notifying 127.0.0.1:{port}: {published.group(1)} is published" in out
+    assert "Traceback" not in out
+    with RecordStore.open(copy) as store:
+        assert _serving(store) == published.group(1)
+        assert ModelLedger(store).get_lock("refresh:knn") is None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
