@@ -76,6 +76,7 @@ class WorkerProcess:
         self._jobs = Connection(jobs_write, readable=False)
         self.results = Connection(results_read, writable=False)
         self.ready = False
+        self.exiting = False  # the child said it is exiting (out of memory)
         self.job = None
         self.started = time.monotonic()
 
@@ -120,6 +121,8 @@ class WorkerProcess:
             return None
         if kind == "memory":
             job, self.job = self.job, None  # the child exits; EOF restarts it next
+            # Not idle until its successor is ready: a job sent now would die with it.
+            self.ready, self.exiting = False, True
             if job is None:
                 return None
             return JobResult(
@@ -136,7 +139,7 @@ class WorkerProcess:
     def _died(self) -> JobResult | None:
         code = self._reap()
         job = self.job
-        if not self.ready:
+        if not self.ready and not self.exiting:
             self.startup_failures += 1
             if self.startup_failures >= 3:
                 raise FailedPreconditionError(

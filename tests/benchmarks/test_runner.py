@@ -93,6 +93,25 @@ def test_failures_timeouts_and_memory_exhaustion_become_records(store: RecordSto
     assert all(r.score is None for m, r in by_mode.items() if m != "ok")
 
 
+def test_after_an_out_of_memory_exit_the_next_job_goes_to_a_fresh_child(
+    store: RecordStore,
+) -> None:
+    # One worker, the memory hog first: the child that exceeded the limit is exiting when
+    # its result arrives, so the next job must wait for its successor, not die with it.
+    spec = PlanSpec(
+        suite="sklearn:iris", learners=[FAULTY], n_configs=4, protocol=Protocol(folds=2)
+    )
+    jobs = sorted(build_plan(spec, store).jobs, key=lambda j: j.config["mode"] != "memory")
+    assert jobs[0].config["mode"] == "memory"
+    pool = LocalPool(1, time_limit=8, memory_limit_mb=1024)
+    results = {
+        r.job.config["mode"]: r for r in pool.run(j for j in jobs if j.config["mode"] != "sleep")
+    }
+    assert "grew past the limit of 1024 MiB" in (results["memory"].error or "")
+    assert "ValueError: deliberate failure for the test" in (results["raise"].error or "")
+    assert results["ok"].status is RecordStatus.OK
+
+
 def _cli(*args: str, db: str) -> list[str]:
     return [sys.executable, "-m", "service.cli", "bench", "run", *args, "--db", db]
 
