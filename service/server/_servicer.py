@@ -227,6 +227,7 @@ class _Captured:
     """Stands in for a server to receive the generated code's method handlers."""
 
     def __init__(self) -> None:
+        self.service = ""
         self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def add_generic_rpc_handlers(self, handlers: object) -> None:
@@ -235,8 +236,8 @@ class _Captured:
     def add_registered_method_handlers(
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
-        """Keep the handlers by method name."""
-        self.handlers = dict(handlers)
+        """Keep the service's name and its handlers by method name."""
+        self.service, self.handlers = service, dict(handlers)
 
 
 def _serialized(response: bytes | pb.SuggestConfigsResponse) -> bytes:
@@ -255,9 +256,7 @@ def register_services(
     handlers["SuggestConfigs"] = handlers["SuggestConfigs"]._replace(  # type: ignore[attr-defined]
         response_serializer=_serialized
     )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_registered_method_handlers(SERVICE, handlers)
+    service = captured.service
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
     pb_grpc.add_WarmstartAdminServicer_to_server(admin, server)
-
-
-SERVICE = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name

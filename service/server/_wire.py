@@ -6,13 +6,13 @@ message by message costs about as much as the rest of the servicer. The wire
 format allows better: a message's encoding is the concatenation of its fields'
 encodings, and parsing a concatenation merges. So each config's field is
 encoded once and kept, a request's neighbours once per response, the numbers
-with :func:`struct.pack`, and the response is parsed from the joined bytes in
-one call into the upb runtime.
+with :func:`struct.pack`, and the joined bytes are the response gRPC sends
+(``register_services`` in ``_servicer.py``); no message is built.
 
 The field numbers and types are read from the generated descriptors when this
 module is imported, and checked, so a change to the ``.proto`` that this
 encoding does not follow fails loudly at import rather than sending wrong bytes.
-``tests/service/test_wire.py`` checks the result against the message-by-message
+``tests/service/server/test_wire.py`` checks the result against the message-by-message
 encoding.
 """
 
@@ -60,8 +60,7 @@ _SCORE = _key(_field(_S, "predicted_score", FieldDescriptor.TYPE_DOUBLE), _FIXED
 _SPREAD = _key(_field(_S, "uncertainty", FieldDescriptor.TYPE_DOUBLE), _FIXED64)
 _SECONDS = _key(_field(_S, "predicted_fit_seconds", FieldDescriptor.TYPE_DOUBLE), _FIXED64)
 _ORIGIN = _key(_field(_S, "origin", FieldDescriptor.TYPE_ENUM), _VARINT)
-_field(_S, "config", FieldDescriptor.TYPE_MESSAGE)
-_field(_S, "nearest_tasks", FieldDescriptor.TYPE_MESSAGE, repeated=True)
+_field(_S, "config", FieldDescriptor.TYPE_MESSAGE)  # cached whole by FragmentCache
 _SUGGESTIONS = _key(
     _field(
         pb.SuggestConfigsResponse.DESCRIPTOR,
