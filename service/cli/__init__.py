@@ -6,6 +6,7 @@ import typer
 
 from service.cli import _bench, _db, _demo, _kb, _model, _records, _report, _serve, _suggest
 from service.cli import _features_io as _features_io  # features export | import
+from service.cli import _kb_compare as _kb_compare  # kb compare
 from service.cli import _models_admin as _models_admin  # model list | promote | rollback
 from service.cli._quickstart import quickstart
 from service.cli._refresh import refresh

@@ -10,11 +10,13 @@ import hashlib
 import json
 import runpy
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
@@ -154,6 +156,17 @@ def test_a_build_on_a_fresh_database_gives_the_same_records(
     assert result.exit_code == 0, result.output
     first = _records(built.out / "pmlb_records.parquet")
     assert _records(tmp_path / "out" / "pmlb_records.parquet") == first
+    compared = runner.invoke(app, ["kb", "compare", str(tmp_path / "out"), "--kb", str(built.out)])
+    assert compared.exit_code == 0, compared.output
+    assert "all 14 records of 2 spaces are the same" in compared.output
+    knn = _row(compared.output, "knn")
+    assert knn[:8] == ["8", "8", "0", "0", "8", "0", "0", "0"]
+    assert knn[8].startswith("same (")
+
+
+def _row(output: str, space: str) -> list[str]:
+    line = next(line for line in output.splitlines() if f"│ {space} " in line)
+    return [cell.strip() for cell in line.split("│")[2:-1]]
 
 
 def test_a_rerun_on_the_same_database_evaluates_nothing(
@@ -207,7 +220,9 @@ def test_no_bench_on_an_empty_database_fails_clearly(plan: Path, tmp_path: Path)
     assert not (tmp_path / "out").exists()
 
 
-def test_learners_runs_only_their_part_of_the_plan(plan: Path, tmp_path: Path) -> None:
+def test_learners_runs_only_their_part_of_the_plan(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
     db = f"sqlite:///{tmp_path / 'lr.db'}"
     result = _build(plan, tmp_path / "out", db, "--learners", "logistic_regression")
     assert result.exit_code == 0, result.output
@@ -216,6 +231,10 @@ def test_learners_runs_only_their_part_of_the_plan(plan: Path, tmp_path: Path) -
     provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert list(provenance["spaces"]) == ["logistic_regression"]
     assert provenance["spaces"]["logistic_regression"]["records"] == LR_RECORDS
+    compared = runner.invoke(app, ["kb", "compare", str(tmp_path / "out"), "--kb", str(built.out)])
+    assert compared.exit_code == 0, compared.output
+    assert "not compared: knn" in compared.output
+    assert "all 6 records of 1 spaces are the same" in compared.output
 
 
 def test_an_interrupted_build_changes_nothing_in_out_and_a_rerun_completes(
@@ -262,6 +281,77 @@ def test_kb_info_prints_the_counts_and_checks_the_hashes(built: Built, tmp_path:
     assert "no provenance.json; counts from pmlb_records.parquet" in bare.output
     lr = next(line for line in bare.output.splitlines() if "│ logistic_regression " in line)
     assert [cell.strip() for cell in lr.split("│")[2:7]] == ["3", "6", "6", "0", "0"]
+
+
+def _rewrite_records(path: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    change(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+
+def test_kb_compare_lists_what_differs_and_exits_1(built: Built, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(built.out, other)
+    (other / "provenance.json").unlink()  # a folder without one compares its records alone
+
+    def change(rows: list[dict[str, Any]]) -> None:
+        knn = [r for r in rows if r["space_name"] == "knn"]
+        knn[0]["score"] += 0.25
+        knn[1]["score"] += 1e-12
+        lr = next(r for r in rows if r["space_name"] == "logistic_regression")
+        lr["status"], lr["score"] = "timeout", None
+        rows.remove(knn[2])
+
+    _rewrite_records(other / "pmlb_records.parquet", change)
+    args = ["kb", "compare", str(other), "--kb", str(built.out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert _row(result.output, "knn") == ["8", "7", "0", "0", "5", "2", "1", "0", "-"]
+    assert _row(result.output, "logistic_regression")[:8] == [
+        "6",
+        "6",
+        "0",
+        "1",
+        "5",
+        "1",
+        "0",
+        "0",
+    ]
+    assert "2 of 2 spaces differ: knn (3 records), logistic_regression (1 records)" in result.output
+    assert "timeout" in result.output
+    assert "absent" in result.output
+
+    tolerant = runner.invoke(app, [*args, "--tolerance", "1e-9", "--show", "0"])
+    assert tolerant.exit_code == 1, tolerant.output
+    assert _row(tolerant.output, "knn")[4:6] == ["6", "1"]  # the 1e-12 change is the same
+    assert "knn: differing" not in tolerant.output
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "code", "message"),
+    [
+        ("missing", [], 1, "no knowledge base folder at"),
+        ("empty", [], 1, "has no pmlb_records.parquet"),
+        ("garbage", [], 1, "is not a readable records file"),
+        ("copy", ["--tolerance", "-1"], 2, "--tolerance must be a finite number >= 0, got -1.0"),
+        ("copy", ["--tolerance", "nan"], 2, "--tolerance must be a finite number >= 0"),
+        ("copy", ["--show", "-1"], 2, "greater than or equal to 0"),
+    ],
+)
+def test_kb_compare_refuses_bad_input_clearly(
+    built: Built, tmp_path: Path, setup: str, extra: list[str], code: int, message: str
+) -> None:
+    other = tmp_path / "other"
+    if setup != "missing":
+        other.mkdir()
+    if setup == "garbage":
+        (other / "pmlb_records.parquet").write_bytes(b"not parquet")
+    if setup == "copy":
+        shutil.copy(built.out / "pmlb_records.parquet", other)
+    result = runner.invoke(app, ["kb", "compare", str(other), "--kb", str(built.out), *extra])
+    assert result.exit_code == code, result.output
+    assert message in " ".join(result.output.split())
 
 
 def _plan_with(old: str, new: str) -> str:
