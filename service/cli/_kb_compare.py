@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,8 +53,10 @@ class SpaceComparison:
     ``ours``/``theirs`` count records, ``*_not_ok`` those failed or timed out;
     ``same`` counts matched pairs with the same status and score, ``changed``
     matched pairs that differ, ``only_ours``/``only_theirs`` records without a
-    partner. ``data_hashes`` are the trained bundles' training-data hashes from each
-    folder's ``provenance.json`` (``None`` where it has none).
+    partner. ``largest_gap`` is the largest score difference of a pair with the same
+    status, relative to the larger score (absolute below 1). ``data_hashes`` are the
+    trained bundles' training-data hashes from each folder's ``provenance.json``
+    (``None`` where it has none).
     """
 
     space: str
@@ -65,6 +68,7 @@ class SpaceComparison:
     changed: int
     only_ours: int
     only_theirs: int
+    largest_gap: float
     data_hashes: tuple[str | None, str | None]
     differences: tuple[Difference, ...]
 
@@ -124,7 +128,8 @@ def compare_records(
     Args:
         ours: The reference folder (the shipped ``kb/``).
         theirs: The other folder (a rebuild's ``--out``).
-        tolerance: Largest absolute score difference still counted as the same.
+        tolerance: Largest score difference still counted as the same, relative to
+            the larger of the two scores (absolute where both are below 1 in size).
         keep: How many differing records to keep per space.
 
     Returns:
@@ -143,16 +148,22 @@ def compare_records(
         right, on=[*_KEY, "occurrence"], how="outer", suffixes=("_o", "_t"), indicator=True
     )
     both = merged["_merge"] == "both"
-    scores = merged["score_o"].astype(float), merged["score_t"].astype(float)
-    equal_scores = ((scores[0] - scores[1]).abs() <= tolerance) | (
-        scores[0].isna() & scores[1].isna()
-    )
+    mine, yours = merged["score_o"].astype(float), merged["score_t"].astype(float)
+    # Relative to the larger score, absolute below 1: scores range from R^2 near 1 to
+    # -1e7 on regression tasks a config fails badly.
+    scale = np.maximum(np.maximum(mine.abs(), yours.abs()), 1.0)
+    merged["gap"] = ((mine - yours).abs() / scale).where(both, np.nan)
+    equal_scores = (merged["gap"] <= tolerance) | (mine.isna() & yours.isna())
     merged["same"] = both & (merged["status_o"] == merged["status_t"]) & equal_scores
     spaces = sorted(set(right["space_name"]))
     results = []
     for space in spaces:
         rows = merged[merged["space_name"] == space]
-        mine, yours = left[left["space_name"] == space], right[right["space_name"] == space]
+        ours_rows, theirs_rows = (
+            left[left["space_name"] == space],
+            right[right["space_name"] == space],
+        )
+        same_status = rows[rows["status_o"] == rows["status_t"]]["gap"]
         differing = rows[~rows["same"]]
         differences = tuple(
             Difference(
@@ -168,14 +179,15 @@ def compare_records(
         results.append(
             SpaceComparison(
                 space=space,
-                ours=len(mine),
-                theirs=len(yours),
-                ours_not_ok=int((mine["status"] != "ok").sum()),
-                theirs_not_ok=int((yours["status"] != "ok").sum()),
+                ours=len(ours_rows),
+                theirs=len(theirs_rows),
+                ours_not_ok=int((ours_rows["status"] != "ok").sum()),
+                theirs_not_ok=int((theirs_rows["status"] != "ok").sum()),
                 same=int(rows["same"].sum()),
                 changed=int((rows["_merge"] == "both").sum() - rows["same"].sum()),
                 only_ours=int((rows["_merge"] == "left_only").sum()),
                 only_theirs=int((rows["_merge"] == "right_only").sum()),
+                largest_gap=float(same_status.max()) if same_status.notna().any() else 0.0,
                 data_hashes=(hashes[0].get(space), hashes[1].get(space)),
                 differences=differences,
             )
@@ -188,7 +200,7 @@ def _shown(side: tuple[str, float] | None) -> str:
     if side is None:
         return "absent"
     status, score = side
-    return status if math.isnan(score) else f"{status} {score:.6g}"
+    return status if math.isnan(score) else f"{status} {score:.10g}"
 
 
 def _hash_check(hashes: tuple[str | None, str | None]) -> str:
@@ -209,21 +221,26 @@ def compare(
         typer.Option(help="Reference knowledge-base folder (default: kb/ of the source tree)."),
     ] = None,
     tolerance: Annotated[
-        float, typer.Option(help="Largest score difference still counted as the same.")
+        float,
+        typer.Option(
+            help="Largest score difference still counted as the same, relative to the larger "
+            "score (absolute below 1); 0: equal."
+        ),
     ] = 0.0,
     show: Annotated[int, typer.Option(min=0, help="Differing records listed per space.")] = 10,
 ) -> None:
     """Compare another knowledge base's records with this one's, space by space.
 
     Records are matched by task, config and seed; a pair is the same when status and
-    score are. Only the spaces OTHER holds are compared (a rebuild of some learners is
-    checked on its own). Exit code 1 if any record differs or lacks its partner.
+    score are (scores within --tolerance). Only the spaces OTHER holds are compared (a
+    rebuild of some learners is checked on its own). Exit code 1 if any record differs
+    or lacks its partner.
     """
     reference = kb if kb is not None else default_kb_dir()
     results, not_compared = compare_records(reference, other, tolerance=tolerance, keep=show)
     table = Table(
         "space", "records", "other", "not ok", "other not ok", "same", "changed",
-        "only here", "only other", "training data hash",
+        "only here", "only other", "largest gap", "training data hash",
         title=f"{reference} (here) against {other} (other)",
     )  # fmt: skip
     for r in results:
@@ -231,6 +248,7 @@ def compare(
             r.space,
             *(f"{n:,}" for n in (r.ours, r.theirs, r.ours_not_ok, r.theirs_not_ok, r.same)),
             *(f"{n:,}" for n in (r.changed, r.only_ours, r.only_theirs)),
+            f"{r.largest_gap:.2g}",
             _hash_check(r.data_hashes),
         )
     console.print(table)

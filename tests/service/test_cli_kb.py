@@ -25,7 +25,7 @@ from benchmarks.learners import available_learners
 from metamodel.bundle import load_bundle
 from metamodel.features import FEATURE_VERSION
 from metamodel.store import RecordStore
-from service.cli import _kb, _quickstart, app
+from service.cli import _kb, _kb_compare, _quickstart, app
 from service.cli._kb_plan import load_kb_plan
 
 runner = CliRunner()
@@ -160,8 +160,8 @@ def test_a_build_on_a_fresh_database_gives_the_same_records(
     assert compared.exit_code == 0, compared.output
     assert "all 14 records of 2 spaces are the same" in compared.output
     knn = _row(compared.output, "knn")
-    assert knn[:8] == ["8", "8", "0", "0", "8", "0", "0", "0"]
-    assert knn[8].startswith("same (")
+    assert knn[:9] == ["8", "8", "0", "0", "8", "0", "0", "0", "0"]
+    assert knn[9].startswith("same (")
 
 
 def _row(output: str, space: str) -> list[str]:
@@ -307,7 +307,10 @@ def test_kb_compare_lists_what_differs_and_exits_1(built: Built, tmp_path: Path)
     args = ["kb", "compare", str(other), "--kb", str(built.out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
-    assert _row(result.output, "knn") == ["8", "7", "0", "0", "5", "2", "1", "0", "-"]
+    knn = _row(result.output, "knn")
+    assert knn[:8] == ["8", "7", "0", "0", "5", "2", "1", "0"]
+    assert float(knn[8]) >= 0.25 / 1.25  # relative to the larger score where it is above 1
+    assert knn[9] == "-"
     assert _row(result.output, "logistic_regression")[:8] == [
         "6",
         "6",
@@ -441,3 +444,47 @@ def test_setup_py_ships_every_file_of_the_knowledge_base() -> None:
         package = ".".join(["warmstart_kb", *relative.parent.parts])
         patterns = data.get(package, [])
         assert any(fnmatch(path.name, p) for p in patterns), f"{relative} is not shipped"
+
+
+def _records_file(folder: Path, scores: list[float | None], statuses: list[str]) -> Path:
+    folder.mkdir()
+    n = len(scores)
+    columns = {
+        "space_name": ["svm"] * n,
+        "task_id": ["t1"] * n,
+        "config_hash": ["a", "b", "c", "c"][:n],  # c twice: two client reports of one config
+        "seed": [0] * n,
+        "fidelity": [1.0] * n,
+        "source": ["benchmark", "benchmark", "client", "client"][:n],
+        "task_name": ["pmlb/t1"] * n,
+        "status": statuses,
+        "score": scores,
+    }
+    pq.write_table(pa.table(columns), folder / "pmlb_records.parquet")
+    return folder
+
+
+def test_kb_compare_tolerance_is_relative_to_large_scores_and_pairs_repeated_keys(
+    tmp_path: Path,
+) -> None:
+    ok = ["ok"] * 4
+    ours = _records_file(tmp_path / "ours", [-2.0e6, 0.5, 0.1, 0.2], ok)
+    theirs = _records_file(tmp_path / "theirs", [-2.0e6 + 1.0, 0.5 + 1e-7, 0.1, 0.2], ok)
+    loose, _ = _kb_compare.compare_records(ours, theirs, tolerance=1e-6)
+    assert (loose[0].same, loose[0].changed) == (4, 0)  # 1 in 2e6 and 1e-7 are within 1e-6
+    assert loose[0].largest_gap == pytest.approx(5e-7)  # 1 / 2e6
+    strict, _ = _kb_compare.compare_records(ours, theirs, tolerance=1e-8)
+    assert (strict[0].same, strict[0].changed) == (2, 2)
+
+    swapped = _records_file(tmp_path / "swapped", [-2.0e6, 0.5, 0.2, 0.1], ok)
+    paired, _ = _kb_compare.compare_records(ours, swapped)
+    assert (paired[0].same, paired[0].changed) == (2, 2)  # repeated keys pair in file order
+
+    failed = _records_file(
+        tmp_path / "failed", [-2.0e6, None, 0.1, 0.2], ["ok", "timeout", *ok[2:]]
+    )
+    result, _ = _kb_compare.compare_records(ours, failed)
+    assert (result[0].changed, result[0].theirs_not_ok) == (1, 1)
+    assert result[0].differences[0].ours == ("ok", 0.5)
+    assert result[0].differences[0].theirs is not None
+    assert result[0].differences[0].theirs[0] == "timeout"
