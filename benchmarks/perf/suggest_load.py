@@ -4,7 +4,7 @@ Usage:
     python -m benchmarks.perf.suggest_load [--model BUNDLE.wsb] [--db URL]
         [--duration 10] [--rounds 5] [--warmup 0.5] [--concurrency 1,16,64] [--channels 4]
         [--k 10]
-        [--task breast_cancer] [--log-level info] [--servers 1]
+        [--task breast_cancer] [--log-level info] [--servers 1] [--plot FILE.png]
 
 The server is ``warmstart serve`` in a child process on a free loopback port
 (``--servers N``: N of them sharing the port with ``--reuse-port``), as deployed
@@ -413,6 +413,46 @@ def print_targets(levels: list[Level]) -> None:
         )
 
 
+def plot_levels(levels: Sequence[Level], path: Path, *, title: str) -> None:
+    """calls/s of each RPC by concurrency, and their ratio against the target, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_rpc: dict[str, dict[int, Level]] = {}
+    for level in levels:
+        by_rpc.setdefault(level.rpc, {})[level.concurrency] = level
+    figure, (rates, ratios) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=120)
+    for rpc, found in by_rpc.items():
+        xs = sorted(found)
+        rates.plot(xs, [found[x].rate for x in xs], marker="o", label=rpc)
+    rates.set_xscale("log", base=2)
+    rates.set_xlabel("concurrent callers")
+    rates.set_ylabel("calls/s")
+    rates.set_ylim(bottom=0)
+    rates.legend(fontsize=8)
+    suggest, check = by_rpc.get("SuggestConfigs", {}), by_rpc.get("Check", {})
+    xs = sorted(set(suggest) & set(check))
+    shares = [100 * suggest[x].rate / check[x].rate if check[x].rate else 0.0 for x in xs]
+    ratios.plot(xs, shares, marker="o", color="C2", label="SuggestConfigs / Check")
+    for x, share in zip(xs, shares, strict=True):
+        ratios.annotate(f"{share:.1f}%", (x, share), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=8)  # fmt: skip
+    ratios.axhline(100 * RATIO_TARGET, color="C3", linestyle="--", label="target")
+    ratios.set_xscale("log", base=2)
+    ratios.set_xlabel("concurrent callers")
+    ratios.set_ylabel("% of the Check's calls/s")
+    ratios.set_ylim(0, max([*shares, 100 * RATIO_TARGET]) * 1.3)
+    ratios.legend(fontsize=8, loc="lower right")
+    for axis in (rates, ratios):
+        axis.set_xticks(xs, [str(x) for x in xs])
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -452,6 +492,7 @@ def main() -> None:
     parser.add_argument(
         "--servers", type=int, default=1, help="server processes sharing the port (--reuse-port)"
     )
+    parser.add_argument("--plot", type=Path, help="also draw the figures to this PNG file")
     args = parser.parse_args()
     if args.db and "://" not in args.db:
         args.db = f"sqlite:///{Path(args.db).expanduser().resolve()}"
@@ -486,6 +527,15 @@ def main() -> None:
     if out_of_distribution:
         print("note: the task was out of distribution (only robust candidates were scored)")
     print_targets(levels)
+    if args.plot is not None:
+        servers = f"{args.servers} server processes" if args.servers > 1 else "one server process"
+        plot_levels(
+            levels,
+            args.plot,
+            title=f"{bundle.version}, k={args.k}, {servers}, {os.cpu_count()} CPUs "
+            f"shared with the client, {time.strftime('%Y-%m-%d %H:%MZ', time.gmtime())}",
+        )
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

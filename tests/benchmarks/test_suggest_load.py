@@ -8,17 +8,19 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("servers", [1, 2])
-def test_suggest_load_measures_both_rpcs(servers: int) -> None:
+def test_suggest_load_measures_both_rpcs(servers: int, tmp_path: Path) -> None:
+    plot = tmp_path / "load.png"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.perf.suggest_load", "--duration", "0.6",
          "--rounds", "2", "--warmup", "0.1", "--concurrency", "1,4", "--servers", str(servers),
-         "--log-level", "warning"],
+         "--log-level", "warning", "--plot", str(plot)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -31,3 +33,5 @@ def test_suggest_load_measures_both_rpcs(servers: int) -> None:
     ]  # fmt: skip
     assert all(int(calls) > 0 and int(errors) == 0 for _, _, calls, errors in rows)
     assert "calls/s SuggestConfigs / Check at concurrency 4" in out
+    assert f"plot: {plot}" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
