@@ -12,6 +12,8 @@ leaves a half-written file in OUT.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import platform
@@ -221,6 +223,38 @@ def _libraries() -> dict[str, str | None]:
     return versions
 
 
+def _machine() -> dict[str, Any]:
+    """The CPU and the SIMD code paths numpy and torch chose on it.
+
+    Scores of regression tasks are continuous in the predictions, so rounding shows in
+    them; the rounding of numpy's and torch's kernels depends on the code path each picks
+    for the CPU, and a fit that stops at an iteration cap or trains for many epochs can
+    turn it into visible differences. A rebuild on another machine is compared knowing
+    this (``warmstart kb compare``).
+    """
+    cpu = None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info: dict[str, Any] = {
+        "architecture": platform.machine(),
+        "cpu": cpu or platform.processor() or None,
+        "cpus": os.cpu_count(),
+        "numpy_simd": None,
+        "torch_cpu_capability": None,
+    }
+    with contextlib.suppress(ImportError, AttributeError):  # numpy's own, not public API
+        umath = importlib.import_module("numpy._core._multiarray_umath")
+        found = umath.__cpu_features__
+        info["numpy_simd"] = [name for name in umath.__cpu_dispatch__ if found.get(name)]
+    with contextlib.suppress(ImportError, AttributeError, RuntimeError):
+        torch = importlib.import_module("torch")
+        info["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+    return info
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
@@ -363,6 +397,7 @@ def build(
         "started_at": started,
         "finished_at": None,
         "libraries": _libraries(),
+        "machine": _machine(),
         "suite": suite,
         "plan": {
             "file": _shown_path(kb_plan.path, target),

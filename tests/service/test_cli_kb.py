@@ -124,6 +124,10 @@ def test_provenance_records_the_build_and_its_files_hashes(built: Built) -> None
     assert provenance["started_at"].endswith("Z")
     libraries = {"python", "lightgbm", "scikit-learn", "numpy", "pandas", "pyarrow"}
     assert libraries | {"ConfigSpace", "warmstart"} <= set(provenance["libraries"])
+    machine = provenance["machine"]
+    assert machine["cpus"] >= 1
+    assert machine["architecture"]
+    assert machine["numpy_simd"] is None or isinstance(machine["numpy_simd"], list)
     assert provenance["plan"]["steps"][1] == {
         "learners": ["knn"],
         "configs": 3,
