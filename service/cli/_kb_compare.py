@@ -104,10 +104,13 @@ def _data_hashes(folder: Path) -> dict[str, str]:
         spaces = json.loads(path.read_text(encoding="utf-8")).get("spaces") or {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise FailedPreconditionError(f"{path} is not readable JSON: {exc}") from None
-    hashes = {}
+    hashes: dict[str, str] = {}
+    if not isinstance(spaces, dict):
+        return hashes  # not a provenance file of kb build: no hashes to show
     for name, entry in spaces.items():
-        training = ((entry or {}).get("bundle") or {}).get("training") or {}
-        if isinstance(training.get("data_hash"), str):
+        bundle = entry.get("bundle") if isinstance(entry, dict) else None
+        training = bundle.get("training") if isinstance(bundle, dict) else None
+        if isinstance(training, dict) and isinstance(training.get("data_hash"), str):
             hashes[name] = training["data_hash"]
     return hashes
 
