@@ -66,7 +66,7 @@ def test_sigterm_drains_in_flight_calls_and_loses_no_acknowledged_result(
     bundle.save(tmp_path / "model.wsb")
     process, target = start_server(db, tmp_path / "model.wsb")
     acked: set[str] = set()
-    calls: list[tuple[float, float, grpc.StatusCode]] = []
+    calls: list[tuple[float, float, grpc.StatusCode, frozenset[str]]] = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -82,7 +82,8 @@ def test_sigterm_drains_in_flight_calls_and_loses_no_acknowledged_result(
                 except WarmstartRpcError as exc:
                     code = exc.code
                 with lock:
-                    calls.append((start, time.monotonic(), code))
+                    ids = frozenset(r.result_id for r in results)
+                    calls.append((start, time.monotonic(), code, ids))
                     if code is grpc.StatusCode.OK:
                         acked.update(r.result_id for r in results)
                 if code is not grpc.StatusCode.OK:
@@ -112,8 +113,18 @@ def test_sigterm_drains_in_flight_calls_and_loses_no_acknowledged_result(
     assert acked, "no call was acknowledged before SIGTERM"
     assert acked <= stored
     # Calls well under way when the signal came were drained, not cut off.
-    assert all(code is grpc.StatusCode.OK for start, _, code in calls if start < signalled - 0.25)
-    spanning = [code for start, end, code in calls if start < signalled < end]
+    assert all(
+        code is grpc.StatusCode.OK for start, _, code, _ in calls if start < signalled - 0.25
+    )
+    spanning = [code for start, end, code, _ in calls if start < signalled < end]
     assert grpc.StatusCode.OK in spanning
-    # Calls after it were refused as UNAVAILABLE (retryable), never half-done.
-    assert {code for _, _, code in calls} <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
+    # Calls after it were refused as UNAVAILABLE (retryable). One that reached the server as
+    # it began shutting down, before a handler took it, can end CANCELLED instead: gRPC
+    # core ends such pending calls so (grpc/grpc issue 41785); its handler never ran.
+    for start, _, code, ids in calls:
+        if code is grpc.StatusCode.CANCELLED:
+            assert start >= signalled - 0.25, "a call under way before SIGTERM was cancelled"
+        else:
+            assert code in {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, code
+        # Never half-done: a refused batch is stored whole or not at all.
+        assert code is grpc.StatusCode.OK or not ids & stored or ids <= stored
