@@ -392,10 +392,18 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def ratios(levels: Sequence[Level]) -> dict[int, float]:
+    """SuggestConfigs calls/s over Check calls/s, by the concurrencies both were run at."""
+    suggest = {lv.concurrency: lv.rate for lv in levels if lv.rpc == "SuggestConfigs"}
+    check = {lv.concurrency: lv.rate for lv in levels if lv.rpc == "Check"}
+    return {
+        c: suggest[c] / check[c] if check[c] else 0.0 for c in sorted(set(suggest) & set(check))
+    }
+
+
 def print_targets(levels: list[Level]) -> None:
     """The figures next to their targets."""
     suggest = {lv.concurrency: lv for lv in levels if lv.rpc == "SuggestConfigs"}
-    check = {lv.concurrency: lv for lv in levels if lv.rpc == "Check"}
     print("\ntargets")
     if 16 in suggest:
         p99 = suggest[16].p99_ms
@@ -403,10 +411,7 @@ def print_targets(levels: list[Level]) -> None:
             f"  SuggestConfigs p99 at concurrency 16: {p99:.1f} ms "
             f"(target < {P99_TARGET_MS:.0f} ms): {_verdict(p99 < P99_TARGET_MS)}"
         )
-    for concurrency in sorted(set(suggest) & set(check)):
-        ratio = (
-            suggest[concurrency].rate / check[concurrency].rate if check[concurrency].rate else 0
-        )
+    for concurrency, ratio in ratios(levels).items():
         print(
             f"  calls/s SuggestConfigs / Check at concurrency {concurrency}: {ratio:.1%} "
             f"(target >= {RATIO_TARGET:.0%}): {_verdict(ratio >= RATIO_TARGET)}"
@@ -423,29 +428,28 @@ def plot_levels(levels: Sequence[Level], path: Path, *, title: str) -> None:
     by_rpc: dict[str, dict[int, Level]] = {}
     for level in levels:
         by_rpc.setdefault(level.rpc, {})[level.concurrency] = level
-    figure, (rates, ratios) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=120)
+    figure, (rate_axis, ratio_axis) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=120)
     for rpc, found in by_rpc.items():
         xs = sorted(found)
-        rates.plot(xs, [found[x].rate for x in xs], marker="o", label=rpc)
-    rates.set_xscale("log", base=2)
-    rates.set_xlabel("concurrent callers")
-    rates.set_ylabel("calls/s")
-    rates.set_ylim(bottom=0)
-    rates.legend(fontsize=8)
-    suggest, check = by_rpc.get("SuggestConfigs", {}), by_rpc.get("Check", {})
-    xs = sorted(set(suggest) & set(check))
-    shares = [100 * suggest[x].rate / check[x].rate if check[x].rate else 0.0 for x in xs]
-    ratios.plot(xs, shares, marker="o", color="C2", label="SuggestConfigs / Check")
+        rate_axis.plot(xs, [found[x].rate for x in xs], marker="o", label=rpc)
+    rate_axis.set_xscale("log", base=2)
+    rate_axis.set_xlabel("concurrent callers")
+    rate_axis.set_ylabel("calls/s")
+    rate_axis.set_ylim(bottom=0)
+    rate_axis.legend(fontsize=8)
+    shared = ratios(levels)
+    xs, shares = list(shared), [100 * ratio for ratio in shared.values()]
+    ratio_axis.plot(xs, shares, marker="o", color="C2", label="SuggestConfigs / Check")
     for x, share in zip(xs, shares, strict=True):
-        ratios.annotate(f"{share:.1f}%", (x, share), textcoords="offset points", xytext=(0, 6),
+        ratio_axis.annotate(f"{share:.1f}%", (x, share), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8)  # fmt: skip
-    ratios.axhline(100 * RATIO_TARGET, color="C3", linestyle="--", label="target")
-    ratios.set_xscale("log", base=2)
-    ratios.set_xlabel("concurrent callers")
-    ratios.set_ylabel("% of the Check's calls/s")
-    ratios.set_ylim(0, max([*shares, 100 * RATIO_TARGET]) * 1.3)
-    ratios.legend(fontsize=8, loc="lower right")
-    for axis in (rates, ratios):
+    ratio_axis.axhline(100 * RATIO_TARGET, color="C3", linestyle="--", label="target")
+    ratio_axis.set_xscale("log", base=2)
+    ratio_axis.set_xlabel("concurrent callers")
+    ratio_axis.set_ylabel("% of the Check's calls/s")
+    ratio_axis.set_ylim(0, max([*shares, 100 * RATIO_TARGET]) * 1.3)
+    ratio_axis.legend(fontsize=8, loc="lower right")
+    for axis in (rate_axis, ratio_axis):
         axis.set_xticks(xs, [str(x) for x in xs])
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()

@@ -53,7 +53,7 @@ from service.cli._quickstart import (
     source_kb_dir,
 )
 
-__all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info"]
+__all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
 
 app = typer.Typer(
     help="The knowledge base (kb/): rebuild it from the datasets, or show what it holds.",
@@ -432,12 +432,17 @@ def build(
     console.print(f"knowledge base written to {target} ({PROVENANCE_FILE}: `warmstart kb info`)")
 
 
-def _records_counts(path: Path) -> dict[str, dict[str, int]]:
-    """Per space: tasks, records, failed and timeout counts, read from a records file."""
+def read_records_columns(path: Path, columns: list[str]) -> pa.Table:
+    """Some columns of a knowledge base's records file; a clear error if it is not one."""
     try:
-        table = pq.read_table(path, columns=["space_name", "task_id", "status"])
+        return pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowInvalid, KeyError) as exc:
         raise FailedPreconditionError(f"{path} is not a readable records file: {exc}") from None
+
+
+def _records_counts(path: Path) -> dict[str, dict[str, int]]:
+    """Per space: tasks, records, failed and timeout counts, read from a records file."""
+    table = read_records_columns(path, ["space_name", "task_id", "status"])
     spaces = table.column("space_name").to_pylist()
     tasks = table.column("task_id").to_pylist()
     statuses = table.column("status").to_pylist()

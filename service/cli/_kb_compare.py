@@ -19,14 +19,12 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from service.cli._common import console, err_console, handle_errors
-from service.cli._kb import EXIT_CHANGED, PROVENANCE_FILE, app
+from service.cli._kb import EXIT_CHANGED, PROVENANCE_FILE, app, read_records_columns
 from service.cli._quickstart import KB_RECORDS, default_kb_dir
 
 __all__ = ["Difference", "SpaceComparison", "compare", "compare_records"]
@@ -84,11 +82,7 @@ def _read_records(folder: Path) -> pd.DataFrame:
         raise FailedPreconditionError(f"no knowledge base folder at {folder}")
     if not path.is_file():
         raise FailedPreconditionError(f"{folder} has no {KB_RECORDS}")
-    try:
-        table = pq.read_table(path, columns=_COLUMNS)
-    except (OSError, pa.ArrowInvalid, KeyError) as exc:
-        raise FailedPreconditionError(f"{path} is not a readable records file: {exc}") from None
-    frame = table.to_pandas()
+    frame = read_records_columns(path, _COLUMNS).to_pandas()
     frame["source"] = frame["source"].fillna("")
     # Records that share a key (client reports of one config) pair up in file order.
     frame["occurrence"] = frame.groupby(_KEY, dropna=False).cumcount()
