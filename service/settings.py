@@ -81,6 +81,7 @@ METRICS_PORT_ENV = "WARMSTART_METRICS_PORT"
 GRACE_SECONDS_ENV = "WARMSTART_GRACE_SECONDS"
 REUSE_PORT_ENV = "WARMSTART_REUSE_PORT"
 REFINE_FROM_ENV = "WARMSTART_REFINE_FROM"
+BATCH_WAIT_MS_ENV = "WARMSTART_BATCH_WAIT_MS"
 
 _MIB = 1024 * 1024
 
@@ -109,6 +110,8 @@ class ServerSettings:
             the kernel spreads new connections over them. Off: a port in use is an error.
         refine_from: Also suggest local refinements of this many of the best candidates
             (8 each); 0: none. Several times the CPU of a request.
+        batch_wait_ms: On a busy server, a SuggestConfigs call (from meta-features) waits
+            at most this long for others to be answered with it in one pass; 0: never.
     """
 
     host: str = "127.0.0.1"
@@ -127,6 +130,7 @@ class ServerSettings:
     grace_seconds: float = 10.0
     reuse_port: bool = False
     refine_from: int = 0
+    batch_wait_ms: float = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -144,6 +148,8 @@ class ServerSettings:
             problems.append(f"max results per call must be >= 1, got {self.max_results}")
         if not 0 <= self.refine_from <= 64:
             problems.append(f"refine-from must be in [0, 64], got {self.refine_from}")
+        if not 0.0 <= self.batch_wait_ms <= 100.0:
+            problems.append(f"batch wait must be in [0, 100] ms, got {self.batch_wait_ms}")
         if self.watch_seconds < 0 or self.grace_seconds < 0:
             problems.append("watch and grace seconds must be >= 0")
         if not self.reads_open and not (self.write_tokens or self.admin_tokens):
@@ -208,6 +214,7 @@ def server_settings(
     grace_seconds: float | None = None,
     reuse_port: bool | None = None,
     refine_from: int | None = None,
+    batch_wait_ms: float | None = None,
 ) -> ServerSettings:
     """Build server settings: each flag given wins, else its environment variable, else the default.
 
@@ -216,7 +223,7 @@ def server_settings(
     (comma-separated), ``WARMSTART_TLS_CERT``, ``WARMSTART_TLS_KEY``,
     ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``, ``WARMSTART_READS_OPEN``,
     ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``,
-    ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``.
+    ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``, ``WARMSTART_BATCH_WAIT_MS``.
 
     Raises:
         InvalidRequestError: A value is malformed or the combination is inconsistent.
@@ -257,6 +264,7 @@ def server_settings(
         grace_seconds=float(pick(grace_seconds, GRACE_SECONDS_ENV, float, defaults.grace_seconds)),
         reuse_port=defaults.reuse_port if share_port is None else share_port,
         refine_from=int(pick(refine_from, REFINE_FROM_ENV, int, defaults.refine_from)),
+        batch_wait_ms=float(pick(batch_wait_ms, BATCH_WAIT_MS_ENV, float, defaults.batch_wait_ms)),
     )
 
 

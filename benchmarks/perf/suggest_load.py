@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ import numpy as np
 import psutil
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.learners import get_learner
 from benchmarks.tasks import SKLEARN_DATASETS, load_suite
@@ -90,6 +92,7 @@ class Level:
     p50_ms: float
     p99_ms: float
     server_cpu_ms: float  # the server processes' CPU time per answered call
+    mean_batch: float  # SuggestConfigs calls the servers answered per pass (NaN: none)
 
     @property
     def rate(self) -> float:
@@ -172,37 +175,41 @@ def prepare_model(
 # -- the server --------------------------------------------------------------------------------
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def running_servers(
     model: Path, db: str, log_level: str, log: IO[str], count: int = 1
-) -> Iterator[tuple[str, list[int]]]:
-    """``count`` ``warmstart serve`` child processes on one free port; yields it and their pids.
+) -> Iterator[tuple[str, list[int], list[int]]]:
+    """``count`` ``warmstart serve`` child processes on one free port; yields it, their pids
+    and their Prometheus ports.
 
     One server listens on a port of its own choosing; several share a free port with
     ``--reuse-port``, the kernel spreading the client's connections over them.
     """
-    port = 0
-    if count > 1:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-    command = [
-        sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
-        "--port", str(port), "--model", str(model), "--db", db, "--watch-seconds", "0",
-        "--log-level", log_level,
-        *(["--reuse-port"] if count > 1 else []),
-    ]  # fmt: skip
+    port = _free_port() if count > 1 else 0
+    metrics_ports = [_free_port() for _ in range(count)]
     env = {**os.environ, "WARMSTART_HOME": str(Path(log.name).parent / "home")}
     children: list[subprocess.Popen[str]] = []
     try:
         address = ""
-        for _ in range(count):
+        for metrics_port in metrics_ports:
+            command = [
+                sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
+                "--port", str(port), "--model", str(model), "--db", db, "--watch-seconds", "0",
+                "--log-level", log_level, "--metrics-port", str(metrics_port),
+                *(["--reuse-port"] if count > 1 else []),
+            ]  # fmt: skip
             child = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=log, text=True, env=env
             )
             children.append(child)
             address = _address(child, log)
-        yield address, [child.pid for child in children]
+        yield address, [child.pid for child in children], metrics_ports
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
@@ -253,6 +260,22 @@ def _cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
+def _batches(metrics_ports: Sequence[int]) -> tuple[float, float]:
+    """The servers' SuggestConfigs batches so far: calls answered in them, and passes."""
+    calls = passes = 0.0
+    for port in metrics_ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as page:
+            text = page.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name == "warmstart_suggest_batch_size":
+                for sample in family.samples:
+                    if sample.name.endswith("_sum"):
+                        calls += sample.value
+                    elif sample.name.endswith("_count"):
+                        passes += sample.value
+    return calls, passes
+
+
 @dataclass
 class _Window:
     """The raw figures of one measured window of one RPC."""
@@ -262,6 +285,7 @@ class _Window:
     errors: int
     seconds: float
     server_cpu: float
+    batched: tuple[float, float]  # SuggestConfigs calls answered in batches, and the passes
 
 
 async def _window(
@@ -270,6 +294,7 @@ async def _window(
     duration: float,
     warmup: float,
     server_pids: Sequence[int],
+    metrics_ports: Sequence[int],
 ) -> _Window:
     """Closed-loop load at one concurrency: warm-up, then ``duration`` seconds measured."""
     latencies: list[float] = []
@@ -296,12 +321,16 @@ async def _window(
         until = time.perf_counter() + warmup
         await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
     measuring = True
+    batched = _batches(metrics_ports)
     cpu = _cpu_seconds(server_pids)
     start = time.perf_counter()
     until = start + duration
     await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
     cpu = _cpu_seconds(server_pids) - cpu
-    return _Window(latencies, sum(1 for end in ends if end <= until), errors, duration, cpu)
+    after = _batches(metrics_ports)
+    batched = (after[0] - batched[0], after[1] - batched[1])
+    answered = sum(1 for end in ends if end <= until)
+    return _Window(latencies, answered, errors, duration, cpu, batched)
 
 
 def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
@@ -309,6 +338,7 @@ def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
     latencies = [x for w in windows for x in w.latencies]
     ms = np.array(latencies) * 1000 if latencies else np.array([math.nan])
     cpu = sum(w.server_cpu for w in windows)
+    batched, passes = (sum(w.batched[i] for w in windows) for i in (0, 1))
     return Level(
         rpc,
         concurrency,
@@ -319,6 +349,7 @@ def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
         float(np.percentile(ms, 50)),
         float(np.percentile(ms, 99)),
         cpu * 1000 / len(latencies) if latencies else math.nan,
+        batched / passes if passes else math.nan,
     )
 
 
@@ -334,6 +365,7 @@ def _request(query: Mapping[str, float], space: str, k: int) -> pb.SuggestConfig
 async def measure(
     address: str,
     server_pids: Sequence[int],
+    metrics_ports: Sequence[int],
     request: pb.SuggestConfigsRequest,
     args: argparse.Namespace,
 ) -> tuple[list[Level], bool]:
@@ -362,7 +394,9 @@ async def measure(
             for _ in range(args.rounds):
                 for rpc, calls in rpcs.items():
                     windows[rpc].append(
-                        await _window(calls, concurrency, seconds, args.warmup, server_pids)
+                        await _window(
+                            calls, concurrency, seconds, args.warmup, server_pids, metrics_ports
+                        )
                     )
             for rpc in rpcs:
                 levels.append(_level(rpc, concurrency, windows[rpc]))
@@ -377,14 +411,15 @@ async def measure(
 
 _HEADER = (
     f"{'rpc':<15}{'concurrency':>12}{'calls':>9}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-    f"{'server CPU ms/call':>20}{'errors':>8}"
+    f"{'server CPU ms/call':>20}{'batch':>7}{'errors':>8}"
 )
 
 
 def _row(level: Level) -> str:
     return (
         f"{level.rpc:<15}{level.concurrency:>12}{level.calls:>9}{level.rate:>10.1f}"
-        f"{level.p50_ms:>9.1f}{level.p99_ms:>9.1f}{level.server_cpu_ms:>20.2f}{level.errors:>8}"
+        f"{level.p50_ms:>9.1f}{level.p99_ms:>9.1f}{level.server_cpu_ms:>20.2f}"
+        f"{'' if math.isnan(level.mean_batch) else f'{level.mean_batch:.1f}':>7}{level.errors:>8}"
     )
 
 
@@ -509,7 +544,11 @@ def main() -> None:
         request = _request(query, bundle.space.name, args.k)
         with (
             (tmp / "serve.log").open("w") as log,
-            running_servers(model, db, args.log_level, log, args.servers) as (address, pids),
+            running_servers(model, db, args.log_level, log, args.servers) as (
+                address,
+                pids,
+                metrics_ports,
+            ),
         ):
             load = os.getloadavg()
             print(
@@ -527,7 +566,9 @@ def main() -> None:
                 f"{load[0]:.2f} before the run\n"
             )
             print(_HEADER)
-            levels, out_of_distribution = asyncio.run(measure(address, pids, request, args))
+            levels, out_of_distribution = asyncio.run(
+                measure(address, pids, metrics_ports, request, args)
+            )
     if out_of_distribution:
         print("note: the task was out of distribution (only robust candidates were scored)")
     print_targets(levels)

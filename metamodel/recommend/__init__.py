@@ -8,6 +8,14 @@ from metamodel.recommend._recommender import (
     Recommendation,
     Recommender,
     RecommenderSettings,
+    SuggestQuery,
 )
 
-__all__ = ["MAX_K", "Recommendation", "Recommender", "RecommenderSettings", "TaskIndex"]
+__all__ = [
+    "MAX_K",
+    "Recommendation",
+    "Recommender",
+    "RecommenderSettings",
+    "SuggestQuery",
+    "TaskIndex",
+]

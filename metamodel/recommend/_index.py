@@ -160,14 +160,27 @@ class TaskIndex:
     def nearest(self, raw: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
         """Rows and distances of the ``n`` nearest training tasks, nearest first; and whether
         the task is out of distribution."""
-        # One row: the differences themselves, with no matrix product (which would hand a
-        # tiny product to the BLAS library and its threads on every request).
-        difference = self.matrix - self.standardise(raw)
+        rows, distances, out = self.nearest_many(np.atleast_2d(raw), n)
+        return rows[0], distances[0], bool(out[0])
+
+    def nearest_many(self, raws: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`nearest` of several tasks (one row of raw meta-features each) at once.
+
+        Returns:
+            Queries x n rows and distances, nearest first, and a flag per query (the
+            same numbers as :meth:`nearest` of each row alone).
+        """
+        # The differences themselves, with no matrix product (which would hand a tiny
+        # product to the BLAS library and its threads on every request), and summed over
+        # the features, the innermost axis, as for one row.
+        difference = self.matrix[None, :, :] - self.standardise(raws)[:, None, :]
         difference *= difference
-        distances = np.sqrt(np.add.reduce(difference, axis=1)) * self._unit
-        order = np.argsort(distances, kind="stable")[:n]
-        out = bool(len(order) and distances[order[0]] > self.ood_threshold)
-        return order, distances[order], out
+        distances = np.sqrt(np.add.reduce(difference, axis=2)) * self._unit
+        order = np.argsort(distances, axis=1, kind="stable")[:, :n]
+        nearest = distances[np.arange(len(order))[:, None], order]
+        if not order.shape[1]:
+            return order, nearest, np.zeros(len(order), dtype=bool)
+        return order, nearest, nearest[:, 0] > self.ood_threshold
 
     def tasks_at(self, rows: np.ndarray, distances: np.ndarray) -> list[NeighbourTask]:
         """The training tasks at ``rows``, with their distances, for people."""

@@ -29,20 +29,20 @@ only the robust candidates (default, portfolio, neighbours' best).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
 from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
 from metamodel.recommend._index import TaskIndex
 from metamodel.spaces import config_hash, default_config, sample_configs
 from metamodel.surrogate import CompiledSurrogate, Surrogate
 from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
 
-__all__ = ["MAX_K", "Recommendation", "Recommender", "RecommenderSettings"]
+__all__ = ["MAX_K", "Recommendation", "Recommender", "RecommenderSettings", "SuggestQuery"]
 
 MAX_K = 100
 """The most suggestions one request may ask for."""
@@ -269,11 +269,6 @@ class _Candidates:
         return self.table.fixed.configs[self._table_columns[i]]
 
 
-WorldScores = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-"""(worlds as index rows, shortlist indices, weight) -> (worlds x members) x shortlist
-predictions times the weight."""
-
-
 class Recommender:
     """Suggests configs of one search space for new tasks.
 
@@ -337,80 +332,96 @@ class Recommender:
             InvalidRequestError: ``k`` out of range, bad meta-features or constraint.
             FailedPreconditionError: No candidate satisfies the constraints.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise InvalidRequestError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
-        if max_fit_seconds is not None and not (
-            max_fit_seconds > 0 and np.isfinite(max_fit_seconds)
-        ):
-            raise InvalidRequestError(
-                f"max_fit_seconds must be a finite number > 0, got {max_fit_seconds!r}"
+        query = SuggestQuery(features, k, max_fit_seconds, tuple(exclude))
+        answer = self.suggest_many([query])[0]
+        if isinstance(answer, WarmstartError):
+            raise answer
+        return answer
+
+    def suggest_many(
+        self, queries: Sequence[SuggestQuery]
+    ) -> list[Recommendation | WarmstartError]:
+        """Answer several requests in one pass: for each, what :meth:`suggest` returns or raises.
+
+        The steps that cost a fixed number of numpy calls per request (task masks,
+        nearest tasks, scoring the candidates, choosing the set) run once for all of
+        them, so a server that gathers the requests arriving together pays those
+        calls once per batch. Every answer is the one :meth:`suggest` gives alone; a
+        bad request gets its error and does not affect the others.
+        """
+        answers: list[Recommendation | WarmstartError | None] = [None] * len(queries)
+        valid: list[int] = []
+        metas: list[np.ndarray] = []
+        for position, query in enumerate(queries):
+            try:
+                _check_query(query)
+                metas.append(self.index.vector(query.features))
+            except WarmstartError as exc:
+                answers[position] = exc
+            else:
+                valid.append(position)
+        if valid:
+            found = self._answer(
+                [queries[p] for p in valid], np.vstack(metas) if metas else np.zeros((0, 0))
             )
-        meta = self.index.vector(features)
-        task = self.compiled.task(meta)
+            for position, answer in zip(valid, found, strict=True):
+                answers[position] = answer
+        return _filled(answers)
+
+    def _answer(
+        self, queries: Sequence[SuggestQuery], metas: np.ndarray
+    ) -> list[Recommendation | WarmstartError]:
+        """Answers to valid queries whose raw meta-features are the rows of ``metas``."""
         settings = self.settings
-        rows, distances, out_of_distribution = self.index.nearest(
-            meta, max(settings.n_neighbours, settings.world_neighbours)
+        tasks = self.compiled.tasks(metas)
+        rows, distances, out = self.index.nearest_many(
+            metas, max(settings.n_neighbours, settings.world_neighbours)
         )
+        answers: list[Recommendation | WarmstartError | None] = [None] * len(queries)
+        candidates: list[_Candidates] = []
+        live: list[int] = []
+        for i, query in enumerate(queries):
+            try:
+                candidates.append(self._candidates(rows[i], bool(out[i]), query.exclude))
+            except WarmstartError as exc:
+                answers[i] = exc
+            else:
+                live.append(i)
+        masks = [c.masks() for c in candidates]
+        scored = self.compiled.scores_and_fit_seconds_many(tasks[live], masks)
+        choices: list[_Choice] = []
+        chosen_for: list[tuple[int, _Candidates]] = []
+        for i, found, mask, (predictions, fit_seconds) in zip(
+            live, candidates, masks, scored, strict=True
+        ):
+            query = queries[i]
+            if not out[i] and settings.n_refine_from > 0 and len(found):
+                start = len(found)
+                found.add(self._refine(found.encoded(), predictions), SuggestionOrigin.REFINEMENT)
+                if len(found) > start:
+                    mask = found.masks()
+                    extra, extra_seconds = self.compiled.scores_and_fit_seconds(
+                        tasks[i], mask[start:]
+                    )
+                    predictions = np.hstack([predictions, extra])
+                    fit_seconds = np.concatenate([fit_seconds, extra_seconds])
+            try:
+                choice = _Choice.of(
+                    rows[i], predictions, fit_seconds, query, found.columns, mask, len(found)
+                )
+            except WarmstartError as exc:
+                answers[i] = exc
+                continue
+            choices.append(choice)
+            chosen_for.append((i, found))
+        picks = self._choose_sets(choices)
         n = settings.n_neighbours
-        nearest = self.index.tasks_at(rows[:n], distances[:n])
-        candidates = self._candidates(rows, out_of_distribution, exclude)
-        masks = candidates.masks()
-        predictions, fit_seconds = self.compiled.scores_and_fit_seconds(task, masks)
-        if not out_of_distribution and settings.n_refine_from > 0 and len(candidates):
-            start = len(candidates)
-            candidates.add(
-                self._refine(candidates.encoded(), predictions), SuggestionOrigin.REFINEMENT
+        for (i, found), choice, chosen in zip(chosen_for, choices, picks, strict=True):
+            nearest = tuple(self.index.tasks_at(rows[i][:n], distances[i][:n]))
+            answers[i] = Recommendation(
+                _suggestions(found, choice, chosen, nearest), bool(out[i]), nearest
             )
-            if len(candidates) > start:
-                masks = candidates.masks()
-                extra, extra_seconds = self.compiled.scores_and_fit_seconds(task, masks[start:])
-                predictions = np.hstack([predictions, extra])
-                fit_seconds = np.concatenate([fit_seconds, extra_seconds])
-        if not len(candidates):
-            raise FailedPreconditionError("every candidate config is in the exclude list")
-        members = predictions.shape[0]
-        mean = np.add.reduce(predictions, axis=0) / members  # = predictions.mean(axis=0)
-        allowed = None
-        if max_fit_seconds is not None:
-            allowed = ~(fit_seconds > max_fit_seconds)  # unknown (NaN) fit times are allowed
-            if not allowed.any():
-                raise FailedPreconditionError(
-                    f"no candidate is predicted to fit within {max_fit_seconds:g} s; the "
-                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
-                )
-        columns = candidates.columns
-
-        def world_scores(worlds: np.ndarray, shortlist: np.ndarray, weight: float) -> np.ndarray:
-            return self._world_scores(worlds, shortlist, columns, masks, weight)
-
-        chosen = self._choose_set(rows, predictions, mean, allowed, k, world_scores)
-        picked = predictions[:, chosen]
-        # The members' standard deviation, as predictions.std(axis=0) computes it.
-        deviation = picked - mean[chosen]
-        spread = np.sqrt(np.add.reduce(np.multiply(deviation, deviation), axis=0) / members)
-        near = tuple(nearest)
-        origins = candidates.origins
-        return Recommendation(
-            [
-                Suggestion(
-                    config=candidates.config(i),
-                    predicted_score=score,
-                    uncertainty=uncertainty,
-                    predicted_fit_seconds=seconds,
-                    origin=origins[i],
-                    nearest_tasks=near,
-                )
-                for i, score, uncertainty, seconds in zip(
-                    chosen,
-                    mean[chosen].tolist(),
-                    spread.tolist(),
-                    fit_seconds[chosen].tolist(),
-                    strict=True,
-                )
-            ],
-            out_of_distribution,
-            near,
-        )
+        return _filled(answers)
 
     def choose(
         self, features: Mapping[str, float], pool: list[dict[str, ConfigValue]], k: int
@@ -426,13 +437,11 @@ class Recommender:
         rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
         masks = self.compiled.configs(self.encoder.encode(pool))
         predictions = self.compiled.scores(self.compiled.task(meta), masks)
-        columns = np.full(len(pool), -1)
-
-        def world_scores(worlds: np.ndarray, shortlist: np.ndarray, weight: float) -> np.ndarray:
-            return self._world_scores(worlds, shortlist, columns, masks, weight)
-
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
-        return self._choose_set(rows, predictions, mean, None, k, world_scores)
+        unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice
+        columns = np.full(len(pool), -1)
+        choice = _Choice(rows, predictions, mean, unknown, None, k, columns, masks)
+        return self._choose_sets([choice])[0]
 
     def _candidates(
         self,
@@ -472,47 +481,41 @@ class Recommender:
         candidates.take_best(pool[np.argsort(-screen, kind="stable")], settings.n_screened)
         return candidates
 
-    def _choose_set(
-        self,
-        rows: np.ndarray,
-        predictions: np.ndarray,
-        mean: np.ndarray,
-        allowed: np.ndarray | None,
-        k: int,
-        world_scores: WorldScores,
-    ) -> list[int]:
-        """The k configs with the best expected best over the task's and its neighbours' worlds.
+    def _choose_sets(self, choices: Sequence[_Choice]) -> list[list[int]]:
+        """For each choice, the k configs with the best expected best over the task's and its
+        neighbours' worlds (candidate indices, in the order they would be tried).
 
         The ensemble members alone are too alike to tell a varied set from k
         near-copies once the first few picks are made. Predicting the shortlist
         as if the task were each of its nearest training tasks adds plausible
         worlds that differ where it matters, much as a greedy portfolio covers
         kinds of task. The first pick is the best under the task's own worlds.
-
-        Args:
-            rows: The nearest training tasks' index rows, nearest first.
-            predictions: Members x candidates, on the task itself.
-            mean: The members' mean per candidate.
-            allowed: Which candidates may be picked (``None``: all).
-            k: How many to pick.
-            world_scores: Weighted predictions of a shortlist on some worlds.
         """
         settings = self.settings
-        worlds = rows[: settings.world_neighbours]
-        members = predictions.shape[0]
-        if not len(worlds) or settings.self_weight >= 1.0 or k == 1:
-            return _expected_best_set(predictions * (1.0 / members), allowed, k)
-        if allowed is not None:
-            mean = np.where(allowed, mean, -np.inf)
-        n_allowed = len(mean) if allowed is None else int(np.count_nonzero(allowed))
-        size = min(n_allowed, max(settings.shortlist, 4 * k))
-        shortlist = np.argsort(-mean, kind="stable")[:size]
-        own_weight, world_weight = self._weights(members, len(worlds))
-        weighted = np.concatenate(
-            [predictions[:, shortlist] * own_weight, world_scores(worlds, shortlist, world_weight)]
-        )
-        chosen = _expected_best_set(weighted, None, k, first=mean[shortlist])
-        return [int(i) for i in shortlist[chosen]]
+        plans: list[_Plan] = []
+        for choice in choices:
+            worlds = choice.rows[: settings.world_neighbours]
+            predictions, allowed, k = choice.predictions, choice.allowed, choice.k
+            members = predictions.shape[0]
+            mean = choice.mean
+            n_allowed = len(mean) if allowed is None else int(np.count_nonzero(allowed))
+            if not len(worlds) or settings.self_weight >= 1.0 or k == 1:
+                plans.append(_Plan(predictions * (1.0 / members), allowed, None, min(k, n_allowed)))
+                continue
+            if allowed is not None:
+                mean = np.where(allowed, mean, -np.inf)
+            size = min(n_allowed, max(settings.shortlist, 4 * k))
+            shortlist = np.argsort(-mean, kind="stable")[:size]
+            own_weight, world_weight = self._weights(members, len(worlds))
+            world = self._world_scores(
+                worlds, shortlist, choice.columns, choice.masks, world_weight
+            )
+            weighted = np.concatenate([predictions[:, shortlist] * own_weight, world])
+            plans.append(_Plan(weighted, None, mean[shortlist], min(k, size), shortlist))
+        return [
+            chosen if plan.shortlist is None else plan.shortlist[chosen].tolist()
+            for plan, chosen in zip(plans, _expected_best_sets(plans), strict=True)
+        ]
 
     def _weights(self, members: int, worlds: int) -> tuple[float, float]:
         """The weight of each of the task's own members, and of each member of each world."""
@@ -579,23 +582,156 @@ def _first_each(columns: np.ndarray) -> np.ndarray:
     return columns[np.sort(first)]
 
 
-def _expected_best_set(
-    weighted: np.ndarray,
-    allowed: np.ndarray | None,
-    k: int,
-    *,
-    first: np.ndarray | None = None,
-) -> list[int]:
-    """Greedily pick up to ``k`` allowed columns maximising the sum of the row max.
+@dataclass(frozen=True)
+class SuggestQuery:
+    """One request of :meth:`Recommender.suggest_many`: what :meth:`Recommender.suggest` takes."""
 
-    Args:
-        weighted: Worlds (rows) x candidates (columns), each row already times its
-            world's weight (the weights are >= 0 and sum to 1).
-        allowed: Which candidates may be picked (``None``: all).
-        k: How many to pick.
-        first: Scores that choose the first pick alone (default: the weighted sum).
+    features: Mapping[str, float]
+    k: int
+    max_fit_seconds: float | None = None
+    exclude: Sequence[Mapping[str, ConfigValue]] = ()
+
+
+def _check_query(query: SuggestQuery) -> None:
+    k, limit = query.k, query.max_fit_seconds
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidRequestError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
+    if limit is not None and not (limit > 0 and np.isfinite(limit)):
+        raise InvalidRequestError(f"max_fit_seconds must be a finite number > 0, got {limit!r}")
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One request's scored candidates, from which its set is chosen."""
+
+    rows: np.ndarray  # the nearest training tasks' index rows, nearest first
+    predictions: np.ndarray  # members x candidates, on the task itself
+    mean: np.ndarray  # the members' mean per candidate
+    fit_seconds: np.ndarray  # predicted (NaN: unknown)
+    allowed: np.ndarray | None  # which candidates may be picked (None: all)
+    k: int
+    columns: np.ndarray  # each candidate's world-table column (-1: outside it)
+    masks: np.ndarray  # each candidate's config-side tree masks
+
+    @classmethod
+    def of(
+        cls,
+        rows: np.ndarray,
+        predictions: np.ndarray,
+        fit_seconds: np.ndarray,
+        query: SuggestQuery,
+        columns: np.ndarray,
+        masks: np.ndarray,
+        n_candidates: int,
+    ) -> _Choice:
+        """A request's choice, once its fit-time limit is applied.
+
+        Raises:
+            FailedPreconditionError: No candidate is left, or none fits the limit.
+        """
+        if not n_candidates:
+            raise FailedPreconditionError("every candidate config is in the exclude list")
+        members = predictions.shape[0]
+        mean = np.add.reduce(predictions, axis=0) / members  # = predictions.mean(axis=0)
+        allowed = None
+        limit = query.max_fit_seconds
+        if limit is not None:
+            allowed = ~(fit_seconds > limit)  # unknown (NaN) fit times are allowed
+            if not allowed.any():
+                raise FailedPreconditionError(
+                    f"no candidate is predicted to fit within {limit:g} s; the "
+                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
+                )
+        return cls(rows, predictions, mean, fit_seconds, allowed, query.k, columns, masks)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A greedy choice to make: see :func:`_expected_best_sets`."""
+
+    weighted: np.ndarray
+    allowed: np.ndarray | None
+    first: np.ndarray | None
+    picks: int
+    shortlist: np.ndarray | None = None  # candidate index of each column (None: the same)
+
+
+def _suggestions(
+    candidates: _Candidates, choice: _Choice, chosen: list[int], nearest: tuple[NeighbourTask, ...]
+) -> list[Suggestion]:
+    """The chosen candidates with their predictions."""
+    predictions, mean = choice.predictions, choice.mean
+    members = predictions.shape[0]
+    picked = predictions[:, chosen]
+    # The members' standard deviation, as predictions.std(axis=0) computes it.
+    deviation = picked - mean[chosen]
+    spread = np.sqrt(np.add.reduce(np.multiply(deviation, deviation), axis=0) / members)
+    origins = candidates.origins
+    return [
+        Suggestion(
+            config=candidates.config(i),
+            predicted_score=score,
+            uncertainty=uncertainty,
+            predicted_fit_seconds=seconds,
+            origin=origins[i],
+            nearest_tasks=nearest,
+        )
+        for i, score, uncertainty, seconds in zip(
+            chosen,
+            mean[chosen].tolist(),
+            spread.tolist(),
+            choice.fit_seconds[chosen].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _filled(
+    answers: list[Recommendation | WarmstartError | None],
+) -> list[Recommendation | WarmstartError]:
+    """The answers, every one of which has been given."""
+    done = [a for a in answers if a is not None]
+    if len(done) != len(answers):
+        raise RuntimeError("a request was left without an answer")  # a bug, not bad input
+    return done
+
+
+def _expected_best_sets(plans: Sequence[_Plan]) -> list[list[int]]:
+    """Greedily pick, for each plan, up to ``picks`` allowed columns maximising the sum of
+    the row max; plans of the same shape are picked together, in one set of numpy calls.
+
+    A plan's ``weighted`` holds worlds (rows) x candidates (columns), each row already
+    times its world's weight (the weights are >= 0 and sum to 1); ``first``, when given,
+    chooses the first pick alone (default: the weighted sum).
     """
-    worlds, n = weighted.shape
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, plan in enumerate(plans):
+        groups.setdefault((plan.weighted.shape[0], plan.first is None), []).append(i)
+    chosen: list[list[int]] = [[] for _ in plans]
+    for members in groups.values():
+        group = [plans[i] for i in members]
+        for i, picks in zip(members, _expected_best_group(group), strict=True):
+            chosen[i] = picks
+    return chosen
+
+
+def _expected_best_group(plans: Sequence[_Plan]) -> list[list[int]]:
+    """:func:`_expected_best_sets` of plans of as many rows, with ``first`` for all or none."""
+    n_plans, worlds = len(plans), plans[0].weighted.shape[0]
+    width = max(p.weighted.shape[1] for p in plans)
+    has_first = plans[0].first is not None
+    if n_plans == 1:
+        weighted = plans[0].weighted[None]
+        first = plans[0].first[None] if plans[0].first is not None else np.empty((1, width))
+    else:
+        # Plans side by side, padded with -inf: a padded column adds nothing to any world
+        # (max(b, -inf) is b) and is never picked (its sum, and so its score, is -inf).
+        weighted = np.full((n_plans, worlds, width), -np.inf)
+        first = np.full((n_plans, width), -np.inf)
+        for b, plan in enumerate(plans):
+            weighted[b, :, : plan.weighted.shape[1]] = plan.weighted
+            if plan.first is not None:
+                first[b, : len(plan.first)] = plan.first
     # Sums column by column (not a BLAS product, whose rounding depends on the memory
     # layout), so configs predicted alike in every world tie exactly and the first one
     # wins, on any machine. Weights are >= 0, so w * max(b, p) is max(w * b, w * p)
@@ -603,20 +739,36 @@ def _expected_best_set(
     add, maximum = np.add.reduce, np.maximum
     # Added to every gain: ties (nothing added in any world) go to the better mean, and
     # what may not be picked (or is picked) gets -inf.
-    bias = add(weighted, axis=0) * 1e-9
-    if allowed is not None:
-        bias[~allowed] = -np.inf
-    best = np.full((worlds, 1), -np.inf)  # weighted best so far, per world
+    bias = add(weighted, axis=1) * 1e-9
+    for b, plan in enumerate(plans):
+        if plan.allowed is not None:
+            bias[b, : len(plan.allowed)][~plan.allowed] = -np.inf
+            if has_first:
+                first[b, : len(plan.allowed)][~plan.allowed] = -np.inf
+    # Each plan's columns as rows (plan by plan), to gather a picked column's worlds with
+    # one take; bias flat, to mark the picks with one assignment.
+    by_column = np.ascontiguousarray(weighted.transpose(0, 2, 1)).reshape(-1, worlds)
+    flat_bias = bias.reshape(-1)
+    offsets = np.arange(n_plans) * width
+    best = np.full((n_plans, worlds, 1), -np.inf)  # weighted best so far, per world
+    best_rows = best[:, :, 0]
     buffer = np.empty_like(weighted)
-    chosen: list[int] = []
-    for _ in range(min(k, n if allowed is None else int(np.count_nonzero(allowed)))):
-        if not chosen and first is not None:
-            score = first if allowed is None else np.where(allowed, first, -np.inf)
+    steps: list[np.ndarray] = []
+    for step in range(max(p.picks for p in plans)):
+        if not step and has_first:
+            score = first
         else:
-            score = add(maximum(weighted, best, out=buffer), axis=0)
+            score = add(maximum(weighted, best, out=buffer), axis=1)
             score += bias
-        pick = int(score.argmax())
-        chosen.append(pick)
-        bias[pick] = -np.inf
-        maximum(best[:, 0], weighted[:, pick], out=best[:, 0])
-    return chosen
+        picked = score.argmax(axis=1)
+        if n_plans > 1:
+            picked += offsets
+        flat_bias[picked] = -np.inf
+        maximum(best_rows, by_column.take(picked, axis=0), out=best_rows)
+        steps.append(picked)
+    if not steps:
+        return [[] for _ in plans]
+    columns = (
+        (np.array(steps) - offsets).T.tolist() if n_plans > 1 else [np.concatenate(steps).tolist()]
+    )
+    return [row[: plan.picks] for row, plan in zip(columns, plans, strict=True)]

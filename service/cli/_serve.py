@@ -146,6 +146,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    batch_wait_ms: Annotated[
+        float | None,
+        typer.Option(
+            help="On a busy server, a SuggestConfigs call waits at most this long for others "
+            "to be answered with it in one pass, which costs less CPU per call (default 1; "
+            "0: never wait). Env: WARMSTART_BATCH_WAIT_MS.",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -166,6 +175,7 @@ def serve(
         grace_seconds=grace_seconds,
         reuse_port=reuse_port,
         refine_from=refine_from,
+        batch_wait_ms=batch_wait_ms,
     )
     _configure_logging(log_level)
     store = open_store(db)

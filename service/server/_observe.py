@@ -14,11 +14,12 @@ __all__ = ["ACCESS_LOGGER", "CallMetrics", "JsonLogFormatter", "log_call"]
 ACCESS_LOGGER = "warmstart.server.access"
 _access = logging.getLogger(ACCESS_LOGGER)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class CallMetrics:
-    """Calls counter and latency histogram, labelled by RPC and status code.
+    """Calls counter and latency histogram, labelled by RPC and status code; batch sizes.
 
     Args:
         registry: Where the metrics are registered (one per server, so that
@@ -41,6 +42,16 @@ class CallMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.batch_size = Histogram(
+            "warmstart_suggest_batch_size",
+            "SuggestConfigs calls (from meta-features) answered together in one pass.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+
+    def observe_batch(self, size: int) -> None:
+        """Count one batch of SuggestConfigs calls answered together, and its size."""
+        self.batch_size.observe(size)
 
     def observe(self, rpc: str, code: str, seconds: float) -> None:
         """Count one call and its latency."""

@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from metamodel.errors import InvalidRequestError, NotFoundError
+from metamodel.errors import InvalidRequestError, NotFoundError, WarmstartError
 from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
-from metamodel.recommend import MAX_K
+from metamodel.recommend import MAX_K, SuggestQuery
 from metamodel.spaces import config_hash, default_config, load_configspace, validate_config
 from metamodel.store import RecordStore
 from metamodel.types import (
@@ -86,7 +86,49 @@ class Operations:
             NotFoundError: No model serves the space, or the task id is unknown.
             InvalidRequestError: Bad k, meta-features, version, constraint or excluded config.
         """
-        model = self.models.get(request.space)
+        answer = self.suggest_many([request])[0]
+        if isinstance(answer, WarmstartError):
+            raise answer
+        return answer
+
+    def suggest_many(
+        self, requests: Sequence[SuggestRequest]
+    ) -> list[SuggestAnswer | WarmstartError]:
+        """:meth:`suggest` of several requests: for each, its answer or the error it raises.
+
+        The requests for one model are answered in one pass
+        (:meth:`~metamodel.recommend.Recommender.suggest_many`); each answer is the one
+        it gets alone, and a bad request does not affect the others.
+        """
+        answers: list[SuggestAnswer | WarmstartError | None] = [None] * len(requests)
+        by_model: dict[int, tuple[ServedModel, list[int], list[SuggestQuery]]] = {}
+        for position, request in enumerate(requests):
+            try:
+                model = self.models.get(request.space)
+                query = self._query(request, model)
+            except WarmstartError as exc:
+                answers[position] = exc
+                continue
+            _, positions, queries = by_model.setdefault(id(model), (model, [], []))
+            positions.append(position)
+            queries.append(query)
+        for model, positions, queries in by_model.values():
+            found = model.recommender.suggest_many(queries)
+            for position, result in zip(positions, found, strict=True):
+                answers[position] = (
+                    result
+                    if isinstance(result, WarmstartError)
+                    else SuggestAnswer(
+                        tuple(result.suggestions),
+                        model.version,
+                        result.out_of_distribution,
+                        model.bundle.space.space_id,
+                    )
+                )
+        return [a for a in answers if a is not None]
+
+    def _query(self, request: SuggestRequest, model: ServedModel) -> SuggestQuery:
+        """The recommender's query for a request: the task's features, the checked excludes."""
         features = self._task_features(request, model)
         space = model.configspace
         exclude: list[dict[str, ConfigValue]] = []
@@ -95,15 +137,7 @@ class Operations:
                 exclude.append(validate_config(space, config))
             except InvalidRequestError as exc:
                 raise InvalidRequestError(f"exclude[{i}]: {exc}") from None
-        found = model.recommender.suggest(
-            features, request.k, max_fit_seconds=request.max_fit_seconds, exclude=exclude
-        )
-        return SuggestAnswer(
-            tuple(found.suggestions),
-            model.version,
-            found.out_of_distribution,
-            model.bundle.space.space_id,
-        )
+        return SuggestQuery(features, request.k, request.max_fit_seconds, tuple(exclude))
 
     def _task_features(self, request: SuggestRequest, model: ServedModel) -> Mapping[str, float]:
         wanted = model.bundle.feature_version

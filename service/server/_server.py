@@ -215,7 +215,12 @@ def make_server(
     operations = Operations(models, store, max_results=settings.max_results)
     register_services(
         server,
-        WarmstartServicer(operations, runner, settings.max_describe_bytes),
+        WarmstartServicer(
+            operations,
+            runner,
+            settings.max_describe_bytes,
+            batch_wait=settings.batch_wait_ms / 1000,
+        ),
         AdminServicer(operations, runner),
     )
     health = HealthServicer()

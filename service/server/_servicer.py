@@ -1,4 +1,4 @@
-"""The gRPC servicers: each RPC decodes, makes one core call in a worker thread, encodes.
+"""The gRPC servicers: each RPC decodes, makes one core call, encodes.
 
 Every call goes through :meth:`CallRunner.run`, which checks the token, maps
 domain errors through the one table with ``context.abort``, turns any other
@@ -23,10 +23,12 @@ from protos.warmstart.v1 import warmstart_pb2 as pb
 from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from service.server import convert
 from service.server._auth import Access, TokenGuard
+from service.server._batching import Batcher
 from service.server._dataset import ChunkCollector
 from service.server._errors import DeadlineExceededError, status_for
 from service.server._observe import CallMetrics, log_call
 from service.server._operations import Operations
+from service.server.api import SuggestAnswer, SuggestRequest
 
 __all__ = ["AdminServicer", "CallRunner", "WarmstartServicer", "register_services"]
 
@@ -47,7 +49,7 @@ class CallRunner:
 
     def __init__(self, guard: TokenGuard, metrics: CallMetrics) -> None:
         self._guard = guard
-        self._metrics = metrics
+        self.metrics = metrics
 
     async def run(
         self, rpc: str, access: Access, context: Context, body: Callable[[], Awaitable[_T]]
@@ -82,7 +84,7 @@ class CallRunner:
 
     def _record(self, rpc: str, code: grpc.StatusCode, start: float, context: Context) -> None:
         seconds = time.perf_counter() - start
-        self._metrics.observe(rpc, code.name, seconds)
+        self.metrics.observe(rpc, code.name, seconds)
         log_call(rpc, code.name, seconds * 1000, context.peer())
 
     @staticmethod
@@ -94,11 +96,12 @@ class CallRunner:
         return await asyncio.to_thread(work, argument)
 
     @staticmethod
-    def compute(context: Context, work: Callable[[_A], _T], argument: _A) -> _T:
-        """Run short CPU-bound core work on the event loop, unless the deadline has passed.
+    async def compute(context: Context, batcher: Batcher[_A, _T], argument: _A) -> _T:
+        """Run short CPU-bound core work on the event loop, batched with the calls that
+        arrive with it, unless the deadline has passed.
 
-        A suggestion from meta-features takes a few milliseconds of CPU and holds the GIL
-        for most of them: handing it to a thread buys no parallelism and adds GIL
+        A suggestion from meta-features takes about a millisecond of CPU and holds the GIL
+        for most of it: handing it to a thread buys no parallelism and adds GIL
         hand-offs that cost more than the work (5.1 against 2.8 ms of server CPU per call
         at 16 concurrent callers, ``benchmarks/perf/suggest_load.py``). Work that waits on
         the store goes through :meth:`blocking` instead.
@@ -106,7 +109,7 @@ class CallRunner:
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceededError("the deadline passed before the work started")
-        return work(argument)
+        return await batcher.submit(argument)
 
 
 class WarmstartServicer(pb_grpc.WarmstartServicer):
@@ -116,12 +119,26 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         operations: The core calls.
         runner: Auth, errors, metrics, logs.
         max_describe_bytes: The byte limit of one DescribeTask stream.
+        batch_wait: Seconds a SuggestConfigs call may wait on a busy server for others to
+            be answered with it (see :class:`~service.server._batching.Batcher`).
     """
 
-    def __init__(self, operations: Operations, runner: CallRunner, max_describe_bytes: int) -> None:
+    def __init__(
+        self,
+        operations: Operations,
+        runner: CallRunner,
+        max_describe_bytes: int,
+        *,
+        batch_wait: float = 0.001,
+    ) -> None:
         self._ops = operations
         self._runner = runner
         self._max_describe = max_describe_bytes
+        self._suggestions: Batcher[SuggestRequest, SuggestAnswer] = Batcher(
+            operations.suggest_many,
+            max_wait=batch_wait,
+            on_batch=runner.metrics.observe_batch,
+        )
 
     async def SuggestConfigs(  # noqa: N802 - the proto names it
         self, request: pb.SuggestConfigsRequest, context: Context
@@ -135,7 +152,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         async def body() -> bytes:
             decoded = convert.suggest_request_from_proto(request)
             if decoded.task_id is None:  # meta-features given: pure computation
-                answer = self._runner.compute(context, self._ops.suggest, decoded)
+                answer = await self._runner.compute(context, self._suggestions, decoded)
             else:  # a known task: its meta-features are read from the store
                 answer = await self._runner.blocking(context, self._ops.suggest, decoded)
             return convert.suggest_answer_to_bytes(answer)

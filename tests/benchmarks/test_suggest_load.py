@@ -35,3 +35,7 @@ def test_suggest_load_measures_both_rpcs(servers: int, tmp_path: Path) -> None:
     assert "calls/s SuggestConfigs / Check at concurrency 4" in out
     assert f"plot: {plot}" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # SuggestConfigs rows say how many calls the servers answered per pass (>= 1).
+    batches = re.findall(r"^SuggestConfigs(?:\s+[\d.]+){6}\s+([\d.]+)\s+\d+$", out, re.M)
+    assert len(batches) == 2
+    assert all(float(b) >= 1.0 for b in batches)

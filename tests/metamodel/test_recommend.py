@@ -8,6 +8,7 @@ must beat the library default and random configs on tasks it has not seen.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -117,6 +118,12 @@ class _CountingScorer:
         self.rows += len(configs)
         scores, seconds = self.compiled.scores_and_fit_seconds(task, configs)
         return np.asarray(scores), np.asarray(seconds)
+
+    def scores_and_fit_seconds_many(
+        self, tasks: np.ndarray, configs: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.rows += sum(len(c) for c in configs)
+        return list(self.compiled.scores_and_fit_seconds_many(tasks, configs))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.compiled, name)

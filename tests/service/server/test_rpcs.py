@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -22,7 +23,7 @@ from metamodel.store import RecordFilter
 from metamodel.types import RecordSource, RecordStatus, SuggestionOrigin, TaskType
 from protos.warmstart.v1 import warmstart_pb2 as pb
 from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.client import FailedPreconditionRpcError, WarmstartClient
+from service.client import FailedPreconditionRpcError, InvalidArgumentRpcError, WarmstartClient
 from service.server import ModelRegistry, ServedModel
 from service.server._operations import Operations
 from service.server.api import ReportedResult
@@ -253,3 +254,38 @@ def test_registry_serves_one_model_per_space_and_finds_it_by_id(bundle: ModelBun
     models.put([ServedModel.from_bundle(bundle)])
     assert models.get(SPACE.space_id).version == bundle.version
     assert models.versions() == bundle.version
+
+
+def test_concurrent_suggestions_are_batched_and_each_gets_its_own_answer(served: ServerThread):
+    """Calls in flight together are answered in one pass: each still gets what it gets alone,
+    and a bad call among them gets its own error."""
+    rng = np.random.default_rng(0)
+    tasks = [dict(zip(TASK, rng.uniform(0, 1, 4).tolist(), strict=True)) for _ in range(12)]
+    asks = [(task, 1 + i % 7) for i, task in enumerate(tasks)]
+    with WarmstartClient(served.target) as client:
+
+        def ask(i: int) -> object:
+            if i % 5 == 4:  # a bad call among the good ones
+                try:
+                    client.suggest(
+                        {"f0": 1.0, "nope": 2.0}, "svm_like", 2, feature_version="test-1"
+                    )
+                except InvalidArgumentRpcError as exc:
+                    return exc
+            task, k = asks[i % len(asks)]
+            return client.suggest(task, "svm_like", k, feature_version="test-1")
+
+        alone = [ask(i) for i in range(40)]
+        with ThreadPoolExecutor(16) as pool:
+            together = list(pool.map(ask, range(40)))
+    for one, other in zip(alone, together, strict=True):
+        if isinstance(one, InvalidArgumentRpcError):
+            assert isinstance(other, InvalidArgumentRpcError)
+            assert "unknown meta-feature name(s): nope" in str(other)
+        else:
+            assert other == one
+    assert served.server is not None
+    registry = served.server.metrics.registry
+    # Every meta-feature call went through a batch (80 of them, in at most 80 passes).
+    assert registry.get_sample_value("warmstart_suggest_batch_size_sum") == 80
+    assert 1 <= (registry.get_sample_value("warmstart_suggest_batch_size_count") or 0) <= 80

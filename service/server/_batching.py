@@ -1,0 +1,121 @@
+"""Answering the requests that arrive together in one pass of the core.
+
+A suggestion from meta-features is short CPU-bound work on the event loop (see
+:meth:`~service.server._servicer.CallRunner.compute`), and much of it is a fixed
+number of numpy calls per request, whatever the numbers. :class:`Batcher` hands
+the calls waiting at once to the core together, so those calls are paid once per
+batch (``Recommender.suggest_many``).
+
+gRPC's asyncio server takes new calls in one at a time, each a round trip through
+its completion queue, so calls hardly ever reach the batcher in the same loop
+turn, even under load. A batch therefore waits up to ``max_wait`` seconds for
+company, but only on a busy server: when its first call comes less than
+``max_wait`` after the last call or the last pass. A caller on its own is answered
+at once, on the loop's next turn, unless it sends its next call within
+``max_wait`` of its last answer; a busy server gathers several calls per pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Batcher"]
+
+log = logging.getLogger("warmstart.server")
+
+_R = TypeVar("_R")
+_A = TypeVar("_A")
+
+
+class Batcher(Generic[_R, _A]):
+    """Gathers requests that arrive together and answers them in one call of ``work``.
+
+    Args:
+        work: Answers a list of requests: for each, in order, its answer or the
+            exception it raises (an error for one request must not fail the others).
+        max_batch: Most requests in one call of ``work``; a batch this full is answered
+            without waiting further.
+        max_wait: Seconds a batch may wait for more calls while calls arrive close
+            together (0: never wait, answer on the loop's next turn).
+        on_batch: Told the size of each batch (for metrics).
+    """
+
+    def __init__(
+        self,
+        work: Callable[[list[_R]], Sequence[_A | Exception]],
+        *,
+        max_batch: int = 32,
+        max_wait: float = 0.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if not 0.0 <= max_wait <= 1.0:
+            raise ValueError(f"max_wait must be in [0, 1] seconds, got {max_wait}")
+        self._work = work
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._on_batch = on_batch
+        self._waiting: list[tuple[_R, asyncio.Future[_A]]] = []
+        self._timer: asyncio.Handle | None = None
+        self._last_event = -1e9  # the last arrival or the end of the last pass
+
+    async def submit(self, request: _R) -> _A:
+        """The answer to one request, computed with the others of its batch.
+
+        Raises:
+            Exception: What ``work`` gave for this request.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_A] = loop.create_future()
+        now = time.monotonic()
+        if not self._waiting:
+            if now - self._last_event < self._max_wait:  # busy: wait for company
+                self._timer = loop.call_later(self._max_wait, self._flush)
+            else:
+                self._timer = loop.call_soon(self._flush)
+        self._last_event = now
+        self._waiting.append((request, future))
+        if len(self._waiting) >= self._max_batch and self._timer is not None:
+            self._timer.cancel()
+            self._timer = loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._timer = None
+        waiting, self._waiting = self._waiting, []
+        # A call cancelled while waiting (its client left, its deadline passed) is dropped.
+        live = [(request, future) for request, future in waiting if not future.done()]
+        for start in range(0, len(live), self._max_batch):
+            batch = live[start : start + self._max_batch]
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
+            self._answer(batch)
+        self._last_event = time.monotonic()
+
+    def _answer(self, batch: list[tuple[_R, asyncio.Future[_A]]]) -> None:
+        try:
+            answers = list(self._work([request for request, _ in batch]))
+            if len(answers) != len(batch):
+                raise RuntimeError(f"{len(answers)} answers to {len(batch)} requests")
+        except Exception as exc:
+            if len(batch) == 1:
+                answers = [exc]
+            else:
+                # A fault the work did not attribute to a request (a bug): answer each
+                # alone, so that only the request that causes it fails.
+                log.warning("a batch of %d requests failed; answering each alone", len(batch))
+                for item in batch:
+                    self._answer([item])
+                return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)

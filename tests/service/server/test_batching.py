@@ -1,0 +1,151 @@
+"""The server's Batcher: calls that arrive together are answered in one pass, each its own way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from metamodel.errors import InvalidRequestError
+from service.server._batching import Batcher
+
+
+class _Work:
+    """Doubles numbers; a negative one is a bad request, 13 a bug that fails the whole pass."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[int]] = []
+
+    def __call__(self, requests: list[int]) -> Sequence[int | Exception]:
+        self.passes.append(list(requests))
+        if 13 in requests:
+            raise RuntimeError("unlucky")
+        return [InvalidRequestError(f"{r} < 0") if r < 0 else 2 * r for r in requests]
+
+
+def test_calls_arriving_together_share_one_pass_and_get_their_own_answers() -> None:
+    work, sizes = _Work(), list[int]()
+
+    async def main() -> list[int | BaseException]:
+        batcher = Batcher(work, on_batch=sizes.append)
+        return await asyncio.gather(
+            *(batcher.submit(r) for r in (1, -2, 3)), return_exceptions=True
+        )
+
+    answers = asyncio.run(main())
+    assert work.passes == [[1, -2, 3]]
+    assert sizes == [3]
+    assert answers[0] == 2
+    assert answers[2] == 6
+    assert isinstance(answers[1], InvalidRequestError)
+    assert str(answers[1]) == "-2 < 0"
+
+
+def test_a_lone_call_and_later_calls_get_passes_of_their_own() -> None:
+    work = _Work()
+
+    async def main() -> list[int]:
+        batcher = Batcher(work)
+        first = await batcher.submit(5)
+        return [first, *await asyncio.gather(batcher.submit(6), batcher.submit(7))]
+
+    assert asyncio.run(main()) == [10, 12, 14]
+    assert work.passes == [[5], [6, 7]]
+
+
+def test_a_pass_that_fails_as_a_whole_is_answered_call_by_call() -> None:
+    """Only the request that breaks the work fails; the others still get their answers."""
+    work = _Work()
+
+    async def main() -> list[int | BaseException]:
+        batcher = Batcher(work)
+        return await asyncio.gather(
+            *(batcher.submit(r) for r in (1, 13, 2)), return_exceptions=True
+        )
+
+    answers = asyncio.run(main())
+    assert answers[0] == 2
+    assert answers[2] == 4
+    assert isinstance(answers[1], RuntimeError)
+    assert str(answers[1]) == "unlucky"
+    assert work.passes == [[1, 13, 2], [1], [13], [2]]
+
+
+def test_a_pass_holds_at_most_max_batch_and_cancelled_calls_are_dropped() -> None:
+    work, sizes = _Work(), list[int]()
+
+    async def main() -> list[int]:
+        batcher = Batcher(work, max_batch=2, on_batch=sizes.append)
+        calls = [asyncio.ensure_future(batcher.submit(r)) for r in range(5)]
+        await asyncio.sleep(0)  # every call is waiting now
+        calls[1].cancel()
+        kept = [c for i, c in enumerate(calls) if i != 1]
+        return list(await asyncio.gather(*kept))
+
+    assert asyncio.run(main()) == [0, 4, 6, 8]
+    assert work.passes == [[0, 2], [3, 4]]
+    assert sizes == [2, 2]
+
+
+def test_work_giving_the_wrong_number_of_answers_fails_each_call_clearly() -> None:
+    async def main() -> list[int | BaseException]:
+        batcher: Batcher[int, int] = Batcher(lambda requests: [])
+        calls = (batcher.submit(1), batcher.submit(2))
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    for answer in asyncio.run(main()):
+        assert isinstance(answer, RuntimeError)
+        assert str(answer) == "0 answers to 1 requests"
+
+
+def test_a_busy_server_waits_for_company_and_a_lone_call_does_not_wait() -> None:
+    """Calls that come one loop turn apart are answered apart without a wait; with one,
+    calls arriving close together share a pass, and the first after a quiet spell is
+    answered at once."""
+
+    async def stream(batcher: Batcher[int, int], values: range) -> list[int]:
+        calls = []
+        for value in values:
+            calls.append(asyncio.ensure_future(batcher.submit(value)))
+            await asyncio.sleep(0.0005)  # the next call comes half a millisecond later
+        return list(await asyncio.gather(*calls))
+
+    async def main(max_wait: float) -> tuple[list[list[int]], float]:
+        work = _Work()
+        batcher = Batcher(work, max_wait=max_wait)
+        assert await stream(batcher, range(6)) == [0, 2, 4, 6, 8, 10]
+        await asyncio.sleep(max_wait + 0.1)  # quiet
+        start = asyncio.get_running_loop().time()
+        assert await batcher.submit(7) == 14
+        return work.passes, asyncio.get_running_loop().time() - start
+
+    passes, lone = asyncio.run(main(0.0))
+    assert passes == [[0], [1], [2], [3], [4], [5], [7]]
+    passes, lone = asyncio.run(main(1.0))
+    # The first call found the server quiet and went alone; the rest came while it was
+    # busy and waited for one another (1 s is far longer than the stream).
+    assert passes == [[0], [1, 2, 3, 4, 5], [7]]
+    assert lone < 0.5  # after the quiet spell, no wait
+
+
+def test_a_full_batch_is_answered_without_waiting() -> None:
+    async def main() -> tuple[list[list[int]], float]:
+        work = _Work()
+        batcher = Batcher(work, max_batch=3, max_wait=1.0)
+        await batcher.submit(0)  # now the server counts as busy
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        assert await asyncio.gather(*(batcher.submit(r) for r in (1, 2, 3))) == [2, 4, 6]
+        return work.passes, loop.time() - start
+
+    passes, seconds = asyncio.run(main())
+    assert passes == [[0], [1, 2, 3]]
+    assert seconds < 0.5  # full: answered long before the wait ran out
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_batch must be >= 1, got 0"):
+        Batcher(_Work(), max_batch=0)
+    with pytest.raises(ValueError, match=r"max_wait must be in \[0, 1\] seconds, got -1"):
+        Batcher(_Work(), max_wait=-1)
