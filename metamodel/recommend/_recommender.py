@@ -25,6 +25,10 @@ ensemble's predictions on its own task for a few dozen candidates:
 
 A task far from every training task is flagged out of distribution and gets
 only the robust candidates (default, portfolio, neighbours' best).
+
+:meth:`Recommender.suggest_many` answers several requests at once: the steps
+above run as one set of numpy calls for all of them (each answer is the one the
+request gets alone), which is how the server answers calls that arrive together.
 """
 
 from __future__ import annotations
@@ -361,9 +365,7 @@ class Recommender:
             else:
                 valid.append(position)
         if valid:
-            found = self._answer(
-                [queries[p] for p in valid], np.vstack(metas) if metas else np.zeros((0, 0))
-            )
+            found = self._answer([queries[p] for p in valid], np.vstack(metas))
             for position, answer in zip(valid, found, strict=True):
                 answers[position] = answer
         return _filled(answers)
@@ -394,20 +396,13 @@ class Recommender:
         for i, found, mask, (predictions, fit_seconds) in zip(
             live, candidates, masks, scored, strict=True
         ):
-            query = queries[i]
             if not out[i] and settings.n_refine_from > 0 and len(found):
-                start = len(found)
-                found.add(self._refine(found.encoded(), predictions), SuggestionOrigin.REFINEMENT)
-                if len(found) > start:
-                    mask = found.masks()
-                    extra, extra_seconds = self.compiled.scores_and_fit_seconds(
-                        tasks[i], mask[start:]
-                    )
-                    predictions = np.hstack([predictions, extra])
-                    fit_seconds = np.concatenate([fit_seconds, extra_seconds])
+                mask, predictions, fit_seconds = self._add_refinements(
+                    found, tasks[i], mask, predictions, fit_seconds
+                )
             try:
                 choice = _Choice.of(
-                    rows[i], predictions, fit_seconds, query, found.columns, mask, len(found)
+                    rows[i], predictions, fit_seconds, queries[i], found.columns, mask, len(found)
                 )
             except WarmstartError as exc:
                 answers[i] = exc
@@ -422,6 +417,28 @@ class Recommender:
                 _suggestions(found, choice, chosen, nearest), bool(out[i]), nearest
             )
         return _filled(answers)
+
+    def _add_refinements(
+        self,
+        found: _Candidates,
+        task: np.ndarray,
+        masks: np.ndarray,
+        predictions: np.ndarray,
+        fit_seconds: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add perturbations of the best candidates to ``found``; the masks, predictions
+        and fit seconds of all its candidates."""
+        start = len(found)
+        found.add(self._refine(found.encoded(), predictions), SuggestionOrigin.REFINEMENT)
+        if len(found) == start:
+            return masks, predictions, fit_seconds
+        masks = found.masks()
+        extra, extra_seconds = self.compiled.scores_and_fit_seconds(task, masks[start:])
+        return (
+            masks,
+            np.hstack([predictions, extra]),
+            np.concatenate([fit_seconds, extra_seconds]),
+        )
 
     def choose(
         self, features: Mapping[str, float], pool: list[dict[str, ConfigValue]], k: int
