@@ -6,6 +6,8 @@ the message as it is, so every message says what was wrong and what is allowed.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "FailedPreconditionError",
     "InvalidRequestError",
@@ -13,7 +15,10 @@ __all__ = [
     "SchemaMismatchError",
     "StorageError",
     "WarmstartError",
+    "answer_or_raise",
 ]
+
+_T = TypeVar("_T")
 
 
 class WarmstartError(Exception):
@@ -38,3 +43,10 @@ class SchemaMismatchError(FailedPreconditionError):
 
 class StorageError(WarmstartError):
     """The database failed underneath us (connection, lock, constraint)."""
+
+
+def answer_or_raise(answer: _T | WarmstartError) -> _T:
+    """One answer of a batch call that gives errors as values: the answer, or its error raised."""
+    if isinstance(answer, WarmstartError):
+        raise answer
+    return answer

@@ -40,7 +40,12 @@ import numpy as np
 from ConfigSpace import ConfigurationSpace
 
 from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
+from metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    WarmstartError,
+    answer_or_raise,
+)
 from metamodel.recommend._index import TaskIndex
 from metamodel.spaces import config_hash, default_config, sample_configs
 from metamodel.surrogate import CompiledSurrogate, Surrogate
@@ -337,10 +342,7 @@ class Recommender:
             FailedPreconditionError: No candidate satisfies the constraints.
         """
         query = SuggestQuery(features, k, max_fit_seconds, tuple(exclude))
-        answer = self.suggest_many([query])[0]
-        if isinstance(answer, WarmstartError):
-            raise answer
-        return answer
+        return answer_or_raise(self.suggest_many([query])[0])
 
     def suggest_many(
         self, queries: Sequence[SuggestQuery]

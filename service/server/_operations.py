@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from metamodel.errors import InvalidRequestError, NotFoundError, WarmstartError
+from metamodel.errors import InvalidRequestError, NotFoundError, WarmstartError, answer_or_raise
 from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
 from metamodel.recommend import MAX_K, SuggestQuery
 from metamodel.spaces import config_hash, default_config, load_configspace, validate_config
@@ -86,10 +86,7 @@ class Operations:
             NotFoundError: No model serves the space, or the task id is unknown.
             InvalidRequestError: Bad k, meta-features, version, constraint or excluded config.
         """
-        answer = self.suggest_many([request])[0]
-        if isinstance(answer, WarmstartError):
-            raise answer
-        return answer
+        return answer_or_raise(self.suggest_many([request])[0])
 
     def suggest_many(
         self, requests: Sequence[SuggestRequest]
