@@ -13,7 +13,7 @@ from __future__ import annotations
 from benchmarks.runner._dask import DaskExecutor
 from benchmarks.runner._jobs import Job, JobResult, Protocol
 from benchmarks.runner._learners import resolve_learner
-from benchmarks.runner._plan import Plan, PlanSpec, build_plan
+from benchmarks.runner._plan import Plan, PlanSpec, build_plan, parse_shard, shard_bounds
 from benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
 from benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
 from benchmarks.runner._workers import LocalPool, WorkerProcess
@@ -33,7 +33,9 @@ __all__ = [
     "cap_rows",
     "evaluate",
     "evaluate_config",
+    "parse_shard",
     "resolve_learner",
     "run_plan",
+    "shard_bounds",
     "to_record",
 ]

@@ -14,7 +14,7 @@ from metamodel.spaces import SamplerName, config_hash, make_search_space, sample
 from metamodel.store import RecordFilter, RecordStore
 from metamodel.types import ConfigValue, SearchSpace, Task, TaskFeatures
 
-__all__ = ["Plan", "PlanSpec", "build_plan"]
+__all__ = ["Plan", "PlanSpec", "build_plan", "parse_shard", "shard_bounds"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class PlanSpec:
         max_tasks: At most this many tasks (after the other filters).
         max_rows: Leave out tasks with more rows (when the suite knows sizes up front).
         config_seed: Seed of the config sampler: the same configs on every task.
+        shard: ``(i, n)``: only the i-th (from 1) of n contiguous, nearly equal parts of
+            the selected tasks, in suite order, so that n runs (on as many machines, or
+            one after another) cover the plan between them (default: all of them).
     """
 
     suite: str
@@ -44,6 +47,7 @@ class PlanSpec:
     max_tasks: int | None = None
     max_rows: int | None = None
     config_seed: int = 0
+    shard: tuple[int, int] | None = None
 
     def check(self) -> None:
         """Raise :class:`InvalidRequestError` for values out of range."""
@@ -63,6 +67,12 @@ class PlanSpec:
             raise InvalidRequestError(f"the row cap must be >= 20, got {self.protocol.row_cap}")
         if self.max_tasks is not None and self.max_tasks < 1:
             raise InvalidRequestError(f"--tasks must be >= 1, got {self.max_tasks}")
+        if self.shard is not None:
+            index, count = self.shard
+            if not 1 <= index <= count:
+                raise InvalidRequestError(
+                    f"--shard must be I/N with 1 <= I <= N, got {index}/{count}"
+                )
 
 
 @dataclass
@@ -99,7 +109,34 @@ def _select(suite: Suite, spec: PlanSpec) -> list[TaskInfo]:
         infos = infos[: spec.max_tasks]
     if not infos:
         raise InvalidRequestError(f"no task of suite {spec.suite!r} matches the filters")
+    if spec.shard is not None:
+        infos = infos[slice(*shard_bounds(len(infos), *spec.shard))]
     return infos
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as ``(I, N)``.
+
+    Raises:
+        InvalidRequestError: Not two integers ``1 <= I <= N``.
+    """
+    index, slash, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = (0, 0)
+    if not slash or not 1 <= shard[0] <= shard[1]:
+        raise InvalidRequestError(
+            f"--shard must be I/N with whole numbers 1 <= I <= N (e.g. 2/4), got {text!r}"
+        )
+    return shard
+
+
+def shard_bounds(n_tasks: int, index: int, count: int) -> tuple[int, int]:
+    """Where the ``index``-th (from 1) of ``count`` contiguous parts of ``n_tasks`` tasks
+    starts and stops; the parts cover every task once and differ in size by one at most
+    (a part may be empty when there are fewer tasks than parts)."""
+    return (index - 1) * n_tasks // count, index * n_tasks // count
 
 
 def build_plan(

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from benchmarks.runner import resolve_learner
+from benchmarks.runner import parse_shard, resolve_learner
 from benchmarks.tasks import Suite, load_suite, parse_suite_spec
 from metamodel.bundle import TrainSettings, train_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
@@ -133,8 +133,10 @@ def _run_steps(
     only: frozenset[str] | None,
     workers: int,
     dask: str | None,
+    shard: tuple[int, int] | None = None,
 ) -> int:
-    """Run the plan's steps in order; return the new records, or raise on an interrupt."""
+    """Run the plan's steps in order (the ``shard`` of each step's tasks only, if given);
+    return the new records, or raise on an interrupt."""
     stored = 0
     for index, step in enumerate(plan.steps):
         chosen = tuple(n for n in step.learners if only is None or n in only)
@@ -144,9 +146,11 @@ def _run_steps(
             continue
         if chosen != step.learners:
             console.print(f"only {', '.join(chosen)} (--learners)")
+        if shard is not None:
+            console.print(f"only part {shard[0]} of {shard[1]} of its tasks (--shard)")
         summary = run_spec(
             store,
-            step.spec(suite, chosen),
+            step.spec(suite, chosen, shard),
             workers=workers,
             dask=dask,
             time_limit=step.time_limit,
@@ -363,6 +367,15 @@ def build(
             show_default=False,
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate only part I of N of each step's tasks (I/N, e.g. 2/4: contiguous "
+            "parts in suite order), so that N runs, here or on other machines, cover the plan "
+            "between them; the outputs cover what the database holds.",
+            show_default=False,
+        ),
+    ] = None,
     no_bench: Annotated[
         bool,
         typer.Option(
@@ -387,6 +400,9 @@ def build(
     kb_plan = load_kb_plan(plan if plan is not None else default_kb_dir() / PLAN_FILE)
     loaded = _plan_suite(suite, kb_plan)
     only = _only(kb_plan, learners)
+    part = parse_shard(shard) if shard is not None else None
+    if part is not None and no_bench:
+        raise InvalidRequestError("--shard chooses tasks to evaluate; --no-bench evaluates none")
     n_workers = resolve_workers(workers)
     params = SurrogateParams(seed=seed)
     params.check()
@@ -405,13 +421,14 @@ def build(
             **kb_plan.to_dict(),
         },
         "learners": sorted(only) if only is not None else None,
+        "shard": shard,
         "bench": not no_bench,
         "seed": seed,
     }
     with sigterm_as_interrupt(), open_store(db, create=not no_bench) as store:
         try:
             if not no_bench:
-                new = _run_steps(store, kb_plan, suite, only, n_workers, dask)
+                new = _run_steps(store, kb_plan, suite, only, n_workers, dask, part)
                 console.print(f"\nevaluations done: {new} new records in this build")
             held = _held(store, kb_plan)
             if not held:

@@ -6,7 +6,9 @@ reproduce the shipped records? Records are matched by space, task, config, seed
 and fidelity (and source, for folders holding client reports); a matched pair is
 the same when its status is the same and its scores are equal, or within
 ``--tolerance``. Only the spaces the other folder holds are compared, so a
-rebuild of some learners (``kb build --learners``) is checked on its own.
+rebuild of some learners (``kb build --learners``) is checked on its own, and with
+``--only-its-tasks`` only the tasks the other folder holds, so that a rebuild of
+part of the tasks (``kb build --shard``) is too.
 """
 
 from __future__ import annotations
@@ -118,7 +120,12 @@ def _side(row: Any, suffix: str) -> tuple[str, float] | None:
 
 
 def compare_records(
-    ours: Path, theirs: Path, *, tolerance: float = 0.0, keep: int = 10
+    ours: Path,
+    theirs: Path,
+    *,
+    tolerance: float = 0.0,
+    keep: int = 10,
+    only_its_tasks: bool = False,
 ) -> tuple[list[SpaceComparison], list[str]]:
     """Compare the records of the spaces ``theirs`` holds with ``ours``.
 
@@ -128,6 +135,8 @@ def compare_records(
         tolerance: Largest score difference still counted as the same, relative to
             the larger of the two scores (absolute where both are below 1 in size).
         keep: How many differing records to keep per space.
+        only_its_tasks: Compare, in each space, only the tasks ``theirs`` has records of
+            (a rebuild of part of the tasks); default: every record of the space.
 
     Returns:
         One comparison per space of ``theirs``, by name, and the spaces only ``ours``
@@ -140,6 +149,9 @@ def compare_records(
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise InvalidRequestError(f"--tolerance must be a finite number >= 0, got {tolerance}")
     left, right = _read_records(ours), _read_records(theirs)
+    if only_its_tasks:
+        held = right[["space_name", "task_id"]].drop_duplicates()
+        left = left.merge(held, on=["space_name", "task_id"], how="inner")
     hashes = (_data_hashes(ours), _data_hashes(theirs))
     merged = left.merge(
         right, on=[*_KEY, "occurrence"], how="outer", suffixes=("_o", "_t"), indicator=True
@@ -225,16 +237,27 @@ def compare(
         ),
     ] = 0.0,
     show: Annotated[int, typer.Option(min=0, help="Differing records listed per space.")] = 10,
+    only_its_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--only-its-tasks",
+            help="Compare only the tasks OTHER has records of, space by space (a rebuild of "
+            "part of the tasks, kb build --shard); without it, a task OTHER lacks counts as "
+            "records 'only here'.",
+        ),
+    ] = False,
 ) -> None:
     """Compare another knowledge base's records with this one's, space by space.
 
     Records are matched by task, config and seed; a pair is the same when status and
     score are (scores within --tolerance). Only the spaces OTHER holds are compared (a
-    rebuild of some learners is checked on its own). Exit code 1 if any record differs
-    or lacks its partner.
+    rebuild of some learners is checked on its own), and with --only-its-tasks only the
+    tasks it holds. Exit code 1 if any record differs or lacks its partner.
     """
     reference = kb if kb is not None else default_kb_dir()
-    results, not_compared = compare_records(reference, other, tolerance=tolerance, keep=show)
+    results, not_compared = compare_records(
+        reference, other, tolerance=tolerance, keep=show, only_its_tasks=only_its_tasks
+    )
     table = Table(
         "space", "records", "other", "not ok", "other not ok", "same", "changed",
         "only here", "only other", "largest gap", "training data hash",

@@ -38,8 +38,14 @@ class KbStep:
     time_limit: float = 120.0
     seeds: tuple[int, ...] = (0,)
 
-    def spec(self, suite: str, learners: tuple[str, ...] | None = None) -> PlanSpec:
-        """The runner's spec of this step on ``suite`` (for ``learners`` of it only, if given)."""
+    def spec(
+        self,
+        suite: str,
+        learners: tuple[str, ...] | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> PlanSpec:
+        """The runner's spec of this step on ``suite`` (for ``learners`` of it only, and the
+        ``shard`` of its tasks only, if given)."""
         return PlanSpec(
             suite=suite,
             learners=list(learners if learners is not None else self.learners),
@@ -47,6 +53,7 @@ class KbStep:
             seeds=list(self.seeds),
             protocol=Protocol(folds=self.folds, row_cap=self.row_cap or None),
             max_tasks=self.tasks,
+            shard=shard,
         )
 
     def describe(self) -> str:

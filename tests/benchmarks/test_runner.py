@@ -17,8 +17,11 @@ from benchmarks.runner import (
     PlanSpec,
     Protocol,
     build_plan,
+    parse_shard,
     run_plan,
+    shard_bounds,
 )
+from metamodel.errors import InvalidRequestError
 from metamodel.store import RecordFilter, RecordStore
 from metamodel.types import RecordStatus
 
@@ -232,3 +235,24 @@ def test_bad_plans_are_refused_with_the_reason(store: RecordStore) -> None:
     with pytest.raises(InvalidRequestError):
         build_plan(PlanSpec(suite="nosuchkind:x", learners=["knn"]), store)
     assert store.count_records() == 0
+
+
+@pytest.mark.parametrize("n_tasks", [0, 1, 2, 7, 148, 150])
+@pytest.mark.parametrize("count", [1, 2, 3, 10])
+def test_shards_split_the_tasks_into_contiguous_parts_that_cover_each_once(
+    n_tasks: int, count: int
+) -> None:
+    bounds = [shard_bounds(n_tasks, index, count) for index in range(1, count + 1)]
+    # Part by part, the tasks from 0 on, each part starting where the last one stopped.
+    assert [start for start, _ in bounds] == [0] + [stop for _, stop in bounds[:-1]]
+    assert bounds[-1][1] == n_tasks
+    sizes = [stop - start for start, stop in bounds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_parse_shard_reads_i_of_n_and_refuses_anything_else_clearly() -> None:
+    assert parse_shard("10/10") == (10, 10)
+    assert parse_shard(" 2 / 4 ") == (2, 4)
+    for bad in ("0/3", "4/3", "3", "1/0", "a/b", "-1/2", "1/2/3", ""):
+        with pytest.raises(InvalidRequestError, match=r"--shard must be I/N .* got"):
+            parse_shard(bad)

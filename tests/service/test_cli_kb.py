@@ -241,6 +241,35 @@ def test_learners_runs_only_their_part_of_the_plan(
     assert "all 6 records of 1 spaces are the same" in compared.output
 
 
+def test_shards_cover_the_plan_between_them_and_each_compares_on_its_own(
+    built: Built, plan: Path, tmp_path: Path
+) -> None:
+    # Step 0 has three tasks (shard 1/2: iris; 2/2: wine, breast_cancer), step 1 two
+    # (iris; wine): shard 1/2 makes 3 knn and 2 logistic regression records of iris.
+    db = f"sqlite:///{tmp_path / 'shards.db'}"
+    first = _build(plan, tmp_path / "first", db, "--shard", "1/2")
+    assert first.exit_code == 0, first.output
+    assert "only part 1 of 2 of its tasks (--shard)" in first.output
+    assert "warning: no model of knn" in first.output  # one task is too few to train on
+    provenance = json.loads((tmp_path / "first" / "provenance.json").read_text())
+    assert provenance["shard"] == "1/2"
+    assert {n: s["records"] for n, s in provenance["spaces"].items()} == {
+        "knn": 3,
+        "logistic_regression": 2,
+    }
+    args = ["kb", "compare", str(tmp_path / "first"), "--kb", str(built.out)]
+    partial = runner.invoke(app, [*args, "--only-its-tasks"])
+    assert partial.exit_code == 0, partial.output
+    assert "all 5 records of 2 spaces are the same" in partial.output
+    whole = runner.invoke(app, args)  # the other tasks' records have no partner there
+    assert whole.exit_code == 1, whole.output
+    assert _row(whole.output, "knn")[6] == str(KNN_RECORDS - 3)  # only here
+    second = _build(plan, tmp_path / "second", db, "--shard", "2/2")
+    assert second.exit_code == 0, second.output
+    both = _records(tmp_path / "second" / "pmlb_records.parquet")
+    assert both == _records(built.out / "pmlb_records.parquet")
+
+
 def test_an_interrupted_build_changes_nothing_in_out_and_a_rerun_completes(
     built: Built, plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -386,6 +415,9 @@ BAD_ARGS = [
     (["--suite", "sklearn:iris"], 'suite = "pmlb"', "is for 'pmlb': give --suite pmlb:"),
     (["--learners", "svm"], None, "--learners: 'svm' is not a learner of the plan"),
     (["--workers", "0"], None, "--workers must be >= 1"),
+    (["--shard", "3/2"], None, "--shard must be I/N with whole numbers 1 <= I <= N (e.g. 2/4)"),
+    (["--shard", "half"], None, "--shard must be I/N with whole numbers 1 <= I <= N"),
+    (["--shard", "1/2", "--no-bench"], None, "--shard chooses tasks to evaluate; --no-bench"),
 ]
 
 
