@@ -92,6 +92,7 @@ class Level:
     p50_ms: float
     p99_ms: float
     server_cpu_ms: float  # the server processes' CPU time per answered call
+    client_cpu_ms: float  # this process's (the load client's) CPU time per answered call
     mean_batch: float  # SuggestConfigs calls the servers answered per pass (NaN: none)
 
     @property
@@ -285,6 +286,7 @@ class _Window:
     errors: int
     seconds: float
     server_cpu: float
+    client_cpu: float
     batched: tuple[float, float]  # SuggestConfigs calls answered in batches, and the passes
 
 
@@ -323,14 +325,16 @@ async def _window(
     measuring = True
     batched = _batches(metrics_ports)
     cpu = _cpu_seconds(server_pids)
+    client_cpu = time.process_time()
     start = time.perf_counter()
     until = start + duration
     await asyncio.gather(*(caller(calls[i % len(calls)], until) for i in range(concurrency)))
+    client_cpu = time.process_time() - client_cpu
     cpu = _cpu_seconds(server_pids) - cpu
     after = _batches(metrics_ports)
     batched = (after[0] - batched[0], after[1] - batched[1])
     answered = sum(1 for end in ends if end <= until)
-    return _Window(latencies, answered, errors, duration, cpu, batched)
+    return _Window(latencies, answered, errors, duration, cpu, client_cpu, batched)
 
 
 def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
@@ -338,6 +342,7 @@ def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
     latencies = [x for w in windows for x in w.latencies]
     ms = np.array(latencies) * 1000 if latencies else np.array([math.nan])
     cpu = sum(w.server_cpu for w in windows)
+    client_cpu = sum(w.client_cpu for w in windows)
     batched, passes = (sum(w.batched[i] for w in windows) for i in (0, 1))
     return Level(
         rpc,
@@ -349,6 +354,7 @@ def _level(rpc: str, concurrency: int, windows: Sequence[_Window]) -> Level:
         float(np.percentile(ms, 50)),
         float(np.percentile(ms, 99)),
         cpu * 1000 / len(latencies) if latencies else math.nan,
+        client_cpu * 1000 / len(latencies) if latencies else math.nan,
         batched / passes if passes else math.nan,
     )
 
@@ -411,7 +417,7 @@ async def measure(
 
 _HEADER = (
     f"{'rpc':<15}{'concurrency':>12}{'calls':>9}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-    f"{'server CPU ms/call':>20}{'batch':>7}{'errors':>8}"
+    f"{'server CPU ms/call':>20}{'client CPU':>12}{'batch':>7}{'errors':>8}"
 )
 
 
@@ -419,6 +425,7 @@ def _row(level: Level) -> str:
     return (
         f"{level.rpc:<15}{level.concurrency:>12}{level.calls:>9}{level.rate:>10.1f}"
         f"{level.p50_ms:>9.1f}{level.p99_ms:>9.1f}{level.server_cpu_ms:>20.2f}"
+        f"{level.client_cpu_ms:>12.2f}"
         f"{'' if math.isnan(level.mean_batch) else f'{level.mean_batch:.1f}':>7}{level.errors:>8}"
     )
 
