@@ -35,7 +35,12 @@ def test_suggest_load_measures_both_rpcs(servers: int, tmp_path: Path) -> None:
     assert "calls/s SuggestConfigs / Check at concurrency 4" in out
     assert f"plot: {plot}" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # SuggestConfigs rows say how many calls the servers answered per pass (>= 1).
-    batches = re.findall(r"^SuggestConfigs(?:\s+[\d.]+){6}\s+([\d.]+)\s+\d+$", out, re.M)
+    # Every row gives the server's and the client's CPU per call; SuggestConfigs rows also
+    # how many calls the servers answered per pass (>= 1).
+    row = r"^(?:SuggestConfigs|Check)(?:\s+[\d.]+){5}\s+([\d.]+)\s+([\d.]+)\s"
+    cpu = re.findall(row, out, re.M)
+    assert len(cpu) == 4
+    assert all(float(server) > 0 and float(client) > 0 for server, client in cpu)
+    batches = re.findall(r"^SuggestConfigs(?:\s+[\d.]+){7}\s+([\d.]+)\s+\d+$", out, re.M)
     assert len(batches) == 2
     assert all(float(b) >= 1.0 for b in batches)
