@@ -421,7 +421,7 @@ def build(
             **kb_plan.to_dict(),
         },
         "learners": sorted(only) if only is not None else None,
-        "shard": shard,
+        "shard": f"{part[0]}/{part[1]}" if part is not None else None,
         "bench": not no_bench,
         "seed": seed,
     }

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,6 +68,14 @@ class Built:
 def _build(plan: Path, out: Path, db: str, *extra: str, suite: str = SUITE) -> Result:
     args = ["kb", "build", "--suite", suite, "--plan", str(plan), "--out", str(out)]
     return runner.invoke(app, [*args, "--db", db, "--workers", "1", *extra])
+
+
+def _compare(other: Path, reference: Path, *extra: str) -> Result:
+    return runner.invoke(app, ["kb", "compare", str(other), "--kb", str(reference), *extra])
+
+
+def _provenance(folder: Path) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads((folder / "provenance.json").read_text()))
 
 
 def _sha256(path: Path) -> str:
@@ -160,7 +168,7 @@ def test_a_build_on_a_fresh_database_gives_the_same_records(
     assert result.exit_code == 0, result.output
     first = _records(built.out / "pmlb_records.parquet")
     assert _records(tmp_path / "out" / "pmlb_records.parquet") == first
-    compared = runner.invoke(app, ["kb", "compare", str(tmp_path / "out"), "--kb", str(built.out)])
+    compared = _compare(tmp_path / "out", built.out)
     assert compared.exit_code == 0, compared.output
     assert "all 14 records of 2 spaces are the same" in compared.output
     knn = _row(compared.output, "knn")
@@ -192,7 +200,7 @@ def test_no_bench_exports_and_trains_what_the_database_holds(
     assert result.exit_code == 0, result.output
     assert "plan:" not in result.output
     assert _files(tmp_path / "out") == OUTPUTS | {"provenance.json"}
-    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    provenance = _provenance(tmp_path / "out")
     assert provenance["bench"] is False
     assert provenance["spaces"]["knn"]["bundle"]["training"]["seed"] == 3
 
@@ -232,10 +240,10 @@ def test_learners_runs_only_their_part_of_the_plan(
     assert result.exit_code == 0, result.output
     assert "only logistic_regression (--learners)" in result.output
     assert "skipped: none of its learners is in --learners" in result.output
-    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    provenance = _provenance(tmp_path / "out")
     assert list(provenance["spaces"]) == ["logistic_regression"]
     assert provenance["spaces"]["logistic_regression"]["records"] == LR_RECORDS
-    compared = runner.invoke(app, ["kb", "compare", str(tmp_path / "out"), "--kb", str(built.out)])
+    compared = _compare(tmp_path / "out", built.out)
     assert compared.exit_code == 0, compared.output
     assert "not compared: knn" in compared.output
     assert "all 6 records of 1 spaces are the same" in compared.output
@@ -251,17 +259,17 @@ def test_shards_cover_the_plan_between_them_and_each_compares_on_its_own(
     assert first.exit_code == 0, first.output
     assert "only part 1 of 2 of its tasks (--shard)" in first.output
     assert "warning: no model of knn" in first.output  # one task is too few to train on
-    provenance = json.loads((tmp_path / "first" / "provenance.json").read_text())
+    provenance = _provenance(tmp_path / "first")
     assert provenance["shard"] == "1/2"
     assert {n: s["records"] for n, s in provenance["spaces"].items()} == {
         "knn": 3,
         "logistic_regression": 2,
     }
-    args = ["kb", "compare", str(tmp_path / "first"), "--kb", str(built.out)]
-    partial = runner.invoke(app, [*args, "--only-its-tasks"])
+    partial = _compare(tmp_path / "first", built.out, "--only-its-tasks")
     assert partial.exit_code == 0, partial.output
     assert "all 5 records of 2 spaces are the same" in partial.output
-    whole = runner.invoke(app, args)  # the other tasks' records have no partner there
+    # Without --only-its-tasks, the other tasks' records have no partner there.
+    whole = _compare(tmp_path / "first", built.out)
     assert whole.exit_code == 1, whole.output
     assert _row(whole.output, "knn")[6] == str(KNN_RECORDS - 3)  # only here
     second = _build(plan, tmp_path / "second", db, "--shard", "2/2")
