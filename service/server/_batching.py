@@ -9,10 +9,17 @@ batch (``Recommender.suggest_many``).
 gRPC's asyncio server takes new calls in one at a time, each a round trip through
 its completion queue, so calls hardly ever reach the batcher in the same loop
 turn, even under load. A batch therefore waits up to ``max_wait`` seconds for
-company, but only on a busy server: when its first call comes less than
-``max_wait`` after the last call or the last pass. A caller on its own is answered
-at once, on the loop's next turn, unless it sends its next call within
-``max_wait`` of its last answer; a busy server gathers several calls per pass.
+company, but only on a server that has company: one that has seen a call arrive
+while another was in progress (:meth:`Batcher.attending`), or a pass answer more
+than one call, and has not since waited a whole ``max_wait`` in vain
+``LONELY_WAITS`` times in a row; and only when the call comes less than
+``max_wait`` after the last call or the last pass. A caller on its own, however
+quickly it sends its next call, is never in progress alongside another one, so it
+is answered at once, on the loop's next turn (after a burst of other calls, its
+first ``LONELY_WAITS`` calls wait); a busy server gathers several calls per pass.
+One wait in vain does not make a busy server think itself alone: under load from
+a client that is itself short of CPU, a call now and then finds nobody coming for
+a millisecond, and going alone from then on would cost the batches that follow.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-__all__ = ["Batcher"]
+__all__ = ["LONELY_WAITS", "Batcher"]
 
 log = logging.getLogger("warmstart.server")
+
+LONELY_WAITS = 3
+"""Whole waits in a row in which no other call came, after which a server stops waiting."""
 
 _R = TypeVar("_R")
 _A = TypeVar("_A")
@@ -39,8 +50,9 @@ class Batcher(Generic[_R, _A]):
             exception it raises (an error for one request must not fail the others).
         max_batch: Most requests in one call of ``work``; a batch this full is answered
             without waiting further.
-        max_wait: Seconds a batch may wait for more calls while calls arrive close
-            together (0: never wait, answer on the loop's next turn).
+        max_wait: Seconds a batch may wait for more calls while other calls are in
+            progress and arrive close together (0: never wait, answer on the loop's
+            next turn).
         on_batch: Told the size of each batch (for metrics).
     """
 
@@ -63,6 +75,23 @@ class Batcher(Generic[_R, _A]):
         self._waiting: list[tuple[_R, asyncio.Future[_A]]] = []
         self._timer: asyncio.Handle | None = None
         self._last_event = -1e9  # the last arrival or the end of the last pass
+        self._in_progress = 0  # calls inside attending()
+        self._lonely_waits = LONELY_WAITS  # whole waits in vain since company was last seen
+        self._waited = False  # whether the waiting batch waits for company
+
+    @contextmanager
+    def attending(self) -> Iterator[None]:
+        """Count a call as in progress on the server for the duration of the block.
+
+        Wrap a call's whole handling in it (decoding, :meth:`submit`, encoding): a call
+        that arrives while another is in progress waits for company, one that finds
+        itself alone does not.
+        """
+        self._in_progress += 1
+        try:
+            yield
+        finally:
+            self._in_progress -= 1
 
     async def submit(self, request: _R) -> _A:
         """The answer to one request, computed with the others of its batch.
@@ -73,8 +102,12 @@ class Batcher(Generic[_R, _A]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_A] = loop.create_future()
         now = time.monotonic()
+        if self._in_progress > 1:
+            self._lonely_waits = 0
         if not self._waiting:
-            if now - self._last_event < self._max_wait:  # busy: wait for company
+            company = self._lonely_waits < LONELY_WAITS
+            self._waited = company and now - self._last_event < self._max_wait
+            if self._waited:  # busy: wait for company
                 self._timer = loop.call_later(self._max_wait, self._flush)
             else:
                 self._timer = loop.call_soon(self._flush)
@@ -90,6 +123,10 @@ class Batcher(Generic[_R, _A]):
         waiting, self._waiting = self._waiting, []
         # A call cancelled while waiting (its client left, its deadline passed) is dropped.
         live = [(request, future) for request, future in waiting if not future.done()]
+        if len(live) > 1:
+            self._lonely_waits = 0
+        elif self._waited:  # a whole wait, and no company came
+            self._lonely_waits += 1
         for start in range(0, len(live), self._max_batch):
             batch = live[start : start + self._max_batch]
             if self._on_batch is not None:

@@ -152,9 +152,11 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         async def body() -> bytes:
             decoded = convert.suggest_request_from_proto(request)
             if decoded.task_id is None:  # meta-features given: pure computation
-                answer = await self._runner.compute(context, self._suggestions, decoded)
-            else:  # a known task: its meta-features are read from the store
-                answer = await self._runner.blocking(context, self._ops.suggest, decoded)
+                with self._suggestions.attending():  # company for calls arriving meanwhile
+                    answer = await self._runner.compute(context, self._suggestions, decoded)
+                    return convert.suggest_answer_to_bytes(answer)
+            # A known task: its meta-features are read from the store.
+            answer = await self._runner.blocking(context, self._ops.suggest, decoded)
             return convert.suggest_answer_to_bytes(answer)
 
         encoded = await self._runner.run("SuggestConfigs", Access.READ, context, body)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from metamodel.errors import InvalidRequestError
-from service.server._batching import Batcher
+from service.server._batching import LONELY_WAITS, Batcher
 
 
 class _Work:
@@ -99,15 +99,24 @@ def test_work_giving_the_wrong_number_of_answers_fails_each_call_clearly() -> No
         assert str(answer) == "0 answers to 1 requests"
 
 
+async def _call(batcher: Batcher[int, int], value: int, after: float = 0.0) -> int:
+    """One call as the server handles it: in progress from its arrival until ``after``
+    seconds past its answer (the encoding, standing in for any work after the pass)."""
+    with batcher.attending():
+        answer = await batcher.submit(value)
+        await asyncio.sleep(after)
+        return answer
+
+
 def test_a_busy_server_waits_for_company_and_a_lone_call_does_not_wait() -> None:
     """Calls that come one loop turn apart are answered apart without a wait; with one,
-    calls arriving close together share a pass, and the first after a quiet spell is
-    answered at once."""
+    calls arriving while others are in progress share a pass, and the first after a
+    quiet spell is answered at once."""
 
     async def stream(batcher: Batcher[int, int], values: range) -> list[int]:
         calls = []
         for value in values:
-            calls.append(asyncio.ensure_future(batcher.submit(value)))
+            calls.append(asyncio.ensure_future(_call(batcher, value, after=0.002)))
             await asyncio.sleep(0.0005)  # the next call comes half a millisecond later
         return list(await asyncio.gather(*calls))
 
@@ -117,30 +126,71 @@ def test_a_busy_server_waits_for_company_and_a_lone_call_does_not_wait() -> None
         assert await stream(batcher, range(6)) == [0, 2, 4, 6, 8, 10]
         await asyncio.sleep(max_wait + 0.1)  # quiet
         start = asyncio.get_running_loop().time()
-        assert await batcher.submit(7) == 14
+        assert await _call(batcher, 7) == 14
         return work.passes, asyncio.get_running_loop().time() - start
 
     passes, lone = asyncio.run(main(0.0))
     assert passes == [[0], [1], [2], [3], [4], [5], [7]]
     passes, lone = asyncio.run(main(1.0))
     # The first call found the server quiet and went alone; the rest came while it was
-    # busy and waited for one another (1 s is far longer than the stream).
+    # in progress and waited for one another (1 s is far longer than the stream).
     assert passes == [[0], [1, 2, 3, 4, 5], [7]]
     assert lone < 0.5  # after the quiet spell, no wait
+
+
+def test_a_lone_caller_sending_each_call_at_once_never_waits() -> None:
+    """A caller on its own that sends its next call the moment it has its answer comes
+    well within max_wait of the last pass, but nobody is ever in progress beside it."""
+
+    async def main() -> tuple[list[list[int]], float]:
+        work = _Work()
+        batcher = Batcher(work, max_wait=1.0)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for value in range(5):
+            assert await _call(batcher, value) == 2 * value
+        return work.passes, loop.time() - start
+
+    passes, seconds = asyncio.run(main())
+    assert passes == [[0], [1], [2], [3], [4]]
+    assert seconds < 0.5  # one wait would be 1 s
+
+
+def test_after_a_burst_a_lone_caller_waits_only_its_first_few_calls() -> None:
+    """Company seen (a pass of several calls) makes the next calls wait; LONELY_WAITS whole
+    waits in a row in which nobody came show the caller is alone, and its later calls go
+    at once. One wait in vain is not enough: a busy server sees those now and then."""
+    wait = 0.2
+
+    async def main() -> tuple[list[list[int]], float]:
+        work = _Work()
+        batcher = Batcher(work, max_wait=wait)
+        assert await asyncio.gather(*(_call(batcher, v) for v in (1, 2, 3))) == [2, 4, 6]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for value in range(20, 20 + LONELY_WAITS + 3):
+            assert await _call(batcher, value) == 2 * value
+        return work.passes, loop.time() - start
+
+    passes, seconds = asyncio.run(main())
+    assert passes == [[1, 2, 3], *([v] for v in range(20, 20 + LONELY_WAITS + 3))]
+    # The first LONELY_WAITS lone calls each waited out the wait; none of the others did.
+    assert LONELY_WAITS * wait <= seconds < (LONELY_WAITS + 1) * wait
 
 
 def test_a_full_batch_is_answered_without_waiting() -> None:
     async def main() -> tuple[list[list[int]], float]:
         work = _Work()
         batcher = Batcher(work, max_batch=3, max_wait=1.0)
-        await batcher.submit(0)  # now the server counts as busy
+        # A pass of two: now the server has company, and the next call would wait.
+        assert list(await asyncio.gather(_call(batcher, 0), _call(batcher, 1))) == [0, 2]
         loop = asyncio.get_running_loop()
         start = loop.time()
-        assert await asyncio.gather(*(batcher.submit(r) for r in (1, 2, 3))) == [2, 4, 6]
+        assert await asyncio.gather(*(_call(batcher, r) for r in (2, 3, 4))) == [4, 6, 8]
         return work.passes, loop.time() - start
 
     passes, seconds = asyncio.run(main())
-    assert passes == [[0], [1, 2, 3]]
+    assert passes == [[0, 1], [2, 3, 4]]
     assert seconds < 0.5  # full: answered long before the wait ran out
 
 
