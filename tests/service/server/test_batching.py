@@ -99,12 +99,14 @@ def test_work_giving_the_wrong_number_of_answers_fails_each_call_clearly() -> No
         assert str(answer) == "0 answers to 1 requests"
 
 
-async def _call(batcher: Batcher[int, int], value: int, after: float = 0.0) -> int:
-    """One call as the server handles it: in progress from its arrival until ``after``
-    seconds past its answer (the encoding, standing in for any work after the pass)."""
+async def _call(batcher: Batcher[int, int], value: int, until: asyncio.Event | None = None) -> int:
+    """One call as the server handles it: in progress from its arrival until its answer,
+    or until ``until`` is set if that comes later (the encoding, standing in for any work
+    after the pass)."""
     with batcher.attending():
         answer = await batcher.submit(value)
-        await asyncio.sleep(after)
+        if until is not None:
+            await until.wait()
         return answer
 
 
@@ -114,10 +116,12 @@ def test_a_busy_server_waits_for_company_and_a_lone_call_does_not_wait() -> None
     quiet spell is answered at once."""
 
     async def stream(batcher: Batcher[int, int], values: range) -> list[int]:
-        calls = []
+        # Each call stays in progress until the last has arrived, however slow the host.
+        calls, all_in = [], asyncio.Event()
         for value in values:
-            calls.append(asyncio.ensure_future(_call(batcher, value, after=0.002)))
+            calls.append(asyncio.ensure_future(_call(batcher, value, until=all_in)))
             await asyncio.sleep(0.0005)  # the next call comes half a millisecond later
+        all_in.set()
         return list(await asyncio.gather(*calls))
 
     async def main(max_wait: float) -> tuple[list[list[int]], float]:
@@ -160,7 +164,7 @@ def test_after_a_burst_a_lone_caller_waits_only_its_first_few_calls() -> None:
     """Company seen (a pass of several calls) makes the next calls wait; LONELY_WAITS whole
     waits in a row in which nobody came show the caller is alone, and its later calls go
     at once. One wait in vain is not enough: a busy server sees those now and then."""
-    wait = 0.2
+    wait = 0.5
 
     async def main() -> tuple[list[list[int]], float]:
         work = _Work()
