@@ -111,7 +111,8 @@ class ServerSettings:
         refine_from: Also suggest local refinements of this many of the best candidates
             (8 each); 0: none. Several times the CPU of a request.
         batch_wait_ms: On a busy server, a SuggestConfigs call (from meta-features) waits
-            at most this long for others to be answered with it in one pass; 0: never.
+            at most this long for the next to be answered with it in one pass; each call
+            that joins starts the wait again, up to 4 waits in all; 0: never.
     """
 
     host: str = "127.0.0.1"

@@ -149,9 +149,10 @@ def serve(
     batch_wait_ms: Annotated[
         float | None,
         typer.Option(
-            help="On a busy server, a SuggestConfigs call waits at most this long for others "
-            "to be answered with it in one pass, which costs less CPU per call (default 1; "
-            "0: never wait). Env: WARMSTART_BATCH_WAIT_MS.",
+            help="On a busy server, a SuggestConfigs call waits at most this long for the "
+            "next to be answered with it in one pass, which costs less CPU per call; each "
+            "call that joins starts the wait again, up to 4 waits in all (default 1; 0: "
+            "never wait). Env: WARMSTART_BATCH_WAIT_MS.",
             show_default=False,
         ),
     ] = None,

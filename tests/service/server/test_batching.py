@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from metamodel.errors import InvalidRequestError
-from service.server._batching import LONELY_WAITS, Batcher
+from service.server._batching import LONELY_WAITS, SPAN_WAITS, Batcher
 
 
 class _Work:
@@ -203,3 +203,30 @@ def test_bad_settings_are_refused() -> None:
         Batcher(_Work(), max_batch=0)
     with pytest.raises(ValueError, match=r"max_wait must be in \[0, 1\] seconds, got -1"):
         Batcher(_Work(), max_wait=-1)
+
+
+def test_a_batch_waits_while_company_keeps_coming_within_its_span() -> None:
+    """Each call that joins a waiting batch starts the wait again, so a stream of calls
+    closer together than the wait shares one pass however long it lasts, up to
+    SPAN_WAITS waits after the batch's first call."""
+    wait, gap = 0.5, 0.1
+
+    async def main(n: int) -> list[list[int]]:
+        work = _Work()
+        batcher = Batcher(work, max_wait=wait)
+        calls, all_in = [], asyncio.Event()
+        for value in range(100, 100 + n):
+            calls.append(asyncio.ensure_future(_call(batcher, value, until=all_in)))
+            await asyncio.sleep(gap)
+        all_in.set()
+        assert await asyncio.gather(*calls) == [2 * v for v in range(100, 100 + n)]
+        return work.passes
+
+    # 8 calls 0.1 s apart: the stream outlasts one wait (0.5 s) but not the span (2 s).
+    assert asyncio.run(main(8)) == [[100], list(range(101, 108))]
+    # 30 calls (3 s): the span ends a pass, and the calls after it form the next.
+    passes = asyncio.run(main(30))
+    assert passes[0] == [100]
+    assert len(passes) >= 3
+    assert [v for p in passes for v in p] == list(range(100, 130))
+    assert max(len(p) for p in passes) <= SPAN_WAITS * wait / gap + 1
