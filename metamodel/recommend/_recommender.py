@@ -46,6 +46,7 @@ from metamodel.errors import (
     WarmstartError,
     answer_or_raise,
 )
+from metamodel.kernels import greedy_picks
 from metamodel.recommend._index import TaskIndex
 from metamodel.spaces import config_hash, default_config, sample_configs
 from metamodel.surrogate import CompiledSurrogate, Surrogate
@@ -751,43 +752,17 @@ def _expected_best_group(plans: Sequence[_Plan]) -> list[list[int]]:
             weighted[b, :, : plan.weighted.shape[1]] = plan.weighted
             if plan.first is not None:
                 first[b, : len(plan.first)] = plan.first
-    # Sums column by column (not a BLAS product, whose rounding depends on the memory
+    # Sums world by world (not a BLAS product, whose rounding depends on the memory
     # layout), so configs predicted alike in every world tie exactly and the first one
     # wins, on any machine. Weights are >= 0, so w * max(b, p) is max(w * b, w * p)
-    # exactly: the weighting is done once, not per pick.
-    add, maximum = np.add.reduce, np.maximum
-    # Added to every gain: ties (nothing added in any world) go to the better mean, and
-    # what may not be picked (or is picked) gets -inf.
-    bias = add(weighted, axis=1) * 1e-9
+    # exactly: the weighting is done once, not per pick. Added to every gain: ties
+    # (nothing added in any world) go to the better mean, and what may not be picked
+    # (or is picked) gets -inf.
+    bias = np.add.reduce(weighted, axis=1) * 1e-9
     for b, plan in enumerate(plans):
         if plan.allowed is not None:
             bias[b, : len(plan.allowed)][~plan.allowed] = -np.inf
             if has_first:
                 first[b, : len(plan.allowed)][~plan.allowed] = -np.inf
-    # Each plan's columns as rows (plan by plan), to gather a picked column's worlds with
-    # one take; bias flat, to mark the picks with one assignment.
-    by_column = np.ascontiguousarray(weighted.transpose(0, 2, 1)).reshape(-1, worlds)
-    flat_bias = bias.reshape(-1)
-    offsets = np.arange(n_plans) * width
-    best = np.full((n_plans, worlds, 1), -np.inf)  # weighted best so far, per world
-    best_rows = best[:, :, 0]
-    buffer = np.empty_like(weighted)
-    steps: list[np.ndarray] = []
-    for step in range(max(p.picks for p in plans)):
-        if not step and has_first:
-            score = first
-        else:
-            score = add(maximum(weighted, best, out=buffer), axis=1)
-            score += bias
-        picked = score.argmax(axis=1)
-        if n_plans > 1:
-            picked += offsets
-        flat_bias[picked] = -np.inf
-        maximum(best_rows, by_column.take(picked, axis=0), out=best_rows)
-        steps.append(picked)
-    if not steps:
-        return [[] for _ in plans]
-    columns = (
-        (np.array(steps) - offsets).T.tolist() if n_plans > 1 else [np.concatenate(steps).tolist()]
-    )
+    columns = greedy_picks(weighted, first, bias, max(p.picks for p in plans), has_first).tolist()
     return [row[: plan.picks] for row, plan in zip(columns, plans, strict=True)]

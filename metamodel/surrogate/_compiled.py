@@ -8,9 +8,9 @@ the two masks has exactly one bit set, the reached leaf.
 
 This makes serving cheap: the config masks of every candidate known when a model
 loads are computed once, and a request computes only its task's masks (one row)
-and one AND per candidate and tree, in a few numpy operations, instead of six
-LightGBM predict calls of a few dozen rows each. The results are LightGBM's own
-(the same decisions and leaf values; sums may differ in the last bit), which the
+and one AND per candidate and tree, in compiled loops (:mod:`metamodel.kernels`),
+instead of six LightGBM predict calls of a few dozen rows each. The results are
+LightGBM's own (the same decisions and leaf values; sums may differ in the last bit), which the
 tests check against ``Booster.predict`` on real bundles and on rows with NaN,
 zero and out-of-range values.
 
@@ -29,6 +29,7 @@ import lightgbm as lgb
 import numpy as np
 
 from metamodel.errors import FailedPreconditionError
+from metamodel.kernels import ZERO_MISSING, leaf_sums, side_masks
 
 __all__ = ["CompiledSurrogate", "CompiledTrees"]
 
@@ -36,7 +37,7 @@ MAX_LEAVES = 64
 """Leaves per tree that one mask (at most 64 bits) can hold."""
 
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, compared as a double)
-_NONE, _ZERO_MISSING, _NAN_MISSING = 0, 1, 2
+_NONE, _ZERO_MISSING, _NAN_MISSING = 0, ZERO_MISSING, 2
 _MISSING = {"None": _NONE, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
 # A split on the side's first column whose both ways exclude no leaf (masks 0).
 _NO_SPLIT = {"decision_type": "<=", "threshold": 0.0, "missing_type": "None", "default_left": True}
@@ -46,11 +47,14 @@ _NO_SPLIT = {"decision_type": "<=", "threshold": 0.0, "missing_type": "None", "d
 class _Splits:
     """The split nodes that test one side's features, grouped by tree.
 
-    ``feature`` indexes this side's columns; ``starts`` are the first node of
-    each tree (for ``np.bitwise_or.reduceat``; a tree with no split on this side
-    has one that excludes nothing);
-    ``member`` says, for categorical nodes, which category codes go left (rows:
-    nodes; columns: codes 0..max).
+    ``feature`` indexes this side's columns; ``tree`` is each node's tree (a tree
+    with no split on this side has one that excludes nothing); ``member`` says, for
+    categorical nodes, which category codes go left (rows: nodes; columns: codes
+    0..max). A row's way at each node follows LightGBM's rules
+    (:func:`~metamodel.kernels.side_masks`): NaN counts as 0 unless NaN is the
+    missing value, so its way is fixed (``nan_left``); a missing value goes the
+    default way; categorical values are truncated to codes, and NaN, negative codes
+    and codes not in the node's set go right.
     """
 
     feature: np.ndarray
@@ -60,47 +64,31 @@ class _Splits:
     default_left: np.ndarray
     left_leaves: np.ndarray
     right_leaves: np.ndarray
-    starts: np.ndarray
+    tree: np.ndarray
     member: np.ndarray
     nan_left: np.ndarray
-    any_categorical: bool
-    any_zero_missing: bool
 
     def allowed(self, X: np.ndarray, all_leaves: np.ndarray) -> np.ndarray:
         """Rows x trees: the leaves each row's decisions on this side allow."""
         if not len(self.feature):
             return np.tile(all_leaves, (X.shape[0], 1))
-        # One row (a request's task) is gathered as a vector: a third of the 2-D cost.
-        values = X[0][self.feature][None, :] if X.shape[0] == 1 else X[:, self.feature]
-        go_left = _decide(values, self)
-        excluded = np.where(go_left, self.right_leaves, self.left_leaves)
-        return all_leaves & ~np.bitwise_or.reduceat(excluded, self.starts, axis=1)
+        return side_masks(X, self.nodes, all_leaves, _ZERO)
 
-
-def _decide(values: np.ndarray, s: _Splits) -> np.ndarray:
-    """Rows x nodes: whether each row goes left at each node (LightGBM's rules).
-
-    Numerical: NaN counts as 0 unless NaN is the missing value; a missing value (0
-    for "Zero", NaN for "NaN") goes the default way; the rest compare ``<=``. So a
-    NaN's way at each node is fixed: :attr:`_Splits.nan_left`. Categorical: the value
-    is truncated to an int; NaN, negative codes and codes not in the node's set go
-    right.
-    """
-    left = values <= s.threshold  # NaN compares False; categorical nodes are set below
-    nan = np.isnan(values)
-    if nan.any():
-        left = np.where(nan, s.nan_left, left)
-    if s.any_zero_missing:
-        zero = (s.missing == _ZERO_MISSING) & (np.abs(values) <= _ZERO)
-        left = np.where(zero, s.default_left, left)
-    if s.any_categorical:
-        codes = np.trunc(np.where(nan, -1.0, values))
-        width = s.member.shape[1]
-        in_range = (codes >= 0) & (codes < width)
-        index = np.where(in_range, codes, 0).astype(np.intp)
-        member = s.member[np.arange(values.shape[1]), index] & in_range
-        left = np.where(s.categorical, member, left)
-    return np.asarray(left, dtype=bool)
+    @property
+    def nodes(self) -> dict[str, np.ndarray]:
+        """The node arrays by name, as :func:`~metamodel.kernels.side_masks` takes them."""
+        return {
+            "feature": self.feature,
+            "threshold": self.threshold,
+            "categorical": self.categorical,
+            "missing": self.missing,
+            "default_left": self.default_left,
+            "nan_left": self.nan_left,
+            "member": self.member,
+            "tree": self.tree,
+            "left_leaves": self.left_leaves,
+            "right_leaves": self.right_leaves,
+        }
 
 
 class CompiledTrees:
@@ -152,12 +140,8 @@ class CompiledTrees:
         self.config = _splits(
             config_nodes, n_task_features, self.mask_type, self.n_trees, config_width
         )
-        self._bounds = np.append(self.block_starts, self.n_trees).tolist()
-        # A reached leaf's mask is 2**leaf, which as a float32 has the exponent field
-        # leaf + 127 (exactly: powers of two up to 2**63 are float32 numbers). Each tree's
-        # first value's position, less that bias, turns the field into a position in
-        # :attr:`values`.
-        self._positions = (np.arange(self.n_trees, dtype=np.int32) * width - 127).astype(np.int32)
+        self._bounds = np.append(self.block_starts, self.n_trees).astype(np.intp)
+        self._width = width
 
     def task_masks(self, task: np.ndarray) -> np.ndarray:
         """Tasks x trees masks from the task side (one row of meta-features gives one row)."""
@@ -179,16 +163,8 @@ class CompiledTrees:
             boosters: Only these boosters (a slice of the compiled ones, step 1).
         """
         first, stop, _ = boosters.indices(self.n_boosters)
-        lo, hi = self._bounds[first], self._bounds[stop]
-        reached = config_masks[:, lo:hi] & task_mask[..., lo:hi]
-        # One bit is set; its index is read from the float32 exponent field (see __init__),
-        # a few vectorised passes where counting bits is a slow one.
-        position = reached.astype(np.float32).view(np.int32)
-        position >>= 23
-        position += self._positions[lo:hi]
-        per_tree = self.values.take(position)
-        blocks = self.block_starts[first:stop] - lo
-        return np.ascontiguousarray(np.add.reduceat(per_tree, blocks, axis=1).T)
+        tasks = task_mask.reshape(1, -1) if task_mask.ndim == 1 else task_mask
+        return leaf_sums(tasks, config_masks, self.values, self._width, self._bounds, first, stop)
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         """Boosters x rows for full input rows (task features, then config), any tasks."""
@@ -253,7 +229,7 @@ def _splits(
     if width_of_side > 0:  # every tree gets a node: one that excludes no leaf where needed
         have = {n[0] for n in nodes}
         nodes = nodes + [(t, _NO_SPLIT, 0, 0) for t in range(n_trees) if t not in have]
-    nodes = sorted(nodes, key=lambda n: n[0])  # stable: by tree, for reduceat
+    nodes = sorted(nodes, key=lambda n: n[0])  # stable: by tree
     tree = np.array([n[0] for n in nodes], dtype=np.intp)
     categorical = np.array([n[1]["decision_type"] == "==" for n in nodes], dtype=bool)
     categories = [
@@ -270,7 +246,6 @@ def _splits(
             for n, cat in zip(nodes, categorical, strict=True)
         ]
     )
-    _, starts = np.unique(tree, return_index=True)
     missing = np.array([_MISSING[str(n[1]["missing_type"])] for n in nodes], dtype=np.int8)
     default_left = np.array([bool(n[1]["default_left"]) for n in nodes], dtype=bool)
     # Where a NaN goes: the default way if NaN or 0 is the missing value (NaN counts as 0),
@@ -287,11 +262,9 @@ def _splits(
         default_left=default_left,
         left_leaves=np.array([n[2] for n in nodes], dtype=mask_type),
         right_leaves=np.array([n[3] for n in nodes], dtype=mask_type),
-        starts=starts.astype(np.intp),
+        tree=tree,
         member=member,
         nan_left=nan_left,
-        any_categorical=bool(categorical.any()),
-        any_zero_missing=bool(any(str(n[1]["missing_type"]) == "Zero" for n in nodes)),
     )
 
 
