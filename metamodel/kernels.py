@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from typing import ParamSpec, cast
 
 import numba
 import numpy as np
@@ -24,14 +25,16 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = ["greedy_picks", "leaf_sums", "side_masks"]
 
+_P = ParamSpec("_P")
+
 ZERO_MISSING = 1
 """``_Splits.missing`` code of a node whose missing value is zero (LightGBM's "Zero")."""
 
 
-def _compiled(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+def _compiled(function: Callable[_P, np.ndarray]) -> Callable[_P, np.ndarray]:
     """``numba.njit`` with an on-disk cache where one can be written, else without."""
     try:
-        dispatcher: Callable[..., np.ndarray] = numba.njit(cache=True, nogil=True)(function)
+        dispatcher = numba.njit(cache=True, nogil=True)(function)
     except RuntimeError:  # no writable cache location (a read-only install and home)
         warnings.warn(
             f"numba cannot cache {function.__name__}: it is compiled anew in each process",
@@ -39,7 +42,7 @@ def _compiled(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
             stacklevel=2,
         )
         dispatcher = numba.njit(nogil=True)(function)
-    return dispatcher
+    return cast(Callable[_P, np.ndarray], dispatcher)
 
 
 @_compiled
@@ -124,7 +127,7 @@ def side_masks(
 
 
 @_compiled
-def _leaf_sums(
+def leaf_sums(
     task: np.ndarray,
     configs: np.ndarray,
     values: np.ndarray,
@@ -132,7 +135,20 @@ def _leaf_sums(
     bounds: np.ndarray,
     first: int,
     stop: int,
-) -> np.ndarray:  # pragma: no cover - compiled; tested through leaf_sums
+) -> np.ndarray:  # pragma: no cover - compiled; the tests check it against LightGBM
+    """Boosters ``first..stop-1`` x configs: each booster's sum of its reached leaves' values.
+
+    Args:
+        task: Task-side masks, one row for every config or one row per config.
+        configs: Configs x trees config-side masks (the task's dtype).
+        values: Trees x ``width`` leaf values, flat.
+        width: Leaf slots per tree in ``values``.
+        bounds: Each booster's first tree, then the number of trees.
+        first: The first booster to sum.
+        stop: One past the last.
+
+    The AND of a tree's two masks has one bit set, the reached leaf.
+    """
     n_configs = configs.shape[0]
     shared = task.shape[0] == 1
     out = np.empty((stop - first, n_configs))
@@ -147,35 +163,20 @@ def _leaf_sums(
     return out
 
 
-def leaf_sums(
-    task: np.ndarray,
-    configs: np.ndarray,
-    values: np.ndarray,
-    width: int,
-    bounds: np.ndarray,
-    first: int,
-    stop: int,
-) -> np.ndarray:
-    """Boosters ``first..stop-1`` x configs: each booster's sum of its reached leaves' values.
+@_compiled
+def greedy_picks(
+    weighted: np.ndarray, first: np.ndarray, bias: np.ndarray, picks: int, has_first: bool
+) -> np.ndarray:  # pragma: no cover - compiled; tested against a plain reference
+    """Plans x picks: greedily chosen columns maximising each plan's sum of row maxima.
 
     Args:
-        task: Task-side masks, one row for every config or one row per config.
-        configs: Configs x trees config-side masks (the task's dtype).
-        values: Trees x ``width`` leaf values, flat.
-        width: Leaf slots per tree in ``values``.
-        bounds: Each booster's first tree, then the number of trees.
-        first: The first booster to sum.
-        stop: One past the last.
-
-    The AND of a tree's two masks has one bit set, the reached leaf.
+        weighted: Plans x worlds x columns, each world's row already times its weight.
+        first: Plans x columns: what the first pick maximises when ``has_first``.
+        bias: Plans x columns added to every gain (ties, and -inf for what may not be
+            picked); a picked column's is set to -inf here (the array is changed).
+        picks: How many columns each plan picks.
+        has_first: Whether ``first`` chooses the first pick.
     """
-    return np.asarray(_leaf_sums(task, configs, values, width, bounds, first, stop))
-
-
-@_compiled
-def _greedy_picks(
-    weighted: np.ndarray, first: np.ndarray, bias: np.ndarray, picks: int, has_first: bool
-) -> np.ndarray:  # pragma: no cover - compiled; tested through greedy_picks
     n_plans, worlds, width = weighted.shape
     steps = np.empty((n_plans, picks), dtype=np.int64)
     best = np.empty(worlds)
@@ -213,23 +214,3 @@ def _greedy_picks(
                     best[w] = x
             steps[b, step] = pick
     return steps
-
-
-def greedy_picks(
-    weighted: np.ndarray, first: np.ndarray, bias: np.ndarray, picks: int, has_first: bool
-) -> np.ndarray:
-    """Plans x picks: greedily chosen columns maximising each plan's sum of row maxima.
-
-    Args:
-        weighted: Plans x worlds x columns, each world's row already times its weight.
-        first: Plans x columns: what the first pick maximises when ``has_first``.
-        bias: Plans x columns added to every gain (ties, and -inf for what may not be
-            picked); a picked column's is set to -inf here (the array is changed).
-        picks: How many columns each plan picks.
-        has_first: Whether ``first`` chooses the first pick.
-    """
-    return np.asarray(
-        _greedy_picks(
-            np.ascontiguousarray(weighted), np.ascontiguousarray(first), bias, picks, has_first
-        )
-    )
