@@ -327,6 +327,8 @@ class Recommender:
         members = self.compiled.n_members
         self._world_weight = self._weights(members, self.settings.world_neighbours)[1]
         self._weighted_table = self.table.scores * self._world_weight
+        # Load (or compile) the set choice's loop now, not on the first request.
+        greedy_picks(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), 1, False)
 
     def suggest(
         self,
