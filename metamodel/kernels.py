@@ -69,11 +69,9 @@ def _side_masks(
         for i in range(feature.shape[0]):
             value = X[r, feature[i]]
             if categorical[i]:
-                left = False
-                if not math.isnan(value):
-                    code = math.trunc(value)
-                    if 0 <= code < width:
-                        left = member[i, int(code)]
+                # The code is the value truncated toward zero: in [0, width) exactly when
+                # -1 < value < width (NaN compares False); no cast of inf or huge values.
+                left = -1.0 < value < width and member[i, int(value)]
             elif math.isnan(value):
                 left = nan_left[i]
             elif missing[i] == ZERO_MISSING and abs(value) <= zero:

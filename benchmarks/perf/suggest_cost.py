@@ -22,25 +22,25 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from metamodel.bundle import load_bundle
+from metamodel.errors import InvalidRequestError
 from metamodel.features import FEATURE_VERSION
 from metamodel.recommend import Recommender, SuggestQuery
+from metamodel.store import read_task_features
 
 _ROOT = Path(__file__).resolve().parents[2]
 
 
 def queries(features: Path, n_tasks: int, k: int) -> list[SuggestQuery]:
     """One request per task of the features file (its first ``n_tasks``)."""
-    table = pd.read_parquet(features)
-    table = table[table["version"] == FEATURE_VERSION].head(n_tasks)
-    if table.empty:
-        raise SystemExit(f"{features} holds no {FEATURE_VERSION} meta-features")
-    return [
-        SuggestQuery(dict(zip(row.names, map(float, row.values), strict=True)), k)
-        for row in table.itertuples()
-    ]
+    try:
+        rows, _ = read_task_features(features)
+    except InvalidRequestError as exc:
+        raise SystemExit(str(exc)) from exc
+    found = [r.features for r in rows if r.features.version == FEATURE_VERSION][:n_tasks]
+    if not found:
+        raise SystemExit(f"{features} holds no valid {FEATURE_VERSION} meta-features")
+    return [SuggestQuery(dict(zip(f.names, f.values, strict=True)), k) for f in found]
 
 
 def cost_per_request(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -74,7 +75,7 @@ class _Splits:
             return np.tile(all_leaves, (X.shape[0], 1))
         return side_masks(X, self.nodes, all_leaves, _ZERO)
 
-    @property
+    @cached_property
     def nodes(self) -> dict[str, np.ndarray]:
         """The node arrays by name, as :func:`~metamodel.kernels.side_masks` takes them."""
         return {
