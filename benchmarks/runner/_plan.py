@@ -189,6 +189,11 @@ def build_plan(
         if meta_features and data.task.task_id not in have:
             described.append(describe_task(data.task.task_id, data.X, data.y, data.task.task_type))
             have.add(data.task.task_id)
+    # Byte-identical datasets share a task id. One whose bytes are stored under another
+    # name (its twin, loaded by an earlier run or another --shard) is that stored task:
+    # its records are the twin's, so it is planned under the stored name, never renamed.
+    stored = store.get_tasks(task.task_id for task in tasks)
+    tasks = [_stored_twin(task, stored.get(task.task_id)) for task in tasks]
     store.add_all(tasks=tasks, spaces=list(spaces.values()))
     store.put_task_features(described)
     done: set[tuple[str, str, str, int, float]] = set()
@@ -231,3 +236,11 @@ def build_plan(
         total=total,
         already_stored=total - len(jobs),
     )
+
+
+def _stored_twin(task: Task, stored: Task | None) -> Task:
+    """The stored task of ``task``'s id where only the name differs, else ``task`` itself
+    (a stored task of another type is left for the store to refuse)."""
+    if stored is not None and stored.task_type is task.task_type:
+        return stored
+    return task

@@ -243,6 +243,11 @@ class RecordStore:
                 out[row["task_id"]] = _codec.task_from_row(row)
         return out
 
+    def get_tasks(self, task_ids: Iterable[str]) -> dict[str, Task]:
+        """Return the stored tasks among ``task_ids``, by id (ids not stored are left out)."""
+        with self._read() as conn:
+            return self._tasks_by_id(conn, list(dict.fromkeys(task_ids)))
+
     def get_task(self, task_id: str) -> Task:
         """Return a stored task.
 

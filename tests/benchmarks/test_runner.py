@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from benchmarks.runner import (
 from metamodel.errors import InvalidRequestError
 from metamodel.store import RecordFilter, RecordStore
 from metamodel.types import RecordStatus
+from tests.factories import require_pmlb
 
 SMALL = PlanSpec(
     suite="sklearn:iris,wine,diabetes",
@@ -248,6 +251,31 @@ def test_shards_split_the_tasks_into_contiguous_parts_that_cover_each_once(
     assert bounds[-1][1] == n_tasks
     sizes = [stop - start for start, stop in bounds]
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_a_twin_in_a_later_shard_is_planned_as_the_stored_task_not_refused(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    # PMLB ships byte-identical files under different names (227_cpu_small and
+    # 562_cpu_small): one task id. Sharded, the first name is stored by one part and the
+    # other comes in a later part, which must reuse the stored task and its records.
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    for name in ("a_iris", "b_wine", "c_iris"):
+        source = "wine_recognition" if name == "b_wine" else "iris"
+        shutil.copy(require_pmlb() / f"{source}.tsv.gz", folder / f"{name}.tsv.gz")
+    spec = PlanSpec(
+        suite=f"files:{folder}", learners=["knn"], n_configs=2, protocol=Protocol(folds=2)
+    )
+    first = build_plan(replace(spec, shard=(1, 2)), store)
+    assert [task.name for task in first.tasks] == ["files/a_iris"]
+    run_plan(store, first, LocalPool(1, time_limit=120, memory_limit_mb=0))
+    second = build_plan(replace(spec, shard=(2, 2)), store)
+    assert [task.name for task in second.tasks] == ["files/b_wine", "files/a_iris"]
+    assert second.tasks[1].task_id == first.tasks[0].task_id
+    assert (second.total, second.already_stored) == (4, 2)
+    assert {job.task_name for job in second.jobs} == {"b_wine"}
+    assert sorted(task.name for task in store.list_tasks()) == ["files/a_iris", "files/b_wine"]
 
 
 def test_parse_shard_reads_i_of_n_and_refuses_anything_else_clearly() -> None:

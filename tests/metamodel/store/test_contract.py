@@ -25,6 +25,9 @@ def test_tasks_are_put_once_and_read_back(store: RecordStore) -> None:
     assert store.put_tasks(tasks) == 5
     assert store.put_tasks(tasks + tasks) == 0
     assert store.get_task(tasks[0].task_id) == tasks[0]
+    wanted = [tasks[3].task_id, "not-stored", tasks[1].task_id, tasks[3].task_id]
+    assert store.get_tasks(wanted) == {t.task_id: t for t in (tasks[3], tasks[1])}
+    assert store.get_tasks([]) == {}
     assert [t.name for t in store.list_tasks()] == sorted(t.name for t in tasks)
 
 
