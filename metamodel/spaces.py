@@ -29,6 +29,13 @@ from ConfigSpace import (
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 from scipy.stats import qmc
 
+from metamodel.configs import (
+    canonical_config,
+    canonical_value,
+    config_hash,
+    config_json,
+    hash_config_json,
+)
 from metamodel.errors import InvalidRequestError
 from metamodel.types import ConfigValue, SearchSpace
 
@@ -50,7 +57,6 @@ __all__ = [
 
 SamplerName = Literal["random", "sobol", "grid"]
 
-_SIGNIFICANT_DIGITS = 12
 # Relative slack on numeric bounds, so a value that went through a log/exp
 # round trip or 12-digit rounding is not rejected for 1e-15 of overshoot.
 _BOUND_SLACK = 1e-9
@@ -114,60 +120,17 @@ def _load(definition: str) -> ConfigurationSpace:
     return ConfigurationSpace.from_serialized_dict(json.loads(definition))
 
 
-def _canonical_value(name: str, value: object) -> ConfigValue:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        if not math.isfinite(number):
-            raise InvalidRequestError(f"parameter {name!r} must be finite, got {number}")
-        if number == 0.0:
-            return 0.0
-        return float(f"{number:.{_SIGNIFICANT_DIGITS}g}")
-    if isinstance(value, (str, np.str_)):
-        return str(value)
-    raise InvalidRequestError(
-        f"parameter {name!r} must be an int, float, str or bool, got {type(value).__name__}"
-    )
-
-
-def canonical_config(config: Mapping[str, object]) -> dict[str, ConfigValue]:
-    """Return a config with plain Python values, sorted by name.
-
-    Raises:
-        InvalidRequestError: If a value is not a finite int/float/str/bool.
-    """
-    return {str(k): _canonical_value(str(k), config[k]) for k in sorted(config)}
-
-
-def config_json(config: Mapping[str, object]) -> str:
-    """Return the canonical JSON text of a config."""
-    return json.dumps(canonical_config(config), sort_keys=True, separators=(",", ":"))
-
-
-def config_hash(config: Mapping[str, object]) -> str:
-    """Return the content hash (hex, 32 chars) of a config's canonical JSON."""
-    return hash_config_json(config_json(config))
-
-
-def hash_config_json(text: str) -> str:
-    """Return the config hash of text that is already a config's canonical JSON."""
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def _describe_allowed(hp: Any) -> str:
     if isinstance(hp, (UniformFloatHyperparameter, UniformIntegerHyperparameter)):
         kind = "an integer" if isinstance(hp, UniformIntegerHyperparameter) else "a number"
         scale = ", log scale" if hp.log else ""
         return f"{kind} in [{hp.lower}, {hp.upper}]{scale}"
     if isinstance(hp, CategoricalHyperparameter):
-        return "one of " + ", ".join(repr(_canonical_value(hp.name, c)) for c in hp.choices)
+        return "one of " + ", ".join(repr(canonical_value(hp.name, c)) for c in hp.choices)
     if isinstance(hp, OrdinalHyperparameter):
-        return "one of " + ", ".join(repr(_canonical_value(hp.name, c)) for c in hp.sequence)
+        return "one of " + ", ".join(repr(canonical_value(hp.name, c)) for c in hp.sequence)
     if isinstance(hp, Constant):
-        return f"exactly {_canonical_value(hp.name, hp.value)!r}"
+        return f"exactly {canonical_value(hp.name, hp.value)!r}"
     return f"a legal value of {type(hp).__name__}"
 
 
@@ -203,7 +166,7 @@ def _check_value(hp: Any, value: ConfigValue) -> ConfigValue:
     else:  # pragma: no cover - other ConfigSpace types are not used in warmstart
         raise InvalidRequestError(f"parameter {name!r}: unsupported type {type(hp).__name__}")
     for choice in choices:
-        canonical = _canonical_value(name, choice)
+        canonical = canonical_value(name, choice)
         # bool is an int subclass: compare types too so True never equals 1.
         if type(canonical) is type(value) and canonical == value:
             return canonical
@@ -309,11 +272,11 @@ def _from_unit(hp: Any, u: float) -> ConfigValue:
             return min(math.floor(value), high)
         return low + min(math.floor(u * (high - low + 1)), high - low)
     if isinstance(hp, CategoricalHyperparameter):
-        return _canonical_value(hp.name, hp.choices[int(u * len(hp.choices))])
+        return canonical_value(hp.name, hp.choices[int(u * len(hp.choices))])
     if isinstance(hp, OrdinalHyperparameter):
-        return _canonical_value(hp.name, hp.sequence[int(u * len(hp.sequence))])
+        return canonical_value(hp.name, hp.sequence[int(u * len(hp.sequence))])
     if isinstance(hp, Constant):
-        return _canonical_value(hp.name, hp.value)
+        return canonical_value(hp.name, hp.value)
     raise InvalidRequestError(f"parameter {hp.name!r}: unsupported type {type(hp).__name__}")
 
 

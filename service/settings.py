@@ -14,9 +14,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metamodel.errors import InvalidRequestError
-from metamodel.recommend import RecommenderSettings
+
+if TYPE_CHECKING:  # the recommender loads LightGBM: only the server needs it
+    from metamodel.recommend import RecommenderSettings
 
 __all__ = [
     "DB_ENV",
@@ -168,6 +171,8 @@ class ServerSettings:
     @property
     def recommender(self) -> RecommenderSettings:
         """How the served models' recommenders choose candidates."""
+        from metamodel.recommend import RecommenderSettings
+
         return RecommenderSettings(n_refine_from=self.refine_from)
 
 

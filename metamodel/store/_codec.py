@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from metamodel.spaces import canonical_config, config_json
+from metamodel.configs import canonical_config, config_json
 from metamodel.types import (
     EvaluationRecord,
     ModelVersion,

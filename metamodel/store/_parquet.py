@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from metamodel.errors import InvalidRequestError, WarmstartError
-from metamodel.spaces import config_hash, load_configspace, parse_search_space, validate_config
 from metamodel.store._store import RecordFilter, RecordStore
 from metamodel.types import (
     EvaluationRecord,
@@ -327,6 +326,8 @@ class _Validator:
         key = (name, definition)
         space = self._space_by_definition.get(key)
         if space is None:
+            from metamodel.spaces import parse_search_space  # ConfigSpace: import only
+
             space = parse_search_space(name, definition)
             self._space_by_definition[key] = space
         given = row.get("space_id")
@@ -341,6 +342,8 @@ class _Validator:
         task = self.task(row)
         space = self.space(row)
         raw = _parse_json_object(row.get("config"), "config")
+        from metamodel.spaces import config_hash, load_configspace, validate_config
+
         config = validate_config(load_configspace(space), raw)
         digest = config_hash(config)
         given = row.get("config_hash")

@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
+from metamodel.configs import hash_config_json
 from metamodel.errors import InvalidRequestError, NotFoundError, StorageError, WarmstartError
-from metamodel.spaces import hash_config_json
 from metamodel.store import _codec
 from metamodel.store._engine import WRITE, create_store_engine, normalize_url
 from metamodel.store._schema import SchemaState, check_schema, ensure_schema, upgrade_schema

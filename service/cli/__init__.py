@@ -1,38 +1,109 @@
-"""The ``warmstart`` command line."""
+"""The ``warmstart`` command line.
+
+Each top-level command's module is imported when that command is used
+(:mod:`service.cli._lazy`), so ``warmstart --help`` and the light commands do not load
+the libraries of the heavy ones.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import typer
 
-from service.cli import _bench, _db, _demo, _kb, _model, _records, _report, _serve, _suggest
-from service.cli import _features_io as _features_io  # features export | import
-from service.cli import _kb_compare as _kb_compare  # kb compare
-from service.cli import _models_admin as _models_admin  # model list | promote | rollback
-from service.cli._quickstart import quickstart
-from service.cli._refresh import refresh
+from service.cli._lazy import LazyCommand, LazyGroup
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
+
+#: Every top-level command, in the order ``warmstart --help`` lists them.
+COMMANDS = (
+    LazyCommand(
+        "train",
+        "service.cli._model:train",
+        "Train a model bundle for one space on every record in the store.",
+    ),
+    LazyCommand(
+        "evaluate",
+        "service.cli._model:evaluate",
+        "Evaluate leave-family-out against the baselines (pool, live or seeding); write a report.",
+    ),
+    LazyCommand(
+        "serve",
+        "service.cli._serve:serve",
+        "Serve suggestions over gRPC until SIGTERM or SIGINT (then drain and stop).",
+    ),
+    LazyCommand(
+        "suggest",
+        "service.cli._suggest:suggest",
+        "Suggest k warm-start configs for a table, from a running `warmstart serve`.",
+    ),
+    LazyCommand(
+        "report",
+        "service.cli._report:report",
+        "Report observed results to a running server (idempotent by id: re-running is safe).",
+    ),
+    LazyCommand(
+        "refresh",
+        "service.cli._refresh:refresh",
+        "Evaluate new tasks and uncertain configs, retrain, publish if not worse; for cron.",
+    ),
+    LazyCommand(
+        "quickstart",
+        "service.cli._quickstart:quickstart",
+        "Set up the data directory from the shipped knowledge base, then serve it.",
+    ),
+    LazyCommand(
+        "demo",
+        "service.cli._demo:demo",
+        "Run the loop end to end on a table: describe, suggest, then train and compare.",
+    ),
+    LazyCommand("bench", "service.cli._bench:app", "Evaluate learners' configs on task suites."),
+    LazyCommand(
+        "db", "service.cli._db:app", "Create, upgrade, check and inspect the records database."
+    ),
+    LazyCommand(
+        "kb",
+        "service.cli._kb:app",
+        "The knowledge base (kb/): rebuild it from the datasets, or show what it holds.",
+        also=("service.cli._kb_compare",),
+    ),
+    LazyCommand(
+        "records",
+        "service.cli._records:app",
+        "Move evaluation records in and out as Parquet (docs/RECORDS_FORMAT.md).",
+    ),
+    LazyCommand(
+        "features",
+        "service.cli._model:features_app",
+        "Task meta-features.",
+        also=("service.cli._features_io",),
+    ),
+    LazyCommand(
+        "model",
+        "service.cli._model:model_app",
+        "Model bundles.",
+        also=("service.cli._models_admin",),
+    ),
+)
+
+
+class _Warmstart(LazyGroup):
+    lazy: ClassVar = {command.name: command for command in COMMANDS}
+
 
 app = typer.Typer(
     name="warmstart",
     help="Meta-learned warm-start hyperparameters: benchmark, train, serve.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_Warmstart,
 )
-app.add_typer(_bench.app, name="bench")
-app.add_typer(_db.app, name="db")
-app.add_typer(_kb.app, name="kb")
-app.add_typer(_records.app, name="records")
-app.add_typer(_model.features_app, name="features")
-app.add_typer(_model.model_app, name="model")
-app.command()(_model.train)
-app.command()(_model.evaluate)
-app.command()(_serve.serve)
-app.command()(_suggest.suggest)
-app.command()(_report.report)
-app.command()(refresh)
-app.command()(quickstart)
-app.command()(_demo.demo)
+
+
+@app.callback()
+def _root() -> None:
+    # A callback makes the app a group even though no command is registered up front.
+    pass
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import pytest
 import typer
+from typer.core import TyperGroup
 
 from service.cli import app
 from service.cli._reference import REFERENCE_PATH, REGENERATE_COMMAND, main, render_reference
@@ -27,8 +28,12 @@ def reference() -> str:
 def _command_paths(command: object, path: str) -> list[str]:
     """Every visible command path under ``command``, walked independently of the renderer."""
     paths = [path]
-    for name, sub in getattr(command, "commands", {}).items():
-        if not sub.hidden:
+    if not isinstance(command, TyperGroup):
+        return paths
+    ctx = typer.Context(command)  # Click's listing, which loads lazily imported commands
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        if sub is not None and not sub.hidden:
             paths += _command_paths(sub, f"{path} {name}")
     return paths
 
