@@ -5,7 +5,8 @@ canonical JSON and versioned by the hash of that text, so the same space always
 gets the same ``space_id`` and any change to it gets a new one. Configs are
 plain ``{name: value}`` mappings of ``int | float | str | bool``; their
 canonical JSON (sorted keys, floats at 12 significant digits) is what is hashed,
-so float noise from a round trip does not make a new config.
+so float noise from a round trip does not make a new config (that part is
+:mod:`metamodel.configs`, re-exported here, which needs no ConfigSpace).
 """
 
 from __future__ import annotations
