@@ -7,7 +7,7 @@ the libraries of the heavy ones.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import typer
 
@@ -100,9 +100,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from service.cli._versions import version_line
+
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+# A callback makes the app a group even though no command is registered up front.
 @app.callback()
-def _root() -> None:
-    # A callback makes the app a group even though no command is registered up front.
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the versions of warmstart, Python and the libraries it runs on; exit.",
+        ),
+    ] = False,
+) -> None:
     pass
 
 

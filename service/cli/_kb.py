@@ -22,7 +22,6 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,6 +51,7 @@ from service.cli._quickstart import (
     file_sha256,
     source_kb_dir,
 )
+from service.cli._versions import installed_versions
 
 __all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
 
@@ -218,13 +218,7 @@ def _shown_path(path: Path, target: Path) -> str:
 
 
 def _libraries() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {"python": platform.python_version(), **installed_versions(_LIBRARIES)}
 
 
 def _machine() -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""The command line imports a command's module only when that command is used."""
+"""The command line imports a command's module only when that command is used; --version."""
 
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
 from typer.testing import CliRunner
@@ -89,3 +91,14 @@ def test_a_mistyped_command_is_refused_with_the_closest_lazy_one() -> None:
     result = runner.invoke(app, ["nothing-like-it"])
     assert result.exit_code == 2
     assert "No such command 'nothing-like-it'" in result.output
+
+
+def test_version_names_warmstart_python_and_the_libraries_without_importing_them() -> None:
+    found = _imported_after(["--version"])
+    assert found["exit"] == 0
+    line = str(found["output"]).strip()
+    assert line.startswith(f"warmstart {metadata.version('warmstart')} (")
+    assert f"python {platform.python_version()}" in line
+    for name in ("lightgbm", "scikit-learn", "ConfigSpace", "torch", "grpcio"):
+        assert f"{name} {metadata.version(name)}" in line
+    assert found["modules"] == ["service.cli._lazy", "service.cli._versions"]
