@@ -17,7 +17,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from metamodel.recommend import Recommender, RecommenderSettings, TaskIndex
 from metamodel.spaces import load_configspace, parse_search_space
 from metamodel.surrogate import Surrogate
 from metamodel.types import ConfigValue, SearchSpace
+from metamodel.versions import installed_versions
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "library_versions", "load_bundle"]
 
@@ -38,13 +38,9 @@ _MAJOR_MUST_MATCH = ("lightgbm",)
 
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries a bundle depends on."""
-    out = {}
-    for name in _LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return {
+        name: found or "not installed" for name, found in installed_versions(_LIBRARIES).items()
+    }
 
 
 @dataclass(frozen=True)

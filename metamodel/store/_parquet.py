@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from metamodel.configs import config_hash
 from metamodel.errors import InvalidRequestError, WarmstartError
 from metamodel.store._store import RecordFilter, RecordStore
 from metamodel.types import (
@@ -285,6 +286,10 @@ class _Validator:
         self.spaces: dict[str, SearchSpace] = {}
         self._stored_tasks = {t.task_id: t for t in store.list_tasks()}
         self._space_by_definition: dict[tuple[str, str], SearchSpace] = {}
+        # ConfigSpace (and SciPy) load when a file is read, not with the store.
+        from metamodel import spaces
+
+        self._spaces = spaces
 
     def task(self, row: Mapping[str, Any]) -> Task:
         name, kind = row.get("task_name"), row.get("task_type")
@@ -326,9 +331,7 @@ class _Validator:
         key = (name, definition)
         space = self._space_by_definition.get(key)
         if space is None:
-            from metamodel.spaces import parse_search_space  # ConfigSpace: import only
-
-            space = parse_search_space(name, definition)
+            space = self._spaces.parse_search_space(name, definition)
             self._space_by_definition[key] = space
         given = row.get("space_id")
         if given and given != space.space_id:
@@ -342,9 +345,7 @@ class _Validator:
         task = self.task(row)
         space = self.space(row)
         raw = _parse_json_object(row.get("config"), "config")
-        from metamodel.spaces import config_hash, load_configspace, validate_config
-
-        config = validate_config(load_configspace(space), raw)
+        config = self._spaces.validate_config(self._spaces.load_configspace(space), raw)
         digest = config_hash(config)
         given = row.get("config_hash")
         if given and given != digest:

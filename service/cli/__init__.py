@@ -7,6 +7,7 @@ the libraries of the heavy ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
 import typer
@@ -88,7 +89,7 @@ COMMANDS = (
 
 
 class _Warmstart(LazyGroup):
-    lazy: ClassVar = {command.name: command for command in COMMANDS}
+    lazy: ClassVar[Mapping[str, LazyCommand]] = {command.name: command for command in COMMANDS}
 
 
 app = typer.Typer(

@@ -39,6 +39,7 @@ from metamodel.spaces import make_search_space
 from metamodel.store import RecordFilter, RecordStore, export_records, export_task_features
 from metamodel.surrogate import SurrogateParams
 from metamodel.types import RecordStatus, SearchSpace
+from metamodel.versions import installed_versions
 from service.cli._bench import EXIT_INTERRUPTED, resolve_workers, run_spec, sigterm_as_interrupt
 from service.cli._common import DbOption, console, err_console, handle_errors, open_store
 from service.cli._kb_plan import KbPlan, load_kb_plan
@@ -51,7 +52,6 @@ from service.cli._quickstart import (
     file_sha256,
     source_kb_dir,
 )
-from service.cli._versions import installed_versions
 
 __all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
 

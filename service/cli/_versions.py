@@ -1,15 +1,12 @@
-"""Installed versions of warmstart and the libraries its results depend on.
-
-Read from the installed packages' metadata, so asking imports none of them.
-"""
+"""``warmstart --version``: warmstart's and its runtime libraries' installed versions."""
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
-from importlib import metadata
 
-__all__ = ["RUNTIME_LIBRARIES", "installed_versions", "version_line"]
+from metamodel.versions import installed_versions
+
+__all__ = ["RUNTIME_LIBRARIES", "version_line"]
 
 #: What ``warmstart --version`` names after warmstart itself.
 RUNTIME_LIBRARIES = (
@@ -22,17 +19,6 @@ RUNTIME_LIBRARIES = (
     "torch",
     "grpcio",
 )
-
-
-def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
-    """Each distribution's installed version (``None`` where it is not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def version_line() -> str:
