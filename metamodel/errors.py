@@ -16,9 +16,13 @@ __all__ = [
     "StorageError",
     "WarmstartError",
     "answer_or_raise",
+    "shown",
 ]
 
 _T = TypeVar("_T")
+
+SHOWN_CHARS = 100
+"""Most characters of a caller's string that a message repeats."""
 
 
 class WarmstartError(Exception):
@@ -50,3 +54,14 @@ def answer_or_raise(answer: _T | WarmstartError) -> _T:
     if isinstance(answer, WarmstartError):
         raise answer
     return answer
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """A caller's string as a message repeats it: quoted, cut after ``limit`` characters.
+
+    ``shown("a" * 10_000)`` is ``'aaa…a'... (10000 chars)`` with 100 ``a``: a message
+    names what was wrong without sending a hostile client its own megabytes back.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} chars)"

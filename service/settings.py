@@ -78,6 +78,7 @@ TLS_CERT_ENV = "WARMSTART_TLS_CERT"
 TLS_KEY_ENV = "WARMSTART_TLS_KEY"
 MAX_MESSAGE_MB_ENV = "WARMSTART_MAX_MESSAGE_MB"
 MAX_DESCRIBE_MB_ENV = "WARMSTART_MAX_DESCRIBE_MB"
+DESCRIBE_BUDGET_MB_ENV = "WARMSTART_DESCRIBE_BUDGET_MB"
 READS_OPEN_ENV = "WARMSTART_READS_OPEN"
 WATCH_SECONDS_ENV = "WARMSTART_WATCH_SECONDS"
 METRICS_PORT_ENV = "WARMSTART_METRICS_PORT"
@@ -104,6 +105,9 @@ class ServerSettings:
         tls_key: PEM private key.
         max_message_bytes: Largest request or response message.
         max_describe_bytes: Largest dataset one DescribeTask stream may send.
+        describe_budget_bytes: Most DescribeTask data held at once over all streams (a
+            stream's chunk that would pass it is refused with RESOURCE_EXHAUSTED); at
+            least ``max_describe_bytes``. Describing holds a few times its data.
         max_results: Most results one ReportResults call may carry.
         reads_open: Whether reads need no token; when ``False`` any valid token reads.
         watch_seconds: How often model files are checked for changes; 0 turns it off.
@@ -127,6 +131,7 @@ class ServerSettings:
     tls_key: Path | None = None
     max_message_bytes: int = 16 * _MIB
     max_describe_bytes: int = 256 * _MIB
+    describe_budget_bytes: int = 512 * _MIB
     max_results: int = 10_000
     reads_open: bool = True
     watch_seconds: float = 5.0
@@ -148,6 +153,11 @@ class ServerSettings:
             problems.append(f"max message size must be >= 1 KiB, got {self.max_message_bytes} B")
         if self.max_describe_bytes < 1:
             problems.append(f"max DescribeTask bytes must be >= 1, got {self.max_describe_bytes}")
+        if self.describe_budget_bytes < self.max_describe_bytes:
+            problems.append(
+                f"the DescribeTask budget ({self.describe_budget_bytes / _MIB:g} MiB) must be "
+                f"at least the largest dataset ({self.max_describe_bytes / _MIB:g} MiB)"
+            )
         if self.max_results < 1:
             problems.append(f"max results per call must be >= 1, got {self.max_results}")
         if not 0 <= self.refine_from <= 64:
@@ -214,6 +224,7 @@ def server_settings(
     tls_key: Path | None = None,
     max_message_mb: float | None = None,
     max_describe_mb: float | None = None,
+    describe_budget_mb: float | None = None,
     reads_open: bool | None = None,
     watch_seconds: float | None = None,
     metrics_port: int | None = None,
@@ -227,7 +238,8 @@ def server_settings(
     Environment: ``WARMSTART_HOST``, ``WARMSTART_PORT``, ``WARMSTART_MODEL`` (paths
     separated by ``os.pathsep``), ``WARMSTART_TOKENS`` and ``WARMSTART_ADMIN_TOKENS``
     (comma-separated), ``WARMSTART_TLS_CERT``, ``WARMSTART_TLS_KEY``,
-    ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``, ``WARMSTART_READS_OPEN``,
+    ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``,
+    ``WARMSTART_DESCRIBE_BUDGET_MB``, ``WARMSTART_READS_OPEN``,
     ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``,
     ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``, ``WARMSTART_BATCH_WAIT_MS``.
 
@@ -262,6 +274,15 @@ def server_settings(
         ),
         max_describe_bytes=int(
             pick(max_describe_mb, MAX_DESCRIBE_MB_ENV, float, defaults.max_describe_bytes / _MIB)
+            * _MIB
+        ),
+        describe_budget_bytes=int(
+            pick(
+                describe_budget_mb,
+                DESCRIBE_BUDGET_MB_ENV,
+                float,
+                defaults.describe_budget_bytes / _MIB,
+            )
             * _MIB
         ),
         reads_open=defaults.reads_open if open_reads is None else open_reads,

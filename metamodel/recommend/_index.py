@@ -82,11 +82,22 @@ class TaskIndex:
             index.feature_names, task_ids, index.task_names, center, scale, matrix, threshold
         )
 
+    @cached_property
+    def _reach(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw values beyond these standardise past the clip, whatever the rounding."""
+        with np.errstate(over="ignore"):
+            reach = 2 * _CLIP * self.scale
+            return self.center - reach, self.center + reach
+
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         """Scale features like the training tasks; NaN (undefined) becomes the median."""
-        # No warnings to silence: the centre is finite and the scale > 0, and NaN or an
-        # infinity in ``raw`` passes through the arithmetic quietly.
-        scaled = np.atleast_2d(np.asarray(raw, dtype=float) - self.center)
+        # Raw values are first cut to twice the clip's reach: a finite but huge value
+        # (1e308) would overflow the subtraction or the division, with a warning, and
+        # still end up clipped. NaN passes through the arithmetic quietly.
+        low, high = self._reach
+        scaled: np.ndarray = np.maximum(np.atleast_2d(np.asarray(raw, dtype=float)), low)
+        np.minimum(scaled, high, out=scaled)
+        scaled -= self.center
         scaled /= self.scale
         scaled[np.isnan(scaled)] = 0.0
         # Clipped (infinities too) with the ufuncs: np.clip's wrapper costs more than the work.

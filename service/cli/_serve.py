@@ -13,10 +13,10 @@ import typer
 from metamodel.errors import FailedPreconditionError
 from service.cli._common import DbOption, console, handle_errors, open_store
 from service.server import (
-    JsonLogFormatter,
     ModelRegistry,
     WarmstartServer,
     bundle_files,
+    configure_json_logging,
     store_locator,
 )
 from service.server import (
@@ -37,15 +37,6 @@ TokenOption = Annotated[
     list[str] | None,
     typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
 ]
-
-
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger("warmstart")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
 
 
 def _announce(server: WarmstartServer) -> None:
@@ -101,6 +92,15 @@ def serve(
         float | None,
         typer.Option(
             help="Largest DescribeTask dataset, MiB (default 256). Env: WARMSTART_MAX_DESCRIBE_MB."
+        ),
+    ] = None,
+    describe_budget_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="Most DescribeTask data held at once over all uploads, MiB; an upload past "
+            "it is refused with RESOURCE_EXHAUSTED (default 512; at least --max-describe-mb). "
+            "Env: WARMSTART_DESCRIBE_BUDGET_MB.",
+            show_default=False,
         ),
     ] = None,
     reads_open: Annotated[
@@ -170,6 +170,7 @@ def serve(
         tls_key=tls_key,
         max_message_mb=max_message_mb,
         max_describe_mb=max_describe_mb,
+        describe_budget_mb=describe_budget_mb,
         reads_open=reads_open,
         watch_seconds=watch_seconds,
         metrics_port=metrics_port,
@@ -178,7 +179,7 @@ def serve(
         refine_from=refine_from,
         batch_wait_ms=batch_wait_ms,
     )
-    _configure_logging(log_level)
+    configure_json_logging(log_level)
     store = open_store(db)
     paths = settings.model_paths
     locator = (

@@ -17,7 +17,7 @@ from service.server._models import (
     bundle_files,
     store_locator,
 )
-from service.server._observe import ACCESS_LOGGER, JsonLogFormatter
+from service.server._observe import ACCESS_LOGGER, JsonLogFormatter, configure_json_logging
 from service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ServedModel",
     "WarmstartServer",
     "bundle_files",
+    "configure_json_logging",
     "make_server",
     "serve",
     "store_locator",

@@ -1,7 +1,11 @@
 """DescribeTask's data: chunks joined under a byte limit, then read into ``(X, y, task type)``.
 
 The limit is enforced as chunks arrive, so an oversized upload is refused as
-soon as it passes the limit, not after it has all been buffered.
+soon as it passes the limit, not after it has all been buffered. An
+:class:`UploadBudget` bounds the bytes of all uploads the server holds at once:
+a chunk that would pass it is refused with RESOURCE_EXHAUSTED, and an upload's
+bytes count until its meta-features are computed (the time the server's memory
+holds several copies of them).
 """
 
 from __future__ import annotations
@@ -13,22 +17,66 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from metamodel.errors import InvalidRequestError
+from metamodel.errors import InvalidRequestError, shown
 from metamodel.types import TaskType
 from service.server._errors import ResourceExhaustedError
 from service.server.api import DescribeUpload, TableFormat
 
-__all__ = ["ChunkCollector", "infer_task_type", "read_upload"]
+__all__ = ["ChunkCollector", "UploadBudget", "infer_task_type", "read_upload"]
 
 MAX_CLASSES_INFERRED = 20
 """An integer target with at most this many distinct values is taken as classes."""
 
 
+_MIB = 1024 * 1024
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / _MIB:.1f} MiB" if n_bytes >= _MIB else f"{n_bytes / 1024:.1f} KiB"
+
+
+class UploadBudget:
+    """Bytes of DescribeTask data held at once over all uploads, and their limit.
+
+    Used from the event loop only (chunks are taken and released there), so it needs
+    no lock.
+
+    Args:
+        limit: The most bytes held at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"the upload budget must be >= 1 byte, got {limit}")
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        """Count ``size`` more bytes held.
+
+        Raises:
+            ResourceExhaustedError: They would pass the limit.
+        """
+        if self.used + size > self.limit:
+            raise ResourceExhaustedError(
+                f"the server is describing other datasets: {_size(self.used)} of its "
+                f"{_size(self.limit)} DescribeTask budget (all uploads at once) is in use; "
+                "retry with backoff, or send a row sample"
+            )
+        self.used += size
+
+    def give(self, size: int) -> None:
+        """Count ``size`` bytes as no longer held."""
+        self.used = max(0, self.used - size)
+
+
 @dataclass
 class ChunkCollector:
-    """Joins the chunks of one DescribeTask stream, refusing it once it passes ``limit`` bytes."""
+    """Joins the chunks of one DescribeTask stream, refusing it once it passes ``limit`` bytes
+    or the ``budget`` of all uploads at once; :meth:`release` gives its bytes back."""
 
     limit: int
+    budget: UploadBudget | None = None
     format: TableFormat | None = None
     target: str = ""
     task_type: TaskType | None = None
@@ -64,13 +112,22 @@ class ChunkCollector:
                 "chunk; later chunks carry data only"
             )
         self.chunks += 1
-        self.size += len(data)
-        if self.size > self.limit:
+        if self.size + len(data) > self.limit:
             raise ResourceExhaustedError(
                 f"the dataset passed {self.limit} bytes at chunk {self.chunks - 1}; this server "
                 f"describes datasets of at most {self.limit} bytes: send a row sample"
             )
+        if self.budget is not None:
+            self.budget.take(len(data))
+        self.size += len(data)
         self._parts.append(data)
+
+    def release(self) -> None:
+        """Give the bytes taken back to the budget (call once the upload is done with)."""
+        if self.budget is not None:
+            self.budget.give(self.size)
+            self.budget = None
+        self._parts = []
 
     def finish(self) -> DescribeUpload:
         """Return the whole upload.
@@ -84,7 +141,8 @@ class ChunkCollector:
             )
         if self.size == 0:
             raise InvalidRequestError("the stream carried no data bytes")
-        return DescribeUpload(self.format, self.target, self.task_type, b"".join(self._parts))
+        data, self._parts = b"".join(self._parts), []  # the chunks go as the whole is made
+        return DescribeUpload(self.format, self.target, self.task_type, data)
 
 
 def _read_frame(upload: DescribeUpload) -> pd.DataFrame:
@@ -99,9 +157,38 @@ def _read_frame(upload: DescribeUpload) -> pd.DataFrame:
     try:
         with pa.ipc.open_stream(pa.py_buffer(upload.data)) as reader:
             table = reader.read_all()
-        return table.to_pandas()
     except (pa.ArrowException, ValueError, OSError) as exc:
         raise InvalidRequestError(f"the data is not an Arrow IPC stream: {exc}") from None
+    _refuse_nested(table.schema)
+    try:
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        raise InvalidRequestError(f"the Arrow data cannot be read as a table: {exc}") from None
+
+
+def _nested(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _nested(kind.value_type)
+    return bool(
+        pa.types.is_nested(kind) or pa.types.is_union(kind) or isinstance(kind, pa.ExtensionType)
+    )
+
+
+def _refuse_nested(schema: pa.Schema) -> None:
+    """Refuse columns whose cells are not single values: lists, structs, maps, unions.
+
+    Raises:
+        InvalidRequestError: Naming the first such columns and their types.
+    """
+    nested = [f for f in schema if _nested(f.type)]
+    if nested:
+        shown_columns = ", ".join(f"{shown(f.name)} ({f.type})" for f in nested[:5])
+        more = f" and {len(nested) - 5} more" if len(nested) > 5 else ""
+        raise InvalidRequestError(
+            f"column(s) {shown_columns}{more} hold lists, structs, maps or unions; "
+            "meta-features are computed from columns of single values (numbers, strings, "
+            "booleans, dates): flatten or drop them"
+        )
 
 
 def infer_task_type(y: pd.Series) -> TaskType:
@@ -116,7 +203,7 @@ def infer_task_type(y: pd.Series) -> TaskType:
     """
     values = y.dropna()
     if values.empty:
-        raise InvalidRequestError(f"the target column {y.name!r} has no values")
+        raise InvalidRequestError(f"the target column {shown(str(y.name))} has no values")
     distinct = int(values.nunique())
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric:
@@ -136,9 +223,9 @@ def read_upload(upload: DescribeUpload) -> tuple[pd.DataFrame, pd.Series, TaskTy
     frame = _read_frame(upload)
     columns = [str(c) for c in frame.columns]
     if upload.target not in columns:
-        shown = ", ".join(map(repr, columns[:10])) + (" ..." if len(columns) > 10 else "")
+        listed = ", ".join(map(shown, columns[:10])) + (" ..." if len(columns) > 10 else "")
         raise InvalidRequestError(
-            f"target column {upload.target!r} is not in the data; its columns are: {shown}"
+            f"target column {shown(upload.target)} is not in the data; its columns are: {listed}"
         )
     frame.columns = pd.Index(columns)
     y = frame.pop(upload.target)

@@ -19,6 +19,7 @@ from metamodel.errors import (
 )
 
 __all__ = [
+    "MAX_MESSAGE_CHARS",
     "DeadlineExceededError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
@@ -57,6 +58,11 @@ _TABLE: tuple[tuple[type[WarmstartError], grpc.StatusCode], ...] = (
 )
 
 
+MAX_MESSAGE_CHARS = 4000
+"""Longest message a refusal carries; messages quote callers' strings cut short already
+(:func:`~metamodel.errors.shown`), this bounds the rest (a long list of problems)."""
+
+
 def status_for(error: WarmstartError) -> tuple[grpc.StatusCode, str]:
     """Return the status code and message a domain error is answered with.
 
@@ -64,10 +70,12 @@ def status_for(error: WarmstartError) -> tuple[grpc.StatusCode, str]:
         error: Any error the core or the service raised on purpose.
 
     Returns:
-        The code from the table (first matching class) and the error's message;
-        an unlisted ``WarmstartError`` is ``INTERNAL``.
+        The code from the table (first matching class) and the error's message, cut
+        after :data:`MAX_MESSAGE_CHARS`; an unlisted ``WarmstartError`` is ``INTERNAL``.
     """
     message = str(error) or type(error).__name__
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]}... (cut: {len(message)} chars in all)"
     for kind, code in _TABLE:
         if isinstance(error, kind):
             if code is grpc.StatusCode.UNAVAILABLE:

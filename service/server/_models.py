@@ -21,7 +21,7 @@ from types import MappingProxyType
 from ConfigSpace import ConfigurationSpace
 
 from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
+from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError, shown
 from metamodel.recommend import Recommender, RecommenderSettings
 from metamodel.spaces import load_configspace
 from metamodel.store import RecordStore
@@ -184,7 +184,7 @@ class ModelRegistry:
             if model.bundle.space.space_id == space:
                 return model
         raise NotFoundError(
-            f"no model serves space {space!r}; served spaces: {', '.join(sorted(models))} "
+            f"no model serves space {shown(space)}; served spaces: {', '.join(sorted(models))} "
             "(give a space name or id)"
         )
 

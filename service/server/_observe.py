@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["ACCESS_LOGGER", "CallMetrics", "JsonLogFormatter", "log_call"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "CallMetrics",
+    "JsonLogFormatter",
+    "configure_json_logging",
+    "log_call",
+]
 
 ACCESS_LOGGER = "warmstart.server.access"
 _access = logging.getLogger(ACCESS_LOGGER)
@@ -99,3 +106,24 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             out["traceback"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
+
+
+def configure_json_logging(level: str, stream: TextIO | None = None) -> None:
+    """Send the server's logs, and Python's warnings, to ``stream`` as JSON lines.
+
+    Warnings (a library's ``RuntimeWarning``, a deprecation) go through the
+    ``py.warnings`` logger (:func:`logging.captureWarnings`), so that nothing the
+    server writes to stderr is outside the JSON log.
+
+    Args:
+        level: The log level, by name (``"info"``).
+        stream: Where the lines go; stderr by default.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    for name in ("warmstart", "py.warnings"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
+    logging.captureWarnings(True)

@@ -12,7 +12,13 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from metamodel.errors import InvalidRequestError, NotFoundError, WarmstartError, answer_or_raise
+from metamodel.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    WarmstartError,
+    answer_or_raise,
+    shown,
+)
 from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
 from metamodel.recommend import MAX_K, SuggestQuery
 from metamodel.spaces import config_hash, default_config, load_configspace, validate_config
@@ -26,6 +32,7 @@ from metamodel.types import (
     TaskFeatures,
 )
 from service.server._dataset import read_upload
+from service.server._edge import MAX_ID_CHARS
 from service.server._models import ModelRegistry, ServedModel
 from service.server.api import (
     DescribeUpload,
@@ -41,7 +48,7 @@ from service.server.api import (
 
 __all__ = ["MAX_RESULT_ID_LENGTH", "Operations"]
 
-MAX_RESULT_ID_LENGTH = 128
+MAX_RESULT_ID_LENGTH = MAX_ID_CHARS
 """Longest client-supplied result id (the store's ``external_id`` column)."""
 _SHOWN_PROBLEMS = 10
 
@@ -143,20 +150,20 @@ class Operations:
                 self.store.get_task(request.task_id)
             except NotFoundError:
                 raise NotFoundError(
-                    f"unknown task_id {request.task_id!r}: the service has no such task; "
+                    f"unknown task_id {shown(request.task_id)}: the service has no such task; "
                     "give the task's meta-features instead (DescribeTask computes them)"
                 ) from None
             try:
                 stored = self.store.get_task_features(request.task_id, wanted)
             except NotFoundError:
                 raise NotFoundError(
-                    f"task {request.task_id!r} has no stored meta-features of version "
+                    f"task {shown(request.task_id)} has no stored meta-features of version "
                     f"{wanted!r} (the model's); give its meta-features instead"
                 ) from None
             return stored.as_dict()
         if request.feature_version != wanted:
             raise InvalidRequestError(
-                f"feature_version {request.feature_version!r} does not match the model's "
+                f"feature_version {shown(request.feature_version)} does not match the model's "
                 f"{wanted!r}: compute the meta-features with DescribeTask, or see GetModelInfo"
             )
         return dict(request.features or {})
@@ -173,13 +180,7 @@ class Operations:
             InvalidRequestError: Any result is invalid (up to ten problems are listed).
             NotFoundError: A result names a task or space the service does not know.
         """
-        if not results:
-            raise InvalidRequestError(f"no results: send 1 to {self.max_results} per call")
-        if len(results) > self.max_results:
-            raise InvalidRequestError(
-                f"{len(results)} results in one call; at most {self.max_results} are allowed: "
-                "split the batch"
-            )
+        self.check_batch_size(len(results))
         invalid: list[str] = []
         missing: list[str] = []
         spaces: dict[str, SearchSpace | None] = {}
@@ -191,7 +192,7 @@ class Operations:
             problems = self._result_problems(result)
             if result.result_id in first_of_id:
                 problems.append(
-                    f"id {result.result_id!r} appears more than once in this batch "
+                    f"id {shown(result.result_id)} appears more than once in this batch "
                     f"(first at results[{first_of_id[result.result_id]}]); ids must be unique"
                 )
             first_of_id.setdefault(result.result_id, i)
@@ -199,7 +200,7 @@ class Operations:
                 spaces[result.space] = self._find_space(result.space)
             space = spaces[result.space]
             if space is None:
-                missing.append(f"{where}: unknown space {result.space!r}")
+                missing.append(f"{where}: unknown space {shown(result.space)}")
             if problems or space is None:
                 invalid.extend(f"{where}: {p}" for p in problems)
                 continue
@@ -238,6 +239,20 @@ class Operations:
             raise NotFoundError(_listed("unknown task or space", missing))
         stored = self.store.add_records(records)
         return ReportSummary(stored=stored, already=len(records) - stored)
+
+    def check_batch_size(self, n_results: int) -> None:
+        """Refuse a report of no results or of more than ``max_results``.
+
+        Raises:
+            InvalidRequestError: ``n_results`` is 0 or above the limit.
+        """
+        if not n_results:
+            raise InvalidRequestError(f"no results: send 1 to {self.max_results} per call")
+        if n_results > self.max_results:
+            raise InvalidRequestError(
+                f"{n_results} results in one call; at most {self.max_results} are allowed: "
+                "split the batch"
+            )
 
     @staticmethod
     def _result_problems(result: ReportedResult) -> list[str]:
@@ -286,7 +301,7 @@ class Operations:
             try:
                 self.store.get_task(task_id)
             except NotFoundError:
-                out.append(f"unknown task_id {task_id!r}")
+                out.append(f"unknown task_id {shown(task_id)}")
         return out
 
     # -- DescribeTask --------------------------------------------------------------------------
@@ -333,7 +348,7 @@ class Operations:
         if found is None:
             names = sorted({s.name for s in self.list_spaces()})
             raise NotFoundError(
-                f"no search space named or with id {space!r}; known spaces: "
+                f"no search space named or with id {shown(space)}; known spaces: "
                 f"{', '.join(names) or 'none'}"
             )
         return _space_info(found)

@@ -220,6 +220,7 @@ def make_server(
             runner,
             settings.max_describe_bytes,
             batch_wait=settings.batch_wait_ms / 1000,
+            describe_budget_bytes=settings.describe_budget_bytes,
         ),
         AdminServicer(operations, runner),
     )

@@ -1,9 +1,16 @@
 """The gRPC servicers: each RPC decodes, makes one core call, encodes.
 
-Every call goes through :meth:`CallRunner.run`, which checks the token, maps
-domain errors through the one table with ``context.abort``, turns any other
-exception into INTERNAL with its traceback logged (the server keeps running),
-and records metrics and the access log line.
+Every call goes through :meth:`CallRunner.run`, which checks the token, refuses a
+request that did not decode (see :mod:`~service.server._edge`), maps domain errors
+through the one table with ``context.abort``, turns any other exception into
+INTERNAL with its traceback logged (the server keeps running), and records metrics
+and the access log line.
+
+Only bounded work runs on the event loop: a SuggestConfigs request from
+meta-features alone (at most :data:`~service.server._edge.MAX_FEATURES` of them).
+Requests whose decoding grows with their size (excluded configs, result batches,
+uploads) are decoded and answered in a worker thread, so that no request holds up
+the others, or a health check, for longer than a GIL switch interval.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import grpc
+from google.protobuf.message_factory import GetMessageClass
 from grpc import aio
 
 from metamodel.errors import StorageError, WarmstartError
@@ -24,11 +32,19 @@ from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from service.server import convert
 from service.server._auth import Access, TokenGuard
 from service.server._batching import Batcher
-from service.server._dataset import ChunkCollector
+from service.server._dataset import ChunkCollector, UploadBudget
+from service.server._edge import (
+    MAX_EXCLUDE,
+    MAX_PATH_CHARS,
+    MAX_SUGGEST_BYTES,
+    Undecodable,
+    request_deserializer,
+    text,
+)
 from service.server._errors import DeadlineExceededError, status_for
 from service.server._observe import CallMetrics, log_call
 from service.server._operations import Operations
-from service.server.api import SuggestAnswer, SuggestRequest
+from service.server.api import ReportSummary, SuggestAnswer, SuggestRequest, TaskDescription
 
 __all__ = ["AdminServicer", "CallRunner", "WarmstartServicer", "register_services"]
 
@@ -52,17 +68,25 @@ class CallRunner:
         self.metrics = metrics
 
     async def run(
-        self, rpc: str, access: Access, context: Context, body: Callable[[], Awaitable[_T]]
+        self,
+        rpc: str,
+        access: Access,
+        context: Context,
+        body: Callable[[], Awaitable[_T]],
+        request: object = None,
     ) -> _T:
         """Run one call's body; abort the call with the mapped status on failure.
 
         The call is counted and logged before its answer goes out, so a client
-        that has its answer also finds it in the metrics.
+        that has its answer also finds it in the metrics. A ``request`` that did not
+        decode is refused after the token check, without running the body.
         """
         start = time.perf_counter()
         try:
             if not self._guard.open_to_all(access):  # open reads skip reading the metadata
                 self._guard.check(access, context.invocation_metadata(), rpc)
+            if isinstance(request, Undecodable):
+                raise request.error()
             result = await body()
         except WarmstartError as exc:
             code, message = status_for(exc)
@@ -121,6 +145,8 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         max_describe_bytes: The byte limit of one DescribeTask stream.
         batch_wait: Seconds a SuggestConfigs call may wait on a busy server for others to
             be answered with it (see :class:`~service.server._batching.Batcher`).
+        describe_budget_bytes: The byte limit of all DescribeTask streams at once
+            (default: no limit but each stream's).
     """
 
     def __init__(
@@ -130,10 +156,12 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         max_describe_bytes: int,
         *,
         batch_wait: float = 0.001,
+        describe_budget_bytes: int | None = None,
     ) -> None:
         self._ops = operations
         self._runner = runner
         self._max_describe = max_describe_bytes
+        self._uploads = UploadBudget(describe_budget_bytes or max_describe_bytes)
         self._suggestions: Batcher[SuggestRequest, SuggestAnswer] = Batcher(
             operations.suggest_many,
             max_wait=batch_wait,
@@ -150,17 +178,25 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """
 
         async def body() -> bytes:
+            convert.check_suggest_counts(request)
+            if request.exclude or request.WhichOneof("task") == "task_id":
+                # Checking excluded configs takes time that grows with them, and a known
+                # task's meta-features are read from the store: both in a worker thread.
+                answer = await self._runner.blocking(context, self._suggest_decoding, request)
+                return convert.suggest_answer_to_bytes(answer)
             decoded = convert.suggest_request_from_proto(request)
-            if decoded.task_id is None:  # meta-features given: pure computation
-                with self._suggestions.attending():  # company for calls arriving meanwhile
-                    answer = await self._runner.compute(context, self._suggestions, decoded)
-                    return convert.suggest_answer_to_bytes(answer)
-            # A known task: its meta-features are read from the store.
-            answer = await self._runner.blocking(context, self._ops.suggest, decoded)
-            return convert.suggest_answer_to_bytes(answer)
+            with self._suggestions.attending():  # company for calls arriving meanwhile
+                answer = await self._runner.compute(context, self._suggestions, decoded)
+                return convert.suggest_answer_to_bytes(answer)
 
-        encoded = await self._runner.run("SuggestConfigs", Access.READ, context, body)
+        encoded = await self._runner.run("SuggestConfigs", Access.READ, context, body, request)
         return cast(pb.SuggestConfigsResponse, encoded)
+
+    def _suggest_decoding(self, request: pb.SuggestConfigsRequest) -> SuggestAnswer:
+        return self._ops.suggest(convert.suggest_request_from_proto(request))
+
+    def _report_decoding(self, request: pb.ReportResultsRequest) -> ReportSummary:
+        return self._ops.report(convert.results_from_proto(request))
 
     async def ReportResults(  # noqa: N802 - the proto names it
         self, request: pb.ReportResultsRequest, context: Context
@@ -168,26 +204,38 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """Store a batch of results, all or nothing, idempotent by id."""
 
         async def body() -> pb.ReportResultsResponse:
-            results = convert.results_from_proto(request)
-            summary = await self._runner.blocking(context, self._ops.report, results)
+            self._ops.check_batch_size(len(request.results))
+            summary = await self._runner.blocking(context, self._report_decoding, request)
             return convert.report_summary_to_proto(summary)
 
-        return await self._runner.run("ReportResults", Access.WRITE, context, body)
+        return await self._runner.run("ReportResults", Access.WRITE, context, body, request)
 
     async def DescribeTask(  # noqa: N802 - the proto names it
         self, request_iterator: AsyncIterator[pb.DescribeTaskChunk], context: Context
     ) -> pb.DescribeTaskResponse:
-        """Meta-features of a dataset streamed in chunks (byte limit enforced as they arrive)."""
+        """Meta-features of a dataset streamed in chunks.
+
+        The stream's byte limit and the budget of all streams at once are enforced as
+        chunks arrive; the bytes stay counted against the budget until the answer is
+        computed.
+        """
 
         async def body() -> pb.DescribeTaskResponse:
-            collector = ChunkCollector(self._max_describe)
-            async for chunk in request_iterator:
-                collector.add(*convert.chunk_header(chunk), chunk.data)
-            upload = collector.finish()
-            description = await self._runner.blocking(context, self._ops.describe, upload)
+            collector = ChunkCollector(self._max_describe, self._uploads)
+            try:
+                async for chunk in request_iterator:
+                    if isinstance(chunk, Undecodable):
+                        raise chunk.error()
+                    collector.add(*convert.chunk_header(chunk), chunk.data)
+                description = await self._runner.blocking(context, self._describe, collector)
+            finally:
+                collector.release()
             return convert.description_to_proto(description)
 
         return await self._runner.run("DescribeTask", Access.READ, context, body)
+
+    def _describe(self, collector: ChunkCollector) -> TaskDescription:
+        return self._ops.describe(collector.finish())
 
     async def ListSearchSpaces(  # noqa: N802 - the proto names it
         self, request: pb.ListSearchSpacesRequest, context: Context
@@ -198,7 +246,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
             spaces = await self._runner.blocking(context, lambda _: self._ops.list_spaces(), None)
             return pb.ListSearchSpacesResponse(spaces=[convert.space_to_proto(s) for s in spaces])
 
-        return await self._runner.run("ListSearchSpaces", Access.READ, context, body)
+        return await self._runner.run("ListSearchSpaces", Access.READ, context, body, request)
 
     async def GetSearchSpace(  # noqa: N802 - the proto names it
         self, request: pb.GetSearchSpaceRequest, context: Context
@@ -206,10 +254,12 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """One search space by name or id (ConfigSpace JSON)."""
 
         async def body() -> pb.SearchSpace:
-            space = await self._runner.blocking(context, self._ops.get_space, request.space)
-            return convert.space_to_proto(space)
+            space = text(request.space, "space")
+            return convert.space_to_proto(
+                await self._runner.blocking(context, self._ops.get_space, space)
+            )
 
-        return await self._runner.run("GetSearchSpace", Access.READ, context, body)
+        return await self._runner.run("GetSearchSpace", Access.READ, context, body, request)
 
     async def GetModelInfo(  # noqa: N802 - the proto names it
         self, request: pb.GetModelInfoRequest, context: Context
@@ -217,10 +267,11 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """What the served model is."""
 
         async def body() -> pb.ModelInfo:
-            summary = await self._runner.blocking(context, self._ops.model_info, request.space)
+            space = text(request.space, "space")
+            summary = await self._runner.blocking(context, self._ops.model_info, space)
             return convert.model_summary_to_proto(summary)
 
-        return await self._runner.run("GetModelInfo", Access.READ, context, body)
+        return await self._runner.run("GetModelInfo", Access.READ, context, body, request)
 
 
 class AdminServicer(pb_grpc.WarmstartAdminServicer):
@@ -236,10 +287,11 @@ class AdminServicer(pb_grpc.WarmstartAdminServicer):
         """Load bundles and swap them in atomically."""
 
         async def body() -> pb.ReloadModelResponse:
-            outcome = await self._runner.blocking(context, self._ops.reload, request.path)
+            path = text(request.path, "path", MAX_PATH_CHARS)
+            outcome = await self._runner.blocking(context, self._ops.reload, path)
             return convert.reload_to_proto(outcome)
 
-        return await self._runner.run("ReloadModel", Access.ADMIN, context, body)
+        return await self._runner.run("ReloadModel", Access.ADMIN, context, body, request)
 
 
 class _Captured:
@@ -263,19 +315,49 @@ def _serialized(response: bytes | pb.SuggestConfigsResponse) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
+_SIZE_LIMITS = {
+    "SuggestConfigs": (
+        MAX_SUGGEST_BYTES,
+        f" (room for {MAX_EXCLUDE} excluded configs, the most allowed)",
+    ),
+}
+
+
+def _edge_handlers(captured: _Captured, service: str) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """The captured handlers with request deserializers that never raise (see ``_edge``)."""
+    methods = pb.DESCRIPTOR.services_by_name[service].methods_by_name
+    handlers = {}
+    for name, handler in captured.handlers.items():
+        message = GetMessageClass(methods[name].input_type)
+        limit, hint = _SIZE_LIMITS.get(name, (None, ""))
+        handlers[name] = handler._replace(  # type: ignore[attr-defined]
+            request_deserializer=request_deserializer(message, name, limit, hint)
+        )
+    return handlers
+
+
+def _register(
+    server: aio.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+) -> None:
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
+
+
 def register_services(
     server: aio.Server, servicer: WarmstartServicer, admin: AdminServicer
 ) -> None:
-    """Register both services as the generated code does, except that SuggestConfigs
+    """Register both services as the generated code does, except that requests are
+    decoded by :func:`~service.server._edge.request_deserializer` (an undecodable one is
+    refused as INVALID_ARGUMENT by the servicer, logged and counted), and SuggestConfigs
     hands gRPC its response as bytes (built from cached fragments): building the message
     only for gRPC to serialize it again cost a tenth of the call."""
     captured = _Captured()
     pb_grpc.add_WarmstartServicer_to_server(servicer, cast(aio.Server, captured))
-    handlers = captured.handlers
+    handlers = _edge_handlers(captured, "Warmstart")
     handlers["SuggestConfigs"] = handlers["SuggestConfigs"]._replace(  # type: ignore[attr-defined]
         response_serializer=_serialized
     )
-    service = captured.service
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-    server.add_registered_method_handlers(service, handlers)
-    pb_grpc.add_WarmstartAdminServicer_to_server(admin, server)
+    _register(server, captured.service, handlers)
+    captured = _Captured()
+    pb_grpc.add_WarmstartAdminServicer_to_server(admin, cast(aio.Server, captured))
+    _register(server, captured.service, _edge_handlers(captured, "WarmstartAdmin"))

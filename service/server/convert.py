@@ -1,8 +1,9 @@
 """Protobuf messages of ``warmstart.v1`` to and from the API's dataclasses.
 
 Decoding checks only what the wire format cannot: a parameter value with no
-type set, a meta-feature named twice, an unspecified enum. Everything that
-needs a space or a model is checked by the operations.
+type set, a meta-feature named twice, an unspecified enum, and every string and
+count against the limits of :mod:`~service.server._edge` (no NUL, bounded length).
+Everything that needs a space or a model is checked by the operations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError
+from metamodel.errors import InvalidRequestError, shown
 from metamodel.types import (
     ConfigValue,
     NeighbourTask,
@@ -25,6 +26,15 @@ from metamodel.types import (
 )
 from protos.warmstart.v1 import warmstart_pb2 as pb
 from service.server import _wire
+from service.server._edge import (
+    MAX_ERROR_CHARS,
+    MAX_EXCLUDE,
+    MAX_FEATURES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_VALUE_CHARS,
+    text,
+)
 from service.server.api import (
     DescribeUpload,
     ModelSummary,
@@ -39,6 +49,7 @@ from service.server.api import (
 )
 
 __all__ = [
+    "check_suggest_counts",
     "chunk_header",
     "config_from_proto",
     "config_to_proto",
@@ -103,7 +114,7 @@ def value_to_proto(name: str, value: object) -> pb.ParameterValue:
     if isinstance(value, str):
         return pb.ParameterValue(string_value=value)
     raise InvalidRequestError(
-        f"parameter {name!r} must be a bool, int, float or str, got {type(value).__name__}"
+        f"parameter {shown(name)} must be a bool, int, float or str, got {type(value).__name__}"
     )
 
 
@@ -119,11 +130,11 @@ def value_from_proto(name: str, value: pb.ParameterValue) -> ConfigValue:
     if kind == "double_value":
         return float(value.double_value)
     if kind == "string_value":
-        return str(value.string_value)
+        return text(value.string_value, f"parameter {shown(name)}", MAX_VALUE_CHARS)
     if kind == "bool_value":
         return bool(value.bool_value)
     raise InvalidRequestError(
-        f"parameter {name!r} has no value: set one of int_value, double_value, string_value, "
+        f"parameter {shown(name)} has no value: set one of int_value, double_value, string_value, "
         "bool_value"
     )
 
@@ -137,13 +148,15 @@ def config_from_proto(config: pb.Config, where: str) -> dict[str, ConfigValue]:
     """Decode a config; ``where`` prefixes any error (``"exclude[2]"``).
 
     Raises:
-        InvalidRequestError: A parameter has no value or an empty name.
+        InvalidRequestError: A parameter has no value, an empty name, or a name or
+            string value that is too long or holds a NUL.
     """
     out: dict[str, ConfigValue] = {}
     for name in sorted(config.parameters):
         if not name:
             raise InvalidRequestError(f"{where}: a parameter has an empty name")
         try:
+            text(name, "a parameter name")
             out[name] = value_from_proto(name, config.parameters[name])
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"{where}: {exc}") from None
@@ -157,9 +170,11 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
     """Decode a SuggestConfigs request.
 
     Raises:
-        InvalidRequestError: No task given, a meta-feature named twice or unnamed,
-            or an undecodable excluded config.
+        InvalidRequestError: More excluded configs or meta-features than allowed, no
+            task given, a meta-feature named twice or unnamed, a string too long or
+            holding a NUL, or an undecodable excluded config.
     """
+    check_suggest_counts(request)
     which = request.WhichOneof("task")
     features: dict[str, float] | None = None
     version = ""
@@ -169,9 +184,12 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
         features = dict(pairs)
         if len(features) != len(pairs) or "" in features:
             _check_feature_names([name for name, _ in pairs])
-        version = request.features.feature_version
+        if "\x00" in "".join(features) or max(map(len, features), default=0) > MAX_NAME_CHARS:
+            for name in features:
+                text(name, "a meta-feature name")
+        version = text(request.features.feature_version, "feature_version")
     elif which == "task_id":
-        task_id = request.task_id
+        task_id = text(request.task_id, "task_id")
         if not task_id:
             raise InvalidRequestError("task_id is empty: give a known task id or meta-features")
     else:
@@ -185,7 +203,7 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
         else None
     )
     return SuggestRequest(
-        space=request.space,
+        space=text(request.space, "space"),
         k=int(request.k),
         features=features,
         feature_version=version,
@@ -193,6 +211,25 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
         max_fit_seconds=max_fit,
         exclude=tuple(config_from_proto(c, f"exclude[{i}]") for i, c in enumerate(request.exclude)),
     )
+
+
+def check_suggest_counts(request: pb.SuggestConfigsRequest) -> None:
+    """Refuse a SuggestConfigs request with more excluded configs or meta-features than
+    allowed, before any of them is read.
+
+    Raises:
+        InvalidRequestError: Too many of either.
+    """
+    if len(request.exclude) > MAX_EXCLUDE:
+        raise InvalidRequestError(
+            f"exclude holds {len(request.exclude)} configs; at most {MAX_EXCLUDE} are "
+            "allowed: exclude the most recent ones"
+        )
+    if request.WhichOneof("task") == "features" and len(request.features.features) > MAX_FEATURES:
+        raise InvalidRequestError(
+            f"{len(request.features.features)} meta-features given; at most {MAX_FEATURES} "
+            "are allowed (GetModelInfo lists the model's)"
+        )
 
 
 def _check_feature_names(names: list[str]) -> None:
@@ -206,7 +243,7 @@ def _check_feature_names(names: list[str]) -> None:
         if not name:
             raise InvalidRequestError("a meta-feature has an empty name")
         if name in seen:
-            raise InvalidRequestError(f"meta-feature {name!r} is given twice")
+            raise InvalidRequestError(f"meta-feature {shown(name)} is given twice")
         seen.add(name)
 
 
@@ -290,17 +327,17 @@ def suggest_answer_from_proto(message: pb.SuggestConfigsResponse) -> SuggestAnsw
 def _result_from_proto(index: int, result: pb.Result) -> ReportedResult:
     where = f"results[{index}]"
     return ReportedResult(
-        result_id=result.id,
-        task_id=result.task_id,
-        space=result.space,
+        result_id=text(result.id, f"{where}.id", MAX_ID_CHARS),
+        task_id=text(result.task_id, f"{where}.task_id"),
+        space=text(result.space, f"{where}.space"),
         config=config_from_proto(result.config, where),
         status=_STATUSES_BACK.get(result.status),
         score=float(result.score) if result.HasField("score") else None,
-        metrics={str(k): float(v) for k, v in result.metrics.items()},
+        metrics={text(k, f"{where}: a metric name"): float(v) for k, v in result.metrics.items()},
         fit_seconds=float(result.fit_seconds) if result.HasField("fit_seconds") else None,
         seed=int(result.seed),
         fidelity=float(result.fidelity) if result.HasField("fidelity") else None,
-        error=result.error,
+        error=text(result.error, f"{where}.error", MAX_ERROR_CHARS),
     )
 
 
@@ -308,7 +345,8 @@ def results_from_proto(request: pb.ReportResultsRequest) -> list[ReportedResult]
     """Decode a ReportResults batch.
 
     Raises:
-        InvalidRequestError: A config value has no type set.
+        InvalidRequestError: A config value has no type set, or a string is too long
+            or holds a NUL.
     """
     return [_result_from_proto(i, r) for i, r in enumerate(request.results)]
 
@@ -357,7 +395,8 @@ def chunk_header(chunk: pb.DescribeTaskChunk) -> tuple[TableFormat | None, str, 
     Unset fields come back as ``None`` / ``""`` (later chunks carry data only).
 
     Raises:
-        InvalidRequestError: An unknown format number or task type.
+        InvalidRequestError: An unknown format number or task type, or a target name
+            that is too long or holds a NUL.
     """
     table_format: TableFormat | None = None
     if chunk.format != pb.DescribeTaskChunk.FORMAT_UNSPECIFIED:
@@ -373,9 +412,9 @@ def chunk_header(chunk: pb.DescribeTaskChunk) -> tuple[TableFormat | None, str, 
         except ValueError:
             raise InvalidRequestError(
                 f"task_type must be 'binary', 'multiclass', 'regression' or empty (inferred), "
-                f"got {chunk.task_type!r}"
+                f"got {shown(chunk.task_type)}"
             ) from None
-    return table_format, chunk.target, task_type
+    return table_format, text(chunk.target, "target"), task_type
 
 
 def upload_to_chunks(upload: DescribeUpload, chunk_bytes: int) -> list[pb.DescribeTaskChunk]:

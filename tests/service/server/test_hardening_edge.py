@@ -1,0 +1,470 @@
+"""Requests from hostile or clumsy clients are refused at the edge, alike on every backend.
+
+Each test here is one finding of the hardening review (issue 22): size and count limits
+checked before any work and heavy decoding off the event loop (1), strings checked once
+(NUL, length, UTF-8) so SQLite and PostgreSQL answer alike (2), undecodable requests
+answered INVALID_ARGUMENT and logged and counted (3), nested Arrow columns refused (4),
+echoed input cut short (5), a memory budget for concurrent uploads (9), and warnings in
+the JSON log with no overflow at a huge meta-feature (12).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import io
+import json
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from metamodel.bundle import ModelBundle
+from metamodel.errors import InvalidRequestError, shown
+from protos.warmstart.v1 import warmstart_pb2 as pb
+from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from service.server import configure_json_logging
+from service.server import convert as convert_module
+from service.server._edge import (
+    MAX_ERROR_CHARS,
+    MAX_EXCLUDE,
+    MAX_FEATURES,
+    MAX_NAME_CHARS,
+    MAX_SUGGEST_BYTES,
+)
+from service.server._errors import MAX_MESSAGE_CHARS, status_for
+from service.settings import ServerSettings, server_settings
+from tests.conftest import BACKENDS, pg_schema_url
+from tests.service.server.conftest import (
+    TASK_IDS,
+    WRITE_TOKEN,
+    ServerThread,
+    registry_with,
+    seed_store,
+    settings,
+)
+
+CODE = grpc.StatusCode
+AUTH = (("authorization", f"Bearer {WRITE_TOKEN}"),)
+FEATURES = [("f0", 0.3), ("f1", 0.7), ("f2", 0.5), ("f3", 0.5)]
+GOOD = {"C": 1.0, "kernel": "linear", "shrinking": True}
+CSV = pb.DescribeTaskChunk.FORMAT_CSV
+ARROW = pb.DescribeTaskChunk.FORMAT_ARROW_IPC
+
+
+def _value(v: object) -> pb.ParameterValue:
+    if isinstance(v, bool):
+        return pb.ParameterValue(bool_value=v)
+    if isinstance(v, float):
+        return pb.ParameterValue(double_value=v)
+    return pb.ParameterValue(string_value=str(v))
+
+
+def config(**values: object) -> pb.Config:
+    return pb.Config(parameters={k: _value(v) for k, v in values.items()})
+
+
+def suggest_request(
+    features: list[tuple[str, float]] | None = None, **fields: Any
+) -> pb.SuggestConfigsRequest:
+    request = pb.SuggestConfigsRequest(space=fields.pop("space", "svm_like"), k=3)
+    if "task_id" in fields:
+        request.task_id = fields.pop("task_id")
+    else:
+        request.features.feature_version = "test-1"
+        request.features.features.extend(
+            pb.MetaFeature(name=k, value=v) for k, v in (features or FEATURES)
+        )
+    request.exclude.extend(fields.pop("exclude", []))
+    assert not fields
+    return request
+
+
+def result(n: int, **fields: Any) -> pb.Result:
+    base: dict[str, Any] = {
+        "id": f"edge-{n}",
+        "task_id": TASK_IDS[0],
+        "space": "svm_like",
+        "config": config(**GOOD),
+        "status": pb.RESULT_STATUS_OK,
+        "score": 0.5,
+        "seed": n,
+    }
+    base.update(fields)
+    return pb.Result(**base)
+
+
+def refusal(call: Callable[[], object]) -> grpc.Call:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    error = info.value
+    assert isinstance(error, grpc.Call)
+    return error
+
+
+def arrow_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+@pytest.fixture
+def stub(served: ServerThread) -> Iterator[pb_grpc.WarmstartStub]:
+    with grpc.insecure_channel(served.target) as channel:
+        yield pb_grpc.WarmstartStub(channel)
+
+
+# -- 1. size and count limits before any work; heavy decoding off the event loop ---------
+
+
+def test_too_many_excluded_configs_are_refused_with_the_limit(stub: pb_grpc.WarmstartStub):
+    request = suggest_request(exclude=[config(**GOOD)] * (MAX_EXCLUDE + 1))
+    error = refusal(lambda: stub.SuggestConfigs(request, timeout=30))
+    assert error.code() == CODE.INVALID_ARGUMENT
+    assert f"exclude holds {MAX_EXCLUDE + 1} configs; at most {MAX_EXCLUDE}" in str(error.details())
+
+
+def test_too_many_meta_features_are_refused_with_the_limit(stub: pb_grpc.WarmstartStub):
+    request = suggest_request([(f"x{i}", 1.0) for i in range(MAX_FEATURES + 1)])
+    error = refusal(lambda: stub.SuggestConfigs(request, timeout=30))
+    assert error.code() == CODE.INVALID_ARGUMENT
+    assert f"at most {MAX_FEATURES} are allowed" in str(error.details())
+
+
+def test_an_oversized_suggest_request_is_refused_before_it_is_parsed(
+    stub: pb_grpc.WarmstartStub,
+):
+    big = config(C=1.0, kernel="x" * 900, shrinking=True)
+    request = suggest_request(exclude=[big] * 1200)
+    assert request.ByteSize() > MAX_SUGGEST_BYTES
+    error = refusal(lambda: stub.SuggestConfigs(request, timeout=30))
+    assert error.code() == CODE.RESOURCE_EXHAUSTED
+    assert f"at most {MAX_SUGGEST_BYTES} bytes per SuggestConfigs request" in str(error.details())
+
+
+def test_excluded_configs_and_result_batches_are_decoded_off_the_event_loop(
+    served: ServerThread, stub: pb_grpc.WarmstartStub, monkeypatch: pytest.MonkeyPatch
+):
+    """Their decoding grows with the request: on the loop it would hold up every other call."""
+    threads: list[threading.Thread] = []
+
+    def watched(name: str) -> Callable[..., Any]:
+        original = getattr(convert_module, name)
+
+        def spy(*args: Any) -> Any:
+            threads.append(threading.current_thread())
+            return original(*args)
+
+        return spy
+
+    for name in ("suggest_request_from_proto", "results_from_proto"):
+        monkeypatch.setattr(convert_module, name, watched(name))
+    answer = stub.SuggestConfigs(suggest_request(exclude=[config(**GOOD)] * MAX_EXCLUDE))
+    assert len(answer.suggestions) == 3
+    assert all(s.config != config(**GOOD) for s in answer.suggestions)
+    stub.ReportResults(pb.ReportResultsRequest(results=[result(1)]), metadata=AUTH)
+    assert len(threads) == 2
+    assert served.thread not in threads  # the server's event loop runs in served.thread
+
+
+# -- 2. strings checked once at the edge: NUL, length; both backends alike -----------------
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_server(
+    request: pytest.FixtureRequest, bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('edge') / 'warmstart.db'}"
+    else:
+        url = pg_schema_url(request.getfixturevalue("pg_database"))
+    with ServerThread(registry_with(bundle), seed_store(url), settings()) as server:
+        yield server
+
+
+NUL = "a\x00b"
+Case = Callable[[pb_grpc.WarmstartStub], object]
+STRING_CASES: list[tuple[str, Case, str]] = [
+    ("NUL in result id", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(1, id=NUL)]), metadata=AUTH), "results[0].id contains a NUL"),
+    ("NUL in result error", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(2, error=NUL, status=pb.RESULT_STATUS_FAILED, score=None)]),
+     metadata=AUTH), "results[0].error contains a NUL"),
+    ("NUL in result task_id", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(3), result(4, task_id=NUL)]), metadata=AUTH),
+     "results[1].task_id contains a NUL"),
+    ("NUL in result space", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(5, space=NUL)]), metadata=AUTH), "results[0].space contains a NUL"),
+    ("NUL in a metric name", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(6, metrics={NUL: 1.0})]), metadata=AUTH), "a metric name contains a NUL"),
+    ("NUL in a config value", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(7, config=config(C=1.0, kernel=NUL, shrinking=True))]), metadata=AUTH),
+     "parameter 'kernel' contains a NUL"),
+    ("long error", lambda s: s.ReportResults(pb.ReportResultsRequest(
+     results=[result(8, error="e" * (MAX_ERROR_CHARS + 1), status=pb.RESULT_STATUS_FAILED,
+     score=None)]), metadata=AUTH), f"at most {MAX_ERROR_CHARS} are allowed"),
+    ("NUL in suggest task_id", lambda s: s.SuggestConfigs(suggest_request(task_id=NUL)),
+     "task_id contains a NUL"),
+    ("NUL in suggest space", lambda s: s.SuggestConfigs(suggest_request(space=NUL)),
+     "space contains a NUL"),
+    ("NUL in a meta-feature name", lambda s: s.SuggestConfigs(suggest_request(
+     [*FEATURES, (NUL, 1.0)])), "a meta-feature name contains a NUL"),
+    ("NUL in an excluded config", lambda s: s.SuggestConfigs(suggest_request(
+     exclude=[config(C=1.0, kernel=NUL, shrinking=True)])), "contains a NUL"),
+    ("NUL in GetSearchSpace", lambda s: s.GetSearchSpace(pb.GetSearchSpaceRequest(space=NUL)),
+     "space contains a NUL"),
+    ("NUL in GetModelInfo", lambda s: s.GetModelInfo(pb.GetModelInfoRequest(space=NUL)),
+     "space contains a NUL"),
+    ("NUL in a target name", lambda s: s.DescribeTask(iter([pb.DescribeTaskChunk(
+     format=CSV, target=NUL, data=b"a,y\n1,0\n")])), "target contains a NUL"),
+    ("long space", lambda s: s.GetSearchSpace(pb.GetSearchSpaceRequest(
+     space="s" * 10_000)), f"space is 10000 characters long; at most {MAX_NAME_CHARS}"),
+    ("long task_id", lambda s: s.SuggestConfigs(suggest_request(task_id="t" * 300)),
+     f"task_id is 300 characters long; at most {MAX_NAME_CHARS}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"), [c[1:] for c in STRING_CASES], ids=[c[0] for c in STRING_CASES]
+)
+def test_bad_strings_are_invalid_argument_on_every_backend_and_store_nothing(
+    backend_server: ServerThread, call: Case, fragment: str
+) -> None:
+    before = backend_server.store.count_records()
+    with grpc.insecure_channel(backend_server.target) as channel:
+        error = refusal(lambda: call(pb_grpc.WarmstartStub(channel)))
+    assert error.code() == CODE.INVALID_ARGUMENT, error.details()
+    assert fragment in str(error.details()), error.details()
+    assert backend_server.store.count_records() == before
+
+
+def test_the_valid_neighbours_of_bad_strings_are_stored(backend_server: ServerThread) -> None:
+    """The checks refuse what is wrong, not text that merely looks odd."""
+    with grpc.insecure_channel(backend_server.target) as channel:
+        stub = pb_grpc.WarmstartStub(channel)
+        odd = result(90, id="ü-\t-" + "i" * 100, error="€\n" * 1000, status=2, score=None)
+        answer = stub.ReportResults(pb.ReportResultsRequest(results=[odd]), metadata=AUTH)
+    assert answer.stored == 1
+
+
+# -- 3. undecodable requests: INVALID_ARGUMENT, logged and counted --------------------------
+
+GARBAGE = b"\x0a\xff\x01abc"  # field 1, length 255, then 3 bytes: truncated
+BAD_UTF8 = b"\x0a\x02\xff\xfe"  # field 1 (a string) holding bytes that are not UTF-8
+
+
+def _raw_unary(channel: grpc.Channel, method: str) -> Callable[..., bytes]:
+    return channel.unary_unary(method)  # no serializers: bytes go as they are
+
+
+def test_undecodable_requests_are_invalid_argument_logged_and_counted(
+    served: ServerThread, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="warmstart.server.access")
+    with grpc.insecure_channel(served.target) as channel:
+        suggest = _raw_unary(channel, "/warmstart.v1.Warmstart/SuggestConfigs")
+        error = refusal(lambda: suggest(GARBAGE, timeout=30))
+        assert error.code() == CODE.INVALID_ARGUMENT
+        assert "the SuggestConfigs request (6 bytes) is not a valid message" in str(error.details())
+        space = _raw_unary(channel, "/warmstart.v1.Warmstart/GetSearchSpace")
+        error = refusal(lambda: space(BAD_UTF8, timeout=30))
+        assert error.code() == CODE.INVALID_ARGUMENT
+        assert "UTF-8" in str(error.details())
+        report = _raw_unary(channel, "/warmstart.v1.Warmstart/ReportResults")
+        error = refusal(lambda: report(GARBAGE, timeout=30))  # no token: that comes first
+        assert error.code() == CODE.UNAUTHENTICATED
+        error = refusal(lambda: report(GARBAGE, timeout=30, metadata=AUTH))
+        assert error.code() == CODE.INVALID_ARGUMENT
+        describe: Callable[..., bytes] = channel.stream_unary(
+            "/warmstart.v1.Warmstart/DescribeTask"
+        )
+        first = pb.DescribeTaskChunk(format=CSV, target="y", data=b"a,y\n").SerializeToString()
+        error = refusal(lambda: describe(iter([first, GARBAGE]), timeout=30))
+        assert error.code() == CODE.INVALID_ARGUMENT
+        assert "the DescribeTask request (6 bytes) is not a valid message" in str(error.details())
+    assert served.server is not None
+    registry = served.server.metrics.registry
+    for rpc in ("SuggestConfigs", "GetSearchSpace", "ReportResults", "DescribeTask"):
+        labels = {"rpc": rpc, "code": "INVALID_ARGUMENT"}
+        assert registry.get_sample_value("warmstart_rpc_calls_total", labels) == 1, rpc
+    logged = [(vars(r)["rpc"], vars(r)["code"]) for r in caplog.records if "rpc" in vars(r)]
+    assert ("SuggestConfigs", "INVALID_ARGUMENT") in logged
+    assert ("DescribeTask", "INVALID_ARGUMENT") in logged
+    assert ("ReportResults", "UNAUTHENTICATED") in logged
+
+
+# -- 4. nested Arrow columns are refused by name and type; odd scalar types are described ---
+
+NESTED = {
+    "list": pa.array([[i, i + 1] for i in range(40)]),
+    "large list": pa.array([[i] for i in range(40)], type=pa.large_list(pa.int64())),
+    "struct": pa.array([{"a": i} for i in range(40)]),
+    "map": pa.array([[("k", i)] for i in range(40)], type=pa.map_(pa.string(), pa.int64())),
+    "union": pa.UnionArray.from_sparse(
+        pa.array([0, 1] * 20, type=pa.int8()),
+        [pa.array(range(40)), pa.array([str(i) for i in range(40)])],
+    ),
+}
+SCALARS = {
+    "binary": pa.array([b"x%d" % (i % 3) for i in range(40)]),
+    "decimal": pa.array([decimal.Decimal(i) for i in range(40)]),
+    "date": pa.array([datetime.date(2020, 1, 1 + i % 28) for i in range(40)]),
+    "timestamp with zone": pa.array(
+        [datetime.datetime(2020, 1, 1, i % 24) for i in range(40)], type=pa.timestamp("s", "UTC")
+    ),
+    "duration": pa.array([datetime.timedelta(seconds=i) for i in range(40)]),
+    "null": pa.nulls(40),
+    "float16": pa.array(np.arange(40, dtype=np.float16)),
+    "dictionary": pa.array(["a", "b"] * 20).dictionary_encode(),
+    "uint64 max": pa.array([2**64 - 1] * 40, type=pa.uint64()),
+    "huge floats": pa.array([1e308, -1e308] * 20),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NESTED))
+def test_nested_arrow_columns_are_refused_by_name_and_type(stub: pb_grpc.WarmstartStub, kind: str):
+    column = NESTED[kind]
+    table = pa.table({"ok": list(range(40)), "odd col": column, "y": [i % 2 for i in range(40)]})
+    chunk = pb.DescribeTaskChunk(format=ARROW, target="y", data=arrow_bytes(table))
+    error = refusal(lambda: stub.DescribeTask(iter([chunk]), timeout=30))
+    assert error.code() == CODE.INVALID_ARGUMENT
+    assert f"column(s) 'odd col' ({column.type})" in str(error.details())
+
+
+@pytest.mark.parametrize("kind", sorted(SCALARS))
+def test_scalar_arrow_columns_of_any_type_are_described(stub: pb_grpc.WarmstartStub, kind: str):
+    table = pa.table({"odd": SCALARS[kind], "n": list(range(40)), "y": [i % 2 for i in range(40)]})
+    chunk = pb.DescribeTaskChunk(format=ARROW, target="y", data=arrow_bytes(table))
+    answer = stub.DescribeTask(iter([chunk]), timeout=30)
+    assert answer.n_features == 2
+
+
+# -- 5. echoed input is cut short ------------------------------------------------------------
+
+
+def test_messages_quote_long_input_cut_short(stub: pb_grpc.WarmstartStub):
+    name = "n" * MAX_NAME_CHARS
+    error = refusal(lambda: stub.GetSearchSpace(pb.GetSearchSpaceRequest(space=name)))
+    assert error.code() == CODE.NOT_FOUND
+    details = str(error.details())
+    assert f"'{'n' * 100}'... ({MAX_NAME_CHARS} chars)" in details
+    assert "n" * 101 not in details
+    error = refusal(lambda: stub.GetSearchSpace(pb.GetSearchSpaceRequest(space="s" * 10_000)))
+    assert len(str(error.details())) < 300
+
+
+def test_a_refusal_message_is_bounded_whatever_it_lists():
+    code, message = status_for(InvalidRequestError("problem; " * 10_000))
+    assert code is CODE.INVALID_ARGUMENT
+    assert len(message) < MAX_MESSAGE_CHARS + 100
+    assert message.endswith("(cut: 90000 chars in all)")
+    assert shown("x" * 5) == "'xxxxx'"
+
+
+# -- 9. a memory budget for all uploads at once ---------------------------------------------
+
+
+def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
+    bundle: ModelBundle, tmp_path: Path
+):
+    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    header = b"a,b,y\n"
+    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(4000))[: 40 * 1024]
+    data = header + rows[: rows.rindex(b"\n") + 1]
+
+    def held(release: threading.Event) -> Iterator[pb.DescribeTaskChunk]:
+        yield pb.DescribeTaskChunk(format=CSV, target="y", data=data)
+        release.wait(60)  # the stream stays open, its bytes held by the server
+
+    def other(stub: pb_grpc.WarmstartStub) -> pb.DescribeTaskResponse | grpc.Call:
+        chunk = pb.DescribeTaskChunk(format=CSV, target="y", data=data)
+        try:
+            response: pb.DescribeTaskResponse = stub.DescribeTask(iter([chunk]), timeout=30)
+        except grpc.RpcError as exc:
+            return cast(grpc.Call, exc)
+        return response
+
+    with (
+        ServerThread(registry_with(bundle), store, limits) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = pb_grpc.WarmstartStub(channel)
+        release = threading.Event()
+        first = stub.DescribeTask.future(held(release), timeout=60)
+        refused: grpc.Call | None = None
+        for _ in range(600):  # until the server holds the first upload's bytes
+            if first.done():  # it came while another upload held the budget: again
+                release = threading.Event()
+                first = stub.DescribeTask.future(held(release), timeout=60)
+            answer = other(stub)
+            if isinstance(answer, grpc.Call) and not first.done():
+                refused = answer
+                break
+            threading.Event().wait(0.05)
+        assert refused is not None
+        assert refused.code() == CODE.RESOURCE_EXHAUSTED
+        assert "of its 64.0 KiB DescribeTask budget (all uploads at once) is in use" in str(
+            refused.details()
+        )
+        release.set()
+        assert first.result().n_rows > 0
+        again = other(stub)  # the budget was given back
+        assert isinstance(again, pb.DescribeTaskResponse)
+
+
+def test_the_budget_holds_at_least_one_largest_upload_and_is_set_by_flag_or_env(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    with pytest.raises(InvalidRequestError, match=r"DescribeTask budget .* must be at least"):
+        ServerSettings(max_describe_bytes=2 << 20, describe_budget_bytes=1 << 20)
+    monkeypatch.setenv("WARMSTART_DESCRIBE_BUDGET_MB", "300")
+    assert server_settings().describe_budget_bytes == 300 << 20
+    assert server_settings(describe_budget_mb=400).describe_budget_bytes == 400 << 20
+
+
+# -- 12. warnings go to the JSON log; a huge meta-feature overflows nothing -----------------
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    loggers = [logging.getLogger(n) for n in ("warmstart", "py.warnings")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    stream = io.StringIO()
+    configure_json_logging("info", stream)
+    try:
+        yield stream
+    finally:
+        logging.captureWarnings(False)
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+def test_python_warnings_are_json_log_lines(json_log: io.StringIO):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("something odd", RuntimeWarning, stacklevel=1)
+    line = json.loads(json_log.getvalue().strip().splitlines()[-1])
+    assert line["logger"] == "py.warnings"
+    assert line["level"] == "warning"
+    assert "RuntimeWarning: something odd" in line["msg"]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("value", [1e308, -1e308, 1.7976931348623157e308])
+def test_a_huge_meta_feature_is_answered_without_an_overflow(
+    stub: pb_grpc.WarmstartStub, value: float
+):
+    """Warnings are errors here, in the server's thread too: an overflow would be INTERNAL."""
+    for name in ("f0", "f2"):
+        features = [(n, value if n == name else v) for n, v in FEATURES]
+        answer = stub.SuggestConfigs(suggest_request(features), timeout=30)
+        assert len(answer.suggestions) == 3
