@@ -154,10 +154,11 @@ def test_a_request_scores_only_the_robust_and_the_screened_candidates(
     bound = 1 + settings.n_neighbours * settings.best_per_neighbour + 8
     assert 0 < counting.rows <= bound
     # Without screening every one of the samples is scored for the task.
-    recommender.settings = RecommenderSettings(n_screened=0)
-    before = counting.rows
-    recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
-    assert counting.rows - before >= settings.n_samples
+    unscreened = trained.recommender(RecommenderSettings(n_screened=0))
+    counting = _CountingScorer(unscreened.compiled)
+    unscreened.compiled = cast(Any, counting)
+    unscreened.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=5)
+    assert counting.rows >= settings.n_samples
 
 
 def test_suggestions_carry_lightgbms_own_predictions(trained: ModelBundle) -> None:
@@ -189,6 +190,25 @@ def test_screening_keeps_the_suggestions_good(trained: ModelBundle) -> None:
             max(true_score(dict(s.config), f) for s in full.suggest(task, 3).suggestions)
         )
     assert np.mean(ours) >= np.mean(everything) - 0.02
+
+
+def test_the_set_choice_is_one_swappable_step(trained: ModelBundle) -> None:
+    """Whatever the set choice picks is what is suggested, in its order."""
+    recommender = trained.recommender()
+    seen: list[int] = []
+
+    def first_candidates(requests: Sequence[Any]) -> list[list[int]]:
+        seen.extend(request.k for request in requests)
+        return [list(range(request.k)) for request in requests]
+
+    recommender.set_choice = first_candidates
+    task = dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True))
+    got = recommender.suggest(task, k=3).suggestions
+    assert seen == [3]
+    # The candidates start with the library default, then the robust ones.
+    assert got[0].origin is SuggestionOrigin.DEFAULT
+    assert dict(got[0].config) == default_config(CS)
+    assert len({config_hash(dict(s.config)) for s in got}) == 3
 
 
 def test_refinements_are_valid_and_marked(trained: ModelBundle) -> None:

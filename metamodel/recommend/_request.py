@@ -1,0 +1,44 @@
+"""One request to the recommender, checked, and its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from metamodel.errors import InvalidRequestError
+from metamodel.types import ConfigValue, NeighbourTask, Suggestion
+
+__all__ = ["MAX_K", "Recommendation", "SuggestQuery", "check_query"]
+
+MAX_K = 100
+"""The most suggestions one request may ask for."""
+
+
+@dataclass(frozen=True)
+class SuggestQuery:
+    """One request of :meth:`Recommender.suggest_many`: what :meth:`Recommender.suggest` takes."""
+
+    features: Mapping[str, float]
+    k: int
+    max_fit_seconds: float | None = None
+    exclude: Sequence[Mapping[str, ConfigValue]] = ()
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The answer to one request."""
+
+    suggestions: list[Suggestion]
+    out_of_distribution: bool
+    nearest_tasks: tuple[NeighbourTask, ...] = ()
+
+
+def check_query(query: SuggestQuery) -> None:
+    """Raise :class:`InvalidRequestError` for a ``k`` or fit-time limit out of range."""
+    k, limit = query.k, query.max_fit_seconds
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidRequestError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
+    if limit is not None and not (limit > 0 and np.isfinite(limit)):
+        raise InvalidRequestError(f"max_fit_seconds must be a finite number > 0, got {limit!r}")

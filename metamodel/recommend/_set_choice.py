@@ -1,0 +1,235 @@
+"""Set choice: which k of a request's scored candidates to suggest, in the order to try them.
+
+A set choice is any callable that takes several requests' :class:`ScoredCandidates`
+and returns, for each, the chosen candidate indices (:class:`SetChoice`). The one
+served, :class:`ExpectedBestSets`, picks greedily to maximise the *expected best*
+of the set over plausible worlds: the ensemble members on the task, and the
+members on its nearest training tasks (from the world table). A near-copy of a
+chosen config scores alike in every world, adds nothing, and so is not chosen
+again. Requests of the same shape are chosen together, in one compiled loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from metamodel.errors import FailedPreconditionError
+from metamodel.kernels import greedy_picks
+from metamodel.recommend._settings import RecommenderSettings
+from metamodel.recommend._worlds import WorldTable
+
+__all__ = ["ExpectedBestSets", "ScoredCandidates", "SetChoice"]
+
+
+@dataclass(frozen=True)
+class ScoredCandidates:
+    """One request's scored candidates, from which its set is chosen."""
+
+    rows: np.ndarray  # the nearest training tasks' index rows, nearest first
+    predictions: np.ndarray  # members x candidates, on the task itself
+    mean: np.ndarray  # the members' mean per candidate
+    fit_seconds: np.ndarray  # predicted (NaN: unknown)
+    allowed: np.ndarray | None  # which candidates may be picked (None: all)
+    k: int
+    columns: np.ndarray  # each candidate's world-table column (-1: outside it)
+    masks: np.ndarray  # each candidate's config-side tree masks
+
+    @classmethod
+    def of(
+        cls,
+        rows: np.ndarray,
+        predictions: np.ndarray,
+        fit_seconds: np.ndarray,
+        k: int,
+        max_fit_seconds: float | None,
+        columns: np.ndarray,
+        masks: np.ndarray,
+        n_candidates: int,
+    ) -> ScoredCandidates:
+        """A request's candidates, once its fit-time limit is applied.
+
+        Raises:
+            FailedPreconditionError: No candidate is left, or none fits the limit.
+        """
+        if not n_candidates:
+            raise FailedPreconditionError("every candidate config is in the exclude list")
+        members = predictions.shape[0]
+        mean = np.add.reduce(predictions, axis=0) / members  # = predictions.mean(axis=0)
+        allowed = None
+        limit = max_fit_seconds
+        if limit is not None:
+            allowed = ~(fit_seconds > limit)  # unknown (NaN) fit times are allowed
+            if not allowed.any():
+                raise FailedPreconditionError(
+                    f"no candidate is predicted to fit within {limit:g} s; the "
+                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
+                )
+        return cls(rows, predictions, mean, fit_seconds, allowed, k, columns, masks)
+
+
+class SetChoice(Protocol):
+    """Chooses each request's set from its scored candidates."""
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, up to ``k`` of its allowed candidates' indices, in the order
+        they would be tried (fewer only where fewer are allowed)."""
+        ...
+
+
+class ExpectedBestSets:
+    """The k configs with the best expected best over the task's and its neighbours' worlds.
+
+    The ensemble members alone are too alike to tell a varied set from k near-copies
+    once the first few picks are made. Predicting the shortlist as if the task were
+    each of its nearest training tasks adds plausible worlds that differ where it
+    matters, much as a greedy portfolio covers kinds of task. The first pick is the
+    best under the task's own worlds.
+
+    Args:
+        table: The world table (the candidates' columns refer to it).
+        settings: ``world_neighbours``, ``self_weight`` and ``shortlist`` are used.
+    """
+
+    def __init__(self, table: WorldTable, settings: RecommenderSettings) -> None:
+        self.table = table
+        self.settings = settings
+        self.compiled = table.compiled
+        # The world table times the weight of a world's member, for the usual number of
+        # worlds: a request gathers its worlds' cells with the weighting already done.
+        self._world_weight = self._weights(self.compiled.n_members, settings.world_neighbours)[1]
+        self._weighted_table = table.scores * self._world_weight
+        # Load (or compile) the greedy loop now, not on the first request.
+        greedy_picks(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), 1, False)
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, the chosen candidate indices, in the order they would be tried."""
+        settings = self.settings
+        plans: list[_Plan] = []
+        for choice in requests:
+            worlds = choice.rows[: settings.world_neighbours]
+            predictions, allowed, k = choice.predictions, choice.allowed, choice.k
+            members = predictions.shape[0]
+            mean = choice.mean
+            n_allowed = len(mean) if allowed is None else int(np.count_nonzero(allowed))
+            if not len(worlds) or settings.self_weight >= 1.0 or k == 1:
+                plans.append(_Plan(predictions * (1.0 / members), allowed, None, min(k, n_allowed)))
+                continue
+            if allowed is not None:
+                mean = np.where(allowed, mean, -np.inf)
+            size = min(n_allowed, max(settings.shortlist, 4 * k))
+            shortlist = np.argsort(-mean, kind="stable")[:size]
+            own_weight, world_weight = self._weights(members, len(worlds))
+            world = self._world_scores(
+                worlds, shortlist, choice.columns, choice.masks, world_weight
+            )
+            weighted = np.concatenate([predictions[:, shortlist] * own_weight, world])
+            plans.append(_Plan(weighted, None, mean[shortlist], min(k, size), shortlist))
+        return [
+            chosen if plan.shortlist is None else plan.shortlist[chosen].tolist()
+            for plan, chosen in zip(plans, _expected_best_sets(plans), strict=True)
+        ]
+
+    def _weights(self, members: int, worlds: int) -> tuple[float, float]:
+        """The weight of each of the task's own members, and of each member of each world."""
+        own = self.settings.self_weight
+        share = (1.0 - own) / max(worlds, 1)
+        return own / members, share / members
+
+    def _world_scores(
+        self,
+        worlds: np.ndarray,
+        shortlist: np.ndarray,
+        columns: np.ndarray,
+        masks: np.ndarray,
+        weight: float,
+    ) -> np.ndarray:
+        """(worlds x members) x shortlist: predictions times ``weight``, from the world table
+        where it has the config.
+
+        Args:
+            worlds: Index rows of the training tasks taken as worlds.
+            shortlist: Candidate indices.
+            columns: Each candidate's table column (-1: outside the table).
+            masks: Each candidate's config-side tree masks.
+            weight: The weight of each world's members.
+        """
+        at = columns[shortlist]
+        known = at >= 0
+        if weight == self._world_weight and known.all():  # the usual case: one gather
+            cells = self._weighted_table[worlds[:, None], at]  # worlds x shortlist x members
+            return np.reshape(cells.transpose(0, 2, 1), (-1, len(at)))
+        scores = self.table.scores  # tasks x columns x members
+        out = np.empty((len(worlds), self.compiled.n_members, len(shortlist)))
+        out[:, :, known] = scores[worlds[:, None], at[known]].transpose(0, 2, 1)
+        extra = masks[shortlist[~known]]  # refinements, a pool
+        for w, row in enumerate(worlds.tolist()):
+            out[w][:, ~known] = self.compiled.scores(self.table.task_masks[row], extra)
+        out *= weight
+        return out.reshape(-1, len(shortlist))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A greedy choice to make: see :func:`_expected_best_sets`."""
+
+    weighted: np.ndarray
+    allowed: np.ndarray | None
+    first: np.ndarray | None
+    picks: int
+    shortlist: np.ndarray | None = None  # candidate index of each column (None: the same)
+
+
+def _expected_best_sets(plans: Sequence[_Plan]) -> list[list[int]]:
+    """Greedily pick, for each plan, up to ``picks`` allowed columns maximising the sum of
+    the row max; plans of the same shape are picked together, in one set of numpy calls.
+
+    A plan's ``weighted`` holds worlds (rows) x candidates (columns), each row already
+    times its world's weight (the weights are >= 0 and sum to 1); ``first``, when given,
+    chooses the first pick alone (default: the weighted sum).
+    """
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, plan in enumerate(plans):
+        groups.setdefault((plan.weighted.shape[0], plan.first is None), []).append(i)
+    chosen: list[list[int]] = [[] for _ in plans]
+    for members in groups.values():
+        group = [plans[i] for i in members]
+        for i, picks in zip(members, _expected_best_group(group), strict=True):
+            chosen[i] = picks
+    return chosen
+
+
+def _expected_best_group(plans: Sequence[_Plan]) -> list[list[int]]:
+    """:func:`_expected_best_sets` of plans of as many rows, with ``first`` for all or none."""
+    n_plans, worlds = len(plans), plans[0].weighted.shape[0]
+    width = max(p.weighted.shape[1] for p in plans)
+    has_first = plans[0].first is not None
+    if n_plans == 1:
+        weighted = plans[0].weighted[None]
+        first = plans[0].first[None] if plans[0].first is not None else np.empty((1, width))
+    else:
+        # Plans side by side, padded with -inf: a padded column adds nothing to any world
+        # (max(b, -inf) is b) and is never picked (its sum, and so its score, is -inf).
+        weighted = np.full((n_plans, worlds, width), -np.inf)
+        first = np.full((n_plans, width), -np.inf)
+        for b, plan in enumerate(plans):
+            weighted[b, :, : plan.weighted.shape[1]] = plan.weighted
+            if plan.first is not None:
+                first[b, : len(plan.first)] = plan.first
+    # Sums world by world (not a BLAS product, whose rounding depends on the memory
+    # layout), so configs predicted alike in every world tie exactly and the first one
+    # wins, on any machine. Weights are >= 0, so w * max(b, p) is max(w * b, w * p)
+    # exactly: the weighting is done once, not per pick. Added to every gain: ties
+    # (nothing added in any world) go to the better mean, and what may not be picked
+    # (or is picked) gets -inf.
+    bias = np.add.reduce(weighted, axis=1) * 1e-9
+    for b, plan in enumerate(plans):
+        if plan.allowed is not None:
+            bias[b, : len(plan.allowed)][~plan.allowed] = -np.inf
+            if has_first:
+                first[b, : len(plan.allowed)][~plan.allowed] = -np.inf
+    columns = greedy_picks(weighted, first, bias, max(p.picks for p in plans), has_first).tolist()
+    return [row[: plan.picks] for row, plan in zip(columns, plans, strict=True)]

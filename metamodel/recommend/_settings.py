@@ -1,0 +1,98 @@
+"""How a recommender gathers its candidates and chooses the set: settings checked when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+from metamodel.errors import InvalidRequestError
+
+__all__ = ["RecommenderSettings"]
+
+# Each integer field's least allowed value (none has an upper bound).
+_AT_LEAST = {
+    "n_samples": 0,
+    "n_screened": 0,
+    "n_refine_from": 0,
+    "n_refine_each": 1,
+    "n_neighbours": 0,
+    "best_per_neighbour": 0,
+    "world_neighbours": 0,
+    "shortlist": 1,
+    "seed": 0,
+}
+
+
+@dataclass(frozen=True)
+class RecommenderSettings:
+    """How many candidates of each kind to consider, and how the set is chosen.
+
+    Attributes:
+        n_samples: Sobol samples of the space, drawn once per model (>= 0; 0: the
+            candidates are the default, the portfolio and the neighbours' best).
+        n_screened: Samples kept per request after screening them on the
+            nearest training tasks (>= 0; 0: no screening, every sample is scored
+            for the task itself, about 5 times the cost of a request).
+        screen_portfolio: Whether the portfolio is screened with the samples (else
+            every portfolio config is a candidate).
+        n_refine_from: Perturb this many of the best candidates (>= 0; 0: none).
+        n_refine_each: Perturbations of each (>= 1).
+        refine_scale: Standard deviation of a perturbation on the unit scale, in (0, 1].
+        n_neighbours: Nearest training tasks whose best configs are candidates, and
+            which a suggestion names (>= 0).
+        best_per_neighbour: How many of each one's best configs (>= 0).
+        world_neighbours: Nearest training tasks whose meta-features serve as
+            extra "worlds" when screening and choosing the set (>= 0; 0: only the
+            ensemble members, and no screening).
+        self_weight: Weight of the task's own worlds, in [0, 1]; the neighbours share
+            the rest (1: the task's own alone).
+        shortlist: Only this many of the best-predicted candidates (at least 4k)
+            take part in choosing the set, which bounds the cost (>= 1).
+        seed: Seed of the samples and the perturbations (>= 0).
+
+    Raises:
+        InvalidRequestError: A field is of the wrong type or out of its range.
+    """
+
+    n_samples: int = 256
+    n_screened: int = 24
+    screen_portfolio: bool = True
+    n_refine_from: int = 0
+    n_refine_each: int = 8
+    refine_scale: float = 0.08
+    n_neighbours: int = 5
+    best_per_neighbour: int = 3
+    world_neighbours: int = 10
+    self_weight: float = 0.75
+    shortlist: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`InvalidRequestError` for a field of the wrong type or out of range."""
+        for name, least in _AT_LEAST.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+                raise InvalidRequestError(
+                    f"`{name}` must be an integer >= {least}, but got {name}={value!r}."
+                )
+        if not isinstance(self.screen_portfolio, bool):
+            raise InvalidRequestError(
+                "`screen_portfolio` must be a bool, but got "
+                f"screen_portfolio={self.screen_portfolio!r}."
+            )
+        _check_unit("refine_scale", self.refine_scale, zero_allowed=False)
+        _check_unit("self_weight", self.self_weight, zero_allowed=True)
+
+
+def _check_unit(name: str, value: object, *, zero_allowed: bool) -> None:
+    """Raise unless ``value`` is a real number in [0, 1] (in (0, 1] unless ``zero_allowed``)."""
+    if not isinstance(value, bool) and isinstance(value, Real):
+        number = float(value)
+        low_ok = number >= 0.0 if zero_allowed else number > 0.0
+        if low_ok and number <= 1.0:  # False for NaN
+            return
+    interval = "[0, 1]" if zero_allowed else "(0, 1]"
+    raise InvalidRequestError(f"`{name}` must be a number in {interval}, but got {name}={value!r}.")
