@@ -31,7 +31,7 @@ from metamodel.store._parquet import (
     export_records,
     import_records,
 )
-from metamodel.store._schema import SchemaState, head_revision
+from metamodel.store._schema import MissingDatabaseError, SchemaState, head_revision
 from metamodel.store._store import RecordFilter, RecordStore, StoreStats
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "ImportReport",
     "LockBusyError",
     "LockLostError",
+    "MissingDatabaseError",
     "ModelAction",
     "ModelEvent",
     "ModelLedger",

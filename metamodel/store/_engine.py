@@ -2,21 +2,32 @@
 
 SQLite runs in WAL mode with a busy timeout, and write transactions start
 with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the lock instead
-of failing when a read transaction tries to upgrade to a write.
+of failing when a read transaction tries to upgrade to a write. An existing
+file is first inspected through :func:`read_only_engine`, which changes no byte of
+it, so a foreign or outdated database is refused exactly as it was found.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import NullPool
 
 from metamodel.errors import InvalidRequestError, StorageError
 
-__all__ = ["WRITE", "create_store_engine", "normalize_url", "sqlite_path"]
+__all__ = [
+    "WRITE",
+    "check_sqlite_file",
+    "create_store_engine",
+    "normalize_url",
+    "read_only_engine",
+    "sqlite_path",
+]
 
 WRITE = "warmstart_write"
 """Execution option that marks a connection whose transaction will write."""
@@ -63,7 +74,12 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
-def _check_sqlite_file(path: Path) -> None:
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a path that is a directory, or a non-empty file that is not SQLite.
+
+    Raises:
+        StorageError: The path cannot hold a SQLite database.
+    """
     if path.is_dir():
         raise StorageError(f"{path} is a directory, not a SQLite database file")
     if path.exists() and path.stat().st_size > 0:
@@ -74,6 +90,24 @@ def _check_sqlite_file(path: Path) -> None:
                 f"{path} is not a warmstart database: it is not a SQLite file at all. "
                 "Point --db (or WARMSTART_HOME) at a new path or at an existing warmstart database."
             )
+
+
+def read_only_engine(path: Path) -> Engine:
+    """An engine on an existing SQLite file opened read-only (``mode=ro``).
+
+    Reading through it sets no pragma and writes nothing, so the file's bytes (its
+    journal mode and change counter in the header included) stay as they were. A
+    file in WAL mode may get its ``-wal`` and ``-shm`` companions, which SQLite
+    needs to read it.
+    """
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+
+    return sa.create_engine("sqlite://", creator=connect, poolclass=NullPool)
 
 
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -106,7 +140,7 @@ def create_store_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(parsed)
         if path is not None:
-            _check_sqlite_file(path)
+            check_sqlite_file(path)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

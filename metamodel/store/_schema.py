@@ -2,7 +2,9 @@
 
 A new (empty) database is created and stamped at the newest Alembic revision
 under a lock, so several processes may open it at once. An older database is
-refused with the command that upgrades it; it is never migrated silently.
+refused with the command that upgrades it; it is never migrated silently. An
+existing SQLite file is inspected read-only first (:func:`inspect_sqlite_file`),
+so a refused file is left byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -16,8 +18,24 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from metamodel.errors import SchemaMismatchError, StorageError
+from metamodel.store._engine import check_sqlite_file, read_only_engine
 
-__all__ = ["SchemaState", "check_schema", "ensure_schema", "head_revision", "upgrade_schema"]
+__all__ = [
+    "MissingDatabaseError",
+    "SchemaState",
+    "check_schema",
+    "check_state",
+    "check_upgradable",
+    "ensure_schema",
+    "head_revision",
+    "inspect_sqlite_file",
+    "upgrade_schema",
+]
+
+
+class MissingDatabaseError(SchemaMismatchError):
+    """There is no database yet: the file does not exist, or it holds no tables."""
+
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: the key of the PostgreSQL advisory lock taken while migrating.
@@ -79,15 +97,25 @@ def check_schema(connection: sa.Connection, url: str) -> SchemaState:
     """Raise unless the database is a warmstart database at the newest revision.
 
     Raises:
+        MissingDatabaseError: The database holds no tables.
         SchemaMismatchError: Not a warmstart database, outdated, or newer than this code.
     """
-    state = _state(connection)
+    return check_state(_state(connection), url)
+
+
+def check_state(state: SchemaState, url: str) -> SchemaState:
+    """Return ``state`` if it is a warmstart database at the newest revision, else raise.
+
+    Raises:
+        MissingDatabaseError: The database holds no tables.
+        SchemaMismatchError: Not a warmstart database, outdated, or newer than this code.
+    """
     where = _describe(url, state)
     if state.current:
         return state
     if state.revision is None:
         if state.empty:
-            raise SchemaMismatchError(
+            raise MissingDatabaseError(
                 f"{where} is empty; create it with `warmstart db upgrade --db {url}`"
             )
         shown = ", ".join(state.tables[:6]) + (" ..." if len(state.tables) > 6 else "")
@@ -107,6 +135,44 @@ def check_schema(connection: sa.Connection, url: str) -> SchemaState:
     )
 
 
+def check_upgradable(state: SchemaState, url: str) -> None:
+    """Raise unless ``warmstart db upgrade`` may migrate (or create) this database.
+
+    Raises:
+        SchemaMismatchError: Tables but no warmstart version (another program's
+            database), or a revision this code does not know.
+    """
+    foreign = state.revision is None and not state.empty
+    unknown = state.revision is not None and state.revision not in {
+        rev.revision for rev in _scripts().walk_revisions()
+    }
+    if foreign or unknown:
+        check_state(state, url)
+
+
+def inspect_sqlite_file(path: Path) -> SchemaState | None:
+    """Read the schema state of an existing SQLite file without changing a byte of it.
+
+    Returns:
+        The state, or ``None`` when there is no file at ``path``.
+
+    Raises:
+        StorageError: ``path`` is a directory, or a file that SQLite cannot read.
+    """
+    if not path.exists():
+        return None
+    check_sqlite_file(path)
+    engine = read_only_engine(path)
+    try:
+        with engine.connect() as conn:
+            return _state(conn)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageError(f"cannot read the SQLite database {path}: {reason}") from exc
+    finally:
+        engine.dispose()
+
+
 def _lock(connection: sa.Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
@@ -123,12 +189,7 @@ def upgrade_schema(connection: sa.Connection) -> tuple[str | None, str]:
     """
     _lock(connection)
     state = _state(connection)
-    if state.revision is None and not state.empty:
-        check_schema(connection, "given")
-    if state.revision is not None and state.revision not in {
-        rev.revision for rev in _scripts().walk_revisions()
-    }:
-        check_schema(connection, "given")
+    check_upgradable(state, "given")
     if not state.current:
         command.upgrade(_alembic_config(connection), "head")
     return state.revision, state.head

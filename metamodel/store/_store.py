@@ -17,8 +17,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from metamodel.configs import hash_config_json
 from metamodel.errors import InvalidRequestError, NotFoundError, StorageError, WarmstartError
 from metamodel.store import _codec
-from metamodel.store._engine import WRITE, create_store_engine, normalize_url
-from metamodel.store._schema import SchemaState, check_schema, ensure_schema, upgrade_schema
+from metamodel.store._engine import WRITE, create_store_engine, normalize_url, sqlite_path
+from metamodel.store._schema import (
+    MissingDatabaseError,
+    SchemaState,
+    check_schema,
+    check_state,
+    check_upgradable,
+    ensure_schema,
+    inspect_sqlite_file,
+    upgrade_schema,
+)
 from metamodel.store._tables import (
     model_versions,
     records,
@@ -88,13 +97,21 @@ class RecordStore:
     def open(cls, url: str, *, create: bool = True) -> RecordStore:
         """Open (and, if new and ``create``, create) the database at ``url``.
 
+        An existing SQLite file is inspected read-only first: one that is refused
+        is left byte for byte as it was. Without ``create``, a SQLite file that
+        does not exist is refused before anything (its folder included) is made.
+
         Raises:
             InvalidRequestError: The URL is malformed or names an unsupported database.
+            MissingDatabaseError: ``create`` is off and there is no database yet.
             SchemaMismatchError: Not a warmstart database, or not at the newest revision.
             StorageError: The database cannot be reached.
         """
-        engine = create_store_engine(url)
         shown = normalize_url(url).render_as_string(hide_password=True)
+        state = _inspect_sqlite(url, shown, must_exist=not create)
+        if state is not None and not (state.empty and create):
+            check_state(state, shown)
+        engine = create_store_engine(url)
         try:
             with (
                 _translate(shown),
@@ -113,9 +130,16 @@ class RecordStore:
 
         Returns:
             The revision before and after the upgrade.
+
+        Raises:
+            SchemaMismatchError: Another program's database, or a revision this code
+                does not know (a SQLite file so refused is left as it was).
         """
-        engine = create_store_engine(url)
         shown = normalize_url(url).render_as_string(hide_password=True)
+        state = _inspect_sqlite(url, shown, must_exist=False)
+        if state is not None:
+            check_upgradable(state, shown)
+        engine = create_store_engine(url)
         try:
             with (
                 _translate(shown),
@@ -128,9 +152,15 @@ class RecordStore:
 
     @staticmethod
     def check(url: str) -> SchemaState:
-        """Return the schema state of ``url`` or raise :class:`SchemaMismatchError`."""
-        engine = create_store_engine(url)
+        """Return the schema state of ``url`` or raise :class:`SchemaMismatchError`.
+
+        A SQLite file is only read (and a missing one is not created).
+        """
         shown = normalize_url(url).render_as_string(hide_password=True)
+        state = _inspect_sqlite(url, shown, must_exist=True)
+        if state is not None:
+            return check_state(state, shown)
+        engine = create_store_engine(url)
         try:
             with _translate(shown), engine.connect() as conn:
                 return check_schema(conn, shown)
@@ -654,6 +684,27 @@ def _copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
 def _retryable(exc: StorageError) -> bool:
     text = str(exc).lower()
     return "deadlock" in text or "could not serialize" in text or "database is locked" in text
+
+
+def _inspect_sqlite(url: str, shown: str, *, must_exist: bool) -> SchemaState | None:
+    """The schema state of the SQLite file of ``url``, read without writing to it.
+
+    Returns:
+        ``None`` for PostgreSQL, an in-memory database, or (unless ``must_exist``)
+        a file that does not exist yet.
+
+    Raises:
+        MissingDatabaseError: ``must_exist`` and there is no file.
+    """
+    path = sqlite_path(normalize_url(url))
+    if path is None:
+        return None
+    state = inspect_sqlite_file(path)
+    if state is None and must_exist:
+        raise MissingDatabaseError(
+            f"there is no database at {path}; create it with `warmstart db upgrade --db {shown}`"
+        )
+    return state
 
 
 @contextmanager

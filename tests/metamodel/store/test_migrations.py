@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from metamodel.errors import SchemaMismatchError, StorageError
-from metamodel.store import ModelLedger, RecordStore, head_revision
+from metamodel.store import MissingDatabaseError, ModelLedger, RecordStore, head_revision
 from metamodel.store._engine import WRITE, create_store_engine
 from metamodel.store._schema import _alembic_config
 from metamodel.store._tables import metadata
@@ -96,7 +96,11 @@ def test_first_revision_is_refused_then_upgraded_with_its_data(store_url: str) -
 
 
 def test_empty_database_is_not_created_when_asked_not_to(store_url: str) -> None:
-    with pytest.raises(SchemaMismatchError, match="is empty; create it with `warmstart db upgrade"):
+    # SQLite: no file yet; PostgreSQL: a database without tables.
+    with pytest.raises(
+        MissingDatabaseError,
+        match="(is empty|there is no database at .*); create it with `warmstart db upgrade",
+    ):
         RecordStore.open(store_url, create=False)
 
 
@@ -130,6 +134,63 @@ def test_unknown_revision_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
     with pytest.raises(SchemaMismatchError, match="newer warmstart or another program"):
         RecordStore.open(url)
+
+
+def _rollback_journal_db(path: Path, revision: str | None) -> Path:
+    """A SQLite file in the default (rollback) journal mode, as another program leaves it:
+    ``revision`` ``None`` holds a foreign table, else warmstart's schema at that revision."""
+    if revision is None:
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+            conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+        return path
+    engine = sa.create_engine(f"sqlite:///{path}")  # no WAL: not warmstart's engine
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), FIRST)
+        if revision != FIRST:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    engine.dispose()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("revision", "message"),
+    [
+        (None, "not a warmstart database"),
+        (FIRST, f"at schema revision {FIRST}"),
+        ("0099_from_the_future", "newer warmstart or another program"),
+    ],
+    ids=["foreign", "older", "newer"],
+)
+def test_a_refused_sqlite_file_is_left_byte_for_byte(
+    tmp_path: Path, revision: str | None, message: str
+) -> None:
+    path = _rollback_journal_db(tmp_path / "other.db", revision)
+    before = path.read_bytes()
+    assert before[18:20] == b"\x01\x01"  # rollback journal, not WAL
+    url = f"sqlite:///{path}"
+    attempts = [
+        lambda: RecordStore.open(url),
+        lambda: RecordStore.open(url, create=False),
+        lambda: RecordStore.check(url),
+    ]
+    if revision != FIRST:  # an older warmstart database is what `db upgrade` is for
+        attempts.append(lambda: RecordStore.upgrade(url))
+    for attempt in attempts:
+        with pytest.raises(SchemaMismatchError, match=message):
+            attempt()
+        assert path.read_bytes() == before
+
+
+def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "dir" / "x.db"
+    for attempt in (
+        lambda: RecordStore.open(f"sqlite:///{path}", create=False),
+        lambda: RecordStore.check(f"sqlite:///{path}"),
+    ):
+        with pytest.raises(MissingDatabaseError, match=f"there is no database at {path}"):
+            attempt()
+    assert not (tmp_path / "no").exists()
 
 
 def test_unsupported_urls_say_what_is_supported() -> None:
