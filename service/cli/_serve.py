@@ -187,7 +187,7 @@ def serve(
     )
     models = ModelRegistry(locator, settings=settings.recommender)
     try:
-        models.reload()
+        models.reload(strict=False)  # nothing served yet: serve what loads
     except FailedPreconditionError as exc:
         logging.getLogger("warmstart.server").warning("starting without a model: %s", exc)
     try:

@@ -5,8 +5,19 @@ call that started on the old model finishes on it while new calls get the new
 one: a swap is one reference assignment and never fails a request. Bundles come
 from a *locator*, a function that lists the bundle files to serve now (a
 ``--model`` path, the store's serving versions, or the data directory's
-``models/``); the newest bundle per space wins. A bundle that does not load is
-logged and refused, and the model it would have replaced keeps serving.
+``models/``); the newest bundle per space wins.
+
+A bundle that does not load never replaces a served model, and a reload never
+steps back to an older bundle because the newer one is broken:
+
+- **ReloadModel** (:meth:`ModelRegistry.reload`, :meth:`ModelRegistry.load_path`)
+  is all or nothing: if any bundle it finds does not load, it changes nothing and
+  fails naming each such file and why.
+- **The file watcher and start-up** (``strict=False``) serve what loads and log
+  each file that does not. While any file fails, a space keeps its served model
+  rather than take an older one (the broken file may be its newer bundle). At
+  start-up nothing is served yet, so each space gets the newest bundle of it that
+  loads, and the log names the broken ones.
 """
 
 from __future__ import annotations
@@ -21,7 +32,13 @@ from types import MappingProxyType
 from ConfigSpace import ConfigurationSpace
 
 from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError, shown
+from metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    NotFoundError,
+    WarmstartError,
+    shown,
+)
 from metamodel.recommend import Recommender, RecommenderSettings
 from metamodel.spaces import load_configspace
 from metamodel.store import RecordStore
@@ -47,6 +64,7 @@ BundleLocator = Callable[[], list[Path]]
 """Lists the bundle files that should be served now."""
 
 _FileKey = tuple[str, int, int]
+_SHOWN_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -232,9 +250,12 @@ class ModelRegistry:
     def load_path(self, path: Path) -> None:
         """Load a bundle file, or the newest bundle per space in a folder, and serve it.
 
+        All or nothing: if a bundle at ``path`` does not load, nothing changes.
+
         Raises:
-            InvalidRequestError: Nothing at ``path``, or it is not a bundle.
-            FailedPreconditionError: The bundle does not match this code (see ``load_bundle``).
+            InvalidRequestError: Nothing at ``path``.
+            FailedPreconditionError: A bundle there does not load (not a bundle,
+                truncated, or not matching this code); the message names each file and why.
         """
         files = bundle_files([path])
         if not files:
@@ -242,39 +263,50 @@ class ModelRegistry:
                 f"no model bundle at {path}: give a {BUNDLE_SUFFIX} file or a folder of them"
             )
         with self._lock:
-            if path.is_file():
-                self._swap(self._newest([self._load(path)]))
-                return
-            loaded = self._load_many(files)
-            if not loaded:
-                raise FailedPreconditionError(
-                    f"none of the {len(files)} bundles in {path} loads; see the server log"
-                )
+            loaded, failures = self._load_many(files)
+            if failures:
+                raise FailedPreconditionError(self._refusal(failures))
             self._swap(self._newest(loaded))
 
-    def _load_many(self, files: Sequence[Path]) -> list[ServedModel]:
+    def _load_many(self, files: Sequence[Path]) -> tuple[list[ServedModel], list[str]]:
+        """Load each file; return the models and, for each file that failed, why."""
         loaded: list[ServedModel] = []
+        failures: list[str] = []
         for file in files:
             try:
                 loaded.append(self._load(file))
             except Exception as exc:  # a broken file must never take the server down
-                log.warning("refused model bundle %s: %s", file, exc)
-        return loaded
+                reason = str(exc) if isinstance(exc, WarmstartError) else repr(exc)
+                failures.append(reason if str(file) in reason else f"{file}: {reason}")
+        return loaded, failures
 
-    def reload(self, *, only_changed: bool = False) -> None:
+    def _refusal(self, failures: Sequence[str]) -> str:
+        served = self.versions() or "none"
+        listed = "; ".join(failures[:_SHOWN_FAILURES])
+        more = len(failures) - _SHOWN_FAILURES
+        extra = f" (and {more} more)" if more > 0 else ""
+        return (
+            f"model reload refused, nothing changed (serving: {served}): "
+            f"{len(failures)} bundle(s) do not load: {listed}{extra}"
+        )
+
+    def reload(self, *, only_changed: bool = False, strict: bool = True) -> None:
         """Load the newest bundle per space from the locator and serve it.
-
-        Bundles that fail to load are logged and skipped; a space none of whose
-        bundles load keeps its current model.
 
         Args:
             only_changed: Swap a space's model only if the locator now picks
                 another version than it did last time (what the file watcher
                 does): a model loaded by path stays until the location has
                 something new, and a broken new file changes nothing.
+            strict: If any bundle found does not load, change nothing and raise
+                (ReloadModel). Off (the watcher, start-up): serve what loads and log
+                what does not; while a file fails, no space steps back to a bundle
+                older than the one it serves, and a space none of whose bundles
+                load keeps its model.
 
         Raises:
-            FailedPreconditionError: There is no locator, or it finds no bundle that loads.
+            FailedPreconditionError: There is no locator, it finds no bundle that
+                loads, or (``strict``) a bundle it found does not load.
         """
         if self._locator is None:
             raise FailedPreconditionError(
@@ -284,13 +316,19 @@ class ModelRegistry:
         with self._lock:
             wanted = {str(f) for f in files}
             self._cache = {k: v for k, v in self._cache.items() if k in wanted}
-            loaded = self._load_many(files)
+            loaded, failures = self._load_many(files)
+            if failures and strict:
+                raise FailedPreconditionError(self._refusal(failures))
+            for failure in failures:
+                log.warning("refused model bundle %s", failure)
             if not loaded:
                 found = f"none of the {len(files)} bundles found loads" if files else "no bundle"
                 raise FailedPreconditionError(
                     f"{found} at the configured model location; {NO_MODEL_HINT}"
                 )
             newest = self._newest(loaded)
+            if failures:
+                newest = self._hold_back(newest)
             changed = {
                 name: model
                 for name, model in newest.items()
@@ -298,6 +336,26 @@ class ModelRegistry:
             }
             self._located.update({name: m.version for name, m in newest.items()})
             self._swap(changed)
+
+    def _hold_back(self, newest: Mapping[str, ServedModel]) -> dict[str, ServedModel]:
+        """Leave out spaces whose pick is older than the model they serve (a file that
+        does not load may be their newer bundle): they keep it, and are picked again
+        at the next reload."""
+        served = self._models
+        kept: dict[str, ServedModel] = {}
+        for name, model in newest.items():
+            current = served.get(name)
+            if current is not None and model.bundle.created_at < current.bundle.created_at:
+                log.warning(
+                    "space %s keeps model %s: a bundle does not load, and the newest that "
+                    "does (%s) is older",
+                    name,
+                    current.version,
+                    model.version,
+                )
+                continue
+            kept[name] = model
+        return kept
 
     def signature(self) -> tuple[_FileKey, ...]:
         """What the locator sees now (paths, modification times, sizes): changes mean reload."""

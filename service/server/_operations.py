@@ -387,9 +387,12 @@ class Operations:
     def reload(self, path: str) -> ReloadOutcome:
         """Load bundles (from ``path``, else the configured location) and swap them in.
 
+        All or nothing: if any bundle found does not load, the served models stay.
+
         Raises:
-            InvalidRequestError: Nothing loadable at ``path``.
-            FailedPreconditionError: The bundle does not match, or nothing is configured.
+            InvalidRequestError: No bundle at ``path``.
+            FailedPreconditionError: A bundle found does not load (the message names
+                each file and why), or no model location is configured.
         """
         previous = self.models.versions()
         if path:

@@ -154,7 +154,7 @@ class WarmstartServer:
                     continue
                 seen = now
                 log.info("model files changed: reloading")
-                await asyncio.to_thread(lambda: self.models.reload(only_changed=True))
+                await asyncio.to_thread(lambda: self.models.reload(only_changed=True, strict=False))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the watcher must outlive any bad file or database hiccup

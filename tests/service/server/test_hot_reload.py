@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from metamodel.bundle import ModelBundle
-from service.client import WarmstartClient
+from metamodel.errors import FailedPreconditionError
+from service.client import FailedPreconditionRpcError, WarmstartClient
 from service.server import ModelRegistry, bundle_files
 from tests.service.server.conftest import ADMIN_TOKEN, ServerThread, seed_store, settings, variant
 
@@ -111,3 +112,62 @@ def test_models_swap_under_load_with_no_failed_call(bundle: ModelBundle, tmp_pat
     assert not load.failures, load.failures[:3]
     assert _first_seen(load.versions) == [v1.version, v2.version, v3.version]
     assert load.calls > 20
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_broken_newest_bundle_keeps_the_served_model(
+    bundle: ModelBundle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    folder = tmp_path / "models"
+    v1, v2 = variant(bundle, 1), variant(bundle, 2)
+    v1.save(folder / "v1.wsb")
+    v2.save(folder / "v2.wsb")
+    models = ModelRegistry(lambda: bundle_files([folder]))
+    models.reload()
+    assert models.versions() == v2.version
+    _truncate(folder / "v2.wsb")
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    with (
+        ServerThread(models, store, settings()) as server,
+        WarmstartClient(server.target, token=ADMIN_TOKEN) as admin,
+    ):
+        # ReloadModel is all or nothing, and says which file does not load and why.
+        for path in ("", str(folder), str(folder / "v2.wsb")):
+            with pytest.raises(FailedPreconditionRpcError) as info:
+                admin.reload_model(path)
+            message = str(info.value)
+            assert f"{folder / 'v2.wsb'} is not a warmstart model bundle" in message
+            assert "nothing changed" in message
+            assert admin.model_info().model_version == v2.version
+        # The file watcher's reload logs the file and keeps the newer model it serves.
+        with caplog.at_level("WARNING", logger="warmstart.server.models"):
+            models.reload(only_changed=True, strict=False)
+        assert admin.model_info().model_version == v2.version
+        assert f"refused model bundle {folder / 'v2.wsb'}" in caplog.text
+        assert f"space svm_like keeps model {v2.version}" in caplog.text
+        # Once no file is broken, the folder's newest is served: removing v2 rolls back.
+        (folder / "v2.wsb").unlink()
+        models.reload(only_changed=True, strict=False)
+        assert admin.model_info().model_version == v1.version
+
+
+def test_at_start_up_the_newest_bundle_that_loads_serves(
+    bundle: ModelBundle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    folder = tmp_path / "models"
+    v1, v2 = variant(bundle, 1), variant(bundle, 2)
+    v1.save(folder / "v1.wsb")
+    v2.save(folder / "v2.wsb")
+    _truncate(folder / "v2.wsb")
+    models = ModelRegistry(lambda: bundle_files([folder]))
+    with pytest.raises(FailedPreconditionError, match=r"v2\.wsb is not a warmstart model bundle"):
+        models.reload()
+    assert models.versions() == ""
+    with caplog.at_level("WARNING", logger="warmstart.server.models"):
+        models.reload(strict=False)  # what `warmstart serve` does on start-up
+    assert models.versions() == v1.version
+    assert f"refused model bundle {folder / 'v2.wsb'}" in caplog.text
