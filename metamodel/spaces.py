@@ -47,6 +47,7 @@ __all__ = [
     "config_hash",
     "config_json",
     "default_config",
+    "fill_defaults",
     "hash_config_json",
     "load_configspace",
     "make_search_space",
@@ -256,6 +257,36 @@ def active_parameters(space: ConfigurationSpace, values: Mapping[str, ConfigValu
 def default_config(space: ConfigurationSpace) -> dict[str, ConfigValue]:
     """Return the space's default config in canonical form."""
     return canonical_config(dict(space.get_default_configuration()))
+
+
+def fill_defaults(
+    space: ConfigurationSpace, config: Mapping[str, object]
+) -> tuple[dict[str, object], tuple[str, ...]]:
+    """Give each active parameter a config leaves out the space's default value.
+
+    A config that lists only what it changes from a library's defaults (the way
+    foreign tables such as TabRepo's store them) becomes a whole config. A filled
+    parameter can activate conditional ones, which are filled in turn; given values
+    are kept as they are (:func:`validate_config` still checks them).
+
+    Returns:
+        The config with the defaults added, and the names of the parameters filled.
+    """
+    values: dict[str, object] = dict(config)
+    filled: list[str] = []
+    default = space.get_default_configuration()
+    known = set(space.keys())
+    while True:
+        present = {k: v for k, v in canonical_config(values).items() if k in known}
+        missing = sorted(n for n in active_parameters(space, present) if n not in values)
+        if not missing:
+            return values, tuple(filled)
+        for name in missing:
+            # An inactive-by-default conditional parameter has no default in the default
+            # config: it takes the parameter's own default.
+            value = default.get(name, space[name].default_value)
+            values[name] = canonical_value(name, value)
+            filled.append(name)
 
 
 def _from_unit(hp: Any, u: float) -> ConfigValue:

@@ -144,6 +144,11 @@ class TaskFeatures:
         """Return the features as ``{name: value}`` in their fixed order."""
         return dict(zip(self.names, self.values, strict=True))
 
+    @property
+    def all_missing(self) -> bool:
+        """Whether every value is missing (NaN): such features describe nothing."""
+        return all(math.isnan(v) for v in self.values)
+
 
 @dataclass(frozen=True)
 class SearchSpace:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from metamodel.bundle._bundle import BUNDLE_FORMAT, ModelBundle, library_versions, load_bundle
-from metamodel.bundle._train import TrainSettings, train_bundle
+from metamodel.bundle._train import TrainedBundle, TrainSettings, train_bundle, train_space
 
 __all__ = [
     "BUNDLE_FORMAT",
     "ModelBundle",
     "TrainSettings",
+    "TrainedBundle",
     "library_versions",
     "load_bundle",
     "train_bundle",
+    "train_space",
 ]

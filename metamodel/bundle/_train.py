@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,10 +13,16 @@ from metamodel.portfolio import greedy_portfolio, score_matrix
 from metamodel.recommend import TaskIndex
 from metamodel.spaces import load_configspace
 from metamodel.store import RecordFilter, RecordStore
-from metamodel.surrogate import Normalisation, Surrogate, SurrogateParams, build_training_table
+from metamodel.surrogate import (
+    Normalisation,
+    Surrogate,
+    SurrogateParams,
+    build_training_table,
+    left_out_tasks,
+)
 from metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
 
-__all__ = ["TrainSettings", "train_bundle", "train_from_records"]
+__all__ = ["TrainSettings", "TrainedBundle", "train_bundle", "train_from_records", "train_space"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,58 @@ def train_from_records(
     )
 
 
+@dataclass(frozen=True)
+class TrainedBundle:
+    """A bundle trained from the store, and the tasks with records it was not trained on.
+
+    Attributes:
+        bundle: The trained bundle.
+        left_out: ``{task_id: reason}`` for each task with records of the space
+            that training left out (see :func:`metamodel.surrogate.left_out_tasks`).
+        task_names: ``{task_id: name}`` of every stored task, to name them.
+    """
+
+    bundle: ModelBundle
+    left_out: Mapping[str, str]
+    task_names: Mapping[str, str]
+
+
+def train_space(
+    store: RecordStore,
+    space_name: str,
+    feature_version: str,
+    settings: TrainSettings | None = None,
+) -> TrainedBundle:
+    """Train a bundle on every record of the newest version of a space; say what was left out.
+
+    Raises:
+        NotFoundError: No space of that name.
+        FailedPreconditionError: No records, or no task with usable meta-features
+            of ``feature_version`` (the message says why each task is left out).
+    """
+    space = store.find_space(space_name)
+    records = store.get_records(RecordFilter(space_id=space.space_id))
+    if not records:
+        raise FailedPreconditionError(
+            f"no records of space {space_name!r} ({space.space_id}); run `warmstart bench run` "
+            "or `warmstart records import`"
+        )
+    features = store.list_task_features(feature_version)
+    names = {t.task_id: t.name for t in store.list_tasks()}
+    left_out = left_out_tasks(records, features, feature_version)
+    n_tasks = len({r.task_id for r in records})
+    if len(left_out) == n_tasks:
+        reasons = sorted(set(left_out.values()))
+        raise FailedPreconditionError(
+            f"none of the {n_tasks} tasks with records of space {space_name!r} can be trained "
+            f"on ({'; '.join(reasons)}); compute meta-features with `warmstart features "
+            "compute --suite ...` or import them with `warmstart features import`, and give "
+            "their version with --feature-version"
+        )
+    bundle = train_from_records(space, records, features, names, feature_version, settings)
+    return TrainedBundle(bundle, left_out, names)
+
+
 def train_bundle(
     store: RecordStore,
     space_name: str,
@@ -83,18 +142,4 @@ def train_bundle(
         NotFoundError: No space of that name.
         FailedPreconditionError: No records, or no meta-features of ``feature_version``.
     """
-    space = store.find_space(space_name)
-    records = store.get_records(RecordFilter(space_id=space.space_id))
-    if not records:
-        raise FailedPreconditionError(
-            f"no records of space {space_name!r} ({space.space_id}); run `warmstart bench run`"
-        )
-    features = store.list_task_features(feature_version)
-    missing = {r.task_id for r in records} - set(features)
-    if len(missing) == len({r.task_id for r in records}):
-        raise FailedPreconditionError(
-            f"none of the {len(missing)} tasks with records has meta-features "
-            f"{feature_version!r}; compute them with `warmstart features compute --suite ...`"
-        )
-    names = {t.task_id: t.name for t in store.list_tasks()}
-    return train_from_records(space, records, features, names, feature_version, settings)
+    return train_space(store, space_name, feature_version, settings).bundle

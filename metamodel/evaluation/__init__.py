@@ -17,7 +17,7 @@ from metamodel.evaluation._pool import (
     family_folds,
     regret_curve,
 )
-from metamodel.evaluation._report import write_pool_report
+from metamodel.evaluation._report import write_pool_report, write_pool_tasks
 from metamodel.evaluation._seeding import (
     ARMS,
     SeedingResult,
@@ -57,5 +57,6 @@ __all__ = [
     "task_families",
     "usable_records",
     "write_pool_report",
+    "write_pool_tasks",
     "write_seeding_report",
 ]

@@ -75,12 +75,22 @@ class TaskResult:
 
 @dataclass
 class PoolEvaluation:
-    """Per-task results and their summaries."""
+    """Per-task results and their summaries.
+
+    Attributes:
+        space_name: The space evaluated.
+        settings: How it ran.
+        tasks: One result per held-out task.
+        n_records: The space's records in all.
+        left_out: ``{task name: reason}`` for the tasks with records that took no
+            part (no usable meta-features, or fewer than two distinct scores).
+    """
 
     space_name: str
     settings: EvalSettings
     tasks: list[TaskResult]
     n_records: int
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def mean_regret(self, method: str, k: int) -> float:
         """Mean normalised regret of the best of the first k."""
@@ -210,7 +220,8 @@ def evaluate_pool(
                     {m: regret[m] for m in METHODS},
                 )
             )
-    return PoolEvaluation(space_name, settings, results, data.n_records)
+    left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
+    return PoolEvaluation(space_name, settings, results, data.n_records, left_out)
 
 
 def _mean_order(matrix: ScoreMatrix) -> list[str]:

@@ -1,7 +1,8 @@
-"""The evaluation as a Markdown report with PNG plots."""
+"""The evaluation as a Markdown report with PNG plots and a per-task CSV."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from metamodel.evaluation._plots import METHOD_LABELS as _LABELS
 from metamodel.evaluation._plots import markdown_table, plot_per_task
 from metamodel.evaluation._pool import METHODS, PoolEvaluation
 
-__all__ = ["write_pool_report"]
+__all__ = ["write_pool_report", "write_pool_tasks"]
 
 
 def _plot_regret(result: PoolEvaluation, path: Path) -> None:
@@ -49,12 +50,39 @@ def _plot_per_task(result: PoolEvaluation, path: Path, baseline: str, k: int) ->
     )
 
 
+def write_pool_tasks(result: PoolEvaluation, path: Path) -> Path:
+    """Write one CSV row per held-out task: its id, name, family, fold, pool size and
+    the regret of every method at every k (columns ``<method>@<k>``).
+
+    Returns:
+        ``path``.
+    """
+    ks = result.settings.ks
+    header = ["task_id", "task_name", "family", "fold", "pool_size"]
+    header += [f"{m}@{k}" for m in METHODS for k in ks]
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for task in result.tasks:
+            writer.writerow(
+                [task.task_id, task.name, task.family, task.fold, task.pool_size]
+                + [repr(task.regret[m][k]) for m in METHODS for k in ks]
+            )
+    return Path(path)
+
+
 def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = "") -> Path:
-    """Write ``report.md`` and its plots into ``folder``; return the report's path."""
+    """Write the report (``<space>_pool.md``), its plots and the per-task CSV
+    (``<space>_pool_tasks.csv``, see :func:`write_pool_tasks`) into ``folder``.
+
+    Returns:
+        The report's path.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     ks = result.settings.ks
     name = result.space_name
+    per_task = write_pool_tasks(result, folder / f"{name}_pool_tasks.csv")
     curve = folder / f"{name}_pool_regret.png"
     _plot_regret(result, curve)
     scatter = folder / f"{name}_pool_vs_portfolio.png"
@@ -90,6 +118,11 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
         ([_LABELS[m], *(f"{result.win_rate(m, k):.2f}" for k in ks)] for m in METHODS[1:]),
     )
     lines += ["", f"![per task against the greedy portfolio]({scatter.name})", ""]
+    lines += [f"Per-task regrets: [{per_task.name}]({per_task.name}).", ""]
+    if result.left_out:
+        lines += [f"Tasks with records left out ({len(result.left_out)}):", ""]
+        lines += [f"- {task}: {why}" for task, why in sorted(result.left_out.items())]
+        lines += [""]
     path = folder / f"{name}_pool.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -1,20 +1,23 @@
 """Which tasks take part in an evaluation, their families, and a spread-out subset.
 
-A task takes part when it has meta-features and at least two distinct successful
-scores; its family is the stored family, else its name. Pool, live and seeding
-evaluations share these rules, so they split and choose tasks alike.
+A task takes part when it has meta-features (not all missing) and at least two
+distinct successful scores, the training's rules; the others are named with the
+reason (:attr:`EvaluationData.left_out`). Its family is the stored family, else
+its name. Pool, live and seeding evaluations share these rules, so they split and
+choose tasks alike.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from metamodel.errors import FailedPreconditionError
 from metamodel.store import RecordFilter, RecordStore
+from metamodel.surrogate import left_out_tasks
 from metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, Task, TaskFeatures
 
 __all__ = [
@@ -30,8 +33,16 @@ __all__ = [
 def usable_records(
     records: Iterable[EvaluationRecord], with_features: Iterable[str]
 ) -> dict[str, list[EvaluationRecord]]:
-    """Records by task, for tasks with meta-features and two distinct successful scores."""
-    described = set(with_features)
+    """Records by task, for tasks with meta-features and two distinct successful scores.
+
+    ``with_features`` gives the task ids with usable meta-features; given the
+    features themselves (a mapping to :class:`TaskFeatures`), tasks whose
+    features are all missing are left out too.
+    """
+    if isinstance(with_features, Mapping):
+        described = {t for t, f in with_features.items() if not f.all_missing}
+    else:
+        described = set(with_features)
     by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
     for record in records:
         if record.task_id in described:
@@ -91,6 +102,8 @@ class EvaluationData:
         families: Each taking-part task's family.
         names: Each taking-part task's name.
         fold_of: Each taking-part task's fold.
+        left_out: ``{task_id: reason}`` for the tasks with records that take no part.
+        left_out_names: Each left-out task's name.
     """
 
     space: SearchSpace
@@ -100,6 +113,8 @@ class EvaluationData:
     families: dict[str, str]
     names: dict[str, str]
     fold_of: dict[str, int]
+    left_out: dict[str, str] = field(default_factory=dict)
+    left_out_names: dict[str, str] = field(default_factory=dict)
 
     def training_records(self, fold: int) -> list[EvaluationRecord]:
         """Records of every taking-part task outside ``fold``."""
@@ -120,6 +135,7 @@ def load_evaluation_data(
     features: dict[str, TaskFeatures] = store.list_task_features(feature_version)
     tasks = {t.task_id: t for t in store.list_tasks()}
     usable = usable_records(records, features)
+    left_out = left_out_tasks(records, features, feature_version)
     families = task_families(usable, tasks)
     if len(set(families.values())) < n_folds:
         raise FailedPreconditionError(
@@ -135,4 +151,6 @@ def load_evaluation_data(
         families=families,
         names={t: tasks[t].name for t in usable},
         fold_of=family_folds(families, n_folds, seed),
+        left_out=left_out,
+        left_out_names={t: tasks[t].name if t in tasks else t for t in left_out},
     )

@@ -11,7 +11,9 @@ more columns than rows) never raise.
 
 ``describe_task`` and ``ensure_task_features`` store them per task and
 :data:`FEATURE_VERSION`, so changing the feature set only means computing the
-new version from the data.
+new version from the data. Other feature sets (OpenML qualities, say) are
+imported, not computed; their names are fixed per version (``require_names``)
+and a task's values can be read from a file (``read_feature_values``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from metamodel.features._compute import (
     FEATURE_VERSION,
     compute_meta_features,
 )
+from metamodel.features._given import (
+    check_given,
+    name_difference,
+    read_feature_values,
+    require_names,
+)
 from metamodel.features._task import TaskFeatureStore, describe_task, ensure_task_features
 
 __all__ = [
@@ -29,7 +37,11 @@ __all__ = [
     "FEATURE_NAMES",
     "FEATURE_VERSION",
     "TaskFeatureStore",
+    "check_given",
     "compute_meta_features",
     "describe_task",
     "ensure_task_features",
+    "name_difference",
+    "read_feature_values",
+    "require_names",
 ]

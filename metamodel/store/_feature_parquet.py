@@ -20,6 +20,11 @@ nothing if any is invalid; each bad row is reported with its number (from 0)
 and reason. A row's task must already be stored (import the records first),
 unless ``skip_unknown_tasks`` is set, which leaves such rows out. Features
 already stored for a task and version are kept, never overwritten.
+
+A version's names are fixed: a file whose names for a version differ from those
+stored under it (or, for ``mf-1``, from the names warmstart computes) is refused
+whole, naming the missing and extra names; another feature set takes another
+version name.
 """
 
 from __future__ import annotations
@@ -286,9 +291,11 @@ def import_task_features(
         nothing is stored and ``report.stored`` is False.
 
     Raises:
-        InvalidRequestError: The file is unreadable or not in the features format.
+        InvalidRequestError: The file is unreadable or not in the features format,
+            or names a version's features otherwise than the version's fixed names.
     """
     valid, invalid = read_task_features(path)
+    _check_fixed_names(store, path, valid)
     report = FeaturesImportReport(rows=len(valid) + len(invalid), invalid=invalid)
     stored_tasks = {t.task_id: t for t in store.list_tasks()}
     have: dict[str, set[str]] = {}
@@ -326,3 +333,21 @@ def import_task_features(
     report.already += len(wanted) - report.new  # stored meanwhile by another writer
     report.stored = True
     return report
+
+
+def _check_fixed_names(store: RecordStore, path: Path, rows: Iterable[FeatureRow]) -> None:
+    """Refuse the file if a version's names differ from those that version already has."""
+    # Loaded here, not with the store: the feature code pulls in scikit-learn.
+    from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, require_names
+
+    given: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        given.setdefault(row.features.version, row.features.names)
+    for version, names in given.items():
+        if version == FEATURE_VERSION:
+            where = f"{path} ({version} is the feature set warmstart computes)"
+            require_names(version, FEATURE_NAMES, names, where)
+            continue
+        stored = next(iter(store.list_task_features(version).values()), None)
+        if stored is not None:
+            require_names(version, stored.names, names, f"{path}")

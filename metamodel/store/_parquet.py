@@ -113,6 +113,8 @@ class ImportReport:
     new_records: int = 0
     stored: bool = False
     rejects_path: Path | None = None
+    filled: int = 0
+    """Valid rows whose config had missing active parameters filled with the space's defaults."""
 
     @property
     def valid(self) -> int:
@@ -281,7 +283,12 @@ def _derived_task_id(source: str, name: str, task_type: str) -> str:
 class _Validator:
     """Turns file rows into domain objects, remembering every task and space seen."""
 
-    def __init__(self, store: RecordStore) -> None:
+    def __init__(
+        self, store: RecordStore, *, fill_defaults: bool = False, lower_is_better: bool = False
+    ) -> None:
+        self.fill_defaults = fill_defaults
+        self.lower_is_better = lower_is_better
+        self.filled = False  # whether the last config read had defaults filled in
         self.tasks: dict[str, Task] = {}
         self.spaces: dict[str, SearchSpace] = {}
         self._stored_tasks = {t.task_id: t for t in store.list_tasks()}
@@ -345,7 +352,12 @@ class _Validator:
         task = self.task(row)
         space = self.space(row)
         raw = _parse_json_object(row.get("config"), "config")
-        config = self._spaces.validate_config(self._spaces.load_configspace(space), raw)
+        configspace = self._spaces.load_configspace(space)
+        self.filled = False
+        if self.fill_defaults:
+            raw, filled = self._spaces.fill_defaults(configspace, raw)
+            self.filled = bool(filled)
+        config = self._spaces.validate_config(configspace, raw)
         digest = config_hash(config)
         given = row.get("config_hash")
         if given and given != digest:
@@ -372,7 +384,7 @@ class _Validator:
             space_id=space.space_id,
             config=config,
             config_hash=digest,
-            score=_none_if_nan(row.get("score")),
+            score=self._score(_none_if_nan(row.get("score"))),
             status=RecordStatus(status),
             seed=0 if seed is None else seed,
             fidelity=1.0 if fidelity is None else fidelity,
@@ -390,6 +402,12 @@ class _Validator:
             raise InvalidRequestError("; ".join(problems))
         return record
 
+    def _score(self, value: Any) -> Any:
+        """The stored, higher-is-better score: a lower-is-better one is negated."""
+        if self.lower_is_better and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value
+        return value
+
 
 def import_records(
     store: RecordStore,
@@ -397,6 +415,8 @@ def import_records(
     *,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
+    fill_defaults: bool = False,
+    lower_is_better: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate every row of a records file, then store it in one transaction.
@@ -407,6 +427,13 @@ def import_records(
         skip_invalid: Store the valid rows even when some are invalid.
         rejects_path: With ``skip_invalid``, write the invalid rows here, each
             with its ``row_number`` and ``reject_reason``.
+        fill_defaults: Give a config's missing active parameters the space's
+            default values (:func:`metamodel.spaces.fill_defaults`) instead of
+            refusing the row; ``report.filled`` counts the rows filled.
+        lower_is_better: The ``score`` column is lower-is-better (an error, a
+            loss): each score is stored negated, so that higher is better as
+            everywhere else. Normalisation within a task (rank, min-max) and the
+            normalised regret are unchanged by the negation.
         progress: Called with the number of rows validated so far.
 
     Returns:
@@ -418,12 +445,13 @@ def import_records(
     """
     path = Path(path)
     table = _read(path)
-    validator = _Validator(store)
+    validator = _Validator(store, fill_defaults=fill_defaults, lower_is_better=lower_is_better)
     report = ImportReport(rows=table.num_rows)
     good: list[EvaluationRecord] = []
     for index, row in enumerate(_rows(table)):
         try:
             good.append(validator.record(row))
+            report.filled += validator.filled
         except WarmstartError as exc:
             report.invalid.append(RowError(index, str(exc)))
         except (TypeError, ValueError, OverflowError) as exc:

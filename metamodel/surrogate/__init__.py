@@ -8,6 +8,7 @@ from metamodel.surrogate._table import (
     Normalisation,
     TrainingTable,
     build_training_table,
+    left_out_tasks,
     normalise_scores,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "SurrogateParams",
     "TrainingTable",
     "build_training_table",
+    "left_out_tasks",
     "normalise_scores",
 ]

@@ -6,7 +6,8 @@ percentile in [0, 1], robust to a diverged config scoring -1e6; ``minmax`` is
 HPO-B's (score - worst) / (best - worst). Failed and timed-out evaluations are
 kept as the worst outcome (0): knowing a config breaks on such tasks is worth
 learning. Tasks with fewer than two distinct scores carry no ranking signal
-and are left out.
+and are left out, as are tasks without meta-features or whose meta-features
+are all missing; :func:`left_out_tasks` names them with the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
-__all__ = ["Normalisation", "TrainingTable", "build_training_table", "normalise_scores"]
+__all__ = [
+    "Normalisation",
+    "TrainingTable",
+    "build_training_table",
+    "left_out_tasks",
+    "normalise_scores",
+]
 
 Normalisation = Literal["rank", "minmax"]
 
@@ -84,8 +91,9 @@ def build_training_table(
 ) -> TrainingTable:
     """Turn a space's records and its tasks' meta-features into a training table.
 
-    Records of tasks without meta-features are left out; averaging over seeds
-    and fidelities is left to the model (each record is a row).
+    Records of tasks without usable meta-features are left out (see
+    :func:`left_out_tasks`); averaging over seeds and fidelities is left to the
+    model (each record is a row).
 
     Raises:
         FailedPreconditionError: Nothing usable (no task with features and two
@@ -93,7 +101,8 @@ def build_training_table(
     """
     by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
     for record in records:
-        if record.task_id in features:
+        found = features.get(record.task_id)
+        if found is not None and not found.all_missing:
             by_task[record.task_id].append(record)
     names: tuple[str, ...] | None = None
     meta_rows: list[np.ndarray] = []
@@ -152,3 +161,32 @@ def build_training_table(
         n_meta=n_meta,
         data_hash=digest.hexdigest()[:16],
     )
+
+
+def left_out_tasks(
+    records: Iterable[EvaluationRecord], features: Mapping[str, TaskFeatures], version: str
+) -> dict[str, str]:
+    """The tasks with records that training leaves out, each with the reason.
+
+    The rules are :func:`build_training_table`'s (and the evaluation's): a task
+    needs meta-features of ``version``, not all missing, and two distinct
+    successful scores.
+
+    Returns:
+        ``{task_id: reason}``, in task id order.
+    """
+    scores: dict[str, set[float]] = defaultdict(set)
+    for record in records:
+        seen = scores[record.task_id]  # every task with records, scored or not
+        if record.status is RecordStatus.OK and record.score is not None:
+            seen.add(float(record.score))
+    out: dict[str, str] = {}
+    for task_id in sorted(scores):
+        found = features.get(task_id)
+        if found is None:
+            out[task_id] = f"no meta-features {version!r}"
+        elif found.all_missing:
+            out[task_id] = f"every meta-feature {version!r} is missing (null or NaN)"
+        elif len(scores[task_id]) < 2:
+            out[task_id] = "fewer than two distinct successful scores"
+    return out
