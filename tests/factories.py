@@ -37,6 +37,27 @@ def require_pmlb() -> Path:
     return PMLB
 
 
+TABREPO_ENV = "WARMSTART_TABREPO"
+TABREPO = Path(
+    os.environ.get(TABREPO_ENV)
+    or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tabrepo-early"
+)
+"""TabRepo's early LightGBM table: ``$WARMSTART_TABREPO``, else ``shared/datasets/tabrepo-early``
+beside the repository."""
+
+
+def require_tabrepo() -> Path:
+    """Return the tabrepo-early folder; fail the test with how to point at it when it is missing."""
+    if not (TABREPO / "results_ranked_by_dataset_valid.csv").is_file():
+        pytest.fail(
+            f"the TabRepo table is not at {TABREPO} (no results_ranked_by_dataset_valid.csv): "
+            f"clone the repository beside shared/, or set {TABREPO_ENV} to the tabrepo-early "
+            "folder",
+            pytrace=False,
+        )
+    return TABREPO
+
+
 def small_space(name: str = "svm_like") -> SearchSpace:
     """A space with log scales, an integer, a bool and a conditional parameter."""
     space = ConfigurationSpace()

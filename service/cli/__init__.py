@@ -36,7 +36,7 @@ COMMANDS = (
     LazyCommand(
         "suggest",
         "service.cli._suggest:suggest",
-        "Suggest k warm-start configs for a table, from a running `warmstart serve`.",
+        "Suggest k warm-start configs for a task, from a running `warmstart serve`.",
     ),
     LazyCommand(
         "report",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from benchmarks.live import LiveSettings, evaluate_live, write_live_report
 from benchmarks.tasks import Suite, load_suite
-from metamodel.bundle import TrainSettings, load_bundle, train_bundle
+from metamodel.bundle import TrainSettings, load_bundle, train_space
 from metamodel.errors import InvalidRequestError
 from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
 from metamodel.features import FEATURE_VERSION, describe_task
@@ -29,6 +30,27 @@ from service.settings import data_dir
 
 features_app = typer.Typer(help="Task meta-features.", no_args_is_help=True)
 model_app = typer.Typer(help="Model bundles.", no_args_is_help=True)
+
+FeatureVersionOption = Annotated[
+    str,
+    typer.Option(
+        "--feature-version",
+        help=f"Meta-feature set: {FEATURE_VERSION} (computed by warmstart) or a version "
+        "imported with `warmstart features import`, e.g. openml-q1.",
+    ),
+]
+
+
+def print_left_out(left_out: Mapping[str, str], names: Mapping[str, str], what: str) -> None:
+    """Name the tasks with records that ``what`` (training, evaluation) left out, by reason."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for task_id, reason in left_out.items():
+        by_reason[reason].append(names.get(task_id, task_id))
+    for reason, tasks in sorted(by_reason.items()):
+        console.print(
+            f"{what} left out {len(tasks)} task(s), {reason}: {', '.join(sorted(tasks))}",
+            markup=False,
+        )
 
 
 @features_app.command("compute")
@@ -92,13 +114,15 @@ def train(
     n_estimators: Annotated[
         int, typer.Option(help="Boosting rounds per member.")
     ] = SurrogateParams.n_estimators,
+    feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
     """Train a model bundle for one space on every record in the store."""
     settings = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
     with open_store(db) as store:
         with console.status(f"training {space}..."):
-            bundle = train_bundle(store, space, FEATURE_VERSION, settings)
+            trained = train_space(store, space, feature_version, settings)
+        bundle = trained.bundle
         path = out or data_dir() / "models" / f"{bundle.version}.wsb"
         digest = bundle.save(path)
         store.add_model_version(
@@ -106,8 +130,10 @@ def train(
         )
     console.print(
         f"trained {bundle.version} on {bundle.training['records']} records of "
-        f"{bundle.training['tasks']} tasks -> {path}"
+        f"{bundle.training['tasks']} tasks, meta-features {feature_version} -> {path}",
+        markup=False,
     )
+    print_left_out(trained.left_out, trained.task_names, "training")
 
 
 _MODES = ("pool", "live", "seeding")
@@ -157,6 +183,7 @@ def evaluate(
     n_estimators: Annotated[
         int, typer.Option(help="Boosting rounds per member.")
     ] = SurrogateParams.n_estimators,
+    feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
     """Evaluate leave-family-out against the baselines (pool, live or seeding); write a report."""
@@ -180,6 +207,7 @@ def evaluate(
             raise InvalidRequestError(f"{', '.join(given)} {verb} to --mode live only")
         evaluate_seeding(
             space,
+            feature_version=feature_version,
             folds=folds,
             seed=seed,
             train=train_settings,
@@ -197,7 +225,7 @@ def evaluate(
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             raise InvalidRequestError(f"{', '.join(given)} {verb} to --mode live only")
-        _evaluate_pool(space, folds, out, seed, train_settings, db)
+        _evaluate_pool(space, feature_version, folds, out, seed, train_settings, db)
         return
     if suite is None:
         raise InvalidRequestError(
@@ -218,7 +246,7 @@ def evaluate(
         train=train_settings,
     )
     settings.check()
-    _evaluate_live(space, load_suite(suite), settings, out, db)
+    _evaluate_live(space, feature_version, load_suite(suite), settings, out, db)
 
 
 def _command() -> str:
@@ -226,28 +254,44 @@ def _command() -> str:
 
 
 def _evaluate_pool(
-    space: str, folds: int, out: Path, seed: int, train: TrainSettings, db: str | None
+    space: str,
+    feature_version: str,
+    folds: int,
+    out: Path,
+    seed: int,
+    train: TrainSettings,
+    db: str | None,
 ) -> None:
     settings = EvalSettings(n_folds=folds, seed=seed, train=train)
     with open_store(db) as store, console.status("evaluating...") as status:
-        result = evaluate_pool(store, space, FEATURE_VERSION, settings, progress=status.update)
+        result = evaluate_pool(store, space, feature_version, settings, progress=status.update)
     report = write_pool_report(result, out, command=_command())
     table = Table("method", *(f"regret@{k}" for k in settings.ks), title=f"{space}, pool mode")
     for method in METHODS:
         table.add_row(method, *(f"{result.mean_regret(method, k):.4f}" for k in settings.ks))
     console.print(table)
-    console.print(f"{len(result.tasks)} held-out tasks; report: {report}")
+    print_left_out(result.left_out, {}, "the evaluation")
+    per_task = report.with_name(f"{space}_pool_tasks.csv")
+    console.print(
+        f"{len(result.tasks)} held-out tasks; report: {report}; per task: {per_task}",
+        markup=False,
+    )
 
 
 def _evaluate_live(
-    space: str, suite: Suite, settings: LiveSettings, out: Path, db: str | None
+    space: str,
+    feature_version: str,
+    suite: Suite,
+    settings: LiveSettings,
+    out: Path,
+    db: str | None,
 ) -> None:
     def say(line: str) -> None:
         # Live runs take minutes to hours: a timestamped log line per step, not a spinner.
         console.print(f"[{datetime.now():%H:%M:%S}] {line}", markup=False)
 
     with open_store(db, create=False) as store:
-        result = evaluate_live(store, suite, space, FEATURE_VERSION, settings, progress=say)
+        result = evaluate_live(store, suite, space, feature_version, settings, progress=say)
     report = write_live_report(result, out, command=_command())
     ks = settings.ks
     table = Table(
@@ -273,8 +317,8 @@ def info(
     path: Annotated[Path, typer.Argument(help="A model bundle file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show what a bundle holds, after checking it."""
-    bundle = load_bundle(path, feature_version=FEATURE_VERSION)
+    """Show what a bundle holds, after checking it (of any meta-feature version)."""
+    bundle = load_bundle(path)
     summary = {
         "version": bundle.version,
         "space": {"name": bundle.space.name, "space_id": bundle.space.space_id},

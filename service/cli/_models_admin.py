@@ -3,8 +3,8 @@
 Switching the serving version is one store transaction that also records a
 model event, so ``rollback`` can walk back through what served before. A
 version is checked before it serves: its bundle file must exist, match the
-registered hash, load under this code's meta-feature version, and be the
-version and space it is registered as. ``--notify HOST:PORT`` then asks a
+registered hash, load (of whatever meta-feature version it was trained on),
+and be the version and space it is registered as. ``--notify HOST:PORT`` then asks a
 running server to reload (ReloadModel, admin token); if that fails the change
 still stands, and the server's watcher or next start picks it up.
 """
@@ -21,7 +21,6 @@ from rich.table import Table
 
 from metamodel.bundle import ModelBundle, load_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.features import FEATURE_VERSION
 from metamodel.store import ModelAction, ModelEvent, ModelLedger, RecordStore
 from metamodel.types import ModelVersion
 from service.cli._common import DbOption, console, err_console, handle_errors, open_store
@@ -86,7 +85,7 @@ def check_version_file(version: ModelVersion) -> ModelBundle:
             "replaced or altered"
         )
     try:
-        bundle = load_bundle(path, feature_version=FEATURE_VERSION)
+        bundle = load_bundle(path)
     except InvalidRequestError as exc:
         raise FailedPreconditionError(str(exc)) from None
     if (bundle.version, bundle.space.name) != (version.version, version.space_name):

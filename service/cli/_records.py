@@ -49,6 +49,18 @@ def import_(
         help="With --skip-invalid: write the invalid rows here, with row_number and "
         "reject_reason (default: PATH.rejects.parquet).",
     ),
+    fill_defaults: bool = typer.Option(
+        False,
+        "--fill-defaults",
+        help="Give a config's missing active parameters the space's default values (for "
+        "tables that list only what a config changes from the defaults) instead of refusing it.",
+    ),
+    lower_is_better: bool = typer.Option(
+        False,
+        "--lower-is-better",
+        help="The score column is an error or a loss (lower is better): each score is stored "
+        "negated, so that higher is better.",
+    ),
     db: DbOption = None,
 ) -> None:
     """Validate every row of a records file, then import it all at once (or nothing)."""
@@ -57,11 +69,25 @@ def import_(
     if skip_invalid and rejects is None:
         rejects = path.with_name(path.name.removesuffix(".parquet") + ".rejects.parquet")
     with open_store(db) as store:
-        report = import_records(store, path, skip_invalid=skip_invalid, rejects_path=rejects)
+        report = import_records(
+            store,
+            path,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            fill_defaults=fill_defaults,
+            lower_is_better=lower_is_better,
+        )
     for error in report.invalid[:_SHOWN_ERRORS]:
         err_console.print(f"row {error.row}: {error.reason}", markup=False)
     if len(report.invalid) > _SHOWN_ERRORS:
         err_console.print(f"... and {len(report.invalid) - _SHOWN_ERRORS} more invalid rows")
+    partial = sum("active parameter(s) missing" in e.reason for e in report.invalid)
+    if partial and not fill_defaults:
+        err_console.print(
+            f"{partial} rows lack active parameters: if the file lists only what each config "
+            "changes from the defaults, pass --fill-defaults",
+            markup=False,
+        )
     if not report.stored:
         err_console.print(
             f"[bold red]error[/bold red]: {len(report.invalid)} of {report.rows} rows are invalid; "
@@ -73,5 +99,9 @@ def import_(
         f"read {report.rows} rows: {report.new_records} new records, {report.new_tasks} new "
         f"tasks, {report.new_spaces} new spaces ({already} already stored)"
     )
+    if fill_defaults:
+        console.print(f"{report.filled} rows had missing parameters filled with the defaults")
+    if lower_is_better:
+        console.print("scores stored negated (lower-is-better in the file, higher-is-better here)")
     if report.invalid:
         console.print(f"skipped {len(report.invalid)} invalid rows -> {report.rejects_path}")

@@ -71,6 +71,7 @@ from metamodel.surrogate import SurrogateParams
 from metamodel.types import ModelVersion, RecordSource
 from service.cli._bench import _print_summary, run_interruptible, sigterm_as_interrupt
 from service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from service.cli._model import FeatureVersionOption
 from service.cli._models_admin import (
     AdminTokenOption,
     NotifyOption,
@@ -123,6 +124,7 @@ class _Options:
     memory_limit: int
     models_dir: Path
     lock_ttl: float
+    feature_version: str = FEATURE_VERSION
 
 
 def _holder() -> str:
@@ -179,6 +181,7 @@ def refresh(
     notify: NotifyOption = None,
     admin_token: AdminTokenOption = None,
     tls_root_cert: TlsRootOption = None,
+    feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
     """Evaluate new tasks and uncertain configs, retrain, publish if not worse; for cron.
@@ -215,6 +218,7 @@ def refresh(
         memory_limit=memory_limit,
         models_dir=(models_dir or data_dir() / "models").expanduser().resolve(),
         lock_ttl=lock_ttl,
+        feature_version=feature_version,
     )
     options.selection.check()
     options.gate.check()
@@ -298,7 +302,7 @@ def _run(
     """The refresh itself; returns the published version (``None``: nothing new to learn)."""
     names, plan = _suite_tasks(options, store)
     space = plan.spaces[resolve_learner(options.space).name]
-    before = take_snapshot(store, options.space, FEATURE_VERSION)
+    before = take_snapshot(store, options.space, options.feature_version)
     if before.space.space_id != space.space_id:
         raise FailedPreconditionError(
             f"the newest stored version of space {options.space!r} is {before.space.space_id}, "
@@ -329,7 +333,7 @@ def _run(
     _print_candidates(candidates, names)
     stored = _evaluate(store, plan, candidates, names, options)
     renew()
-    snapshot = take_snapshot(store, options.space, FEATURE_VERSION)
+    snapshot = take_snapshot(store, options.space, options.feature_version)
     _print_sources(snapshot)
     norm = options.gate.train.normalisation
     current_hash = training_hash(snapshot, snapshot.records, norm)
@@ -341,7 +345,7 @@ def _run(
         _log(ledger, options.space, "up to date", {"evaluations": stored})
         return None
     with console.status(f"training {options.space}..."):
-        bundle = snapshot.train(FEATURE_VERSION, options.gate.train)
+        bundle = snapshot.train(options.feature_version, options.gate.train)
     console.print(
         f"trained {bundle.version} on {bundle.training['records']} records of "
         f"{bundle.training['tasks']} tasks",
@@ -480,7 +484,7 @@ def _gate(
             snapshot.features,
             snapshot.families,
             snapshot.task_names,
-            FEATURE_VERSION,
+            options.feature_version,
             options.gate,
             progress=status.update,
         )

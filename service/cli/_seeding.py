@@ -9,7 +9,6 @@ from rich.table import Table
 from metamodel.bundle import TrainSettings
 from metamodel.errors import InvalidRequestError
 from metamodel.evaluation import ARMS, SeedingSettings, run_seeding, write_seeding_report
-from metamodel.features import FEATURE_VERSION
 from service.cli._common import console, open_store
 
 __all__ = ["evaluate_seeding"]
@@ -20,6 +19,7 @@ _MARKS = (1, 3, 5, 10, 20, 30, 50)
 def evaluate_seeding(
     space: str,
     *,
+    feature_version: str,
     folds: int,
     seed: int,
     train: TrainSettings,
@@ -56,7 +56,7 @@ def evaluate_seeding(
         train=train,
     )
     with open_store(db) as store, console.status("seeding experiment...") as status:
-        result = run_seeding(store, space, FEATURE_VERSION, settings, progress=status.update)
+        result = run_seeding(store, space, feature_version, settings, progress=status.update)
     report = write_seeding_report(result, out, command=command)
     marks = [t for t in _MARKS if t <= trials]
     table = Table("arm", *(f"trial {t}" for t in marks), title=f"{space}, seeding experiment")

@@ -1,9 +1,12 @@
-"""``warmstart suggest``: k warm-start configs for a table file, asked of a running server.
+"""``warmstart suggest``: k warm-start configs for a task, asked of a running server.
 
-The table is read and described here (its meta-features computed locally, as
-``warmstart features compute`` does) unless ``--remote-describe`` sends it to
-the server's DescribeTask; then SuggestConfigs is called. Server failures
-become the CLI's domain errors, so they print as one line and exit non-zero.
+The task is a table file, described here (its meta-features computed locally,
+as ``warmstart features compute`` does) unless ``--remote-describe`` sends it
+to the server's DescribeTask; or its meta-features given in a file
+(``--features``), which is how a task is described under a feature set
+warmstart cannot compute (OpenML qualities, say); or a task the server stores
+(``--task-id``). Then SuggestConfigs is called. Server failures become the
+CLI's domain errors, so they print as one line and exit non-zero.
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ from metamodel.errors import (
     NotFoundError,
     WarmstartError,
 )
-from metamodel.features import FEATURE_VERSION, compute_meta_features
+from metamodel.features import (
+    FEATURE_VERSION,
+    check_given,
+    compute_meta_features,
+    read_feature_values,
+)
 from metamodel.recommend import MAX_K
 from metamodel.types import ConfigValue, NeighbourTask
 from service.cli._common import console, err_console, handle_errors
@@ -205,13 +213,24 @@ def answer_json(answer: SuggestAnswer, task: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def _print_answer(answer: SuggestAnswer, task: Mapping[str, Any], space: str) -> None:
-    console.print(
+def _about(task: Mapping[str, Any]) -> str:
+    """One line saying what the task was and how its meta-features were had."""
+    version = task["feature_version"]
+    if "features_file" in task:
+        given = f"{task['given']} meta-features {version} given in {task['features_file']}"
+        missing = task["missing"]
+        return given + (f" ({len(missing)} not given: {', '.join(missing)})" if missing else "")
+    if "task_id" in task:
+        return f"task {task['task_id']}: its stored meta-features {version}"
+    return (
         f"task {task['file']} (target {task['target']}): {task['task_type']}, "
         f"{task['n_rows']} rows x {task['n_features']} features; meta-features "
-        f"{task['feature_version']} computed {task['described']}",
-        markup=False,
+        f"{version} computed {task['described']}"
     )
+
+
+def _print_answer(answer: SuggestAnswer, task: Mapping[str, Any], space: str) -> None:
+    console.print(_about(task), markup=False)
     console.print(f"model {answer.model_version}, space {space} ({answer.space_id})", markup=False)
     if answer.out_of_distribution:
         console.print(
@@ -261,18 +280,63 @@ def read_task_table(data: Path, target: str, task_type: str | None = None) -> Ta
     return build_task_data(X, y, name=data.name, source="files", task_type=task_type)
 
 
+def _other_features(space: str, version: str, names: tuple[str, ...]) -> FailedPreconditionError:
+    """Why a table cannot describe a task for a model of another feature set, and what to give."""
+    return FailedPreconditionError(
+        f"the model serving {space!r} takes meta-features {version!r}, which this warmstart "
+        f"cannot compute from a table (it computes {FEATURE_VERSION!r}): give the task's "
+        f"{len(names)} meta-features with --features FILE (a JSON object or a CSV of "
+        f"name -> value) or a task the server stores with --task-id, or run with "
+        f"--remote-describe if the server computes them; the names are {', '.join(names)}"
+    )
+
+
+def _sources(
+    data: Path | None, target: str | None, features: Path | None, task_id: str | None
+) -> None:
+    """Check that exactly one way of giving the task is used."""
+    options = (("--data", data), ("--features", features), ("--task-id", task_id))
+    given = [name for name, value in options if value is not None]
+    if len(given) != 1:
+        raise InvalidRequestError(
+            "give the task one way: --data TABLE with --target COLUMN, --features FILE or "
+            f"--task-id ID (got {', '.join(given) or 'none'})"
+        )
+    if data is None and target is not None:
+        raise InvalidRequestError("--target only applies with --data")
+
+
 @handle_errors
 def suggest(
-    data: Annotated[
-        Path,
-        typer.Option(
-            help="The table: .csv, .tsv (optionally .gz) or .parquet.", show_default=False
-        ),
-    ],
-    target: Annotated[str, typer.Option(help="The target column.", show_default=False)],
     space: Annotated[
         str, typer.Option(help="Search space name or id, e.g. lightgbm.", show_default=False)
     ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="The task as a table: .csv, .tsv (optionally .gz) or .parquet (with --target).",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="The table's target column.", show_default=False)
+    ] = None,
+    features_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            help="The task as its meta-features of the served model's version: a JSON object "
+            "or a CSV of name -> value (names not given count as missing).",
+            show_default=False,
+        ),
+    ] = None,
+    task_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The task as the id of a task the server stores with meta-features.",
+            show_default=False,
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help=f"How many configs (1 to {MAX_K}).")] = 5,
     task_type: Annotated[
         str | None,
@@ -299,13 +363,48 @@ def suggest(
     tls_root_cert: TlsRootCertOption = None,
     timeout: TimeoutOption = 60.0,
 ) -> None:
-    """Suggest k warm-start configs for a table, from a running `warmstart serve`."""
+    """Suggest k warm-start configs for a task, from a running `warmstart serve`.
+
+    The task is a table (--data, --target), its meta-features (--features) or a
+    task the server stores (--task-id).
+    """
     settings = client_settings(
         server=server, token=token, tls_root_cert=tls_root_cert, timeout=timeout
     )
     if not 1 <= k <= MAX_K:
         raise InvalidRequestError(f"-k must be in [1, {MAX_K}], got {k}")
+    _sources(data, target, features_file, task_id)
+    if remote_describe and data is None:
+        raise InvalidRequestError("--remote-describe only applies with --data")
     tried = read_exclude(exclude) if exclude is not None else []
+    if data is None:
+        given = read_feature_values(features_file) if features_file is not None else None
+        with connected(settings) as client:
+            served = client.model_info(space)
+            version = served.feature_version
+            if given is not None:
+                check_given(given, served.feature_names, version)
+            answer = client.suggest(
+                given if given is not None else str(task_id),
+                space,
+                k,
+                feature_version=version if given is not None else "",
+                max_fit_seconds=max_fit_seconds,
+                exclude=tried,
+            )
+        about: dict[str, Any] = {"feature_version": version}
+        if given is not None:
+            about |= {
+                "features_file": str(features_file),
+                "given": len(given),
+                "missing": [n for n in served.feature_names if n not in given],
+            }
+        else:
+            about["task_id"] = task_id
+        _show(answer, about, space, as_json)
+        return
+    if target is None:
+        raise InvalidRequestError("--data needs --target: the table's target column")
     built = read_task_table(data, target, task_type)
     X, y, kind = built.X, built.y, built.task.task_type
     with connected(settings) as client:
@@ -313,11 +412,7 @@ def suggest(
         # other meta-features is refused in milliseconds, not after the describing.
         served = client.model_info(space)
         if not remote_describe and served.feature_version != FEATURE_VERSION:
-            raise FailedPreconditionError(
-                f"the model serving {space!r} takes meta-features {served.feature_version!r}, "
-                f"but this warmstart computes {FEATURE_VERSION!r}: run with --remote-describe "
-                "to have the server compute them"
-            )
+            raise _other_features(space, served.feature_version, served.feature_names)
         if remote_describe:
             with err_console.status(f"describing {data.name} on {settings.server}..."):
                 described = client.describe(X, y, kind)
@@ -344,6 +439,10 @@ def suggest(
         "feature_version": version,
         "described": "on the server" if remote_describe else "locally",
     }
+    _show(answer, task, space, as_json)
+
+
+def _show(answer: SuggestAnswer, task: Mapping[str, Any], space: str, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(answer_json(answer, task), indent=2, allow_nan=False))
         return
