@@ -86,8 +86,14 @@ GRACE_SECONDS_ENV = "WARMSTART_GRACE_SECONDS"
 REUSE_PORT_ENV = "WARMSTART_REUSE_PORT"
 REFINE_FROM_ENV = "WARMSTART_REFINE_FROM"
 BATCH_WAIT_MS_ENV = "WARMSTART_BATCH_WAIT_MS"
+KEEPALIVE_SECONDS_ENV = "WARMSTART_KEEPALIVE_SECONDS"
+KEEPALIVE_TIMEOUT_SECONDS_ENV = "WARMSTART_KEEPALIVE_TIMEOUT_SECONDS"
+MAX_IDLE_SECONDS_ENV = "WARMSTART_MAX_IDLE_SECONDS"
+MAX_CONNECTION_AGE_SECONDS_ENV = "WARMSTART_MAX_CONNECTION_AGE_SECONDS"
+CONNECTION_AGE_GRACE_SECONDS_ENV = "WARMSTART_CONNECTION_AGE_GRACE_SECONDS"
 
 _MIB = 1024 * 1024
+_MAX_CONNECTION_SECONDS = 1e6  # about 11 days: longer limits are meant as "never" (use 0)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,15 @@ class ServerSettings:
         batch_wait_ms: On a busy server, a SuggestConfigs call (from meta-features) waits
             at most this long for the next to be answered with it in one pass; each call
             that joins starts the wait again, up to 4 waits in all; 0: never.
+        keepalive_seconds: Ping a connection that has been quiet this long; 0: never.
+        keepalive_timeout_seconds: Close a connection whose peer has not answered a
+            ping, or finished its TLS and HTTP/2 handshake, within this long.
+        max_idle_seconds: Close a connection that has carried no call for this long
+            (clients reconnect on their next call); 0: never.
+        max_connection_age_seconds: Ask a connection to close once it is this old (its
+            clients reconnect, which also spreads them over replicas); 0: never.
+        connection_age_grace_seconds: How long calls on a connection past its age may
+            still finish before it is closed.
     """
 
     host: str = "127.0.0.1"
@@ -140,6 +155,11 @@ class ServerSettings:
     reuse_port: bool = False
     refine_from: int = 0
     batch_wait_ms: float = 1.0
+    keepalive_seconds: float = 60.0
+    keepalive_timeout_seconds: float = 20.0
+    max_idle_seconds: float = 120.0
+    max_connection_age_seconds: float = 1800.0
+    connection_age_grace_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -166,6 +186,18 @@ class ServerSettings:
             problems.append(f"batch wait must be in [0, 100] ms, got {self.batch_wait_ms}")
         if self.watch_seconds < 0 or self.grace_seconds < 0:
             problems.append("watch and grace seconds must be >= 0")
+        connection_seconds = {
+            "keepalive": self.keepalive_seconds,
+            "max idle": self.max_idle_seconds,
+            "max connection age": self.max_connection_age_seconds,
+            "connection age grace": self.connection_age_grace_seconds,
+        }
+        for what, seconds in connection_seconds.items():
+            if not 0 <= seconds <= _MAX_CONNECTION_SECONDS:
+                problems.append(f"{what} seconds must be in [0, 1e6], got {seconds:g}")
+        timeout = self.keepalive_timeout_seconds
+        if not 0 < timeout <= _MAX_CONNECTION_SECONDS:
+            problems.append(f"keepalive timeout seconds must be in (0, 1e6], got {timeout:g}")
         if not self.reads_open and not (self.write_tokens or self.admin_tokens):
             problems.append("closed reads need at least one token (--token or --admin-token)")
         if any(not t or any(c.isspace() for c in t) for t in self.write_tokens | self.admin_tokens):
@@ -232,6 +264,11 @@ def server_settings(
     reuse_port: bool | None = None,
     refine_from: int | None = None,
     batch_wait_ms: float | None = None,
+    keepalive_seconds: float | None = None,
+    keepalive_timeout_seconds: float | None = None,
+    max_idle_seconds: float | None = None,
+    max_connection_age_seconds: float | None = None,
+    connection_age_grace_seconds: float | None = None,
 ) -> ServerSettings:
     """Build server settings: each flag given wins, else its environment variable, else the default.
 
@@ -241,7 +278,10 @@ def server_settings(
     ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``,
     ``WARMSTART_DESCRIBE_BUDGET_MB``, ``WARMSTART_READS_OPEN``,
     ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``,
-    ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``, ``WARMSTART_BATCH_WAIT_MS``.
+    ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``, ``WARMSTART_BATCH_WAIT_MS``,
+    ``WARMSTART_KEEPALIVE_SECONDS``, ``WARMSTART_KEEPALIVE_TIMEOUT_SECONDS``,
+    ``WARMSTART_MAX_IDLE_SECONDS``, ``WARMSTART_MAX_CONNECTION_AGE_SECONDS``,
+    ``WARMSTART_CONNECTION_AGE_GRACE_SECONDS``.
 
     Raises:
         InvalidRequestError: A value is malformed or the combination is inconsistent.
@@ -292,6 +332,36 @@ def server_settings(
         reuse_port=defaults.reuse_port if share_port is None else share_port,
         refine_from=int(pick(refine_from, REFINE_FROM_ENV, int, defaults.refine_from)),
         batch_wait_ms=float(pick(batch_wait_ms, BATCH_WAIT_MS_ENV, float, defaults.batch_wait_ms)),
+        keepalive_seconds=float(
+            pick(keepalive_seconds, KEEPALIVE_SECONDS_ENV, float, defaults.keepalive_seconds)
+        ),
+        keepalive_timeout_seconds=float(
+            pick(
+                keepalive_timeout_seconds,
+                KEEPALIVE_TIMEOUT_SECONDS_ENV,
+                float,
+                defaults.keepalive_timeout_seconds,
+            )
+        ),
+        max_idle_seconds=float(
+            pick(max_idle_seconds, MAX_IDLE_SECONDS_ENV, float, defaults.max_idle_seconds)
+        ),
+        max_connection_age_seconds=float(
+            pick(
+                max_connection_age_seconds,
+                MAX_CONNECTION_AGE_SECONDS_ENV,
+                float,
+                defaults.max_connection_age_seconds,
+            )
+        ),
+        connection_age_grace_seconds=float(
+            pick(
+                connection_age_grace_seconds,
+                CONNECTION_AGE_GRACE_SECONDS_ENV,
+                float,
+                defaults.connection_age_grace_seconds,
+            )
+        ),
     )
 
 

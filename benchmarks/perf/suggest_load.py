@@ -154,7 +154,10 @@ def prepare_model(
 ) -> tuple[Path, str]:
     """The bundle to serve and the database the server opens: given, trained or synthetic."""
     if model is not None:
-        return model, db or f"sqlite:///{tmp / 'serve.db'}"
+        if db is None:  # `warmstart serve` creates no database: make an empty one
+            db = f"sqlite:///{tmp / 'serve.db'}"
+            RecordStore.open(db).close()
+        return model, db
     if db is None:
         db = f"sqlite:///{tmp / 'synthetic.db'}"
         print("no --model or --db: training on a synthetic store (40 tasks x 60 configs)")

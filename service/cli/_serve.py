@@ -11,12 +11,14 @@ from typing import Annotated
 import typer
 
 from metamodel.errors import FailedPreconditionError
+from metamodel.store import MissingDatabaseError
 from service.cli._common import DbOption, console, handle_errors, open_store
 from service.server import (
     ModelRegistry,
     WarmstartServer,
     bundle_files,
     configure_json_logging,
+    server_credentials,
     store_locator,
 )
 from service.server import (
@@ -156,6 +158,55 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    keepalive_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Ping a connection quiet this long, to notice peers that are gone "
+            "(default 60; 0: never). Env: WARMSTART_KEEPALIVE_SECONDS.",
+            show_default=False,
+        ),
+    ] = None,
+    keepalive_timeout_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Close a connection whose peer does not answer a ping, or finish its TLS "
+            "and HTTP/2 handshake, within this long (default 20). "
+            "Env: WARMSTART_KEEPALIVE_TIMEOUT_SECONDS.",
+            show_default=False,
+        ),
+    ] = None,
+    max_idle_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Close a connection that carried no call this long; clients reconnect on "
+            "their next call (default 120; 0: never). Env: WARMSTART_MAX_IDLE_SECONDS.",
+            show_default=False,
+        ),
+    ] = None,
+    max_connection_age_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Ask a connection to close once it is this old; its client reconnects "
+            "(default 1800; 0: never). Env: WARMSTART_MAX_CONNECTION_AGE_SECONDS.",
+            show_default=False,
+        ),
+    ] = None,
+    connection_age_grace_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Calls on a connection past its age may finish this long before it is "
+            "closed (default 60). Env: WARMSTART_CONNECTION_AGE_GRACE_SECONDS.",
+            show_default=False,
+        ),
+    ] = None,
+    create_db: Annotated[
+        bool,
+        typer.Option(
+            "--create-db",
+            help="Create the database (and its folder) if it does not exist; without it, "
+            "a database that does not exist is refused.",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -178,9 +229,22 @@ def serve(
         reuse_port=reuse_port,
         refine_from=refine_from,
         batch_wait_ms=batch_wait_ms,
+        keepalive_seconds=keepalive_seconds,
+        keepalive_timeout_seconds=keepalive_timeout_seconds,
+        max_idle_seconds=max_idle_seconds,
+        max_connection_age_seconds=max_connection_age_seconds,
+        connection_age_grace_seconds=connection_age_grace_seconds,
     )
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        server_credentials(settings.tls_cert, settings.tls_key)  # a bad pair stops us here
     configure_json_logging(log_level)
-    store = open_store(db)
+    try:
+        store = open_store(db, create=create_db)
+    except MissingDatabaseError as exc:
+        raise MissingDatabaseError(
+            f"{exc}. `warmstart serve` creates no database unless given --create-db; check "
+            "--db, $WARMSTART_DB and $WARMSTART_HOME for a typo"
+        ) from None
     paths = settings.model_paths
     locator = (
         (lambda: bundle_files(paths)) if paths else store_locator(store, data_dir() / "models")

@@ -5,7 +5,8 @@ Modules: :mod:`~service.server.api` (requests and answers as dataclasses),
 call behind each RPC), ``_servicer`` (thin gRPC servicers), ``_errors`` (the
 one error → status table), ``_auth`` (bearer tokens), ``_models`` (hot-swapped
 bundles), ``_dataset`` (DescribeTask uploads), ``_observe`` (metrics, logs),
-``_server`` (wiring and graceful shutdown).
+``_transport`` (TLS credentials, connection limits), ``_server`` (wiring and
+graceful shutdown).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from service.server._models import (
 )
 from service.server._observe import ACCESS_LOGGER, JsonLogFormatter, configure_json_logging
 from service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
+from service.server._transport import server_credentials
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -32,5 +34,6 @@ __all__ = [
     "configure_json_logging",
     "make_server",
     "serve",
+    "server_credentials",
     "store_locator",
 ]

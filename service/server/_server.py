@@ -18,7 +18,6 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -37,6 +36,7 @@ from service.server._servicer import (
     WarmstartServicer,
     register_services,
 )
+from service.server._transport import connection_options, server_credentials
 from service.settings import ServerSettings
 
 __all__ = ["SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
@@ -95,15 +95,15 @@ class WarmstartServer:
         """Bind, start serving, start the model watcher and metrics; return the gRPC port.
 
         Raises:
+            InvalidRequestError: The TLS certificate or key is unreadable, malformed or
+                not a pair (checked before binding).
             OSError: The port cannot be bound.
         """
         self._loop = asyncio.get_running_loop()
         address = f"{self.settings.host}:{self.settings.port}"
         credentials = None
         if self.settings.tls_cert is not None and self.settings.tls_key is not None:
-            credentials = grpc.ssl_server_credentials(
-                [(self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())]
-            )
+            credentials = server_credentials(self.settings.tls_cert, self.settings.tls_key)
         try:
             if credentials is not None:
                 self.port = self.server.add_secure_port(address, credentials)
@@ -205,6 +205,7 @@ def make_server(
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
             ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
+            *connection_options(settings),
         ]
     )
     call_metrics = CallMetrics(metrics or CollectorRegistry())

@@ -80,7 +80,7 @@ def test_serve_on_a_taken_port_exits_with_one_line(tmp_path: Path) -> None:
         port = holder.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-             "--db", f"sqlite:///{tmp_path / 'w.db'}", "--watch-seconds", "0"],
+             "--db", f"sqlite:///{tmp_path / 'w.db'}", "--create-db", "--watch-seconds", "0"],
             capture_output=True, text=True, timeout=120,
             env={"WARMSTART_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
