@@ -99,7 +99,7 @@ def test_empty_database_is_not_created_when_asked_not_to(store_url: str) -> None
     # SQLite: no file yet; PostgreSQL: a database without tables.
     with pytest.raises(
         MissingDatabaseError,
-        match="(is empty|there is no database at .*); create it with `warmstart db upgrade",
+        match=r"(is empty|there is no database at .*); create it with `warmstart db upgrade",
     ):
         RecordStore.open(store_url, create=False)
 
