@@ -126,7 +126,9 @@ def train_space(
             "compute --suite ...` or import them with `warmstart features import`, and give "
             "their version with --feature-version"
         )
-    bundle = train_from_records(space, records, features, names, feature_version, settings)
+    # Features that describe nothing are no features: such tasks take no part at all.
+    usable = {t: f for t, f in features.items() if not f.all_missing}
+    bundle = train_from_records(space, records, usable, names, feature_version, settings)
     return TrainedBundle(bundle, left_out, names)
 
 
