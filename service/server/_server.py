@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,6 +48,8 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name
 ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WarmstartAdmin"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+SWITCH_INTERVAL_SECONDS = 0.001
+"""The server process's GIL switch interval (:func:`sys.setswitchinterval`)."""
 
 
 def settle_heap() -> None:
@@ -100,6 +103,10 @@ class WarmstartServer:
             OSError: The port cannot be bound.
         """
         self._loop = asyncio.get_running_loop()
+        # The event loop gets the GIL back from a thread doing long work (many excluded
+        # configs, an upload) within this long; a call needs a few such handoffs, and at
+        # CPython's default of 5 ms each, a health Check waited tens of ms behind that work.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         address = f"{self.settings.host}:{self.settings.port}"
         credentials = None
         if self.settings.tls_cert is not None and self.settings.tls_key is not None:

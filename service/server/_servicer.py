@@ -7,10 +7,12 @@ INTERNAL with its traceback logged (the server keeps running), and records metri
 and the access log line.
 
 Only bounded work runs on the event loop: a SuggestConfigs request from
-meta-features alone (at most :data:`~service.server._edge.MAX_FEATURES` of them).
-Requests whose decoding grows with their size (excluded configs, result batches,
-uploads) are decoded and answered in a worker thread, so that no request holds up
-the others, or a health check, for longer than a GIL switch interval.
+meta-features (at most :data:`~service.server._edge.MAX_FEATURES` of them) that
+excludes at most :data:`EXCLUDE_ON_LOOP` configs, a few milliseconds at most.
+Requests whose decoding grows with their size are decoded and answered in worker
+threads: result batches in the loop's default pool (with the store calls), more
+excluded configs and DescribeTask uploads one at a time on a thread of their own
+(see ``WarmstartServer.start`` for the GIL switch interval that goes with it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -46,7 +49,17 @@ from service.server._observe import CallMetrics, log_call
 from service.server._operations import Operations
 from service.server.api import ReportSummary, SuggestAnswer, SuggestRequest, TaskDescription
 
-__all__ = ["AdminServicer", "CallRunner", "WarmstartServicer", "register_services"]
+__all__ = [
+    "EXCLUDE_ON_LOOP",
+    "AdminServicer",
+    "CallRunner",
+    "WarmstartServicer",
+    "register_services",
+]
+
+EXCLUDE_ON_LOOP = 64
+"""A SuggestConfigs request from meta-features that excludes at most this many configs is
+answered on the event loop (batched with others); one that excludes more, in a thread."""
 
 log = logging.getLogger("warmstart.server")
 
@@ -112,12 +125,20 @@ class CallRunner:
         log_call(rpc, code.name, seconds * 1000, context.peer())
 
     @staticmethod
-    async def blocking(context: Context, work: Callable[[_A], _T], argument: _A) -> _T:
-        """Run blocking core work in a thread, unless the caller's deadline has passed."""
+    async def blocking(
+        context: Context,
+        work: Callable[[_A], _T],
+        argument: _A,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> _T:
+        """Run blocking core work in a thread (of ``executor``, else the loop's default
+        pool), unless the caller's deadline has passed."""
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceededError("the deadline passed before the work started")
-        return await asyncio.to_thread(work, argument)
+        if executor is None:
+            return await asyncio.to_thread(work, argument)
+        return await asyncio.get_running_loop().run_in_executor(executor, work, argument)
 
     @staticmethod
     async def compute(context: Context, batcher: Batcher[_A, _T], argument: _A) -> _T:
@@ -162,6 +183,10 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         self._runner = runner
         self._max_describe = max_describe_bytes
         self._uploads = UploadBudget(describe_budget_bytes or max_describe_bytes)
+        # Long CPU-bound work (many excluded configs, uploads) takes turns on one thread:
+        # the GIL runs one of them at a time anyway, and each more thread that wants it
+        # delays the event loop's turns (health checks, small calls) further.
+        self._heavy = ThreadPoolExecutor(1, thread_name_prefix="warmstart-heavy")
         self._suggestions: Batcher[SuggestRequest, SuggestAnswer] = Batcher(
             operations.suggest_many,
             max_wait=batch_wait,
@@ -179,9 +204,14 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
 
         async def body() -> bytes:
             convert.check_suggest_counts(request)
-            if request.exclude or request.WhichOneof("task") == "task_id":
-                # Checking excluded configs takes time that grows with them, and a known
-                # task's meta-features are read from the store: both in a worker thread.
+            if len(request.exclude) > EXCLUDE_ON_LOOP:
+                # Checking excluded configs takes time that grows with them (about 50 us
+                # each): past a few milliseconds' worth, in the thread of long work.
+                answer = await self._runner.blocking(
+                    context, self._suggest_decoding, request, self._heavy
+                )
+                return convert.suggest_answer_to_bytes(answer)
+            if request.WhichOneof("task") == "task_id":  # features read from the store
                 answer = await self._runner.blocking(context, self._suggest_decoding, request)
                 return convert.suggest_answer_to_bytes(answer)
             decoded = convert.suggest_request_from_proto(request)
@@ -227,7 +257,9 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                     if isinstance(chunk, Undecodable):
                         raise chunk.error()
                     collector.add(*convert.chunk_header(chunk), chunk.data)
-                description = await self._runner.blocking(context, self._describe, collector)
+                description = await self._runner.blocking(
+                    context, self._describe, collector, self._heavy
+                )
             finally:
                 collector.release()
             return convert.description_to_proto(description)

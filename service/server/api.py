@@ -130,7 +130,7 @@ class DescribeUpload:
     format: TableFormat
     target: str
     task_type: TaskType | None
-    data: bytes
+    data: bytes | bytearray
 
 
 @dataclass(frozen=True)

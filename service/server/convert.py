@@ -419,7 +419,7 @@ def chunk_header(chunk: pb.DescribeTaskChunk) -> tuple[TableFormat | None, str, 
 
 def upload_to_chunks(upload: DescribeUpload, chunk_bytes: int) -> list[pb.DescribeTaskChunk]:
     """Split a dataset into DescribeTask chunks (the client's side); the first names the data."""
-    data = upload.data
+    data = bytes(upload.data)  # the same object when it is bytes already
     pieces = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
     first = pb.DescribeTaskChunk(
         format=_FORMATS_BACK[upload.format],
