@@ -278,7 +278,13 @@ def evaluate_live(
         say(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
         train_records = [r for t in sorted(train_ids) for r in usable[t]]
         bundle = train_from_records(
-            space, train_records, features, names, feature_version, settings.train
+            space,
+            train_records,
+            features,
+            names,
+            feature_version,
+            settings.train,
+            families=families,
         )
         recommender = bundle.recommender()
         baselines = {

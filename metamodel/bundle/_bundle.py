@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import Recommender, RecommenderSettings, TaskIndex
+from metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
 from metamodel.spaces import load_configspace, parse_search_space
 from metamodel.surrogate import Surrogate
 from metamodel.types import ConfigValue, SearchSpace
@@ -78,8 +78,15 @@ class ModelBundle:
         """The meta-features the model expects, in order."""
         return self.index.feature_names
 
+    @property
+    def set_rules(self) -> dict[int, str]:
+        """The set rule it serves per smallest k (chosen by its training's validation, whose
+        figures are in ``metrics``); bundles trained without validation serve
+        ``expected_best``."""
+        return _set_rules(self.training)
+
     def recommender(self, settings: RecommenderSettings | None = None) -> Recommender:
-        """A recommender backed by this bundle."""
+        """A recommender backed by this bundle, serving its set rule."""
         return Recommender(
             load_configspace(self.space),
             self.surrogate,
@@ -87,6 +94,7 @@ class ModelBundle:
             self.portfolio,
             self.task_best,
             settings,
+            set_rule=self.set_rules,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +132,30 @@ class ModelBundle:
         finally:
             tmp.unlink(missing_ok=True)
         return hashlib.sha256(data).hexdigest()
+
+
+def _set_rules(training: Mapping[str, Any]) -> dict[int, str]:
+    """A bundle's set rules from its training summary, checked.
+
+    Raises:
+        ValueError: A key that is not a k >= 1, no key 1, or a rule this code does not know.
+    """
+    given = training.get("set_rules", {"1": "expected_best"})
+    if not isinstance(given, Mapping):
+        raise ValueError(f"set_rules must map k to a rule, got {str(given)[:60]!r}")
+    rules: dict[int, str] = {}
+    for key, rule in given.items():
+        if not str(key).isdigit() or int(key) < 1:
+            raise ValueError(f"set rule key {str(key)[:20]!r} is not a k >= 1")
+        if rule not in SET_RULES:
+            raise ValueError(
+                f"set rule {str(rule)[:60]!r} is not one this warmstart knows "
+                f"({', '.join(SET_RULES)})"
+            )
+        rules[int(key)] = str(rule)
+    if 1 not in rules:
+        raise ValueError(f"set rules start at k = 1, got keys {sorted(rules)}")
+    return rules
 
 
 def load_bundle(
@@ -187,6 +219,10 @@ def load_bundle(
             f"{path}: the surrogate takes {len(surrogate.feature_names)} inputs, the features "
             f"and space give {n_inputs}"
         )
+    try:
+        _set_rules(data["training"])
+    except ValueError as exc:
+        raise FailedPreconditionError(f"{path}: {exc}; retrain it or upgrade warmstart") from None
     installed = library_versions()
     for library in _MAJOR_MUST_MATCH:
         trained = str(data["libraries"].get(library, "?")).split(".")[0]

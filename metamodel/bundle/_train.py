@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from metamodel.bundle._bundle import ModelBundle
+from metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
 from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError
 from metamodel.portfolio import greedy_portfolio, score_matrix
@@ -33,6 +34,8 @@ class TrainSettings:
     normalisation: Normalisation = "rank"
     portfolio_size: int = 16
     best_per_task: int = 3
+    validation_folds: int = 3
+    """Inner family folds that choose the set rule (0: no validation, ``expected_best``)."""
 
 
 def train_from_records(
@@ -42,8 +45,23 @@ def train_from_records(
     task_names: dict[str, str],
     feature_version: str,
     settings: TrainSettings | None = None,
+    *,
+    families: Mapping[str, str] | None = None,
 ) -> ModelBundle:
-    """Train on given records (the evaluation calls this with training folds only)."""
+    """Train on given records (the evaluation calls this with training folds only).
+
+    Args:
+        space: The search space of the records.
+        records: The training records.
+        features: Meta-features by task id (tasks without them are left out).
+        task_names: Task names by id, for the index.
+        feature_version: The version of ``features``.
+        settings: How to train.
+        families: Each task's family. Given (and ``settings.validation_folds`` > 0),
+            the set rule is chosen on inner family folds of these records
+            (:mod:`metamodel.bundle._validate`) and its figures are the bundle's
+            metrics; otherwise the bundle serves ``expected_best``.
+    """
     settings = settings or TrainSettings()
     encoder = ConfigEncoder(load_configspace(space))
     table = build_training_table(records, features, encoder, normalisation=settings.normalisation)
@@ -58,6 +76,19 @@ def train_from_records(
         task_id: [matrix.configs[i] for i in matrix.best_of_task(task_id, settings.best_per_task)]
         for task_id in matrix.task_ids
     }
+    validation = None
+    if families is not None and settings.validation_folds > 0:
+        inner = replace(settings, validation_folds=0)
+        validation = choose_set_rule(
+            records,
+            features,
+            families,
+            settings.validation_folds,
+            settings.surrogate.seed,
+            lambda kept: train_from_records(
+                space, kept, features, task_names, feature_version, inner
+            ).recommender(),
+        )
     created = datetime.now(UTC)
     return ModelBundle(
         version=f"{space.name}-{created:%Y%m%dT%H%M%S}-{table.data_hash[:8]}",
@@ -73,7 +104,11 @@ def train_from_records(
             "data_hash": table.data_hash,
             "normalisation": settings.normalisation,
             "seed": settings.surrogate.seed,
+            "set_rules": {"1": DEFAULT_RULE}
+            if validation is None
+            else {str(k): rule for k, rule in validation.rules.items()},
         },
+        metrics={} if validation is None else validation.metrics(),
         created_at=created,
     )
 
@@ -115,7 +150,9 @@ def train_space(
             "or `warmstart records import`"
         )
     features = store.list_task_features(feature_version)
-    names = {t.task_id: t.name for t in store.list_tasks()}
+    stored = store.list_tasks()
+    names = {t.task_id: t.name for t in stored}
+    families = {t.task_id: t.family or t.name for t in stored}
     left_out = left_out_tasks(records, features, feature_version)
     n_tasks = len({r.task_id for r in records})
     if len(left_out) == n_tasks:
@@ -128,7 +165,9 @@ def train_space(
         )
     # Features that describe nothing are no features: such tasks take no part at all.
     usable = {t: f for t, f in features.items() if not f.all_missing}
-    bundle = train_from_records(space, records, usable, names, feature_version, settings)
+    bundle = train_from_records(
+        space, records, usable, names, feature_version, settings, families=families
+    )
     return TrainedBundle(bundle, left_out, names)
 
 

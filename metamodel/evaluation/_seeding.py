@@ -175,7 +175,13 @@ def run_seeding(
         if not test_ids:
             continue
         bundle = train_from_records(
-            space, data.training_records(fold), features, names, feature_version, settings.train
+            space,
+            data.training_records(fold),
+            features,
+            names,
+            feature_version,
+            settings.train,
+            families=data.families,
         )
         recommender = bundle.recommender()
         for task_id in test_ids:

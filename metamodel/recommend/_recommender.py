@@ -24,6 +24,7 @@ request gets alone), which is how the server answers calls that arrive together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace
@@ -33,10 +34,15 @@ from metamodel.errors import FailedPreconditionError, WarmstartError, answer_or_
 from metamodel.recommend._candidates import Candidates, gather_candidates, refinements
 from metamodel.recommend._index import TaskIndex
 from metamodel.recommend._request import Recommendation, SuggestQuery, check_query
-from metamodel.recommend._set_choice import ExpectedBestSets, ScoredCandidates, SetChoice
+from metamodel.recommend._set_choice import (
+    PORTFOLIO_RULES,
+    ScoredCandidates,
+    SetChoice,
+    rules_by_k,
+)
 from metamodel.recommend._settings import RecommenderSettings
 from metamodel.recommend._worlds import WorldTable
-from metamodel.spaces import default_config, sample_configs
+from metamodel.spaces import config_hash, default_config, sample_configs
 from metamodel.surrogate import Surrogate
 from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
 
@@ -53,6 +59,10 @@ class Recommender:
         portfolio: Robust configs, best first (the greedy portfolio).
         task_best: Each training task's best configs, best first.
         settings: Candidate counts and the set choice's weights (fixed once built).
+        set_rule: Which set rule chooses the k (:data:`~metamodel.recommend.SET_RULES`),
+            one for every request or one per smallest k (``{1: ..., 3: ...}``: a request
+            for k configs follows the rule of the largest key <= k); the portfolio
+            rules take every portfolio config as a candidate.
 
     Attributes:
         table: The world table: configs known when the model loads, scored per training task.
@@ -72,6 +82,7 @@ class Recommender:
         portfolio: list[dict[str, ConfigValue]],
         task_best: Mapping[str, list[dict[str, ConfigValue]]],
         settings: RecommenderSettings | None = None,
+        set_rule: str | Mapping[int, str] = "expected_best",
     ) -> None:
         self.space = space
         self.encoder = ConfigEncoder(space)
@@ -80,7 +91,12 @@ class Recommender:
         self.index = index
         self.portfolio = portfolio
         self.task_best = task_best
-        self._settings = settings = settings or RecommenderSettings()
+        settings = settings or RecommenderSettings()
+        rules = {1: set_rule} if isinstance(set_rule, str) else dict(set_rule)
+        if settings.screen_portfolio and set(rules.values()) & set(PORTFOLIO_RULES):
+            settings = replace(settings, screen_portfolio=False)
+        self._settings = settings
+        self.set_rule = set_rule
         expected = len(index.feature_names) + len(self.encoder.names)
         if len(surrogate.feature_names) != expected:
             raise FailedPreconditionError(
@@ -92,7 +108,7 @@ class Recommender:
         groups = {"default": [default_config(space)], "portfolio": portfolio, "samples": samples}
         groups.update({f"best:{t}": cs[:per_task] for t, cs in task_best.items()})
         self.table = WorldTable(self.encoder, self.compiled, index, groups)
-        self.set_choice: SetChoice = ExpectedBestSets(self.table, settings)
+        self.set_choice: SetChoice = rules_by_k(rules, self.table, settings)
 
     @property
     def settings(self) -> RecommenderSettings:
@@ -243,7 +259,8 @@ class Recommender:
         predictions = self.compiled.scores(self.compiled.task(meta), masks)
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
         unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice
-        columns = np.full(len(pool), -1)
+        known = self.table.column
+        columns = np.array([known.get(config_hash(c), -1) for c in pool], dtype=int)
         choice = ScoredCandidates(rows, predictions, mean, unknown, None, k, columns, masks)
         return self.set_choice([choice])[0]
 

@@ -1,28 +1,55 @@
 """Set choice: which k of a request's scored candidates to suggest, in the order to try them.
 
 A set choice is any callable that takes several requests' :class:`ScoredCandidates`
-and returns, for each, the chosen candidate indices (:class:`SetChoice`). The one
-served, :class:`ExpectedBestSets`, picks greedily to maximise the *expected best*
-of the set over plausible worlds: the ensemble members on the task, and the
-members on its nearest training tasks (from the world table). A near-copy of a
-chosen config scores alike in every world, adds nothing, and so is not chosen
-again. Requests of the same shape are chosen together, in one compiled loop.
+and returns, for each, the chosen candidate indices (:class:`SetChoice`). The rules
+(:data:`SET_RULES`, made by :func:`make_set_choice`):
+
+- ``expected_best`` (:class:`ExpectedBestSets`) picks greedily to maximise the
+  *expected best* of the set over plausible worlds: the ensemble members on the
+  task, and the members on its nearest training tasks (from the world table). A
+  near-copy of a chosen config scores alike in every world, adds nothing, and so
+  is not chosen again. Requests of the same shape are chosen together, in one
+  compiled loop.
+- ``top_predicted`` (:class:`TopPredicted`): the k best by the ensemble's mean.
+- ``portfolio`` and ``top_then_portfolio`` (:class:`PortfolioOrder`): the greedy
+  portfolio in its order, after the model's best for the second; the model's
+  best fill what the portfolio cannot.
+
+Which rule a bundle serves is chosen when it is trained, on inner splits of its
+training tasks (see :mod:`metamodel.bundle`): in some spaces the model ranks
+configs within a task better than any fixed list, in others a portfolio covers
+the kinds of task better than the model's picks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from metamodel.errors import FailedPreconditionError
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.kernels import greedy_picks
 from metamodel.recommend._settings import RecommenderSettings
 from metamodel.recommend._worlds import WorldTable
 
-__all__ = ["ExpectedBestSets", "ScoredCandidates", "SetChoice"]
+__all__ = [
+    "PORTFOLIO_RULES",
+    "SET_RULES",
+    "ExpectedBestSets",
+    "PortfolioOrder",
+    "ScoredCandidates",
+    "SetChoice",
+    "TopPredicted",
+    "make_set_choice",
+    "rules_by_k",
+]
+
+SET_RULES = ("expected_best", "top_predicted", "portfolio", "top_then_portfolio")
+"""The set rules a recommender can serve."""
+PORTFOLIO_RULES = ("portfolio", "top_then_portfolio")
+"""The rules that follow the portfolio's order."""
 
 
 @dataclass(frozen=True)
@@ -233,3 +260,116 @@ def _expected_best_group(plans: Sequence[_Plan]) -> list[list[int]]:
                 first[b, : len(plan.allowed)][~plan.allowed] = -np.inf
     columns = greedy_picks(weighted, first, bias, max(p.picks for p in plans), has_first).tolist()
     return [row[: plan.picks] for row, plan in zip(columns, plans, strict=True)]
+
+
+def _ranked(choice: ScoredCandidates) -> list[int]:
+    """The allowed candidates, best mean prediction first (ties: the earlier candidate)."""
+    order = np.argsort(-choice.mean, kind="stable")
+    if choice.allowed is not None:
+        order = order[choice.allowed[order]]
+    return [int(i) for i in order]
+
+
+class TopPredicted:
+    """The k allowed candidates with the best mean prediction."""
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, the chosen candidate indices, best first."""
+        return [_ranked(choice)[: choice.k] for choice in requests]
+
+
+class PortfolioOrder:
+    """The greedy portfolio's configs in its order, optionally after the model's best.
+
+    Args:
+        table: The world table (the candidates' columns refer to it; its
+            ``portfolio`` group is the order).
+        lead: How many of the model's best come first (0: the portfolio alone).
+    """
+
+    def __init__(self, table: WorldTable, lead: int) -> None:
+        self.portfolio = table.positions["portfolio"].tolist()
+        self.lead = lead
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, the chosen candidate indices, in the order they would be tried."""
+        chosen: list[list[int]] = []
+        for choice in requests:
+            ranked = _ranked(choice)
+            allowed = set(ranked)
+            at: dict[int, int] = {}
+            for i, column in enumerate(choice.columns.tolist()):
+                if column >= 0:
+                    at.setdefault(column, i)
+            order = ranked[: self.lead]
+            for column in self.portfolio:
+                found = at.get(column)
+                if found is not None and found in allowed and found not in order:
+                    order.append(found)
+            order += [i for i in ranked if i not in set(order)]
+            chosen.append(order[: choice.k])
+        return chosen
+
+
+def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings) -> SetChoice:
+    """The set choice of a rule named in :data:`SET_RULES`.
+
+    Raises:
+        InvalidRequestError: An unknown rule.
+    """
+    if rule == "expected_best":
+        return ExpectedBestSets(table, settings)
+    if rule == "top_predicted":
+        return TopPredicted()
+    if rule == "portfolio":
+        return PortfolioOrder(table, lead=0)
+    if rule == "top_then_portfolio":
+        return PortfolioOrder(table, lead=1)
+    raise InvalidRequestError(
+        f"unknown set rule {_shown(rule)}; the rules are {', '.join(SET_RULES)}"
+    )
+
+
+class _ByK:
+    """Each request chosen by the rule of the largest key <= its k."""
+
+    def __init__(self, choices: Mapping[int, SetChoice]) -> None:
+        self.keys = sorted(choices)
+        self.choices = choices
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        groups: dict[int, list[int]] = {}
+        for i, choice in enumerate(requests):
+            key = max((key for key in self.keys if key <= choice.k), default=self.keys[0])
+            groups.setdefault(key, []).append(i)
+        chosen: list[list[int]] = [[] for _ in requests]
+        for key, members in groups.items():
+            picks = self.choices[key]([requests[i] for i in members])
+            for i, picked in zip(members, picks, strict=True):
+                chosen[i] = picked
+        return chosen
+
+
+def rules_by_k(
+    rules: Mapping[int, str], table: WorldTable, settings: RecommenderSettings
+) -> SetChoice:
+    """The set choice that follows ``rules[key]`` for requests of k >= key (largest such key).
+
+    Raises:
+        InvalidRequestError: No rule, a key below 1, or an unknown rule.
+    """
+    if not rules or min(rules) < 1:
+        raise InvalidRequestError(
+            f"set rules are given per smallest k >= 1, starting at 1; got keys {sorted(rules)}"
+        )
+    made: dict[str, SetChoice] = {}
+    for rule in rules.values():
+        if rule not in made:
+            made[rule] = make_set_choice(rule, table, settings)
+    if len(made) == 1:
+        return next(iter(made.values()))
+    return _ByK({key: made[rule] for key, rule in rules.items()})
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:60] + "...")

@@ -59,7 +59,13 @@ class TrainingSnapshot:
         if not self.records:
             raise FailedPreconditionError(f"no records of space {self.space.name!r} to train on")
         return train_from_records(
-            self.space, self.records, self.features, self.task_names, feature_version, settings
+            self.space,
+            self.records,
+            self.features,
+            self.task_names,
+            feature_version,
+            settings,
+            families=self.families,
         )
 
 

@@ -5,6 +5,16 @@ so the spread of their predictions says how much the answer depends on which
 tasks were seen: the uncertainty of a suggestion for a new task. A separate
 LightGBM model predicts ``log1p(fit seconds)`` for cost-aware suggestions.
 Training is deterministic for a given seed and thread count.
+
+A member is boosted in two stages that end up as one booster. The first
+(``config_rounds`` trees) sees only the config: it learns how good a config is
+on tasks in general, the ranking every task shares. The second stage sees the
+task's meta-features and the config and fits what is left: how the ranking
+changes from task to task. Boosted in one stage, most of the trees' gain goes
+to the config's main effect (a config far from the good region is bad
+everywhere) and the predicted rankings of good configs hardly differ between
+tasks; fitting the shared part first leaves the task-dependent part to trees
+with room for interactions (``num_leaves``).
 """
 
 from __future__ import annotations
@@ -27,13 +37,16 @@ class SurrogateParams:
     """Training settings of the surrogate."""
 
     n_models: int = 5
-    n_estimators: int = 100
-    learning_rate: float = 0.15
-    num_leaves: int = 15
+    n_estimators: int = 150
+    """Trees of the stage over every input (the second, when ``config_rounds`` > 0)."""
+    learning_rate: float = 0.1
+    num_leaves: int = 63
     min_child_samples: int = 20
-    feature_fraction: float = 0.8
+    feature_fraction: float = 0.9
     n_threads: int = 1
     seed: int = 0
+    config_rounds: int = 80
+    """Trees of the first, config-only stage (0: one stage over every input)."""
 
     def check(self) -> None:
         """Raise :class:`InvalidRequestError` for values out of range."""
@@ -41,6 +54,16 @@ class SurrogateParams:
             raise InvalidRequestError(
                 "n_models, n_estimators and n_threads must be >= 1, got "
                 f"{self.n_models}, {self.n_estimators}, {self.n_threads}"
+            )
+        if self.config_rounds < 0:
+            raise InvalidRequestError(f"config_rounds must be >= 0, got {self.config_rounds}")
+        if not 0.0 < self.feature_fraction <= 1.0:
+            raise InvalidRequestError(
+                f"feature_fraction must be in (0, 1], got {self.feature_fraction}"
+            )
+        if self.min_child_samples < 1:
+            raise InvalidRequestError(
+                f"min_child_samples must be >= 1, got {self.min_child_samples}"
             )
         if not 2 <= self.num_leaves <= MAX_LEAVES:
             raise InvalidRequestError(
@@ -97,7 +120,7 @@ class Surrogate:
             rng = np.random.default_rng(params.seed * 1000 + i)
             sample = tasks if params.n_models == 1 else rng.choice(tasks, size=len(tasks))
             rows = np.concatenate([rows_of[t] for t in sample])
-            members.append(_train(table, rows, table.y, params, params.seed * 1000 + i))
+            members.append(_train_member(table, rows, params, params.seed * 1000 + i))
         known = np.flatnonzero(np.isfinite(table.log_fit_seconds))
         fit_time = None
         if len(known) >= 10:
@@ -158,22 +181,55 @@ class Surrogate:
             [lgb.Booster(model_str=text) for text in data["members"]],
             None if data["fit_time"] is None else lgb.Booster(model_str=data["fit_time"]),
             tuple(data["feature_names"]),
-            SurrogateParams(**data["params"]),
+            # Bundles from before the two-stage surrogate had one stage.
+            SurrogateParams(**({"config_rounds": 0} | data["params"])),
         )
+
+
+_CONFIG_STAGE = {"learning_rate": 0.1, "num_leaves": 15}
+"""The config-only stage's settings: a smooth main effect, not a fine fit."""
+
+
+def _train_member(
+    table: TrainingTable, rows: np.ndarray, params: SurrogateParams, seed: int
+) -> lgb.Booster:
+    """One ensemble member: the config-only stage (if any), then the stage over every input."""
+    init = None
+    if params.config_rounds > 0:
+        # Meta-features all missing: no tree of this stage can split on them.
+        blind = table.X[rows].copy()
+        blind[:, : table.n_meta] = np.nan
+        init = _boost(
+            table, blind, table.y[rows], params.lightgbm(seed) | _CONFIG_STAGE, params.config_rounds
+        )
+    return _boost(
+        table, table.X[rows], table.y[rows], params.lightgbm(seed), params.n_estimators, init
+    )
 
 
 def _train(
     table: TrainingTable, rows: np.ndarray, target: np.ndarray, params: SurrogateParams, seed: int
 ) -> lgb.Booster:
+    return _boost(table, table.X[rows], target[rows], params.lightgbm(seed), params.n_estimators)
+
+
+def _boost(
+    table: TrainingTable,
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: dict[str, Any],
+    rounds: int,
+    init: lgb.Booster | None = None,
+) -> lgb.Booster:
     dataset = lgb.Dataset(
-        table.X[rows],
-        label=target[rows],
+        X,
+        label=y,
         feature_name=[_safe(n) for n in table.feature_names],
         categorical_feature=list(table.categorical),
         free_raw_data=True,
         params={"verbosity": -1},
     )
-    return lgb.train(params.lightgbm(seed), dataset, num_boost_round=params.n_estimators)
+    return lgb.train(settings, dataset, num_boost_round=rounds, init_model=init)
 
 
 def _safe(name: str) -> str:

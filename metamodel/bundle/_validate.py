@@ -1,0 +1,161 @@
+"""Choosing a bundle's set rule on inner splits of its own training tasks.
+
+Which set rule serves a space best is an empirical question: in some spaces the
+surrogate ranks configs within a task better than any fixed list, in others the
+greedy portfolio covers the kinds of task better than the model's picks. The
+answer is found the way an evaluation would find it, but only on the training
+data: the training tasks are split into folds by family, a bundle is trained on
+all folds but one, and each rule chooses, for every task of the held-out fold,
+among the configs evaluated on it (pool mode). At each k of 1, 3, 5 and 10 the
+rule with the lowest mean normalised regret is served for requests of that k
+and up to the next, but only where it beats the default rule,
+``expected_best``, by more than twice the standard error of their paired
+per-task difference: the folds are small, and a rule chosen on noise would
+serve worse than the default. The figures of every rule go into the bundle's
+metrics, so ``model info`` and GetModelInfo show why. An evaluation that trains
+a bundle per outer fold thus chooses each fold's rules on that fold's training
+tasks alone, never on the tasks it reports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from metamodel.recommend import SET_RULES, Recommender
+from metamodel.recommend._set_choice import make_set_choice
+from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+
+__all__ = ["DEFAULT_RULE", "VALIDATION_KS", "RuleValidation", "choose_set_rule"]
+
+DEFAULT_RULE = "expected_best"
+"""Served unless the validation shows another rule better beyond noise."""
+
+VALIDATION_KS = (1, 3, 5, 10)
+"""The k at which rules are compared; the mean over them decides."""
+
+
+@dataclass(frozen=True)
+class RuleValidation:
+    """What the inner validation measured, and the rule it chose.
+
+    Attributes:
+        rules: The chosen set rule per smallest k (``{1: ..., 3: ..., 5: ..., 10: ...}``).
+        regret: Mean normalised regret of each rule at each k over the held-out tasks.
+        n_tasks: Held-out tasks measured (each once).
+        n_folds: Inner folds.
+    """
+
+    rules: Mapping[int, str]
+    regret: Mapping[str, Mapping[int, float]]
+    n_tasks: int
+    n_folds: int
+
+    def metrics(self) -> dict[str, float]:
+        """Flat figures for a bundle's metrics (``validation.<rule>.regret@<k>``)."""
+        out = {"validation.tasks": float(self.n_tasks), "validation.folds": float(self.n_folds)}
+        for k, rule in self.rules.items():
+            out[f"validation.served.regret@{k}"] = float(self.regret[rule][k])
+        for rule, by_k in self.regret.items():
+            for k, value in by_k.items():
+                out[f"validation.{rule}.regret@{k}"] = float(value)
+        return out
+
+
+def choose_set_rule(
+    records: Sequence[EvaluationRecord],
+    features: Mapping[str, TaskFeatures],
+    families: Mapping[str, str],
+    n_folds: int,
+    seed: int,
+    train: Callable[[list[EvaluationRecord]], Recommender],
+    rules: Sequence[str] = SET_RULES,
+) -> RuleValidation | None:
+    """Measure each rule on inner family folds of the training tasks; choose the best.
+
+    Args:
+        records: The training records.
+        features: Meta-features by task id.
+        families: Family of each task (tasks of one family share a fold).
+        n_folds: Inner folds.
+        seed: Seed of the fold assignment.
+        train: Trains a recommender on some of the records.
+        rules: The rules to compare (ties go to the earlier).
+
+    Returns:
+        The validation, or None when fewer families than folds have usable tasks.
+    """
+    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        described = features.get(record.task_id)
+        if described is not None and not described.all_missing and record.task_id in families:
+            by_task[record.task_id].append(record)
+    scores = {t: _task_scores(rs) for t, rs in by_task.items()}
+    usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
+    names = sorted({families[t] for t in usable})
+    if n_folds < 2 or len(names) < n_folds:
+        return None
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
+    found: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in rules}
+    measured = 0
+    for fold in range(n_folds):
+        held_out = [t for t in usable if fold_of_family[families[t]] == fold]
+        kept = [
+            r for t, rs in by_task.items() if fold_of_family.get(families[t]) != fold for r in rs
+        ]
+        recommender = train(kept)
+        for rule in rules:
+            recommender.set_choice = make_set_choice(rule, recommender.table, recommender.settings)
+            for task_id in held_out:
+                pool = scores[task_id]
+                configs = {r.config_hash: dict(r.config) for r in by_task[task_id]}
+                hashes = sorted(pool)
+                chosen = recommender.choose(
+                    features[task_id].as_dict(), [configs[h] for h in hashes], max(VALIDATION_KS)
+                )
+                for k, value in _regret(pool, [hashes[i] for i in chosen]).items():
+                    found[rule][k].append(value)
+        measured += len(held_out)
+    regret = {r: {k: float(np.mean(v)) for k, v in by_k.items()} for r, by_k in found.items()}
+    served = {k: _chosen(found, k, rules) for k in VALIDATION_KS}
+    return RuleValidation(served, regret, measured, n_folds)
+
+
+def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Sequence[str]) -> str:
+    """The best rule at k if it beats the default beyond noise, else the default."""
+    default = DEFAULT_RULE if DEFAULT_RULE in rules else rules[0]
+    best = min(rules, key=lambda r: (float(np.mean(found[r][k])), rules.index(r)))
+    diff = np.asarray(found[default][k]) - np.asarray(found[best][k])
+    if best == default or len(diff) < 2:
+        return default
+    error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
+    return best if float(diff.mean()) > 2.0 * error else default
+
+
+def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:
+    """Mean score per config on one task; a config that only failed gets NaN."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        ok = record.status is RecordStatus.OK and record.score is not None
+        grouped[record.config_hash].append(float(record.score) if ok else np.nan)  # type: ignore[arg-type]
+    return {h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in grouped.items()}
+
+
+def _spread(scores: Mapping[str, float]) -> float:
+    finite = [s for s in scores.values() if np.isfinite(s)]
+    return max(finite) - min(finite) if len(finite) >= 2 else 0.0
+
+
+def _regret(scores: Mapping[str, float], order: Sequence[str]) -> dict[int, float]:
+    """Normalised regret of the best of the first k of ``order`` (a failure counts as worst)."""
+    finite = [s for s in scores.values() if np.isfinite(s)]
+    best, worst = max(finite), min(finite)
+    out = {}
+    for k in VALIDATION_KS:
+        got = max((scores[h] for h in order[:k] if np.isfinite(scores[h])), default=worst)
+        out[k] = float((best - got) / (best - worst))
+    return out

@@ -1,0 +1,236 @@
+"""The two-stage surrogate, the set rules and the validation that chooses a bundle's rule.
+
+Real training on the synthetic world of :mod:`tests.metamodel.synthetic_world`,
+where the best config follows the task's meta-features, and on a world where
+it does not (every task has the same best configs, which a portfolio covers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from metamodel.bundle import ModelBundle, load_bundle
+from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.bundle._validate import VALIDATION_KS, choose_set_rule
+from metamodel.encoding import ConfigEncoder
+from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.recommend import SET_RULES, SuggestQuery
+from metamodel.recommend._set_choice import make_set_choice
+from metamodel.spaces import config_hash, sample_configs
+from metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
+from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
+
+SMALL = SurrogateParams(n_models=3, n_estimators=60, config_rounds=30, min_child_samples=5)
+
+
+def _bundle(n_tasks: int, seed: int, *, validate: bool) -> ModelBundle:
+    tasks, records = world(n_tasks, seed=seed)
+    families = {t: f"family-{i % 8}" for i, t in enumerate(sorted(tasks))} if validate else None
+    return train_from_records(
+        SPACE,
+        records,
+        features(tasks),
+        {t: t for t in tasks},
+        "test-1",
+        TrainSettings(surrogate=SMALL),
+        families=families,
+    )
+
+
+def test_the_config_stage_splits_on_configs_only() -> None:
+    tasks, records = world(20, seed=3)
+    table = build_training_table(records, features(tasks), ConfigEncoder(CS))
+    surrogate = Surrogate.fit(table, SMALL)
+    for member in surrogate.members:
+        trees = member.dump_model()["tree_info"]
+        assert len(trees) == SMALL.config_rounds + SMALL.n_estimators
+
+        def split_features(node: dict[str, object]) -> set[int]:
+            if "split_feature" not in node:
+                return set()
+            found = {int(node["split_feature"])}  # type: ignore[call-overload]
+            for side in ("left_child", "right_child"):
+                found |= split_features(node[side])  # type: ignore[arg-type]
+            return found
+
+        first = set().union(*(split_features(t["tree_structure"]) for t in trees[:30]))
+        later = set().union(*(split_features(t["tree_structure"]) for t in trees[30:]))
+        assert first
+        assert min(first) >= table.n_meta  # configs only
+        assert any(f < table.n_meta for f in later)  # the task stage uses the task
+
+
+def test_two_stage_rankings_follow_the_task() -> None:
+    """On unseen tasks, predicted rankings of a fixed set of configs track the true ones."""
+    tasks, records = world(40, seed=1)
+    table = build_training_table(records, features(tasks), ConfigEncoder(CS))
+    surrogate = Surrogate.fit(table, SMALL)
+    fixed = sample_configs(CS, 32, method="sobol", seed=5)
+    encoded = ConfigEncoder(CS).encode(fixed)
+    new_tasks, _ = world(10, seed=77)
+    rhos = []
+    for f in new_tasks.values():
+        X = np.hstack([np.tile(f, (len(fixed), 1)), encoded])
+        predicted, _ = surrogate.predict(X)
+        rhos.append(spearmanr(predicted, [true_score(c, f) for c in fixed]).statistic)
+    assert np.mean(rhos) > 0.6
+
+
+def test_make_set_choice_refuses_an_unknown_rule() -> None:
+    bundle = _bundle(16, seed=2, validate=False)
+    recommender = bundle.recommender()
+    with pytest.raises(InvalidRequestError, match=r"unknown set rule 'best'.*expected_best"):
+        make_set_choice("best", recommender.table, recommender.settings)
+
+
+def test_portfolio_rules_follow_the_portfolio_order() -> None:
+    bundle = _bundle(16, seed=2, validate=False)
+    recommender = bundle.recommender()
+    pool = list(bundle.portfolio[:6]) + sample_configs(CS, 10, method="random", seed=9)
+    features_ = dict(zip(NAMES, [0.2, 0.8, 0.5, 0.5], strict=True))
+    hashes = [config_hash(c) for c in pool]
+    portfolio = [config_hash(c) for c in bundle.portfolio[:6]]
+    recommender.set_choice = make_set_choice("portfolio", recommender.table, recommender.settings)
+    assert [hashes[i] for i in recommender.choose(features_, pool, 6)] == portfolio
+    recommender.set_choice = make_set_choice(
+        "top_predicted", recommender.table, recommender.settings
+    )
+    top = recommender.choose(features_, pool, 3)
+    recommender.set_choice = make_set_choice(
+        "top_then_portfolio", recommender.table, recommender.settings
+    )
+    lead = recommender.choose(features_, pool, 4)
+    assert lead[0] == top[0]
+    assert [hashes[i] for i in lead[1:]] == [h for h in portfolio if h != hashes[top[0]]][:3]
+
+
+def test_a_portfolio_bundle_suggests_its_portfolio(tmp_path: Path) -> None:
+    bundle = _bundle(16, seed=2, validate=False)
+    training = dict(bundle.training, set_rules={"1": "top_predicted", "3": "portfolio"})
+    ruled = ModelBundle(**{**bundle.__dict__, "training": training})
+    ruled.save(tmp_path / "m.wsb")
+    loaded = load_bundle(tmp_path / "m.wsb")
+    assert loaded.set_rules == {1: "top_predicted", 3: "portfolio"}
+    recommender = loaded.recommender()
+    features_ = dict(zip(NAMES, [0.5] * 4, strict=True))
+    answer = recommender.suggest(features_, k=3)
+    assert [config_hash(s.config) for s in answer.suggestions] == [
+        config_hash(c) for c in bundle.portfolio[:3]
+    ]
+    # k = 1 and 2 follow the model; batches mixing both rules answer each as alone.
+    alone = [recommender.suggest(features_, k=k).suggestions for k in (1, 2, 3, 5)]
+    together = recommender.suggest_many(
+        [SuggestQuery(features_, k, None, ()) for k in (1, 2, 3, 5)]
+    )
+    assert [[config_hash(s.config) for s in a] for a in alone] == [
+        [config_hash(s.config) for s in t.suggestions]  # type: ignore[union-attr]
+        for t in together
+    ]
+    top = max(answer.suggestions, key=lambda s: s.predicted_score)
+    assert alone[0][0].predicted_score >= top.predicted_score
+
+
+def test_loading_refuses_an_unknown_rule(tmp_path: Path) -> None:
+    bundle = _bundle(16, seed=2, validate=False)
+    for rules, message in (
+        ({"1": "x"}, r"set rule 'x' is not one.*expected_best"),
+        ({"0": "portfolio"}, "not a k >= 1"),
+        ({"3": "portfolio"}, "start at k = 1"),
+    ):
+        odd = ModelBundle(**{**bundle.__dict__, "training": dict(bundle.training, set_rules=rules)})
+        odd.save(tmp_path / "odd.wsb")
+        with pytest.raises(FailedPreconditionError, match=message):
+            load_bundle(tmp_path / "odd.wsb")
+
+
+def test_validation_chooses_a_rule_and_records_its_figures() -> None:
+    bundle = _bundle(40, seed=1, validate=True)
+    assert set(bundle.set_rules) == set(VALIDATION_KS)
+    metrics = bundle.metrics
+    assert metrics["validation.folds"] == 3
+    assert metrics["validation.tasks"] == 40
+    for k, rule in bundle.set_rules.items():
+        assert rule in SET_RULES
+        served = metrics[f"validation.served.regret@{k}"]
+        assert served == metrics[f"validation.{rule}.regret@{k}"]
+        assert served <= metrics[f"validation.expected_best.regret@{k}"]
+    for rule in SET_RULES:
+        assert all(0.0 <= metrics[f"validation.{rule}.regret@{k}"] <= 1.0 for k in VALIDATION_KS)
+    # Where the best config follows the task, the fixed list is not served.
+    assert "portfolio" not in bundle.set_rules.values()
+
+
+def _same_everywhere(n_tasks: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
+    """Tasks whose scores do not depend on their features: what wins is a fixed list."""
+    rng = np.random.default_rng(4)
+    tasks = {f"flat-{i}": rng.random(4) for i in range(n_tasks)}
+    configs: list[dict[str, ConfigValue]] = sample_configs(CS, 30, method="random", seed=4)
+    base = rng.random(len(configs))
+    records = []
+    for task_id in tasks:
+        # Two kinds of task, not told apart by the features: each has its own winner.
+        kind = rng.integers(2)
+        for j, config in enumerate(configs):
+            bonus = 1.0 if j == kind else 0.0
+            records.append(
+                EvaluationRecord(
+                    task_id=task_id,
+                    space_id=SPACE.space_id,
+                    config=config,
+                    config_hash=config_hash(config),
+                    score=float(base[j] * 0.5 + bonus + rng.normal(0, 0.01)),
+                    status=RecordStatus.OK,
+                )
+            )
+    return tasks, records
+
+
+def test_validation_prefers_the_portfolio_where_features_say_nothing() -> None:
+    tasks, records = _same_everywhere(48)
+    families = {t: f"family-{i % 8}" for i, t in enumerate(sorted(tasks))}
+    found = choose_set_rule(
+        records,
+        features(tasks),
+        families,
+        3,
+        0,
+        lambda kept: train_from_records(
+            SPACE,
+            kept,
+            features(tasks),
+            {t: t for t in tasks},
+            "test-1",
+            TrainSettings(surrogate=SMALL, validation_folds=0),
+        ).recommender(),
+    )
+    assert found is not None
+    # The portfolio holds both winners in its first two; the model cannot tell which is which.
+    assert found.regret["portfolio"][3] == pytest.approx(0.0, abs=0.02)
+    # At k = 1 the model's pick is right for half the tasks, the portfolio's first for
+    # more; from k = 3 the default rule covers both kinds as the portfolio does, and
+    # the model's top 3 (near-copies of one guess) do not.
+    assert found.rules[1] == "portfolio"
+    assert found.regret[found.rules[3]][3] == pytest.approx(0.0, abs=0.02)
+    assert found.regret["top_predicted"][3] > 0.2
+
+
+def test_validation_needs_as_many_families_as_folds() -> None:
+    tasks, records = world(10, seed=1)
+    families = {t: "one" if i % 2 else "two" for i, t in enumerate(sorted(tasks))}
+    assert choose_set_rule(records, features(tasks), families, 3, 0, lambda kept: None) is None  # type: ignore[arg-type,return-value]
+    bundle = train_from_records(
+        SPACE,
+        records,
+        features(tasks),
+        {t: t for t in tasks},
+        "test-1",
+        TrainSettings(surrogate=SMALL),
+        families=families,
+    )
+    assert bundle.set_rules == {1: "expected_best"}
+    assert bundle.metrics == {}
