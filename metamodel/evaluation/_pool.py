@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.encoding import ConfigEncoder
+from metamodel.evaluation._dependence import DependenceCollector, TaskDependence
 from metamodel.evaluation._tasks import family_folds, load_evaluation_data
 from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from metamodel.recommend import TaskIndex
@@ -84,6 +86,8 @@ class PoolEvaluation:
         n_records: The space's records in all.
         left_out: ``{task name: reason}`` for the tasks with records that took no
             part (no usable meta-features, or fewer than two distinct scores).
+        dependence: How much the surrogate's rankings depend on the task
+            (:class:`~metamodel.evaluation._dependence.TaskDependence`).
     """
 
     space_name: str
@@ -91,6 +95,7 @@ class PoolEvaluation:
     tasks: list[TaskResult]
     n_records: int
     left_out: dict[str, str] = field(default_factory=dict)
+    dependence: TaskDependence | None = None
 
     def mean_regret(self, method: str, k: int) -> float:
         """Mean normalised regret of the best of the first k."""
@@ -175,6 +180,7 @@ def evaluate_pool(
     max_k = max(settings.ks)
     default_hash = config_hash(default_config(load_configspace(space)))
     results: list[TaskResult] = []
+    dependence = DependenceCollector(ConfigEncoder(load_configspace(space)))
     for fold in range(settings.n_folds):
         train_ids = {t for t, f in fold_of.items() if f != fold}
         test_ids = sorted(t for t, f in fold_of.items() if f == fold)
@@ -182,7 +188,13 @@ def evaluate_pool(
             progress(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
         train_records = [r for t in train_ids for r in usable[t]]
         bundle = train_from_records(
-            space, train_records, features, names, feature_version, settings.train
+            space,
+            train_records,
+            features,
+            names,
+            feature_version,
+            settings.train,
+            families=families,
         )
         recommender = bundle.recommender()
         matrix = score_matrix(train_records)
@@ -195,6 +207,15 @@ def evaluate_pool(
             rng = np.random.default_rng([settings.seed, fold, len(results)])
             feats = features[task_id].as_dict()
             chosen = recommender.choose(feats, [configs[h] for h in pool_hashes], max_k)
+            dependence.add(
+                fold,
+                single,
+                bundle.surrogate,
+                recommender.index.vector(feats),
+                scores,
+                configs,
+                [pool_hashes[i] for i in chosen],
+            )
             orders: dict[str, list[str]] = {
                 "warmstart": [pool_hashes[i] for i in chosen],
                 "default": _fill([default_hash], pool_hashes, max_k, rng),
@@ -221,7 +242,9 @@ def evaluate_pool(
                 )
             )
     left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
-    return PoolEvaluation(space_name, settings, results, data.n_records, left_out)
+    return PoolEvaluation(
+        space_name, settings, results, data.n_records, left_out, dependence.result()
+    )
 
 
 def _mean_order(matrix: ScoreMatrix) -> list[str]:

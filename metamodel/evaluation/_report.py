@@ -118,6 +118,7 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
         ([_LABELS[m], *(f"{result.win_rate(m, k):.2f}" for k in ks)] for m in METHODS[1:]),
     )
     lines += ["", f"![per task against the greedy portfolio]({scatter.name})", ""]
+    lines += _dependence_lines(result)
     lines += [f"Per-task regrets: [{per_task.name}]({per_task.name}).", ""]
     if result.left_out:
         lines += [f"Tasks with records left out ({len(result.left_out)}):", ""]
@@ -126,3 +127,25 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
     path = folder / f"{name}_pool.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _dependence_lines(result: PoolEvaluation) -> list[str]:
+    """The task-dependence figures (see :mod:`metamodel.evaluation._dependence`)."""
+    found = result.dependence
+    if found is None:
+        return []
+    return [
+        "Task dependence of the surrogate, over each fold's "
+        f"{found.n_fixed} configs best on its training tasks ({found.n_tasks} held-out tasks):",
+        "",
+        *markdown_table(
+            ["figure", "value"],
+            [
+                ["Spearman, predicted vs measured, mean over tasks", f"{found.spearman:.3f}"],
+                ["agreement across tasks, predicted", f"{found.predicted_agreement:.3f}"],
+                ["agreement across tasks, measured", f"{found.measured_agreement:.3f}"],
+                ["distinct configs in the top-5 lists", str(found.distinct_top5)],
+            ],
+        ),
+        "",
+    ]

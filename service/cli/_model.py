@@ -270,6 +270,15 @@ def _evaluate_pool(
     for method in METHODS:
         table.add_row(method, *(f"{result.mean_regret(method, k):.4f}" for k in settings.ks))
     console.print(table)
+    found = result.dependence
+    if found is not None:
+        console.print(
+            f"task dependence over {found.n_fixed} configs: Spearman predicted vs measured "
+            f"{found.spearman:.3f}; agreement across tasks predicted "
+            f"{found.predicted_agreement:.3f}, measured {found.measured_agreement:.3f}; "
+            f"{found.distinct_top5} distinct configs in the top-5 lists",
+            markup=False,
+        )
     print_left_out(result.left_out, {}, "the evaluation")
     per_task = report.with_name(f"{space}_pool_tasks.csv")
     console.print(

@@ -67,9 +67,18 @@ def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Pat
     assert result.win_rate("random", 1) > 0.5
     ranks = result.average_rank(1)
     assert sum(ranks.values()) == pytest.approx(21.0)  # 1 + 2 + ... + 6
+    # The synthetic world's best config follows the task: the surrogate's rankings of the
+    # fixed set follow the measured ones and differ between tasks as they do.
+    found = result.dependence
+    assert found is not None
+    assert found.n_tasks == 30
+    assert found.spearman > 0.5
+    assert found.predicted_agreement < found.measured_agreement + 0.3
+    assert found.distinct_top5 > 5
     report = write_pool_report(result, tmp_path / "out", command="warmstart evaluate ...")
     text = report.read_text()
     assert "| warmstart (ours) |" in text
+    assert "| agreement across tasks, predicted |" in text
     assert (tmp_path / "out" / "svm_like_pool_regret.png").stat().st_size > 1000
     assert (tmp_path / "out" / "svm_like_pool_vs_portfolio.png").is_file()
 

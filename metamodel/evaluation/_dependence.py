@@ -1,0 +1,140 @@
+"""Does the surrogate tell tasks apart? Its rankings of a fixed set of configs, task by task.
+
+A surrogate can score well on regret by learning one global ranking of configs
+and little else; such a model suggests the same few configs for every task.
+These figures measure task dependence directly, on the held-out tasks of a
+leave-family-out evaluation:
+
+- ``spearman``: per held-out task, the Spearman correlation between the
+  predicted and the measured scores of a fixed set of configs, averaged over
+  tasks. The fixed set is, per fold, the ``n_fixed`` configs with the best mean
+  normalised score on the fold's *training* tasks: the competitive region,
+  where telling configs apart matters and where one global ranking says least.
+- ``predicted_agreement`` and ``measured_agreement``: the mean Spearman
+  correlation, over pairs of held-out tasks of one fold, between their
+  predicted (resp. measured) rankings of the fixed set. A model whose rankings
+  agree across tasks far more than the measured ones do ignores the task.
+- ``distinct_top5``: how many distinct configs the first five suggestions of
+  all held-out tasks hold.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from metamodel.encoding import ConfigEncoder
+from metamodel.surrogate import Surrogate
+from metamodel.types import ConfigValue
+
+__all__ = ["DependenceCollector", "TaskDependence"]
+
+MIN_COMMON = 5
+"""Fewer fixed configs than this in common and a task (or a pair) is not measured."""
+
+
+@dataclass(frozen=True)
+class TaskDependence:
+    """Task dependence of the surrogate's predictions (see the module)."""
+
+    n_fixed: int
+    n_tasks: int
+    spearman: float
+    predicted_agreement: float
+    measured_agreement: float
+    distinct_top5: int
+
+
+@dataclass
+class _Seen:
+    fold: int
+    hashes: list[str]
+    predicted: np.ndarray
+    measured: np.ndarray
+
+
+class DependenceCollector:
+    """Collects each held-out task's predicted and measured scores of its fold's fixed set.
+
+    Args:
+        encoder: The space's config encoder.
+        n_fixed: Size of the fixed set per fold.
+    """
+
+    def __init__(self, encoder: ConfigEncoder, n_fixed: int = 32) -> None:
+        self.encoder = encoder
+        self.n_fixed = n_fixed
+        self._seen: list[_Seen] = []
+        self._top5: set[str] = set()
+
+    def add(
+        self,
+        fold: int,
+        fixed: Sequence[str],
+        surrogate: Surrogate,
+        meta: np.ndarray,
+        scores: Mapping[str, float],
+        configs: Mapping[str, Mapping[str, ConfigValue]],
+        suggested: Sequence[str],
+    ) -> None:
+        """Record one held-out task.
+
+        Args:
+            fold: Its fold.
+            fixed: The fold's configs by mean training score, best first (hashes).
+            surrogate: The fold's surrogate.
+            meta: The task's raw meta-feature vector, in the surrogate's order.
+            scores: The task's measured score per config hash (NaN: failed).
+            configs: The task's configs by hash.
+            suggested: The hashes the recommender put first, in order.
+        """
+        self._top5.update(suggested[:5])
+        hashes = [h for h in fixed[: self.n_fixed] if np.isfinite(scores.get(h, np.nan))]
+        if len(hashes) < MIN_COMMON:
+            return
+        encoded = self.encoder.encode([configs[h] for h in hashes])
+        X = np.hstack([np.tile(meta, (len(hashes), 1)), encoded])
+        predicted, _ = surrogate.predict(X)
+        measured = np.array([scores[h] for h in hashes])
+        self._seen.append(_Seen(fold, hashes, predicted, measured))
+
+    def result(self) -> TaskDependence:
+        """The figures over every recorded task (NaN where nothing could be measured)."""
+        rhos = [_spearman(s.predicted, s.measured) for s in self._seen]
+        by_fold: dict[int, list[_Seen]] = defaultdict(list)
+        for seen in self._seen:
+            by_fold[seen.fold].append(seen)
+        predicted, measured = [], []
+        for members in by_fold.values():
+            for a, b in combinations(members, 2):
+                common = sorted(set(a.hashes) & set(b.hashes))
+                if len(common) < MIN_COMMON:
+                    continue
+                ia = [a.hashes.index(h) for h in common]
+                ib = [b.hashes.index(h) for h in common]
+                predicted.append(_spearman(a.predicted[ia], b.predicted[ib]))
+                measured.append(_spearman(a.measured[ia], b.measured[ib]))
+        return TaskDependence(
+            n_fixed=self.n_fixed,
+            n_tasks=len(self._seen),
+            spearman=_mean(rhos),
+            predicted_agreement=_mean(predicted),
+            measured_agreement=_mean(measured),
+            distinct_top5=len(self._top5),
+        )
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")  # a constant ranking has no correlation
+    return float(spearmanr(a, b).statistic)
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
