@@ -130,7 +130,7 @@ class DescribeUpload:
     format: TableFormat
     target: str
     task_type: TaskType | None
-    data: bytes | bytearray
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True)
