@@ -9,9 +9,9 @@ all folds but one, and each rule chooses, for every task of the held-out fold,
 among the configs evaluated on it (pool mode). At each k of 1, 3, 5 and 10 the
 rule with the lowest mean normalised regret is served for requests of that k
 and up to the next, but only where it beats the default rule,
-``expected_best``, by more than twice the standard error of their paired
-per-task difference: the folds are small, and a rule chosen on noise would
-serve worse than the default. The figures of every rule go into the bundle's
+``expected_best``, by more than the standard error of their paired per-task
+difference: the folds are small, and a rule chosen on noise would serve worse
+than the default. The figures of every rule go into the bundle's
 metrics, so ``model info`` and GetModelInfo show why. An evaluation that trains
 a bundle per outer fold thus chooses each fold's rules on that fold's training
 tasks alone, never on the tasks it reports.
@@ -33,6 +33,9 @@ __all__ = ["DEFAULT_RULE", "VALIDATION_KS", "RuleValidation", "choose_set_rule"]
 
 DEFAULT_RULE = "expected_best"
 """Served unless the validation shows another rule better beyond noise."""
+NOISE_ERRORS = 1.0
+"""Another rule is served where it beats the default by more than this many standard
+errors of the paired per-task difference (one-sided, about 84% sure)."""
 
 VALIDATION_KS = (1, 3, 5, 10)
 """The k at which rules are compared; the mean over them decides."""
@@ -133,7 +136,7 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
     if best == default or len(diff) < 2:
         return default
     error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
-    return best if float(diff.mean()) > 2.0 * error else default
+    return best if float(diff.mean()) > NOISE_ERRORS * error else default
 
 
 def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:

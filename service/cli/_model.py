@@ -14,7 +14,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from benchmarks.live import LiveSettings, evaluate_live, write_live_report
+from benchmarks.live import (
+    SINGLE_CONFIG_METHODS,
+    LiveSettings,
+    evaluate_live,
+    write_live_report,
+)
 from benchmarks.tasks import Suite, load_suite
 from metamodel.bundle import TrainSettings, load_bundle, train_space
 from metamodel.errors import InvalidRequestError
@@ -112,7 +117,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Training seed (same seed, same model).")] = 0,
     n_models: Annotated[int, typer.Option(help="Ensemble members (uncertainty).")] = 5,
     n_estimators: Annotated[
-        int, typer.Option(help="Boosting rounds per member.")
+        int,
+        typer.Option(
+            help="Boosting rounds per member over task and config (after 80 config-only rounds)."
+        ),
     ] = SurrogateParams.n_estimators,
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
@@ -160,7 +168,9 @@ def evaluate(
     ] = None,
     k: Annotated[
         int | None,
-        typer.Option(help="Live: configs trained per task (default 5); seeding: enqueued (10)."),
+        typer.Option(
+            help="Live: configs trained per task and method (default 5); seeding: enqueued (10)."
+        ),
     ] = None,
     trials: Annotated[int, typer.Option(help="Seeding: Optuna trials per study.")] = 50,
     repeats: Annotated[int, typer.Option(help="Seeding: TPE seeds per task.")] = 3,
@@ -169,10 +179,17 @@ def evaluate(
     ] = None,
     row_cap: Annotated[
         int | None,
-        typer.Option(help="Live: row cap, 0 for none (default: as the stored records, else 2000)."),
+        typer.Option(
+            help="Live: row cap, 0 for none: the tasks' real sizes "
+            "(default: as the stored records, else 2000)."
+        ),
     ] = None,
     flaml: Annotated[
-        bool, typer.Option(help="Live: FLAML's zero-shot LightGBM as a baseline (if installed).")
+        bool,
+        typer.Option(
+            help="Live: FLAML's zero-shot LightGBM and k configs sampled from FLAML's "
+            "LightGBM space as baselines (if installed)."
+        ),
     ] = True,
     folds: Annotated[int, typer.Option(help="Leave-family-out folds.")] = 5,
     out: Annotated[Path, typer.Option(help="Folder for the report and plots.")] = Path(
@@ -181,7 +198,10 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the folds and of the training.")] = 0,
     n_models: Annotated[int, typer.Option(help="Ensemble members.")] = 5,
     n_estimators: Annotated[
-        int, typer.Option(help="Boosting rounds per member.")
+        int,
+        typer.Option(
+            help="Boosting rounds per member over task and config (after 80 config-only rounds)."
+        ),
     ] = SurrogateParams.n_estimators,
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
@@ -305,16 +325,58 @@ def _evaluate_live(
     ks = settings.ks
     table = Table(
         "method",
-        "mean regret",
-        *(f"ours top-{k}: W/T/L" for k in ks),
+        *(f"regret@{k}" for k in ks),
+        *(f"ours best-of-{k}: W/T/L" for k in ks),
         title=f"{space}, live mode, {len(result.tasks)} held-out tasks",
     )
-    for k in ks:
-        table.add_row(f"warmstart best-of-{k}", f"{result.mean_regret('warmstart', k):.4f}")
-    for method in result.methods[1:]:
-        records = (str(result.record(method, k)) for k in ks)
-        table.add_row(method, f"{result.mean_regret(method):.4f}", *records)
+    for method in result.methods:
+        regrets = (
+            f"{result.mean_regret(method, k):.4f}"
+            if k == 1 or method not in SINGLE_CONFIG_METHODS
+            else "="
+            for k in ks
+        )
+        records = (
+            [""] * len(ks) if method == "warmstart" else [str(result.record(method, k)) for k in ks]
+        )
+        table.add_row(method, *regrets, *records)
     console.print(table)
+    buckets = Table(
+        "rows used",
+        "tasks",
+        "method",
+        *(f"regret@{k}" for k in ks),
+        title="by size bucket of the rows used",
+    )
+    for bucket, tasks in result.by_bucket().items():
+        for method in result.methods:
+            buckets.add_row(
+                bucket,
+                str(len(tasks)),
+                method,
+                *(
+                    f"{result.mean_regret(method, k, tasks):.4f}"
+                    if k == 1 or method not in SINGLE_CONFIG_METHODS
+                    else "="
+                    for k in ks
+                ),
+            )
+    console.print(buckets)
+    for baseline in ("default", "flaml_zeroshot"):
+        if baseline in result.methods:
+            record = result.record(baseline, 1)
+            share = record.win_share
+            where = "never differ" if share != share else f"{share:.0%} wins where they differ"
+            console.print(
+                f"warmstart top-1 against {baseline}: {record} W/T/L ({where})", markup=False
+            )
+    if "flaml_space" in result.methods:
+        at = 5 if 5 in ks else max(ks)
+        console.print(
+            f"warmstart best-of-{at} regret / flaml_space best-of-{at}: "
+            f"{result.regret_ratio('warmstart', 'flaml_space', at):.2f}",
+            markup=False,
+        )
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"protocol: {result.protocol_note}; report: {report}", markup=False)

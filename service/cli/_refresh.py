@@ -160,7 +160,10 @@ def refresh(
     gate_folds: Annotated[int, typer.Option(help="Leave-family-out folds of the gate.")] = 5,
     n_models: Annotated[int, typer.Option(help="Ensemble members.")] = 5,
     n_estimators: Annotated[
-        int, typer.Option(help="Boosting rounds per member.")
+        int,
+        typer.Option(
+            help="Boosting rounds per member over task and config (after 80 config-only rounds)."
+        ),
     ] = SurrogateParams.n_estimators,
     folds: Annotated[int, typer.Option(help="k of each evaluation's k-fold CV.")] = 5,
     row_cap: Annotated[int, typer.Option(help="Rows used per task at most; 0: all.")] = 10_000,
