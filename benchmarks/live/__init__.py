@@ -1,9 +1,12 @@
 """Live-mode evaluation: train warmstart's suggestions and the baselines on held-out tasks.
 
 :func:`evaluate_live` runs the leave-family-out comparison (pool mode's folds)
-by evaluating configs for real with the stored records' protocol, FLAML's
-zero-shot LightGBM included when FLAML is installed; :func:`write_live_report`
-writes it as Markdown with PNG plots.
+by evaluating configs for real with the stored records' protocol or at the
+tasks' real sizes (``row_cap=0``), against the library default, the single
+best config, the greedy portfolio, the nearest-neighbour warm start and, when
+FLAML is installed, FLAML's zero-shot LightGBM and configs sampled from FLAML's
+own search space; :func:`write_live_report` writes it as Markdown with PNG plots,
+by size bucket of the rows used.
 
 Example:
     >>> result = evaluate_live(store, load_suite("pmlb:data/pmlb"), "lightgbm", "mf-1")
@@ -20,6 +23,11 @@ from benchmarks.live._flaml import (
     flaml_lightgbm_params,
     flaml_missing_reason,
 )
+from benchmarks.live._flaml_space import (
+    FLAML_SPACE_LIGHTGBM,
+    FlamlSpaceLightGBM,
+    flaml_space_configs,
+)
 from benchmarks.live._protocol import (
     DEFAULT_PROTOCOL,
     RecordedProtocol,
@@ -30,20 +38,30 @@ from benchmarks.live._report import outside_space, write_live_report
 from benchmarks.live._split import spread_over_families
 from benchmarks.live._types import (
     BASELINES,
+    FLAML_METHODS,
     LIVE_METHODS,
+    SINGLE_CONFIG_METHODS,
+    SIZE_BUCKETS,
     LiveEvaluation,
     LiveSettings,
     LiveTaskResult,
     WinTieLoss,
+    regret_at,
+    size_bucket,
 )
 
 __all__ = [
     "BASELINES",
     "DEFAULT_PROTOCOL",
     "FLAML_LIGHTGBM",
+    "FLAML_METHODS",
+    "FLAML_SPACE_LIGHTGBM",
     "LIVE_METHODS",
+    "SINGLE_CONFIG_METHODS",
+    "SIZE_BUCKETS",
     "FlamlLightGBM",
     "FlamlLightGBMEstimator",
+    "FlamlSpaceLightGBM",
     "LiveEvaluation",
     "LiveSettings",
     "LiveTaskResult",
@@ -52,9 +70,12 @@ __all__ = [
     "evaluate_live",
     "flaml_lightgbm_params",
     "flaml_missing_reason",
+    "flaml_space_configs",
     "outside_space",
     "recorded_protocol",
+    "regret_at",
     "resolve_protocol",
+    "size_bucket",
     "spread_over_families",
     "write_live_report",
 ]

@@ -10,17 +10,29 @@ runner's own :func:`benchmarks.runner.evaluate_config`):
 - ``default``: the learner's library default;
 - ``single_best``: the config with the best mean normalised score over the
   training tasks (pool mode's rule);
+- ``greedy_portfolio``: the greedy portfolio of the training records
+  (auto-sklearn 2.0 / TabRepo, :func:`metamodel.portfolio.greedy_portfolio`);
+- ``nearest_neighbour``: the best config of each nearest training task in
+  meta-feature space (auto-sklearn 1.0), pool mode's rule;
 - ``flaml_zeroshot``: FLAML's zero-shot LightGBM (``flaml.default``), when the
-  space is LightGBM's and FLAML is installed (see :mod:`benchmarks.live._flaml`).
+  space is LightGBM's and FLAML is installed (see :mod:`benchmarks.live._flaml`);
+- ``flaml_space``: configs sampled (seeded per task) from FLAML's own LightGBM
+  search space for the rows used, under the same conditions
+  (see :mod:`benchmarks.live._flaml_space`).
 
-Normalised regret follows HPO-B: ``(best_t - score) / (best_t - worst_t)``,
-where best and worst are over the task's stored records *and* every score
-measured during the comparison; a failed evaluation counts as the worst.
+warmstart, the portfolio, the nearest neighbours and FLAML's space train
+``max(ks)`` configs each and are reported as best of k; the other baselines
+train one config. Normalised regret follows HPO-B:
+``(best_t - score) / (best_t - worst_t)``, where best and worst are over every
+config trained live on the task (all methods) and the task's stored records
+measured on the same rows, CV folds and seed; a failed evaluation counts as
+the worst.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,21 +41,30 @@ import numpy as np
 
 from benchmarks.learners import Learner, get_learner
 from benchmarks.live._flaml import FLAML_LIGHTGBM, flaml_lightgbm_params, flaml_missing_reason
+from benchmarks.live._flaml_space import FLAML_SPACE_LIGHTGBM, flaml_space_configs
 from benchmarks.live._protocol import recorded_protocol, resolve_protocol
 from benchmarks.live._split import (
     spread_over_families,
     stored_scores,
 )
-from benchmarks.live._types import LIVE_METHODS, LiveEvaluation, LiveSettings, LiveTaskResult
+from benchmarks.live._types import (
+    FLAML_METHODS,
+    LIVE_METHODS,
+    SINGLE_CONFIG_METHODS,
+    LiveEvaluation,
+    LiveSettings,
+    LiveTaskResult,
+)
 from benchmarks.runner import Protocol, cap_rows, evaluate_config
 from benchmarks.tasks import Suite, TaskData
 from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, NotFoundError
-from metamodel.evaluation import load_evaluation_data, regret_curve
-from metamodel.portfolio import ScoreMatrix, score_matrix
+from metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
+from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from metamodel.recommend import Recommender
 from metamodel.spaces import config_hash, make_search_space
 from metamodel.store import RecordStore
-from metamodel.types import ConfigValue, RecordStatus
+from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 __all__ = ["evaluate_live"]
 
@@ -85,27 +106,41 @@ class _Context:
     seed: int
     ks: tuple[int, ...]
     with_flaml: bool
+    fold_seed: int
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """The live outcome of every config, and each method's configs as keys into it."""
+
+    outcomes: dict[str, _Outcome]
+    orders: dict[str, list[str]]
 
 
 def _evaluate_task(
     context: _Context,
     data: TaskData,
-    suggested: Sequence[Mapping[str, ConfigValue]],
-    baselines: Mapping[str, Mapping[str, ConfigValue]],
-) -> tuple[dict[str, _Outcome], list[str], dict[str, str]]:
-    """Evaluate every distinct config once (a baseline that warmstart also suggested is shared).
+    configs: Mapping[str, Sequence[Mapping[str, ConfigValue]]],
+    flaml_space: Sequence[Mapping[str, ConfigValue]],
+) -> _Trained:
+    """Evaluate every distinct config once (one that several methods chose is shared).
+
+    Args:
+        context: The shared settings.
+        data: The held-out task.
+        configs: Each method's configs in the learner's space, in order.
+        flaml_space: Configs sampled from FLAML's space (trained with its learner).
 
     Returns:
-        The outcome of each config by hash (FLAML's under ``"flaml_zeroshot"``),
-        warmstart's hashes in order, and each baseline's key into the outcomes.
+        Outcomes keyed by config hash (``flaml_space:HASH`` and
+        ``flaml_zeroshot`` for the FLAML baselines) and each method's keys in order.
     """
     distinct: dict[str, Mapping[str, ConfigValue]] = {}
-    ours = [config_hash(c) for c in suggested]
-    for digest, config in zip(ours, suggested, strict=True):
-        distinct.setdefault(digest, config)
-    firsts = {method: config_hash(config) for method, config in baselines.items()}
-    for method, digest in firsts.items():
-        distinct.setdefault(digest, baselines[method])
+    orders: dict[str, list[str]] = {}
+    for method, listed in configs.items():
+        orders[method] = [config_hash(c) for c in listed]
+        for digest, config in zip(orders[method], listed, strict=True):
+            distinct.setdefault(digest, config)
     outcomes = {
         digest: _run(
             data, context.learner, config, context.protocol, context.seed, context.space_id
@@ -113,11 +148,39 @@ def _evaluate_task(
         for digest, config in distinct.items()
     }
     if context.with_flaml:
-        firsts["flaml_zeroshot"] = "flaml_zeroshot"
+        orders["flaml_zeroshot"] = ["flaml_zeroshot"]
         outcomes["flaml_zeroshot"] = _run(
             data, FLAML_LIGHTGBM, {}, context.protocol, context.seed, ""
         )
-    return outcomes, ours, firsts
+        orders["flaml_space"] = []
+        for config in flaml_space:
+            key = f"flaml_space:{config_hash(config)}"
+            orders["flaml_space"].append(key)
+            if key not in outcomes:
+                outcomes[key] = _run(
+                    data, FLAML_SPACE_LIGHTGBM, config, context.protocol, context.seed, ""
+                )
+    return _Trained(outcomes, orders)
+
+
+def _comparable_scores(
+    records: Sequence[EvaluationRecord], rows_used: int, protocol: Protocol, seed: int
+) -> dict[str, float]:
+    """Stored scores measured as the live ones are: same rows, CV folds and seed.
+
+    A record evaluated on a row-capped sample scores a different problem than
+    the whole table, so it only takes part when the live evaluation uses the
+    same rows.
+    """
+    same = [
+        r
+        for r in records
+        if r.status is RecordStatus.OK
+        and r.seed == seed
+        and r.metrics.get("rows_used") == rows_used
+        and r.metrics.get("folds") == protocol.folds
+    ]
+    return stored_scores(same)
 
 
 def _task_result(
@@ -125,18 +188,35 @@ def _task_result(
     data: TaskData,
     family: str,
     fold: int,
-    suggested: Sequence[Mapping[str, ConfigValue]],
-    baselines: Mapping[str, Mapping[str, ConfigValue]],
-    stored: Mapping[str, float],
+    configs: Mapping[str, Sequence[Mapping[str, ConfigValue]]],
+    records: Sequence[EvaluationRecord],
 ) -> LiveTaskResult:
     start = time.perf_counter()
-    outcomes, ours, firsts = _evaluate_task(context, data, suggested, baselines)
-    # One pool of scores: the stored records and everything measured live.
+    X, _ = cap_rows(data, context.protocol, context.seed)
+    rows_used = len(X)
+    flaml_space: list[dict[str, ConfigValue]] = []
+    if context.with_flaml:
+        flaml_space = flaml_space_configs(
+            data.task.task_type,
+            rows_used,
+            X.shape[1],
+            max(context.ks),
+            [context.fold_seed, zlib.crc32(data.task.task_id.encode())],
+        )
+    trained = _evaluate_task(context, data, configs, flaml_space)
+    outcomes, orders = trained.outcomes, trained.orders
+    stored = _comparable_scores(records, rows_used, context.protocol, context.seed)
+    # One pool of scores: the comparable stored records and everything measured live.
     pool = {f"stored:{h}": s for h, s in stored.items()}
     pool.update({f"live:{key}": o.score for key, o in outcomes.items()})
-    regret = {"warmstart": regret_curve(pool, [f"live:{h}" for h in ours], context.ks)}
-    for method, key in firsts.items():
-        regret[method] = regret_curve(pool, [f"live:{key}"], (1,))
+    regret = {
+        method: regret_curve(
+            pool,
+            [f"live:{key}" for key in keys],
+            (1,) if method in SINGLE_CONFIG_METHODS else context.ks,
+        )
+        for method, keys in orders.items()
+    }
     finite = [s for s in pool.values() if np.isfinite(s)]
     stored_finite = [s for s in stored.values() if np.isfinite(s)]
     live_finite = [o.score for o in outcomes.values() if np.isfinite(o.score)]
@@ -145,35 +225,56 @@ def _task_result(
         for h in outcomes
         if h in stored and np.isfinite(stored[h]) and np.isfinite(outcomes[h].score)
     ]
-    errors = {
-        method: str(outcomes[key].error) for method, key in firsts.items() if outcomes[key].error
+    errors = {}
+    for method, keys in orders.items():
+        for i, key in enumerate(keys):
+            if outcomes[key].error:
+                label = method if method in SINGLE_CONFIG_METHODS else f"{method}#{i + 1}"
+                errors[label] = str(outcomes[key].error)
+    config_scores = {
+        method: tuple(outcomes[key].score for key in keys) for method, keys in orders.items()
     }
-    errors.update(
-        {
-            f"warmstart#{i + 1}": str(outcomes[h].error)
-            for i, h in enumerate(ours)
-            if outcomes[h].error
-        }
-    )
     return LiveTaskResult(
         task_id=data.task.task_id,
         name=data.task.name,
         family=family,
         fold=fold,
         task_type=data.task.task_type.value,
-        scores={"warmstart": outcomes[ours[0]].score}
-        | {method: outcomes[key].score for method, key in firsts.items()},
-        warmstart_scores=tuple(outcomes[h].score for h in ours),
+        rows_used=rows_used,
+        scores={m: scores[0] if scores else np.nan for m, scores in config_scores.items()},
+        warmstart_scores=config_scores["warmstart"],
+        config_scores=config_scores,
         regret=regret,
         best=max(finite),
         worst=min(finite),
         n_stored=len(stored),
-        new_best=bool(live_finite) and max(live_finite) > max(stored_finite),
+        new_best=bool(live_finite and stored_finite) and max(live_finite) > max(stored_finite),
         stored_gap=max(gaps) if gaps else None,
         flaml_params=_flaml_params(data, context) if context.with_flaml else None,
         errors=errors,
         seconds=time.perf_counter() - start,
     )
+
+
+def _set_rule_note(training: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
+    """How a fold's bundle chose its set rules, from what the bundle records."""
+    rules = training.get("set_rules", {})
+    served = ", ".join(f"k >= {k}: {rule}" for k, rule in rules.items())
+    if "validation.tasks" not in metrics:
+        return f"{served} (the default: too few families in the training folds to validate)"
+    return (
+        f"{served}, chosen on {metrics['validation.folds']:.0f} inner family folds of "
+        f"{metrics['validation.tasks']:.0f} of its training tasks"
+    )
+
+
+def _neighbour_configs(
+    recommender: Recommender, features: Mapping[str, float], matrix: ScoreMatrix, k: int
+) -> list[dict[str, ConfigValue]]:
+    """The distinct best configs of the nearest training tasks, the first ``k`` (pool mode's)."""
+    by_hash = dict(zip(matrix.config_hashes, matrix.configs, strict=True))
+    order = list(dict.fromkeys(neighbour_order(recommender.index, dict(features), matrix)))
+    return [dict(by_hash[h]) for h in order[:k]]
 
 
 def _flaml_params(data: TaskData, context: _Context) -> dict[str, Any] | None:
@@ -266,10 +367,14 @@ def evaluate_live(
         if missing:
             notes.append(missing)
             say(missing)
-    methods = LIVE_METHODS if with_flaml else LIVE_METHODS[:-1]
-    context = _Context(learner, space.space_id, protocol, cv_seed, settings.ks, with_flaml)
+    methods = tuple(m for m in LIVE_METHODS if with_flaml or m not in FLAML_METHODS)
+    context = _Context(
+        learner, space.space_id, protocol, cv_seed, settings.ks, with_flaml, settings.seed
+    )
     say(f"live protocol: {protocol_note}; {len(chosen)} held-out tasks")
+    max_k = max(settings.ks)
     results: list[LiveTaskResult] = []
+    set_rules: dict[int, str] = {}
     for fold in range(settings.n_folds):
         test_ids = [t for t in chosen if fold_of[t] == fold]
         if not test_ids:
@@ -287,9 +392,12 @@ def evaluate_live(
             families=families,
         )
         recommender = bundle.recommender()
-        baselines = {
-            "default": learner.default_config(),
-            "single_best": _single_best(score_matrix(train_records)),
+        set_rules[fold] = _set_rule_note(bundle.training, bundle.metrics)
+        matrix = score_matrix(train_records)
+        shared: dict[str, list[dict[str, ConfigValue]]] = {
+            "default": [learner.default_config()],
+            "single_best": [_single_best(matrix)],
+            "greedy_portfolio": [dict(matrix.configs[i]) for i in greedy_portfolio(matrix, max_k)],
         }
         for task_id in test_ids:
             done = f"{len(results) + 1}/{len(chosen)}"
@@ -301,21 +409,19 @@ def evaluate_live(
                     f"{data.task.task_id}, the records' task is {task_id}"
                 )
                 continue
-            advice = recommender.suggest(features[task_id].as_dict(), max(settings.ks))
-            suggested = [s.config for s in advice.suggestions]
+            feats = features[task_id].as_dict()
+            advice = recommender.suggest(feats, max_k)
+            suggested = [dict(s.config) for s in advice.suggestions]
             if not suggested:
                 notes.append(f"{names[task_id]} skipped: the model suggested no config")
                 continue
+            configs: dict[str, list[dict[str, ConfigValue]]] = {
+                "warmstart": suggested,
+                **shared,
+                "nearest_neighbour": _neighbour_configs(recommender, feats, matrix, max_k),
+            }
             results.append(
-                _task_result(
-                    context,
-                    data,
-                    families[task_id],
-                    fold,
-                    suggested,
-                    baselines,
-                    stored_scores(usable[task_id]),
-                )
+                _task_result(context, data, families[task_id], fold, configs, usable[task_id])
             )
     if not results:
         raise NotFoundError("no held-out task could be evaluated live: " + "; ".join(notes))
@@ -329,4 +435,5 @@ def evaluate_live(
         results,
         split.n_records,
         notes,
+        set_rules,
     )

@@ -13,19 +13,48 @@ from metamodel.errors import InvalidRequestError
 
 __all__ = [
     "BASELINES",
+    "FLAML_METHODS",
     "LIVE_METHODS",
+    "SINGLE_CONFIG_METHODS",
+    "SIZE_BUCKETS",
     "LiveEvaluation",
     "LiveSettings",
     "LiveTaskResult",
     "WinTieLoss",
+    "regret_at",
+    "size_bucket",
 ]
 
-LIVE_METHODS = ("warmstart", "default", "single_best", "flaml_zeroshot")
-"""Every method live mode knows; ``flaml_zeroshot`` only for LightGBM with FLAML installed."""
+LIVE_METHODS = (
+    "warmstart",
+    "default",
+    "single_best",
+    "greedy_portfolio",
+    "nearest_neighbour",
+    "flaml_zeroshot",
+    "flaml_space",
+)
+"""Every method live mode knows; the FLAML ones only for LightGBM with FLAML installed."""
 
 BASELINES = LIVE_METHODS[1:]
 
+FLAML_METHODS = ("flaml_zeroshot", "flaml_space")
+"""The baselines that need FLAML (and the LightGBM space)."""
+
+SINGLE_CONFIG_METHODS = frozenset({"default", "single_best", "flaml_zeroshot"})
+"""Methods that train one config per task; the others train ``max(ks)`` and report best of k."""
+
+SIZE_BUCKETS = ("<= 2k", "2k-20k", "> 20k")
+"""Buckets of the rows a task's evaluation used (after any row cap)."""
+
 _TIE = 1e-12
+
+
+def size_bucket(rows: int) -> str:
+    """The bucket of :data:`SIZE_BUCKETS` that ``rows`` used rows fall in."""
+    if rows <= 2_000:
+        return SIZE_BUCKETS[0]
+    return SIZE_BUCKETS[1] if rows <= 20_000 else SIZE_BUCKETS[2]
 
 
 @dataclass(frozen=True)
@@ -33,8 +62,9 @@ class LiveSettings:
     """How the live evaluation runs.
 
     Attributes:
-        ks: Report warmstart's best-of-k regret at these k; ``max(ks)``
-            suggestions are trained per task. Baselines are one config each.
+        ks: Report best-of-k regret at these k; ``max(ks)`` configs are trained
+            per task for warmstart, ``greedy_portfolio``, ``nearest_neighbour``
+            and ``flaml_space``; the other baselines are one config each.
         n_folds: Leave-family-out folds (as pool mode).
         seed: Seed of the folds, of the task choice and of the training (as pool mode).
         max_tasks: Evaluate at most this many held-out tasks, spread over families.
@@ -44,7 +74,8 @@ class LiveSettings:
             say); 0: no cap.
         cv_seed: Seed of the CV splits and of the models; ``None``: the records'.
         n_threads: Threads per model fit.
-        flaml: Include FLAML's zero-shot baseline (LightGBM only).
+        flaml: Include the FLAML baselines, zero-shot and configs sampled from
+            FLAML's space (LightGBM only).
         train: How each fold's bundle is trained.
     """
 
@@ -84,12 +115,15 @@ class LiveTaskResult:
     """What happened on one held-out task.
 
     Attributes:
+        rows_used: Rows the evaluation used (the task's rows, or the row cap).
         scores: Live score of each method's first config (NaN: it failed).
         warmstart_scores: Live scores of warmstart's suggestions, in order.
-        regret: Normalised regret per method and k (baselines at k = 1 only).
-        best: Best score over the stored records and the live evaluations.
+        config_scores: Live scores of each method's configs, in order.
+        regret: Normalised regret per method and k (one-config methods at k = 1 only).
+        best: Best score over the comparable stored records and the live evaluations.
         worst: Worst score over the same.
-        n_stored: Configs stored for the task before the comparison.
+        n_stored: Stored configs whose scores take part (measured on the same
+            rows, folds and seed as the live protocol).
         new_best: Whether a live score beat every stored score.
         stored_gap: Largest |live - stored| score of a config evaluated both
             ways (``None``: none was); near 0 when the protocol matches.
@@ -104,8 +138,10 @@ class LiveTaskResult:
     family: str
     fold: int
     task_type: str
+    rows_used: int
     scores: dict[str, float]
     warmstart_scores: tuple[float, ...]
+    config_scores: dict[str, tuple[float, ...]]
     regret: dict[str, dict[int, float]]
     best: float
     worst: float
@@ -130,6 +166,12 @@ class WinTieLoss:
         """Tasks compared."""
         return self.wins + self.ties + self.losses
 
+    @property
+    def win_share(self) -> float:
+        """Wins over the tasks where the two differ (NaN when they never do)."""
+        decided = self.wins + self.losses
+        return self.wins / decided if decided else float("nan")
+
     def __str__(self) -> str:
         return f"{self.wins}/{self.ties}/{self.losses}"
 
@@ -147,16 +189,48 @@ class LiveEvaluation:
     tasks: list[LiveTaskResult]
     n_records: int
     notes: list[str] = field(default_factory=list)
+    set_rules: dict[int, str] = field(default_factory=dict)
+    """How each outer fold's bundle chose its set rules (a sentence per fold)."""
 
-    def mean_regret(self, method: str, k: int = 1) -> float:
-        """Mean normalised regret of a method (warmstart: best of its first k)."""
-        return float(np.mean([t.regret[method][k] for t in self.tasks]))
+    def mean_regret(
+        self, method: str, k: int = 1, tasks: list[LiveTaskResult] | None = None
+    ) -> float:
+        """Mean normalised regret of a method's best of its first k (one-config methods: its one).
+
+        Args:
+            method: The method.
+            k: How many of its configs.
+            tasks: Average over these (default: every task).
+        """
+        chosen = self.tasks if tasks is None else tasks
+        return float(np.mean([regret_at(t, method, k) for t in chosen]))
 
     def record(self, baseline: str, k: int = 1) -> WinTieLoss:
-        """Wins, ties and losses of warmstart's best of k against a baseline's one config."""
-        diffs = [t.regret["warmstart"][k] - t.regret[baseline][1] for t in self.tasks]
+        """Wins, ties and losses of warmstart's best of k against a baseline's best of k."""
+        diffs = [regret_at(t, "warmstart", k) - regret_at(t, baseline, k) for t in self.tasks]
         return WinTieLoss(
             wins=sum(d < -_TIE for d in diffs),
             ties=sum(abs(d) <= _TIE for d in diffs),
             losses=sum(d > _TIE for d in diffs),
         )
+
+    def by_bucket(self) -> dict[str, list[LiveTaskResult]]:
+        """The tasks of each size bucket that has any, in :data:`SIZE_BUCKETS` order."""
+        out: dict[str, list[LiveTaskResult]] = {b: [] for b in SIZE_BUCKETS}
+        for task in self.tasks:
+            out[size_bucket(task.rows_used)].append(task)
+        return {bucket: tasks for bucket, tasks in out.items() if tasks}
+
+    def regret_ratio(self, method: str, baseline: str, k: int) -> float:
+        """Mean regret of ``method``'s best of k over ``baseline``'s (inf if theirs is 0)."""
+        theirs = self.mean_regret(baseline, k)
+        ours = self.mean_regret(method, k)
+        if theirs == 0:
+            return 0.0 if ours == 0 else float("inf")
+        return ours / theirs
+
+
+def regret_at(task: LiveTaskResult, method: str, k: int) -> float:
+    """A method's regret on a task with k configs (a one-config method's at k = 1)."""
+    by_k = task.regret[method]
+    return by_k[k] if k in by_k else by_k[max(x for x in by_k if x <= k)]

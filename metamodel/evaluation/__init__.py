@@ -15,6 +15,7 @@ from metamodel.evaluation._pool import (
     TaskResult,
     evaluate_pool,
     family_folds,
+    neighbour_order,
     regret_curve,
 )
 from metamodel.evaluation._report import write_pool_report, write_pool_tasks
@@ -49,6 +50,7 @@ __all__ = [
     "family_folds",
     "load_evaluation_data",
     "markdown_table",
+    "neighbour_order",
     "plot_mean_regret",
     "plot_per_task",
     "regret_curve",

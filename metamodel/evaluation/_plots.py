@@ -17,6 +17,7 @@ METHOD_LABELS = {
     "greedy_portfolio": "greedy portfolio",
     "nearest_neighbour": "nearest-neighbour warm start",
     "flaml_zeroshot": "FLAML zero-shot",
+    "flaml_space": "FLAML's space, sampled",
 }
 """How the reports name each method."""
 

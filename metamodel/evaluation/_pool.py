@@ -39,6 +39,7 @@ __all__ = [
     "TaskResult",
     "evaluate_pool",
     "family_folds",
+    "neighbour_order",
     "regret_curve",
 ]
 
@@ -222,7 +223,7 @@ def evaluate_pool(
                 "single_best": _fill(single, pool_hashes, max_k, rng),
                 "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
                 "nearest_neighbour": _fill(
-                    _neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
+                    neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
                 ),
             }
             regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}
@@ -253,7 +254,7 @@ def _mean_order(matrix: ScoreMatrix) -> list[str]:
     return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]
 
 
-def _neighbour_order(
+def neighbour_order(
     index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix
 ) -> list[str]:
     """The best config of the nearest training task, then of the next nearest, ..."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +14,20 @@ from typer.testing import CliRunner
 
 from benchmarks.learners import get_learner
 from benchmarks.live import (
+    FLAML_METHODS,
+    FLAML_SPACE_LIGHTGBM,
+    LIVE_METHODS,
+    SINGLE_CONFIG_METHODS,
     FlamlLightGBMEstimator,
     LiveEvaluation,
     LiveSettings,
     evaluate_live,
     flaml_lightgbm_params,
     flaml_missing_reason,
+    flaml_space_configs,
     outside_space,
+    regret_at,
+    size_bucket,
     spread_over_families,
     write_live_report,
 )
@@ -35,8 +44,9 @@ from metamodel.types import RecordStatus, TaskType
 from service.cli import app
 from tests.factories import require_pmlb
 
-# Eight small tasks in seven families (breast_cancer and wdbc share "breast"),
-# binary, multiclass and regression; three of them have more rows than the cap.
+# Nine small tasks in eight families (breast_cancer and wdbc share "breast"),
+# binary, multiclass and regression; four of them have more rows than the cap,
+# and titanic (2,201 rows, 3 features: cheap) more than 2,000.
 TASKS = (
     "iris",
     "haberman",
@@ -46,6 +56,7 @@ TASKS = (
     "prnn_fglass",
     "1027_ESL",
     "519_vinnie",
+    "titanic",
 )
 PROTOCOL = Protocol(folds=2, row_cap=300)
 TINY = TrainSettings(surrogate=SurrogateParams(n_models=2, n_estimators=50, min_child_samples=5))
@@ -117,7 +128,8 @@ def test_regret_is_normalised_over_stored_and_live_scores(result: LiveEvaluation
     stored = _stored_scores(db)
     assert len(result.tasks) == 3
     for task in result.tasks:
-        live = [s for s in (*task.scores.values(), *task.warmstart_scores) if np.isfinite(s)]
+        trained = [s for scores in task.config_scores.values() for s in scores]
+        live = [s for s in trained if np.isfinite(s)]
         assert task.best == max(stored[task.task_id] + live)
         assert task.worst == min(stored[task.task_id] + live)
         assert task.new_best == (max(live) > max(stored[task.task_id]))
@@ -130,6 +142,121 @@ def test_regret_is_normalised_over_stored_and_live_scores(result: LiveEvaluation
         assert task.regret["warmstart"][2] == pytest.approx(
             (task.best - max(task.warmstart_scores)) / span
         )
+
+
+@pytest.mark.slow
+def test_every_method_has_best_of_k_regret_in_the_unit_interval(result: LiveEvaluation) -> None:
+    assert set(result.methods) >= {"greedy_portfolio", "nearest_neighbour"}
+    for task in result.tasks:
+        span = task.best - task.worst
+        for method in result.methods:
+            scores = task.config_scores[method]
+            if method in SINGLE_CONFIG_METHODS:
+                assert len(scores) == 1
+                assert set(task.regret[method]) == {1}
+                continue
+            assert len(scores) == 2  # max(ks) configs, distinct
+            assert set(task.regret[method]) == {1, 2}
+            for k in (1, 2):
+                assert 0.0 <= task.regret[method][k] <= 1.0
+                assert task.regret[method][k] == pytest.approx((task.best - max(scores[:k])) / span)
+        # A one-config method's regret at any k is its one config's.
+        assert regret_at(task, "default", 2) == task.regret["default"][1]
+    for method in result.methods:
+        assert 0.0 <= result.mean_regret(method, 2) <= 1.0
+
+
+def test_size_buckets_split_at_2k_and_20k_rows() -> None:
+    assert [size_bucket(n) for n in (1, 2_000, 2_001, 20_000, 20_001)] == [
+        "<= 2k",
+        "<= 2k",
+        "2k-20k",
+        "2k-20k",
+        "> 20k",
+    ]
+
+
+@pytest.fixture(scope="module")
+def titanic_suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
+    """The PMLB suite with titanic alone (same suite name, so the same task ids)."""
+    folder = tmp_path_factory.mktemp("titanic")
+    source = require_pmlb()
+    shutil.copy(source / "titanic.tsv.gz", folder / "titanic.tsv.gz")
+    lines = (source / "manifest.csv").read_text().splitlines()
+    (folder / "manifest.csv").write_text(
+        "\n".join([lines[0], *(x for x in lines if x.startswith("titanic,"))]) + "\n"
+    )
+    return load_suite(f"pmlb:{folder},name=pmlb")
+
+
+@pytest.mark.slow
+def test_uncapped_runs_at_the_real_size_and_reports_its_bucket(
+    db: str, titanic_suite: Suite, tmp_path: Path
+) -> None:
+    settings = LiveSettings(ks=(1, 2), n_folds=3, row_cap=0, train=TINY)
+    with RecordStore.open(db) as store:
+        uncapped = evaluate_live(store, titanic_suite, "lightgbm", FEATURE_VERSION, settings)
+        capped = evaluate_live(
+            store, titanic_suite, "lightgbm", FEATURE_VERSION, replace(settings, row_cap=None)
+        )
+    (task,) = uncapped.tasks
+    assert task.name == "pmlb/titanic"
+    assert task.rows_used == 2201
+    assert list(uncapped.by_bucket()) == ["2k-20k"]
+    assert "2-fold CV, seed 0 (row cap set by the caller" in uncapped.protocol_note
+    # Stored scores were measured on 300 rows: they take no part at the real size.
+    assert task.n_stored == 0
+    assert task.stored_gap is None
+    assert not task.new_best
+    for method in uncapped.methods:
+        assert 0.0 <= regret_at(task, method, 2) <= 1.0
+    # Capped as the records, the same task is small and its stored scores count.
+    (small,) = capped.tasks
+    assert small.rows_used == 300
+    assert list(capped.by_bucket()) == ["<= 2k"]
+    assert small.n_stored == 6
+    text = write_live_report(uncapped, tmp_path).read_text()
+    assert "## By data size" in text
+    assert "| 2k-20k | 1 | warmstart (ours) |" in text
+
+
+def test_flaml_space_configs_are_seeded_valid_and_bounded_by_the_rows() -> None:
+    pytest.importorskip("flaml.automl.model")
+    first = flaml_space_configs(TaskType.BINARY, 50, 4, 6, [0, 1])
+    assert first == flaml_space_configs(TaskType.BINARY, 50, 4, 6, [0, 1])
+    assert first != flaml_space_configs(TaskType.BINARY, 50, 4, 6, [0, 2])
+    assert len(first) == 6
+    assert len({config_hash(c) for c in first}) == 6
+    for config in first:
+        assert set(config) == {
+            "n_estimators",
+            "num_leaves",
+            "min_child_samples",
+            "learning_rate",
+            "max_bin",
+            "colsample_bytree",
+            "reg_alpha",
+            "reg_lambda",
+        }
+        # FLAML bounds rounds and leaves by the training rows (upper exclusive).
+        assert 4 <= int(config["n_estimators"]) < 50
+        assert 4 <= int(config["num_leaves"]) < 50
+        assert config["max_bin"] in {2**b - 1 for b in range(3, 11)}
+        model = FLAML_SPACE_LIGHTGBM.make_estimator(config, TaskType.BINARY, seed=0)
+        params = model.named_steps["model"].get_params()
+        assert params["n_estimators"] == config["n_estimators"]
+        assert params["max_bin"] == config["max_bin"]
+        assert params["random_state"] == 0
+
+
+@pytest.mark.slow
+def test_flaml_space_is_trained_best_of_k_and_seeded_per_task(result: LiveEvaluation) -> None:
+    pytest.importorskip("flaml.automl.model")
+    assert "flaml_space" in result.methods
+    for task in result.tasks:
+        assert len(task.config_scores["flaml_space"]) == 2
+        assert all(np.isfinite(s) for s in task.config_scores["flaml_space"])
+        assert 0.0 <= task.regret["flaml_space"][2] <= task.regret["flaml_space"][1] <= 1.0
 
 
 @pytest.mark.slow
@@ -158,7 +285,7 @@ def test_spread_over_families_covers_families_first_and_is_deterministic() -> No
 @pytest.mark.slow
 def test_flaml_baseline_is_evaluated_when_flaml_is_installed(result: LiveEvaluation) -> None:
     pytest.importorskip("flaml.default")
-    assert result.methods == ("warmstart", "default", "single_best", "flaml_zeroshot")
+    assert result.methods == LIVE_METHODS
     for task in result.tasks:
         assert "flaml_zeroshot" in task.regret
         assert task.flaml_params is not None
@@ -193,10 +320,17 @@ def test_without_flaml_the_baseline_is_skipped_with_a_message(
     with RecordStore.open(db) as store:
         lines: list[str] = []
         without = evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings, lines.append)
-    assert without.methods == ("warmstart", "default", "single_best")
+    assert without.methods == (
+        "warmstart",
+        "default",
+        "single_best",
+        "greedy_portfolio",
+        "nearest_neighbour",
+    )
     assert reason in without.notes
     assert reason in lines
     assert "flaml_zeroshot" not in without.tasks[0].regret
+    assert "flaml_space" not in without.tasks[0].regret
 
 
 @pytest.mark.slow
@@ -205,6 +339,19 @@ def test_report_has_tables_plots_and_json(result: LiveEvaluation, tmp_path: Path
     text = path.read_text()
     assert "| FLAML zero-shot |" in text or "flaml_zeroshot" not in result.methods
     assert "| warmstart (ours), best of 2 |" in text
+    assert "| greedy portfolio, best of 2 |" in text
+    assert "| nearest-neighbour warm start, best of 2 |" in text
+    assert "| FLAML's space, sampled, best of 2 |" in text
+    assert "warmstart top-1 against library default:" in text
+    assert "warmstart best of 2 against 2 configs sampled from FLAML's space" in text
+    assert "chooses its set rule per k on inner family folds of its own training tasks" in text
+    # Each reported fold's bundle says how it chose its rules.
+    assert len(result.set_rules) == len({t.fold for t in result.tasks})
+    for fold, note in result.set_rules.items():
+        assert f"- fold {fold}: k >= 1: " in text
+        assert "inner family folds" in note or "too few families" in note
+    assert "## By data size" in text
+    assert "| <= 2k | 3 | warmstart (ours) |" in text
     assert "2-fold CV, rows capped at 300" in text
     assert (tmp_path / "lightgbm_live_regret.png").stat().st_size > 1000
     assert len(list(tmp_path.glob("lightgbm_live_vs_*.png"))) == 1
@@ -254,7 +401,13 @@ def test_cli_live_mode_prints_the_comparison_and_writes_the_report(db: str, tmp_
     outcome = runner.invoke(app, [*args, "--db", db, "--out", str(tmp_path)])
     assert outcome.exit_code == 0, outcome.output
     assert "live mode, 1 held-out tasks" in outcome.output
-    assert "warmstart best-of-2" in outcome.output
+    with_flaml = flaml_missing_reason() is None
+    for method in LIVE_METHODS:
+        assert (method in outcome.output) == (with_flaml or method not in FLAML_METHODS)
+    assert "by size bucket of the rows used" in outcome.output
+    assert "warmstart top-1 against default:" in outcome.output
+    ratio = "warmstart best-of-2 regret / flaml_space best-of-2:"
+    assert (ratio in outcome.output) == with_flaml
     assert "protocol: 2-fold CV, rows capped at 300, seed 0" in outcome.output
     assert (tmp_path / "lightgbm_live.md").is_file()
 
@@ -267,6 +420,6 @@ def test_cli_pool_mode_is_unchanged_by_default(db: str, tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 0, outcome.output
     assert "lightgbm, pool mode" in outcome.output
-    assert "8 held-out tasks; report:" in outcome.output
+    assert "9 held-out tasks; report:" in outcome.output
     assert (tmp_path / "lightgbm_pool.md").is_file()
     assert not (tmp_path / "lightgbm_live.md").exists()
