@@ -81,10 +81,14 @@ class ChunkCollector:
     task_type: TaskType | None = None
     size: int = 0
     chunks: int = 0
-    _parts: list[bytes] = field(default_factory=list)
+    _parts: list[bytes | memoryview] = field(default_factory=list)
 
     def add(
-        self, table_format: TableFormat | None, target: str, task_type: TaskType | None, data: bytes
+        self,
+        table_format: TableFormat | None,
+        target: str,
+        task_type: TaskType | None,
+        data: bytes | memoryview,
     ) -> None:
         """Take one chunk; the first must name the format and the target.
 

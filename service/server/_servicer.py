@@ -39,8 +39,12 @@ from service.server._dataset import ChunkCollector, UploadBudget
 from service.server._edge import (
     MAX_EXCLUDE,
     MAX_PATH_CHARS,
+    MAX_SMALL_REQUEST_BYTES,
     MAX_SUGGEST_BYTES,
+    ChunkFields,
     Undecodable,
+    decode_chunk,
+    parse_request,
     request_deserializer,
     text,
 )
@@ -225,23 +229,29 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
     def _suggest_decoding(self, request: pb.SuggestConfigsRequest) -> SuggestAnswer:
         return self._ops.suggest(convert.suggest_request_from_proto(request))
 
-    def _report_decoding(self, request: pb.ReportResultsRequest) -> ReportSummary:
+    def _report_decoding(self, data: bytes) -> ReportSummary:
+        request = parse_request(pb.ReportResultsRequest, "ReportResults", data)
+        self._ops.check_batch_size(len(request.results))
         return self._ops.report(convert.results_from_proto(request))
 
-    async def ReportResults(  # noqa: N802 - the proto names it
-        self, request: pb.ReportResultsRequest, context: Context
+    async def ReportResults(  # type: ignore[override]  # noqa: N802 - the proto names it
+        self, request: bytes, context: Context
     ) -> pb.ReportResultsResponse:
-        """Store a batch of results, all or nothing, idempotent by id."""
+        """Store a batch of results, all or nothing, idempotent by id.
+
+        The request comes serialized (see :func:`register_services`): a batch of up to
+        the message size limit takes protobuf about 100 ms to parse, holding the GIL, so
+        it is parsed only once the token is checked, in a worker thread.
+        """
 
         async def body() -> pb.ReportResultsResponse:
-            self._ops.check_batch_size(len(request.results))
             summary = await self._runner.blocking(context, self._report_decoding, request)
             return convert.report_summary_to_proto(summary)
 
         return await self._runner.run("ReportResults", Access.WRITE, context, body, request)
 
-    async def DescribeTask(  # noqa: N802 - the proto names it
-        self, request_iterator: AsyncIterator[pb.DescribeTaskChunk], context: Context
+    async def DescribeTask(  # type: ignore[override]  # noqa: N802 - the proto names it
+        self, request_iterator: AsyncIterator[ChunkFields | Undecodable], context: Context
     ) -> pb.DescribeTaskResponse:
         """Meta-features of a dataset streamed in chunks.
 
@@ -347,12 +357,21 @@ def _serialized(response: bytes | pb.SuggestConfigsResponse) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
+_SMALL = (MAX_SMALL_REQUEST_BYTES, "")
 _SIZE_LIMITS = {
     "SuggestConfigs": (
         MAX_SUGGEST_BYTES,
         f" (room for {MAX_EXCLUDE} excluded configs, the most allowed)",
     ),
+    "ListSearchSpaces": _SMALL,
+    "GetSearchSpace": _SMALL,
+    "GetModelInfo": _SMALL,
+    "ReloadModel": _SMALL,
 }
+
+
+def _unparsed(data: bytes) -> bytes:
+    return data
 
 
 def _edge_handlers(captured: _Captured, service: str) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
@@ -360,10 +379,14 @@ def _edge_handlers(captured: _Captured, service: str) -> dict[str, grpc.RpcMetho
     methods = pb.DESCRIPTOR.services_by_name[service].methods_by_name
     handlers = {}
     for name, handler in captured.handlers.items():
-        message = GetMessageClass(methods[name].input_type)
+        parse: Callable[[bytes], object] = GetMessageClass(methods[name].input_type).FromString
+        if name == "DescribeTask":  # chunks: a few fields read, the data kept in place
+            parse = decode_chunk
+        elif name == "ReportResults":  # parsed after the token check, in a worker thread
+            parse = _unparsed
         limit, hint = _SIZE_LIMITS.get(name, (None, ""))
         handlers[name] = handler._replace(  # type: ignore[attr-defined]
-            request_deserializer=request_deserializer(message, name, limit, hint)
+            request_deserializer=request_deserializer(parse, name, limit, hint)
         )
     return handlers
 

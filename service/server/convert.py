@@ -33,6 +33,7 @@ from service.server._edge import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
     MAX_VALUE_CHARS,
+    ChunkFields,
     text,
 )
 from service.server.api import (
@@ -389,7 +390,9 @@ def report_summary_from_proto(message: pb.ReportResultsResponse) -> ReportSummar
 # -- DescribeTask ------------------------------------------------------------------------------
 
 
-def chunk_header(chunk: pb.DescribeTaskChunk) -> tuple[TableFormat | None, str, TaskType | None]:
+def chunk_header(
+    chunk: pb.DescribeTaskChunk | ChunkFields,
+) -> tuple[TableFormat | None, str, TaskType | None]:
     """Decode what a DescribeTask chunk says about the data: format, target, task type.
 
     Unset fields come back as ``None`` / ``""`` (later chunks carry data only).
@@ -400,11 +403,11 @@ def chunk_header(chunk: pb.DescribeTaskChunk) -> tuple[TableFormat | None, str, 
     """
     table_format: TableFormat | None = None
     if chunk.format != pb.DescribeTaskChunk.FORMAT_UNSPECIFIED:
-        if chunk.format not in _FORMATS:
+        table_format = _FORMATS.get(pb.DescribeTaskChunk.Format.ValueType(chunk.format))
+        if table_format is None:
             raise InvalidRequestError(
                 f"unknown format {chunk.format}; use FORMAT_ARROW_IPC or FORMAT_CSV"
             )
-        table_format = _FORMATS[chunk.format]
     task_type: TaskType | None = None
     if chunk.task_type:
         try:

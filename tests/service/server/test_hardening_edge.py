@@ -15,6 +15,7 @@ import decimal
 import io
 import json
 import logging
+import random
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ import grpc
 import numpy as np
 import pyarrow as pa
 import pytest
+from google.protobuf.message import DecodeError
 
 from metamodel.bundle import ModelBundle
 from metamodel.errors import InvalidRequestError, shown
@@ -33,11 +35,16 @@ from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from service.server import configure_json_logging
 from service.server import convert as convert_module
 from service.server._edge import (
+    MAX_CHUNK_FIELDS,
     MAX_ERROR_CHARS,
     MAX_EXCLUDE,
     MAX_FEATURES,
     MAX_NAME_CHARS,
+    MAX_SMALL_REQUEST_BYTES,
     MAX_SUGGEST_BYTES,
+    ChunkFields,
+    decode_chunk,
+    parse_request,
 )
 from service.server._errors import MAX_MESSAGE_CHARS, status_for
 from service.settings import ServerSettings, server_settings
@@ -173,6 +180,93 @@ def test_excluded_configs_and_result_batches_are_decoded_off_the_event_loop(
     stub.ReportResults(pb.ReportResultsRequest(results=[result(1)]), metadata=AUTH)
     assert len(threads) == 2
     assert served.thread not in threads  # the server's event loop runs in served.thread
+
+
+def test_requests_that_carry_a_name_at_most_are_refused_past_64_kib(
+    stub: pb_grpc.WarmstartStub,
+):
+    request = pb.GetSearchSpaceRequest(space="s" * (MAX_SMALL_REQUEST_BYTES + 1))
+    error = refusal(lambda: stub.GetSearchSpace(request, timeout=30))
+    assert error.code() == CODE.RESOURCE_EXHAUSTED
+    assert f"at most {MAX_SMALL_REQUEST_BYTES} bytes per GetSearchSpace request" in str(
+        error.details()
+    )
+
+
+def test_a_chunk_is_read_in_bounded_time_and_unknown_fields_are_skipped(served: ServerThread):
+    """A chunk of many tiny fields (protobuf parses 16 MiB of them in ~100 ms, on the loop)
+    is refused after a few; an unknown field, as from a newer client, is skipped."""
+    first = pb.DescribeTaskChunk(format=CSV, target="y", data=b"a,y\n1,0\n2,1\n3,0\n")
+    unknown = bytes([0xF8, 0x01, 0x07])  # field 31, varint 7
+    with grpc.insecure_channel(served.target) as channel:
+        describe: Callable[..., bytes] = channel.stream_unary(
+            "/warmstart.v1.Warmstart/DescribeTask"
+        )
+        answer = pb.DescribeTaskResponse.FromString(
+            describe(iter([first.SerializeToString() + unknown]), timeout=30)
+        )
+        assert answer.n_rows == 3
+        tiny = first.SerializeToString() + unknown * (MAX_CHUNK_FIELDS + 1)
+        error = refusal(lambda: describe(iter([tiny]), timeout=30))
+    assert error.code() == CODE.INVALID_ARGUMENT
+    assert f"a DescribeTask chunk carries at most {MAX_CHUNK_FIELDS} fields" in str(error.details())
+
+
+def test_chunks_decode_as_protobuf_decodes_them_garbled_or_not():
+    """decode_chunk against protobuf on 5,000 garbled chunks: the same fields, or both refuse
+    (decode_chunk alone also refuses more than MAX_CHUNK_FIELDS fields)."""
+    whole = [
+        pb.DescribeTaskChunk(format=CSV, target="y", task_type="binary", data=b"a,y\n1,0\n"),
+        pb.DescribeTaskChunk(data=b"x" * 300),
+        pb.DescribeTaskChunk(format=-5, target="ü"),  # type: ignore[arg-type]
+        pb.DescribeTaskChunk(),
+    ]
+    rng = random.Random(7)
+    agreed = 0
+    for _ in range(5000):
+        raw = bytearray(rng.choice(whole).SerializeToString()[: rng.randint(0, 60)])
+        for _ in range(rng.randint(0, 3)):
+            if raw:
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+        ours: ChunkFields | DecodeError
+        try:
+            ours = decode_chunk(bytes(raw))
+        except DecodeError as exc:
+            ours = exc
+        try:
+            theirs = pb.DescribeTaskChunk.FromString(bytes(raw))
+        except DecodeError:
+            assert isinstance(ours, DecodeError), bytes(raw)
+            continue
+        if isinstance(ours, DecodeError):
+            assert f"at most {MAX_CHUNK_FIELDS} fields" in str(ours), bytes(raw)
+            continue
+        fields = (ours.format, ours.target, ours.task_type, bytes(ours.data))
+        assert fields == (theirs.format, theirs.target, theirs.task_type, theirs.data)
+        agreed += 1
+    assert agreed > 1000
+
+
+def test_a_report_is_parsed_only_after_its_token_is_checked_and_off_the_loop(
+    served: ServerThread, monkeypatch: pytest.MonkeyPatch
+):
+    parsed: list[threading.Thread] = []
+    original = parse_request
+
+    def spy(*args: Any) -> Any:
+        parsed.append(threading.current_thread())
+        return original(*args)
+
+    monkeypatch.setattr("service.server._servicer.parse_request", spy)
+    request = pb.ReportResultsRequest(results=[result(1)])
+    with grpc.insecure_channel(served.target) as channel:
+        stub = pb_grpc.WarmstartStub(channel)
+        error = refusal(lambda: stub.ReportResults(request, timeout=30))
+        assert error.code() == CODE.UNAUTHENTICATED
+        assert parsed == []
+        assert stub.ReportResults(request, timeout=30, metadata=AUTH).stored == 1
+    assert len(parsed) == 1
+    assert parsed[0] is not served.thread
 
 
 # -- 2. strings checked once at the edge: NUL, length; both backends alike -----------------
