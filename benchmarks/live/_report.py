@@ -32,11 +32,11 @@ _FLAML_NOTE = (
 
 
 _SELECTION_NOTE = (
-    "Every setting of the surrogate and the recommender is fixed or chosen on the training "
-    "folds alone, never on the reported tasks: the surrogate's parameters are fixed settings "
-    "(not tuned per fold), and each fold's bundle chooses its set rule per k on inner family "
-    "folds of its own training tasks (`train_from_records(..., families=...)`), or serves "
-    "the default rule when they hold too few families; what each fold chose is listed below."
+    "No setting of the surrogate or the recommender is chosen on the reported tasks in this "
+    "run: their settings are fixed defaults, the same in every fold (not tuned per fold), and "
+    "each fold's bundle chooses its set rule per k on inner family folds of its own training "
+    "tasks (`train_from_records(..., families=...)`), or serves the default rule when they "
+    "hold too few families; what each fold chose is listed below."
 )
 
 _METHODS_NOTE = (
