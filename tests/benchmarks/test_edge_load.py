@@ -16,7 +16,7 @@ import pytest
 def test_edge_load_reports_latencies_statuses_memory_and_targets() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.perf.edge_load", "--duration", "1", "--heavy", "2",
-         "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "1"],
+         "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "2"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -25,13 +25,15 @@ def test_edge_load_reports_latencies_statuses_memory_and_targets() -> None:
         (rpc, client): int(calls)
         for rpc, client, calls in re.findall(r"^(\w+)\s+(light|heavy)\s+(\d+)\s", out, re.M)
     }
-    assert set(rows) == {
-        ("Check", "light"), ("SuggestConfigs", "light"), ("SuggestConfigs", "heavy"),
-        ("DescribeTask", "heavy"),
-    }  # fmt: skip
+    # Every upload may be refused on a slow host (the budget is full): DescribeTask then
+    # has statuses but no latencies.
+    assert {("Check", "light"), ("SuggestConfigs", "light"), ("SuggestConfigs", "heavy")} <= set(
+        rows
+    )
     assert all(calls > 0 for calls in rows.values())
     statuses = re.findall(r"^  (\w+)\s+([A-Z_]+)\s+(\d+)\s+(\d+)(.*)$", out, re.M)
     assert ("Check", "OK") in {(rpc, code) for rpc, code, *_ in statuses}
+    assert "DescribeTask" in {rpc for rpc, *_ in statuses}
     assert "NOT a documented refusal" not in out
     memory = r"^server RSS: \d+ MiB before the load, peak \d+ MiB \(bound \d+ MiB\)"
     assert re.search(memory, out, re.M)
