@@ -18,7 +18,32 @@ import numpy as np
 from metamodel.surrogate._table import Normalisation, normalise_scores
 from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
-__all__ = ["ScoreMatrix", "best_single", "greedy_portfolio", "score_matrix"]
+__all__ = ["ScoreMatrix", "best_single", "greedy_portfolio", "primary_records", "score_matrix"]
+
+
+def primary_records(records: Iterable[EvaluationRecord]) -> list[EvaluationRecord]:
+    """Per task, the records of its primary fidelity: the one with the most distinct configs
+    (ties: the larger fidelity).
+
+    A task evaluated at several row caps (fidelities) has scores that are not comparable
+    across them: more rows, better scores. What compares configs on a task (the score
+    matrix, the pool evaluation) reads one fidelity per task, the one that covers most
+    configs; the surrogate learns from all of them, with the training size as an input.
+    """
+    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        by_task[record.task_id].append(record)
+    kept: list[EvaluationRecord] = []
+    for task_records in by_task.values():
+        configs: dict[float, set[str]] = defaultdict(set)
+        for record in task_records:
+            configs[record.fidelity].add(record.config_hash)
+        if len(configs) == 1:
+            kept += task_records
+            continue
+        primary = max(configs, key=lambda f: (len(configs[f]), f))
+        kept += [r for r in task_records if r.fidelity == primary]
+    return kept
 
 
 @dataclass(frozen=True)
@@ -54,10 +79,11 @@ class ScoreMatrix:
 def score_matrix(
     records: Iterable[EvaluationRecord], normalisation: Normalisation = "minmax"
 ) -> ScoreMatrix:
-    """Build the matrix from a space's records (mean over seeds and fidelities)."""
+    """Build the matrix from a space's records (each task's primary fidelity, see
+    :func:`primary_records`; mean over seeds)."""
     raw: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     configs: dict[str, dict[str, ConfigValue]] = {}
-    for record in records:
+    for record in primary_records(records):
         configs.setdefault(record.config_hash, dict(record.config))
         good = record.status is RecordStatus.OK and record.score is not None
         value = float(record.score) if good and record.score is not None else np.nan

@@ -225,6 +225,7 @@ class WarmstartClient:
         feature_version: str = "",
         max_fit_seconds: float | None = None,
         exclude: Iterable[Mapping[str, ConfigValue]] = (),
+        train_rows: int | None = None,
     ) -> SuggestAnswer:
         """Ask for ``k`` configs of ``space`` for a task.
 
@@ -236,6 +237,7 @@ class WarmstartClient:
                 :meth:`model_info`); required with meta-features.
             max_fit_seconds: Leave out configs predicted to fit slower than this.
             exclude: Configs already tried.
+            train_rows: Rows the configs will be trained on (default: the table's rows).
 
         Raises:
             WarmstartRpcError: The server refused the request.
@@ -248,6 +250,7 @@ class WarmstartClient:
             task_id=task if isinstance(task, str) else None,
             max_fit_seconds=max_fit_seconds,
             exclude=tuple(exclude),
+            train_rows=train_rows,
         )
         message = self._call(
             self._stub.SuggestConfigs, lambda: convert.suggest_request_to_proto(request)

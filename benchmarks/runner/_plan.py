@@ -31,6 +31,8 @@ class PlanSpec:
         task_names: Only these tasks (default: all, in suite order).
         max_tasks: At most this many tasks (after the other filters).
         max_rows: Leave out tasks with more rows (when the suite knows sizes up front).
+        min_rows: Leave out tasks with fewer rows (when the suite knows sizes up front):
+            a step at a larger row cap spends its time where the cap changes something.
         config_seed: Seed of the config sampler: the same configs on every task.
         shard: ``(i, n)``: only the i-th (from 1) of n contiguous, nearly equal parts of
             the selected tasks, in suite order, so that n runs (on as many machines, or
@@ -46,6 +48,7 @@ class PlanSpec:
     task_names: Sequence[str] | None = None
     max_tasks: int | None = None
     max_rows: int | None = None
+    min_rows: int | None = None
     config_seed: int = 0
     shard: tuple[int, int] | None = None
 
@@ -105,6 +108,8 @@ def _select(suite: Suite, spec: PlanSpec) -> list[TaskInfo]:
         infos = [known[n] for n in spec.task_names]
     if spec.max_rows is not None:
         infos = [i for i in infos if i.n_rows is None or i.n_rows <= spec.max_rows]
+    if spec.min_rows is not None:
+        infos = [i for i in infos if i.n_rows is None or i.n_rows >= spec.min_rows]
     if spec.max_tasks is not None:
         infos = infos[: spec.max_tasks]
     if not infos:
@@ -219,6 +224,7 @@ def build_plan(
                         config_hash=digest,
                         seed=seed,
                         protocol=spec.protocol,
+                        fidelity=rows_fraction(task.n_rows, spec.protocol.row_cap),
                     )
                     # Byte-identical datasets share a task id: plan them once.
                     if job.key in planned:
@@ -236,6 +242,19 @@ def build_plan(
         total=total,
         already_stored=total - len(jobs),
     )
+
+
+def rows_fraction(n_rows: int, row_cap: int | None) -> float:
+    """The fidelity of an evaluation: the fraction of the task's rows it uses.
+
+    A record evaluated on a 2,000-row sample of a 20,000-row task has fidelity
+    0.1, so evaluations of one config at several row caps are distinct records,
+    and the surrogate knows how many rows a score was measured on (fidelity x the
+    task's rows).
+    """
+    if row_cap is None or n_rows <= row_cap:
+        return 1.0
+    return row_cap / n_rows
 
 
 def _stored_twin(task: Task, stored: Task | None) -> Task:

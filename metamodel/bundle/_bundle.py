@@ -23,7 +23,7 @@ from typing import Any
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
 from metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
 from metamodel.spaces import load_configspace, parse_search_space
-from metamodel.surrogate import Surrogate
+from metamodel.surrogate import SIZE_INPUT, Surrogate, size_source
 from metamodel.types import ConfigValue, SearchSpace
 from metamodel.versions import installed_versions
 
@@ -95,6 +95,7 @@ class ModelBundle:
             self.task_best,
             settings,
             set_rule=self.set_rules,
+            task_sizes=self.training.get("task_log_train_rows"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,7 +214,8 @@ def load_bundle(
     if list(index.feature_names) != data["feature_names"]:
         raise FailedPreconditionError(f"{path}: the task index and the feature names disagree")
     surrogate = Surrogate.from_dict(data["surrogate"])
-    n_inputs = len(index.feature_names) + len(load_configspace(space))
+    sized = SIZE_INPUT in surrogate.feature_names and size_source(index.feature_names) is not None
+    n_inputs = len(index.feature_names) + int(sized) + len(load_configspace(space))
     if len(surrogate.feature_names) != n_inputs:
         raise FailedPreconditionError(
             f"{path}: the surrogate takes {len(surrogate.feature_names)} inputs, the features "

@@ -104,6 +104,9 @@ def train_from_records(
             "data_hash": table.data_hash,
             "normalisation": settings.normalisation,
             "seed": settings.surrogate.seed,
+            # Each training task's largest training size (log rows), the size its
+            # "world" is predicted at when the recommender looks at neighbours.
+            "task_log_train_rows": {t: round(v, 6) for t, v in sorted(table.task_sizes.items())},
             "set_rules": {"1": DEFAULT_RULE}
             if validation is None
             else {str(k): rule for k, rule in validation.rules.items()},

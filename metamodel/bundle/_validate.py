@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metamodel.portfolio import primary_records
 from metamodel.recommend import SET_RULES, Recommender
 from metamodel.recommend._set_choice import make_set_choice
 from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
@@ -96,7 +97,7 @@ def choose_set_rule(
         described = features.get(record.task_id)
         if described is not None and not described.all_missing and record.task_id in families:
             by_task[record.task_id].append(record)
-    scores = {t: _task_scores(rs) for t, rs in by_task.items()}
+    scores = {t: _task_scores(primary_records(rs)) for t, rs in by_task.items()}
     usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:

@@ -26,7 +26,7 @@ from metamodel.bundle._train import TrainSettings, train_from_records
 from metamodel.encoding import ConfigEncoder
 from metamodel.evaluation._dependence import DependenceCollector, TaskDependence
 from metamodel.evaluation._tasks import family_folds, load_evaluation_data
-from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from metamodel.portfolio import ScoreMatrix, greedy_portfolio, primary_records, score_matrix
 from metamodel.recommend import TaskIndex
 from metamodel.spaces import config_hash, default_config, load_configspace
 from metamodel.store import RecordStore
@@ -202,7 +202,7 @@ def evaluate_pool(
         single = _mean_order(matrix)
         portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
         for task_id in test_ids:
-            scores = _task_scores(usable[task_id])
+            scores = _task_scores(primary_records(usable[task_id]))
             pool_hashes = sorted(scores)
             configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
             rng = np.random.default_rng([settings.seed, fold, len(results)])
@@ -212,7 +212,7 @@ def evaluate_pool(
                 fold,
                 single,
                 bundle.surrogate,
-                recommender.index.vector(feats),
+                recommender.task_input(feats),
                 scores,
                 configs,
                 [pool_hashes[i] for i in chosen],
@@ -254,9 +254,7 @@ def _mean_order(matrix: ScoreMatrix) -> list[str]:
     return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]
 
 
-def neighbour_order(
-    index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix
-) -> list[str]:
+def neighbour_order(index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix) -> list[str]:
     """The best config of the nearest training task, then of the next nearest, ..."""
     nearest, _ = index.neighbours(index.vector(features), len(index.task_ids))
     order: list[str] = []

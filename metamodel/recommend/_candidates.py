@@ -130,6 +130,8 @@ def gather_candidates(
     rows: np.ndarray,
     out_of_distribution: bool,
     exclude: Iterable[Mapping[str, ConfigValue]],
+    *,
+    screen: bool = True,
 ) -> Candidates:
     """The table's configs a request considers, robust ones first.
 
@@ -139,12 +141,16 @@ def gather_candidates(
         rows: The nearest training tasks' index rows, nearest first.
         out_of_distribution: Whether the task is far from every training task.
         exclude: Configs not to suggest.
+        screen: Screen the samples on the nearest tasks' worlds (predicted at those
+            tasks' own training sizes); False scores every sample for the task itself,
+            as a request for another training size needs.
     """
     candidates = Candidates(table, {config_hash(c) for c in exclude})
     samples, portfolio = table.positions["samples"], table.positions["portfolio"]
     worlds = rows[: settings.world_neighbours]
     screening = (
-        not out_of_distribution and len(worlds) > 0 and 0 < settings.n_screened < len(samples)
+        screen
+        and not out_of_distribution and len(worlds) > 0 and 0 < settings.n_screened < len(samples)
     )
     screen_portfolio = screening and settings.screen_portfolio
     candidates.take(table.positions["default"].tolist(), SuggestionOrigin.DEFAULT)

@@ -43,7 +43,7 @@ from metamodel.recommend._set_choice import (
 from metamodel.recommend._settings import RecommenderSettings
 from metamodel.recommend._worlds import WorldTable
 from metamodel.spaces import config_hash, default_config, sample_configs
-from metamodel.surrogate import Surrogate
+from metamodel.surrogate import SIZE_INPUT, Surrogate, log_rows, size_source
 from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
 
 __all__ = ["Recommender"]
@@ -83,11 +83,23 @@ class Recommender:
         task_best: Mapping[str, list[dict[str, ConfigValue]]],
         settings: RecommenderSettings | None = None,
         set_rule: str | Mapping[int, str] = "expected_best",
+        task_sizes: Mapping[str, float] | None = None,
     ) -> None:
         self.space = space
         self.encoder = ConfigEncoder(space)
         self.surrogate = surrogate
-        self.compiled = surrogate.compile(len(index.feature_names))
+        n_index = len(index.feature_names)
+        # The surrogate takes the training size after the meta-features where its feature
+        # set gives the table's rows (metamodel.surrogate._size).
+        self._size_from = size_source(index.feature_names)
+        sized = (
+            self._size_from is not None
+            and len(surrogate.feature_names) > n_index
+            and surrogate.feature_names[n_index] == SIZE_INPUT
+        )
+        if not sized:
+            self._size_from = None
+        self.compiled = surrogate.compile(n_index + int(sized))
         self.index = index
         self.portfolio = portfolio
         self.task_best = task_best
@@ -97,7 +109,7 @@ class Recommender:
             settings = replace(settings, screen_portfolio=False)
         self._settings = settings
         self.set_rule = set_rule
-        expected = len(index.feature_names) + len(self.encoder.names)
+        expected = n_index + int(sized) + len(self.encoder.names)
         if len(surrogate.feature_names) != expected:
             raise FailedPreconditionError(
                 f"the surrogate has {len(surrogate.feature_names)} inputs, but the task index "
@@ -107,8 +119,34 @@ class Recommender:
         samples = sample_configs(space, settings.n_samples, method="sobol", seed=settings.seed)
         groups = {"default": [default_config(space)], "portfolio": portfolio, "samples": samples}
         groups.update({f"best:{t}": cs[:per_task] for t, cs in task_best.items()})
-        self.table = WorldTable(self.encoder, self.compiled, index, groups)
+        sizes = task_sizes or {}
+        training = index.training_matrix()
+        known = [sizes.get(t, np.nan) for t in index.task_ids]
+        self.table = WorldTable(
+            self.encoder, self.compiled, index, groups, self._task_inputs(training, known)
+        )
         self.set_choice: SetChoice = rules_by_k(rules, self.table, settings)
+
+    def _task_inputs(
+        self, metas: np.ndarray, log_sizes: Sequence[float | None] | None = None
+    ) -> np.ndarray:
+        """The surrogate's task-side inputs: the raw meta-features, then the log training
+        size where the surrogate takes it (given, else the table's rows)."""
+        if self._size_from is None:
+            return metas
+        table_rows = metas[:, self._size_from]
+        given = np.array(
+            [np.nan if v is None else v for v in (log_sizes or [None] * len(metas))], dtype=float
+        )
+        return np.hstack([metas, np.where(np.isnan(given), table_rows, given)[:, None]])
+
+    def task_input(
+        self, features: Mapping[str, float], train_rows: int | None = None
+    ) -> np.ndarray:
+        """The surrogate's task-side input vector for a task (see :meth:`suggest`)."""
+        sizes = [None if train_rows is None else log_rows(np.nan, train_rows=train_rows)]
+        inputs = self._task_inputs(self.index.vector(features)[None], sizes)
+        return np.asarray(inputs[0], dtype=float)
 
     @property
     def settings(self) -> RecommenderSettings:
@@ -122,14 +160,21 @@ class Recommender:
         *,
         max_fit_seconds: float | None = None,
         exclude: Iterable[Mapping[str, ConfigValue]] = (),
+        train_rows: int | None = None,
     ) -> Recommendation:
         """Return ``k`` configs for a task described by its meta-features.
+
+        ``train_rows`` is how many rows the configs will be trained on (default: the
+        table's rows, from the meta-features); it matters where the model was trained
+        on records of several sizes. A request that states it scores every Sobol
+        sample for the task itself rather than screening them on the nearest tasks
+        (whose worlds are predicted at their own sizes): about 5 times the cost.
 
         Raises:
             InvalidRequestError: ``k`` out of range, bad meta-features or constraint.
             FailedPreconditionError: No candidate satisfies the constraints.
         """
-        query = SuggestQuery(features, k, max_fit_seconds, tuple(exclude))
+        query = SuggestQuery(features, k, max_fit_seconds, tuple(exclude), train_rows)
         return answer_or_raise(self.suggest_many([query])[0])
 
     def suggest_many(
@@ -165,7 +210,11 @@ class Recommender:
     ) -> list[Recommendation | WarmstartError]:
         """Answers to valid queries whose raw meta-features are the rows of ``metas``."""
         settings = self.settings
-        tasks = self.compiled.tasks(metas)
+        sizes = [
+            None if q.train_rows is None else log_rows(np.nan, train_rows=q.train_rows)
+            for q in queries
+        ]
+        tasks = self.compiled.tasks(self._task_inputs(metas, sizes))
         rows, distances, out = self.index.nearest_many(
             metas, max(settings.n_neighbours, settings.world_neighbours)
         )
@@ -175,7 +224,14 @@ class Recommender:
         for i, query in enumerate(queries):
             try:
                 candidates.append(
-                    gather_candidates(self.table, settings, rows[i], bool(out[i]), query.exclude)
+                    gather_candidates(
+                        self.table,
+                        settings,
+                        rows[i],
+                        bool(out[i]),
+                        query.exclude,
+                        screen=query.train_rows is None,
+                    )
                 )
             except WarmstartError as exc:
                 answers[i] = exc
@@ -244,7 +300,11 @@ class Recommender:
         )
 
     def choose(
-        self, features: Mapping[str, float], pool: list[dict[str, ConfigValue]], k: int
+        self,
+        features: Mapping[str, float],
+        pool: list[dict[str, ConfigValue]],
+        k: int,
+        train_rows: int | None = None,
     ) -> list[int]:
         """Pick ``k`` of the given configs (pool mode: the candidates are fixed).
 
@@ -256,7 +316,8 @@ class Recommender:
         meta = self.index.vector(features)
         rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
         masks = self.compiled.configs(self.encoder.encode(pool))
-        predictions = self.compiled.scores(self.compiled.task(meta), masks)
+        task = self.compiled.task(self.task_input(features, train_rows))
+        predictions = self.compiled.scores(task, masks)
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
         unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice
         known = self.table.column

@@ -24,6 +24,7 @@ class SuggestQuery:
     k: int
     max_fit_seconds: float | None = None
     exclude: Sequence[Mapping[str, ConfigValue]] = ()
+    train_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,13 @@ class Recommendation:
 
 
 def check_query(query: SuggestQuery) -> None:
-    """Raise :class:`InvalidRequestError` for a ``k`` or fit-time limit out of range."""
+    """Raise :class:`InvalidRequestError` for a ``k``, fit-time limit or ``train_rows`` out of
+    range."""
     k, limit = query.k, query.max_fit_seconds
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidRequestError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
     if limit is not None and not (limit > 0 and np.isfinite(limit)):
         raise InvalidRequestError(f"max_fit_seconds must be a finite number > 0, got {limit!r}")
+    rows = query.train_rows
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+        raise InvalidRequestError(f"train_rows must be an integer >= 1, got {rows!r}")

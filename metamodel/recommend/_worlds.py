@@ -64,6 +64,8 @@ class WorldTable:
         compiled: The compiled surrogate ensemble.
         index: The training tasks.
         groups: Named lists of configs; ``portfolio`` and ``samples`` must be there.
+        training_inputs: The surrogate's task-side inputs of the training tasks, in
+            index order (default: their meta-features).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class WorldTable:
         compiled: CompiledSurrogate,
         index: TaskIndex,
         groups: Mapping[str, list[dict[str, ConfigValue]]],
+        training_inputs: np.ndarray | None = None,
     ) -> None:
         self.compiled = compiled
         self.index = index
@@ -89,7 +92,8 @@ class WorldTable:
             self.positions[name] = np.array(columns, dtype=int)
         self.fixed = EncodedConfigs.of(encoder, compiled, configs)
         self.column = column
-        self.task_masks = compiled.tasks(index.training_matrix())
+        inputs = index.training_matrix() if training_inputs is None else training_inputs
+        self.task_masks = compiled.tasks(inputs)
         members, n_columns = compiled.n_members, len(configs)
         self.scores = np.empty((len(index.task_ids), n_columns, members))
         for row, task in enumerate(self.task_masks):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from metamodel.surrogate._compiled import CompiledSurrogate, CompiledTrees
 from metamodel.surrogate._model import Surrogate, SurrogateParams
+from metamodel.surrogate._size import SIZE_INPUT, SIZE_SOURCE, log_rows, size_source
 from metamodel.surrogate._table import (
     Normalisation,
     TrainingTable,
@@ -13,6 +14,8 @@ from metamodel.surrogate._table import (
 )
 
 __all__ = [
+    "SIZE_INPUT",
+    "SIZE_SOURCE",
     "CompiledSurrogate",
     "CompiledTrees",
     "Normalisation",
@@ -21,5 +24,7 @@ __all__ = [
     "TrainingTable",
     "build_training_table",
     "left_out_tasks",
+    "log_rows",
     "normalise_scores",
+    "size_source",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -23,6 +23,7 @@ from scipy.stats import rankdata
 
 from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from metamodel.surrogate._size import SIZE_INPUT, log_rows, size_source
 from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
 __all__ = [
@@ -63,8 +64,12 @@ class TrainingTable:
         groups: The task id of each row.
         feature_names: Column names: meta-features, then ``cfg:<parameter>``.
         categorical: Indices of categorical columns (config choices).
-        n_meta: How many leading columns are meta-features.
+        n_meta: How many leading columns describe the task: the meta-features, and
+            the training size (:data:`~metamodel.surrogate._size.SIZE_INPUT`) where the
+            feature set gives the table's rows.
         data_hash: Hash of everything the table was built from.
+        task_sizes: Per task, the largest training size among its records (the
+            :data:`~metamodel.surrogate._size.SIZE_INPUT` value; empty without the input).
     """
 
     X: np.ndarray
@@ -75,6 +80,7 @@ class TrainingTable:
     categorical: tuple[int, ...]
     n_meta: int
     data_hash: str
+    task_sizes: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def n_tasks(self) -> int:
@@ -106,6 +112,7 @@ def build_training_table(
             by_task[record.task_id].append(record)
     names: tuple[str, ...] | None = None
     meta_rows: list[np.ndarray] = []
+    task_sizes: dict[str, float] = {}
     configs: list[Mapping[str, object]] = []
     targets: list[float] = []
     fit: list[float] = []
@@ -132,9 +139,16 @@ def build_training_table(
             )
         )
         meta = np.asarray(task_features.values, dtype=float)
+        source = size_source(names)
         for record in task_records:
             target = normalised.get(id(record), 0.0)
-            meta_rows.append(meta)
+            if source is None:
+                meta_rows.append(meta)
+            else:
+                size = log_rows(meta[source], record.fidelity)
+                meta_rows.append(np.append(meta, size))
+                if np.isfinite(size):
+                    task_sizes[task_id] = max(task_sizes.get(task_id, size), size)
             configs.append(record.config)
             targets.append(float(target))
             fit.append(np.log1p(record.fit_seconds) if record.fit_seconds is not None else np.nan)
@@ -156,10 +170,15 @@ def build_training_table(
         y=np.asarray(targets),
         log_fit_seconds=np.asarray(fit),
         groups=np.asarray(groups),
-        feature_names=(*names, *(f"cfg:{n}" for n in encoder.names)),
+        feature_names=(
+            *names,
+            *(() if size_source(names) is None else (SIZE_INPUT,)),
+            *(f"cfg:{n}" for n in encoder.names),
+        ),
         categorical=tuple(n_meta + i for i in encoder.categorical),
         n_meta=n_meta,
         data_hash=digest.hexdigest()[:16],
+        task_sizes=task_sizes,
     )
 
 

@@ -22,7 +22,16 @@ from metamodel.features import FEATURE_VERSION
 __all__ = ["KbPlan", "KbStep", "load_kb_plan"]
 
 _PLAN_KEYS = ("suite", "feature_version", "steps")
-_STEP_KEYS = ("learners", "configs", "tasks", "folds", "row_cap", "time_limit", "seeds")
+_STEP_KEYS = (
+    "learners",
+    "configs",
+    "tasks",
+    "min_rows",
+    "folds",
+    "row_cap",
+    "time_limit",
+    "seeds",
+)
 _MIN_ROW_CAP = 20  # as the runner's PlanSpec requires
 
 
@@ -33,6 +42,7 @@ class KbStep:
     learners: tuple[str, ...]
     configs: int
     tasks: int | None = None
+    min_rows: int | None = None
     folds: int = 3
     row_cap: int = 2000
     time_limit: float = 120.0
@@ -53,12 +63,15 @@ class KbStep:
             seeds=list(self.seeds),
             protocol=Protocol(folds=self.folds, row_cap=self.row_cap or None),
             max_tasks=self.tasks,
+            min_rows=self.min_rows,
             shard=shard,
         )
 
     def describe(self) -> str:
         """One line for people."""
         tasks = "all tasks" if self.tasks is None else f"at most {self.tasks} tasks"
+        if self.min_rows is not None:
+            tasks += f" of at least {self.min_rows} rows"
         cap = f"row cap {self.row_cap}" if self.row_cap else "all rows"
         return (
             f"{', '.join(self.learners)}: {self.configs} configs, {tasks}, {self.folds} folds, "
@@ -70,6 +83,8 @@ class KbStep:
         out: dict[str, Any] = {"learners": list(self.learners), "configs": self.configs}
         if self.tasks is not None:
             out["tasks"] = self.tasks
+        if self.min_rows is not None:
+            out["min_rows"] = self.min_rows
         out |= {
             "folds": self.folds,
             "row_cap": self.row_cap,
@@ -187,6 +202,7 @@ def _step(path: Path, index: int, table: Any) -> KbStep:
         learners=tuple(learners),
         configs=configs,
         tasks=fields.integer("tasks", 1),
+        min_rows=fields.integer("min_rows", 1),
         folds=fields.integer("folds", 2, default=KbStep.folds) or KbStep.folds,
         row_cap=row_cap or 0,
         time_limit=float(time_limit),

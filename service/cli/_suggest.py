@@ -350,6 +350,13 @@ def suggest(
         Path | None,
         typer.Option(help="JSON file: a list of configs already tried, to leave out."),
     ] = None,
+    train_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Rows the configs will be trained on. Default: the table's rows.",
+        ),
+    ] = None,
     remote_describe: Annotated[
         bool,
         typer.Option(
@@ -391,6 +398,7 @@ def suggest(
                 feature_version=version if given is not None else "",
                 max_fit_seconds=max_fit_seconds,
                 exclude=tried,
+                train_rows=train_rows,
             )
         about: dict[str, Any] = {"feature_version": version}
         if given is not None:
@@ -429,12 +437,14 @@ def suggest(
             feature_version=version,
             max_fit_seconds=max_fit_seconds,
             exclude=tried,
+            train_rows=train_rows,
         )
     task = {
         "file": str(data),
         "target": target,
         "task_type": kind.value,
         "n_rows": int(X.shape[0]),
+        "train_rows": train_rows or int(X.shape[0]),
         "n_features": int(X.shape[1]),
         "feature_version": version,
         "described": "on the server" if remote_describe else "locally",

@@ -141,7 +141,9 @@ class Operations:
                 exclude.append(validate_config(space, config))
             except InvalidRequestError as exc:
                 raise InvalidRequestError(f"exclude[{i}]: {exc}") from None
-        return SuggestQuery(features, request.k, request.max_fit_seconds, tuple(exclude))
+        return SuggestQuery(
+            features, request.k, request.max_fit_seconds, tuple(exclude), request.train_rows
+        )
 
     def _task_features(self, request: SuggestRequest, model: ServedModel) -> Mapping[str, float]:
         wanted = model.bundle.feature_version

@@ -57,6 +57,7 @@ class SuggestRequest:
         task_id: A known task, or ``None`` with ``features``.
         max_fit_seconds: Leave out configs predicted to fit slower than this.
         exclude: Configs already tried; each must be valid in the space.
+        train_rows: Rows the configs will be trained on (``None``: the table's rows).
     """
 
     space: str
@@ -66,6 +67,7 @@ class SuggestRequest:
     task_id: str | None = None
     max_fit_seconds: float | None = None
     exclude: tuple[Mapping[str, ConfigValue], ...] = ()
+    train_rows: int | None = None
 
 
 @dataclass(frozen=True)

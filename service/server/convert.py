@@ -211,7 +211,19 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
         task_id=task_id,
         max_fit_seconds=max_fit,
         exclude=tuple(config_from_proto(c, f"exclude[{i}]") for i, c in enumerate(request.exclude)),
+        train_rows=_train_rows(request.train_rows),
     )
+
+
+def _train_rows(value: int) -> int | None:
+    """A request's ``train_rows``: 0 (unset) is the table's rows.
+
+    Raises:
+        InvalidRequestError: A negative count.
+    """
+    if value < 0:
+        raise InvalidRequestError(f"train_rows must be >= 1 (0: the table's rows), got {value}")
+    return int(value) or None
 
 
 def check_suggest_counts(request: pb.SuggestConfigsRequest) -> None:
@@ -261,6 +273,8 @@ def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsReques
     if request.max_fit_seconds is not None:
         message.constraints.max_fit_seconds = request.max_fit_seconds
     message.exclude.extend(config_to_proto(c) for c in request.exclude)
+    if request.train_rows is not None:
+        message.train_rows = request.train_rows
     return message
 
 

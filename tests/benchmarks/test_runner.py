@@ -284,3 +284,27 @@ def test_parse_shard_reads_i_of_n_and_refuses_anything_else_clearly() -> None:
     for bad in ("0/3", "4/3", "3", "1/0", "a/b", "-1/2", "1/2/3", ""):
         with pytest.raises(InvalidRequestError, match=r"--shard must be I/N .* got"):
             parse_shard(bad)
+
+
+def test_each_row_cap_makes_its_own_records(store: RecordStore) -> None:
+    """A record's fidelity is the fraction of its task's rows used: a 200-row sample of
+    diabetes (442 rows) and all of it are two records; iris (150 rows) is whole at both."""
+    capped = PlanSpec(
+        suite="sklearn:iris,diabetes",
+        learners=["lightgbm"],
+        n_configs=2,
+        protocol=Protocol(folds=2, row_cap=200),
+    )
+    run_plan(store, build_plan(capped, store), LocalPool(2, time_limit=120, memory_limit_mb=0))
+    fidelity = {
+        store.get_task(r.task_id).name.split("/")[-1]: r.fidelity for r in store.get_records()
+    }
+    assert fidelity == {"iris": 1.0, "diabetes": 200 / 442}
+    whole = replace(capped, protocol=Protocol(folds=2, row_cap=None))
+    plan = build_plan(whole, store)
+    assert plan.already_stored == 2  # iris: all its rows either way
+    assert {job.task_name for job in plan.jobs} == {"diabetes"}
+    assert {job.fidelity for job in plan.jobs} == {1.0}
+    # min_rows spends a larger cap where it changes something.
+    only_big = build_plan(replace(whole, min_rows=300), store)
+    assert {t.name.split("/")[-1] for t in only_big.tasks} == {"diabetes"}

@@ -234,12 +234,17 @@ class SuggestConfigsRequest(_message.Message):
     K_FIELD_NUMBER: _builtins.int
     CONSTRAINTS_FIELD_NUMBER: _builtins.int
     EXCLUDE_FIELD_NUMBER: _builtins.int
+    TRAIN_ROWS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """a task the service knows (in its records)"""
     space: _builtins.str
     """a space name ("lightgbm") or space id"""
     k: _builtins.int
     """1 .. the documented maximum"""
+    train_rows: _builtins.int
+    """Rows the configs will be trained on (0 or unset: the table's rows, from its
+    meta-features). Good configs move with data size: say it when it differs.
+    """
     @_builtins.property
     def features(self) -> Global___TaskFeatures: ...
     @_builtins.property
@@ -257,10 +262,11 @@ class SuggestConfigsRequest(_message.Message):
         k: _builtins.int = ...,
         constraints: Global___Constraints | None = ...,
         exclude: _abc.Iterable[Global___Config] | None = ...,
+        train_rows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "features", b"features", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "exclude", b"exclude", "features", b"features", "k", b"k", "space", b"space", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "exclude", b"exclude", "features", b"features", "k", b"k", "space", b"space", "task", b"task", "task_id", b"task_id", "train_rows", b"train_rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_task: _TypeAlias = _typing.Literal["features", "task_id"]  # noqa: Y015
     _WhichOneofArgType_task: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015

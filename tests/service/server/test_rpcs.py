@@ -89,6 +89,15 @@ def test_suggest_for_a_known_task_with_constraints_and_exclusions(served: Server
     assert all(s.predicted_fit_seconds <= 0.7 for s in limited.suggestions)
 
 
+def test_train_rows_travels_and_a_negative_count_is_refused(served: ServerThread):
+    with WarmstartClient(served.target) as client:
+        sized = client.suggest(TASK, "svm_like", k=3, feature_version="test-1", train_rows=500)
+        with pytest.raises(InvalidArgumentRpcError, match="train_rows must be >= 1"):
+            client.suggest(TASK, "svm_like", k=3, feature_version="test-1", train_rows=-3)
+    assert len(sized.suggestions) == 3
+    assert pb.SuggestConfigsRequest(train_rows=7).train_rows == 7
+
+
 def test_reports_are_stored_once_per_id(served: ServerThread):
     results = [
         ReportedResult(
