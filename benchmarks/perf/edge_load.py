@@ -172,18 +172,25 @@ def _address(child: subprocess.Popen[str], log: IO[str]) -> str:
 
 
 class PeakRss:
-    """Samples a process's resident memory every 10 ms in a thread; :attr:`peak` is the most."""
+    """Samples a process's resident memory every 10 ms in a thread; :attr:`peak` is the most,
+    :attr:`after` the last sample (:meth:`settle` takes it a while after the load)."""
 
     def __init__(self, pid: int) -> None:
         self._process = psutil.Process(pid)
         self.before = self._process.memory_info().rss
-        self.peak = self.before
+        self.peak = self.after = self.before
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self._process.memory_info().rss)
+            self.after = self._process.memory_info().rss
+            self.peak = max(self.peak, self.after)
+
+    def settle(self, seconds: float) -> None:
+        """Wait ``seconds`` (the server idle), then take the resident memory once more."""
+        time.sleep(seconds)
+        self.after = self._process.memory_info().rss
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -389,7 +396,8 @@ def report(calls: Calls, served: Mapping[tuple[str, str], int], rss: PeakRss, bo
     peak = rss.peak
     print(
         f"\nserver RSS: {rss.before / _MIB:.0f} MiB before the load, peak {peak / _MIB:.0f} MiB "
-        f"(bound {bound / _MIB:.0f} MiB): {_verdict(peak <= bound)}"
+        f"(bound {bound / _MIB:.0f} MiB): {_verdict(peak <= bound)}; "
+        f"{rss.after / _MIB:.0f} MiB 2 s after it"
     )
     check, small = p99_ms(calls, "Check", "light"), p99_ms(calls, "SuggestConfigs", "light")
     print("\ntargets")
@@ -501,6 +509,7 @@ def main() -> None:
             )
             served = server_calls(metrics_port)
             served.subtract(before)
+            rss.settle(2.0)
     report(calls, served, rss, bound)
 
 

@@ -35,7 +35,7 @@ from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from service.server import convert
 from service.server._auth import Access, TokenGuard
 from service.server._batching import Batcher
-from service.server._dataset import ChunkCollector, UploadBudget
+from service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
 from service.server._edge import (
     MAX_EXCLUDE,
     MAX_PATH_CHARS,
@@ -272,6 +272,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                 )
             finally:
                 collector.release()
+                self._heavy.submit(release_free_memory)  # after the upload, off the loop
             return convert.description_to_proto(description)
 
         return await self._runner.run("DescribeTask", Access.READ, context, body)
