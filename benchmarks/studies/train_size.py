@@ -1,0 +1,125 @@
+"""Does the surrogate know what the training size does? A leave-family-out check.
+
+On tasks evaluated both on a sample (fidelity < 1) and on all their rows
+(fidelity 1), the configs evaluated at all rows are ranked, per held-out task,
+by four rules (the surrogate's predictions, or measured scores) and compared
+with their measured ranking at all rows:
+
+- ``sized``: the surrogate trained on every record, asked for all the rows;
+- ``as sample``: the same surrogate asked for the sample's rows (what a model
+  blind to size effectively answers, since its records were samples);
+- ``blind``: a surrogate trained only on each task's primary fidelity (the
+  sample, as before sizes were an input), no size input;
+- ``sample scores``: the configs' measured scores on the sample (the best a
+  benchmark at the sample's size can say).
+
+Printed per rule: mean Spearman with the measured ranking at all rows, mean
+normalised regret of the top 1 and the best of the top 3 among those configs.
+
+    python -m benchmarks.studies.train_size --db sqlite:///kb.db --space lightgbm
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from metamodel.bundle import TrainSettings
+from metamodel.bundle._train import train_from_records
+from metamodel.evaluation import load_evaluation_data
+from metamodel.portfolio import primary_records
+from metamodel.recommend import Recommender
+from metamodel.store import RecordStore
+from metamodel.surrogate import SurrogateParams
+from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+
+RULES = ("sized", "as sample", "blind", "sample scores")
+
+
+def _scores(records: Sequence[EvaluationRecord], fidelity: float) -> dict[str, float]:
+    found = defaultdict(list)
+    for r in records:
+        if r.fidelity == fidelity and r.status is RecordStatus.OK and r.score is not None:
+            found[r.config_hash].append(float(r.score))
+    return {h: float(np.mean(v)) for h, v in found.items()}
+
+
+def _regret(measured: np.ndarray, order: np.ndarray, k: int) -> float:
+    span = measured.max() - measured.min()
+    return 0.0 if span <= 0 else float((measured.max() - measured[order[:k]].max()) / span)
+
+
+def _predict(
+    recommender: Recommender,
+    features: dict[str, float],
+    pool: list[dict[str, ConfigValue]],
+    train_rows: int | None,
+) -> np.ndarray:
+    """The surrogate's mean prediction for each config of ``pool`` on the task."""
+    task = recommender.task_input(features, train_rows)
+    encoded = recommender.encoder.encode(pool)
+    mean, _ = recommender.surrogate.predict(np.hstack([np.tile(task, (len(pool), 1)), encoded]))
+    return np.asarray(mean, dtype=float)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--space", default="lightgbm")
+    parser.add_argument("--feature-version", default="mf-1")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    store = RecordStore.open(args.db, create=False)
+    data = load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
+    settings = TrainSettings(surrogate=SurrogateParams(seed=args.seed), validation_folds=0)
+    found: dict[str, dict[str, list[float]]] = {r: defaultdict(list) for r in RULES}
+    for fold in range(args.folds):
+        held_out = [t for t, f in data.fold_of.items() if f == fold]
+        sized_tasks = [t for t in held_out if len({r.fidelity for r in data.usable[t]}) > 1]
+        if not sized_tasks:
+            continue
+        train = data.training_records(fold)
+        common = (data.space, data.features, data.names, args.feature_version)
+        sized = train_from_records(data.space, train, *common[1:], settings).recommender()
+        blind = train_from_records(
+            data.space, primary_records(train), *common[1:], settings
+        ).recommender()
+        for task_id in sized_tasks:
+            records = data.usable[task_id]
+            fidelities = sorted({r.fidelity for r in records})
+            whole, sample = _scores(records, 1.0), _scores(records, fidelities[0])
+            hashes = sorted(set(whole) & set(sample))
+            if len(hashes) < 4:
+                continue
+            configs = {r.config_hash: dict(r.config) for r in records}
+            pool = [configs[h] for h in hashes]
+            measured = np.array([whole[h] for h in hashes])
+            features = data.features[task_id].as_dict()
+            n_rows = round(np.exp(features["log_n_rows"]))
+            sample_rows = max(1, round(fidelities[0] * n_rows))
+            predicted = {
+                "sized": _predict(sized, features, pool, None),
+                "as sample": _predict(sized, features, pool, sample_rows),
+                "blind": _predict(blind, features, pool, None),
+                "sample scores": np.array([sample[h] for h in hashes]),
+            }
+            for rule, values in predicted.items():
+                order = np.argsort(-values, kind="stable")
+                found[rule]["spearman"].append(float(spearmanr(values, measured).statistic))
+                found[rule]["regret@1"].append(_regret(measured, order, 1))
+                found[rule]["regret@3"].append(_regret(measured, order, 3))
+    n = len(found["sized"]["spearman"])
+    print(f"{args.space}: {n} held-out tasks with records at a sample and at all rows")
+    print(f"{'rule':<14} {'spearman':>9} {'regret@1':>9} {'regret@3':>9}")
+    for rule in RULES:
+        cells = [float(np.nanmean(found[rule][m])) for m in ("spearman", "regret@1", "regret@3")]
+        print(f"{rule:<14} {cells[0]:>9.3f} {cells[1]:>9.4f} {cells[2]:>9.4f}")
+
+
+if __name__ == "__main__":
+    main()
