@@ -6,7 +6,8 @@ held-out task is loaded from its suite and these are evaluated on it with the
 protocol of the stored records (same CV folds, row cap and seed, through the
 runner's own :func:`benchmarks.runner.evaluate_config`):
 
-- ``warmstart``: the bundle's top-k suggestions (``Recommender.suggest``);
+- ``warmstart``: the bundle's top-k suggestions (``Recommender.suggest``, told
+  the rows the configs are trained on);
 - ``default``: the learner's library default;
 - ``single_best``: the config with the best mean normalised score over the
   training tasks (pool mode's rule);
@@ -163,6 +164,12 @@ def _evaluate_task(
     return _Trained(outcomes, orders)
 
 
+def _rows_used(data: TaskData, protocol: Protocol) -> int:
+    """Rows an evaluation of the task uses: all, or the row cap (as :func:`cap_rows` takes)."""
+    rows = len(data.y)
+    return rows if protocol.row_cap is None else min(rows, protocol.row_cap)
+
+
 def _comparable_scores(
     records: Sequence[EvaluationRecord], rows_used: int, protocol: Protocol, seed: int
 ) -> dict[str, float]:
@@ -192,14 +199,13 @@ def _task_result(
     records: Sequence[EvaluationRecord],
 ) -> LiveTaskResult:
     start = time.perf_counter()
-    X, _ = cap_rows(data, context.protocol, context.seed)
-    rows_used = len(X)
+    rows_used = _rows_used(data, context.protocol)
     flaml_space: list[dict[str, ConfigValue]] = []
     if context.with_flaml:
         flaml_space = flaml_space_configs(
             data.task.task_type,
             rows_used,
-            X.shape[1],
+            data.X.shape[1],
             max(context.ks),
             [context.fold_seed, zlib.crc32(data.task.task_id.encode())],
         )
@@ -410,7 +416,8 @@ def evaluate_live(
                 )
                 continue
             feats = features[task_id].as_dict()
-            advice = recommender.suggest(feats, max_k)
+            # As a user would: the request states the rows the configs will be trained on.
+            advice = recommender.suggest(feats, max_k, train_rows=_rows_used(data, protocol))
             suggested = [dict(s.config) for s in advice.suggestions]
             if not suggested:
                 notes.append(f"{names[task_id]} skipped: the model suggested no config")

@@ -7,6 +7,7 @@ import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +38,7 @@ from metamodel.bundle import TrainSettings
 from metamodel.errors import InvalidRequestError
 from metamodel.evaluation import EvalSettings, evaluate_pool
 from metamodel.features import FEATURE_VERSION, describe_task
+from metamodel.recommend import Recommender
 from metamodel.spaces import config_hash, make_search_space, sample_configs
 from metamodel.store import RecordFilter, RecordStore
 from metamodel.surrogate import SurrogateParams
@@ -191,8 +193,16 @@ def titanic_suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
 
 @pytest.mark.slow
 def test_uncapped_runs_at_the_real_size_and_reports_its_bucket(
-    db: str, titanic_suite: Suite, tmp_path: Path
+    db: str, titanic_suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    asked: list[int | None] = []
+    suggest = Recommender.suggest
+
+    def spy(self: Recommender, *args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("train_rows"))
+        return suggest(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recommender, "suggest", spy)
     settings = LiveSettings(ks=(1, 2), n_folds=3, row_cap=0, train=TINY)
     with RecordStore.open(db) as store:
         uncapped = evaluate_live(store, titanic_suite, "lightgbm", FEATURE_VERSION, settings)
@@ -215,6 +225,8 @@ def test_uncapped_runs_at_the_real_size_and_reports_its_bucket(
     assert small.rows_used == 300
     assert list(capped.by_bucket()) == ["<= 2k"]
     assert small.n_stored == 6
+    # warmstart is asked for the size its suggestions are trained on, as a user would ask.
+    assert asked == [2201, 300]
     text = write_live_report(uncapped, tmp_path).read_text()
     assert "## By data size" in text
     assert "| 2k-20k | 1 | warmstart (ours) |" in text
