@@ -10,7 +10,7 @@ import pytest
 
 from metamodel.bundle import load_bundle
 from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.surrogate import CompiledTrees, SurrogateParams
+from metamodel.surrogate import SIZE_INPUT, CompiledTrees, SurrogateParams
 
 SHIPPED = sorted((Path(__file__).parents[2] / "kb" / "models").glob("*.wsb"))
 
@@ -37,7 +37,8 @@ def test_shipped_bundles_compile_to_the_same_predictions(path: Path) -> None:
     bundle = load_bundle(path)
     surrogate = bundle.surrogate
     boosters = [*surrogate.members, *([surrogate.fit_time] if surrogate.fit_time else [])]
-    n_task = len(bundle.index.feature_names)
+    # The task side: the meta-features, then the training size where the surrogate takes it.
+    n_task = len(bundle.index.feature_names) + int(SIZE_INPUT in surrogate.feature_names)
     compiled = CompiledTrees(boosters, n_task)
     X = _odd_rows(compiled.n_features, 400, seed=len(path.stem))
     np.testing.assert_allclose(compiled.predict_rows(X), _lightgbm(boosters, X), rtol=0, atol=1e-12)
@@ -48,7 +49,7 @@ def test_shipped_bundles_compile_to_the_same_predictions(path: Path) -> None:
     np.testing.assert_allclose(
         compiled.predict(task, configs), _lightgbm(boosters, rows), rtol=0, atol=1e-12
     )
-    assert compiled.mask_type is np.uint16  # 15-leaf trees: two bytes per mask
+    assert compiled.mask_type is np.uint64  # trees of up to 63 leaves: eight bytes per mask
 
 
 def _train(

@@ -410,6 +410,10 @@ BAD_PLANS = [
     (_plan_with('["knn", "logistic_regression"]', '["knn", "xgboost"]'), "no learner named"),
     (_plan_with("configs = 2", "configs = -2"), "steps[0].configs must be an integer >= 1, got -2"),
     (_plan_with("tasks = 2", "tasks = -1"), "steps[1].tasks must be an integer >= 1, got -1"),
+    (
+        _plan_with("tasks = 2", "tasks = 2\nmin_rows = 0"),
+        "steps[1].min_rows must be an integer >= 1, got 0",
+    ),
     (_plan_with("folds = 2", "fold = 2"), "unknown key 'fold' in steps[0]; allowed keys: learners"),
     (_plan_with("suite =", "suites ="), "unknown key 'suites'; allowed keys: suite"),
     (_plan_with('"mf-1"', '"mf-9"'), "feature_version must be one of mf-1; got 'mf-9'"),
@@ -463,8 +467,16 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     assert len(plan.learners) == 8
     first = plan.steps[0]
     assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
+    *sampled, sized = plan.steps
     assert all(
-        (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in plan.steps
+        (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in sampled
+    )
+    # The last step: the first 12 LightGBM configs at all rows of the tasks over 2,000.
+    assert (sized.learners, sized.configs, sized.min_rows, sized.row_cap) == (
+        ("lightgbm",),
+        12,
+        2001,
+        0,
     )
 
 
