@@ -11,6 +11,7 @@ from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float,
 
 from metamodel.spaces import config_hash, make_search_space, sample_configs
 from metamodel.types import (
+    ConfigValue,
     EvaluationRecord,
     RecordSource,
     RecordStatus,
@@ -76,6 +77,26 @@ def small_space(name: str = "svm_like") -> SearchSpace:
         ]
     )
     return make_search_space(name, space)
+
+
+def ok_record(
+    task_id: str,
+    space: SearchSpace,
+    config: dict[str, ConfigValue],
+    score: float,
+    *,
+    fidelity: float = 1.0,
+) -> EvaluationRecord:
+    """One successful evaluation of ``config`` on a task."""
+    return EvaluationRecord(
+        task_id=task_id,
+        space_id=space.space_id,
+        config=config,
+        config_hash=config_hash(config),
+        score=score,
+        status=RecordStatus.OK,
+        fidelity=fidelity,
+    )
 
 
 def make_records(

@@ -60,9 +60,7 @@ def _predict(
     train_rows: int | None,
 ) -> np.ndarray:
     """The surrogate's mean prediction for each config of ``pool`` on the task."""
-    task = recommender.task_input(features, train_rows)
-    encoded = recommender.encoder.encode(pool)
-    mean, _ = recommender.surrogate.predict(np.hstack([np.tile(task, (len(pool), 1)), encoded]))
+    mean, _ = recommender.predict(features, pool, train_rows)
     return np.asarray(mean, dtype=float)
 
 

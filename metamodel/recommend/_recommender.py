@@ -148,6 +148,18 @@ class Recommender:
         inputs = self._task_inputs(self.index.vector(features)[None], sizes)
         return np.asarray(inputs[0], dtype=float)
 
+    def predict(
+        self,
+        features: Mapping[str, float],
+        configs: Sequence[Mapping[str, ConfigValue]],
+        train_rows: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ensemble's mean and spread of each config's normalised score on a task
+        (LightGBM's own predict, not the compiled trees; for reports, not for serving)."""
+        task = self.task_input(features, train_rows)
+        encoded = self.encoder.encode([dict(c) for c in configs])
+        return self.surrogate.predict(np.hstack([np.tile(task, (len(encoded), 1)), encoded]))
+
     @property
     def settings(self) -> RecommenderSettings:
         """Candidate counts and the set choice's weights."""

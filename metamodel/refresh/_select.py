@@ -155,9 +155,7 @@ def _model_candidates(
     stored_best = max(ok, key=lambda r: (r.score, r.config_hash)) if ok else None
     baseline = -np.inf
     if stored_best is not None:
-        meta = recommender.index.vector(feats)
-        rows = np.hstack([meta[None, :], recommender.encoder.encode([dict(stored_best.config)])])
-        baseline = float(recommender.surrogate.predict(rows)[0][0])
+        baseline = float(recommender.predict(feats, [stored_best.config])[0][0])
     out = []
     for suggestion in answer.suggestions:
         gain = max(0.0, suggestion.predicted_score - baseline) if np.isfinite(baseline) else 0.0

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich import box
 from rich.table import Table
@@ -92,9 +91,7 @@ def _predicted(
     recommender: Recommender, features: Mapping[str, float], config: Mapping[str, ConfigValue]
 ) -> float:
     """The model's predicted normalised score of one config on the task."""
-    meta = recommender.index.vector(features)
-    encoded = recommender.encoder.encode([dict(config)])
-    mean, _ = recommender.surrogate.predict(np.hstack([meta.reshape(1, -1), encoded]))
+    mean, _ = recommender.predict(features, [config])
     return float(mean[0])
 
 

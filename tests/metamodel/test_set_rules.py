@@ -7,6 +7,7 @@ it does not (every task has the same best configs, which a portfolio covers).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,24 +23,30 @@ from metamodel.recommend import SET_RULES, SuggestQuery
 from metamodel.recommend._set_choice import make_set_choice
 from metamodel.spaces import config_hash, sample_configs
 from metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from metamodel.types import ConfigValue, EvaluationRecord
+from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
 
 SMALL = SurrogateParams(n_models=3, n_estimators=60, config_rounds=30, min_child_samples=5)
 
 
+def _train(
+    tasks: Mapping[str, np.ndarray],
+    records: list[EvaluationRecord],
+    families: Mapping[str, str] | None,
+    folds: int = 3,
+) -> ModelBundle:
+    settings = TrainSettings(surrogate=SMALL, validation_folds=folds)
+    names = {t: t for t in tasks}
+    return train_from_records(
+        SPACE, records, features(dict(tasks)), names, "test-1", settings, families=families
+    )
+
+
 def _bundle(n_tasks: int, seed: int, *, validate: bool) -> ModelBundle:
     tasks, records = world(n_tasks, seed=seed)
     families = {t: f"family-{i % 8}" for i, t in enumerate(sorted(tasks))} if validate else None
-    return train_from_records(
-        SPACE,
-        records,
-        features(tasks),
-        {t: t for t in tasks},
-        "test-1",
-        TrainSettings(surrogate=SMALL),
-        families=families,
-    )
+    return _train(tasks, records, families)
 
 
 def test_the_config_stage_splits_on_configs_only() -> None:
@@ -177,16 +184,8 @@ def _same_everywhere(n_tasks: int) -> tuple[dict[str, np.ndarray], list[Evaluati
         kind = rng.integers(2)
         for j, config in enumerate(configs):
             bonus = 1.0 if j == kind else 0.0
-            records.append(
-                EvaluationRecord(
-                    task_id=task_id,
-                    space_id=SPACE.space_id,
-                    config=config,
-                    config_hash=config_hash(config),
-                    score=float(base[j] * 0.5 + bonus + rng.normal(0, 0.01)),
-                    status=RecordStatus.OK,
-                )
-            )
+            score = float(base[j] * 0.5 + bonus + rng.normal(0, 0.01))
+            records.append(ok_record(task_id, SPACE, config, score))
     return tasks, records
 
 
@@ -199,14 +198,7 @@ def test_validation_prefers_the_portfolio_where_features_say_nothing() -> None:
         families,
         3,
         0,
-        lambda kept: train_from_records(
-            SPACE,
-            kept,
-            features(tasks),
-            {t: t for t in tasks},
-            "test-1",
-            TrainSettings(surrogate=SMALL, validation_folds=0),
-        ).recommender(),
+        lambda kept: _train(tasks, kept, None, folds=0).recommender(),
     )
     assert found is not None
     # The portfolio holds both winners in its first two; the model cannot tell which is which.
@@ -223,14 +215,6 @@ def test_validation_needs_as_many_families_as_folds() -> None:
     tasks, records = world(10, seed=1)
     families = {t: "one" if i % 2 else "two" for i, t in enumerate(sorted(tasks))}
     assert choose_set_rule(records, features(tasks), families, 3, 0, lambda kept: None) is None  # type: ignore[arg-type,return-value]
-    bundle = train_from_records(
-        SPACE,
-        records,
-        features(tasks),
-        {t: t for t in tasks},
-        "test-1",
-        TrainSettings(surrogate=SMALL),
-        families=families,
-    )
+    bundle = _train(tasks, records, families)
     assert bundle.set_rules == {1: "expected_best"}
     assert bundle.metrics == {}

@@ -21,7 +21,8 @@ from metamodel.portfolio import primary_records, score_matrix
 from metamodel.recommend import SuggestQuery
 from metamodel.spaces import config_hash, sample_configs
 from metamodel.surrogate import SIZE_INPUT, SurrogateParams, build_training_table
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+from metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
+from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, SPACE
 
 NAMES = ("log_n_rows", "f1")
@@ -46,17 +47,8 @@ def _world(n_tasks: int, seed: int) -> tuple[dict[str, TaskFeatures], list[Evalu
         )
         for fidelity in (SAMPLE / n_rows, 1.0):
             for config in configs:
-                records.append(
-                    EvaluationRecord(
-                        task_id=task_id,
-                        space_id=SPACE.space_id,
-                        config=config,
-                        config_hash=config_hash(config),
-                        score=_score(config, fidelity * n_rows) + rng.normal(0, 0.005),
-                        status=RecordStatus.OK,
-                        fidelity=fidelity,
-                    )
-                )
+                score = _score(config, fidelity * n_rows) + rng.normal(0, 0.005)
+                records.append(ok_record(task_id, SPACE, config, score, fidelity=fidelity))
     return features, records
 
 
