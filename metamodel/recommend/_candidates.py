@@ -150,7 +150,9 @@ def gather_candidates(
     worlds = rows[: settings.world_neighbours]
     screening = (
         screen
-        and not out_of_distribution and len(worlds) > 0 and 0 < settings.n_screened < len(samples)
+        and not out_of_distribution
+        and len(worlds) > 0
+        and 0 < settings.n_screened < len(samples)
     )
     screen_portfolio = screening and settings.screen_portfolio
     candidates.take(table.positions["default"].tolist(), SuggestionOrigin.DEFAULT)
