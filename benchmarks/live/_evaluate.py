@@ -58,7 +58,6 @@ from benchmarks.live._types import (
 )
 from benchmarks.runner import Protocol, cap_rows, evaluate_config
 from benchmarks.tasks import Suite, TaskData
-from metamodel.bundle._train import train_from_records
 from metamodel.errors import FailedPreconditionError, NotFoundError
 from metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
 from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
@@ -388,15 +387,7 @@ def evaluate_live(
         train_ids = {t for t, f in fold_of.items() if f != fold}
         say(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
         train_records = [r for t in sorted(train_ids) for r in usable[t]]
-        bundle = train_from_records(
-            space,
-            train_records,
-            features,
-            names,
-            feature_version,
-            settings.train,
-            families=families,
-        )
+        bundle = split.train(train_records, feature_version, settings.train)
         recommender = bundle.recommender()
         set_rules[fold] = _set_rule_note(bundle.training, bundle.metrics)
         matrix = score_matrix(train_records)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from metamodel.bundle._bundle import BUNDLE_FORMAT, ModelBundle, library_versions, load_bundle
-from metamodel.bundle._train import TrainedBundle, TrainSettings, train_bundle, train_space
+from metamodel.bundle._train import (
+    TrainedBundle,
+    TrainSettings,
+    train_bundle,
+    train_from_records,
+    train_space,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -13,5 +19,6 @@ __all__ = [
     "library_versions",
     "load_bundle",
     "train_bundle",
+    "train_from_records",
     "train_space",
 ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.bundle._train import TrainSettings
 from metamodel.encoding import ConfigEncoder
 from metamodel.evaluation._dependence import DependenceCollector, TaskDependence
 from metamodel.evaluation._tasks import family_folds, load_evaluation_data
@@ -188,15 +188,7 @@ def evaluate_pool(
         if progress is not None:
             progress(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
         train_records = [r for t in train_ids for r in usable[t]]
-        bundle = train_from_records(
-            space,
-            train_records,
-            features,
-            names,
-            feature_version,
-            settings.train,
-            families=families,
-        )
+        bundle = data.train(train_records, feature_version, settings.train)
         recommender = bundle.recommender()
         matrix = score_matrix(train_records)
         single = _mean_order(matrix)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.bundle._train import TrainSettings, train_from_records
+from metamodel.bundle._train import TrainSettings
 from metamodel.encoding import ConfigEncoder
 from metamodel.errors import FailedPreconditionError
 from metamodel.evaluation._tasks import load_evaluation_data, spread_over_families
@@ -174,15 +174,7 @@ def run_seeding(
         test_ids = sorted(t for t, f in fold_of.items() if f == fold and t in chosen)
         if not test_ids:
             continue
-        bundle = train_from_records(
-            space,
-            data.training_records(fold),
-            features,
-            names,
-            feature_version,
-            settings.train,
-            families=data.families,
-        )
+        bundle = data.train(data.training_records(fold), feature_version, settings.train)
         recommender = bundle.recommender()
         for task_id in test_ids:
             if progress is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from metamodel.bundle import ModelBundle, TrainSettings, train_from_records
 from metamodel.errors import FailedPreconditionError
 from metamodel.store import RecordFilter, RecordStore
 from metamodel.surrogate import left_out_tasks
@@ -119,6 +120,21 @@ class EvaluationData:
     def training_records(self, fold: int) -> list[EvaluationRecord]:
         """Records of every taking-part task outside ``fold``."""
         return [r for t, f in self.fold_of.items() if f != fold for r in self.usable[t]]
+
+    def train(
+        self, records: list[EvaluationRecord], feature_version: str, settings: TrainSettings
+    ) -> ModelBundle:
+        """A bundle trained on ``records`` (a fold's training records), its set rules chosen
+        on inner family folds of them."""
+        return train_from_records(
+            self.space,
+            records,
+            self.features,
+            self.names,
+            feature_version,
+            settings,
+            families=self.families,
+        )
 
 
 def load_evaluation_data(
