@@ -26,7 +26,8 @@ test: $(STAMP) protos-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Generated gRPC code is committed; these regenerate it and check it is current.
-PROTO := protos/warmstart/v1/warmstart.proto
+# Compiled through the warmstart/protos link, so the generated imports say warmstart.protos.
+PROTO := warmstart/protos/warmstart/v1/warmstart.proto
 GENERATED := warmstart_pb2.py warmstart_pb2.pyi warmstart_pb2_grpc.py warmstart_pb2_grpc.pyi
 PROTOC := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m grpc_tools.protoc -I .
 
@@ -38,7 +39,7 @@ protos-check: $(STAMP)
 	$(PROTOC) --python_out=.protos-check --grpc_python_out=.protos-check \
 		--mypy_out=.protos-check --mypy_grpc_out=.protos-check $(PROTO)
 	@for f in $(GENERATED); do \
-		diff -u protos/warmstart/v1/$$f .protos-check/protos/warmstart/v1/$$f >/dev/null || { \
+		diff -u protos/warmstart/v1/$$f .protos-check/warmstart/protos/warmstart/v1/$$f >/dev/null || { \
 			echo "protos/warmstart/v1/$$f is not what $(PROTO) generates: run 'make protos'"; \
 			rm -rf .protos-check; exit 1; }; \
 	done

@@ -39,9 +39,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
 
-from metamodel.spaces import make_search_space
-from metamodel.store import COLUMNS, write_task_features
-from metamodel.types import TaskFeatures
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.store import COLUMNS, write_task_features
+from warmstart.metamodel.types import TaskFeatures
 
 SPACE_NAME = "tabrepo_lightgbm"
 FEATURE_VERSION = "openml-q1"

@@ -3,7 +3,7 @@
 A config is a plain ``{name: value}`` mapping of ``int | float | str | bool``. Its
 canonical JSON (sorted keys, floats at 12 significant digits) is what is hashed, so
 float noise from a round trip does not make a new config. Kept apart from
-:mod:`metamodel.spaces` (which re-exports these) because it needs no ConfigSpace or
+:mod:`warmstart.metamodel.spaces` (which re-exports these) because it needs no ConfigSpace or
 SciPy: the store and the command line hash configs without loading them.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError
-from metamodel.types import ConfigValue
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = [
     "canonical_config",

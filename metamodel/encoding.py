@@ -23,9 +23,9 @@ from ConfigSpace import (
     UniformIntegerHyperparameter,
 )
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import active_parameters, canonical_config, validate_config
-from metamodel.types import ConfigValue
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = ["ConfigEncoder"]
 

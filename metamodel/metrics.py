@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from metamodel.types import TaskType
+from warmstart.metamodel.types import TaskType
 
 __all__ = [
     "CLASSIFICATION_METRICS",

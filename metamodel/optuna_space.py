@@ -18,7 +18,7 @@ Constant                  ``suggest_categorical(name, [value])``
 ========================  ===================================================
 
 Optuna is an optional dependency (the ``optimizers`` extra); it is imported
-only when a function here needs it at run time. ``service.seeding`` builds the
+only when a function here needs it at run time. ``warmstart.service.seeding`` builds the
 user-facing helpers on this; the evaluation's seeding experiment uses it too.
 """
 
@@ -36,9 +36,9 @@ from ConfigSpace import (
     UniformIntegerHyperparameter,
 )
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import active_parameters, canonical_config, validate_config
-from metamodel.types import ConfigValue
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.types import ConfigValue
 
 if TYPE_CHECKING:
     import optuna

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.surrogate._table import Normalisation, normalise_scores
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from warmstart.metamodel.surrogate._table import Normalisation, normalise_scores
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 __all__ = ["ScoreMatrix", "best_single", "greedy_portfolio", "primary_records", "score_matrix"]
 

@@ -6,7 +6,7 @@ gets the same ``space_id`` and any change to it gets a new one. Configs are
 plain ``{name: value}`` mappings of ``int | float | str | bool``; their
 canonical JSON (sorted keys, floats at 12 significant digits) is what is hashed,
 so float noise from a round trip does not make a new config (that part is
-:mod:`metamodel.configs`, re-exported here, which needs no ConfigSpace).
+:mod:`warmstart.metamodel.configs`, re-exported here, which needs no ConfigSpace).
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from ConfigSpace import (
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 from scipy.stats import qmc
 
-from metamodel.configs import (
+from warmstart.metamodel.configs import (
     canonical_config,
     canonical_value,
     config_hash,
     config_json,
     hash_config_json,
 )
-from metamodel.errors import InvalidRequestError
-from metamodel.types import ConfigValue, SearchSpace
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import ConfigValue, SearchSpace
 
 __all__ = [
     "SamplerName",

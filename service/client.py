@@ -28,11 +28,11 @@ import grpc
 import pandas as pd
 import pyarrow as pa
 
-from metamodel.types import ConfigValue, TaskType
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.server import convert
-from service.server.api import (
+from warmstart.metamodel.types import ConfigValue, TaskType
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.server import convert
+from warmstart.service.server.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 
 if TYPE_CHECKING:  # the recommender loads LightGBM: only the server needs it
-    from metamodel.recommend import RecommenderSettings
+    from warmstart.metamodel.recommend import RecommenderSettings
 
 __all__ = [
     "DB_ENV",
@@ -213,7 +213,7 @@ class ServerSettings:
     @property
     def recommender(self) -> RecommenderSettings:
         """How the served models' recommenders choose candidates."""
-        from metamodel.recommend import RecommenderSettings
+        from warmstart.metamodel.recommend import RecommenderSettings
 
         return RecommenderSettings(n_refine_from=self.refine_from)
 

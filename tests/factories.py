@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
 
-from metamodel.spaces import config_hash, make_search_space, sample_configs
-from metamodel.types import (
+from warmstart.metamodel.spaces import config_hash, make_search_space, sample_configs
+from warmstart.metamodel.types import (
     ConfigValue,
     EvaluationRecord,
     RecordSource,
@@ -108,7 +108,7 @@ def make_records(
     source: RecordSource = RecordSource.BENCHMARK,
 ) -> list[EvaluationRecord]:
     """One record per (task, config), with scores that depend on both; one in 10 fails."""
-    from metamodel.spaces import load_configspace
+    from warmstart.metamodel.spaces import load_configspace
 
     configs = sample_configs(load_configspace(space), n_configs, method="random", seed=seed)
     out: list[EvaluationRecord] = []

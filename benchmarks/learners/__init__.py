@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import difflib
 
-from benchmarks.learners._base import Learner
-from benchmarks.learners._kernel import SVM
-from benchmarks.learners._linear import LogisticRegression
-from benchmarks.learners._mlp_space import MLP
-from benchmarks.learners._neighbors import KNearestNeighbors
-from benchmarks.learners._trees import ExtraTrees, HistGradientBoosting, LightGBM, RandomForest
-from metamodel.errors import NotFoundError
+from warmstart.benchmarks.learners._base import Learner
+from warmstart.benchmarks.learners._kernel import SVM
+from warmstart.benchmarks.learners._linear import LogisticRegression
+from warmstart.benchmarks.learners._mlp_space import MLP
+from warmstart.benchmarks.learners._neighbors import KNearestNeighbors
+from warmstart.benchmarks.learners._trees import (
+    ExtraTrees,
+    HistGradientBoosting,
+    LightGBM,
+    RandomForest,
+)
+from warmstart.metamodel.errors import NotFoundError
 
 __all__ = ["Learner", "available_learners", "get_learner"]
 

@@ -3,7 +3,7 @@
 A :class:`Learner` is stateless: every method builds what it returns afresh, so
 one instance can serve many processes and threads. Implementations live in the
 private modules of this package and are looked up by name through
-:func:`benchmarks.learners.get_learner`.
+:func:`warmstart.benchmarks.learners.get_learner`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import validate_config
-from metamodel.types import ConfigValue, TaskType
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import validate_config
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["ALL_TASK_TYPES", "CLASSIFICATION", "Learner"]
 

@@ -45,9 +45,16 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.learners._base import ALL_TASK_TYPES, Learner, as_bool, as_float, as_int, as_str
-from benchmarks.learners._pipeline import make_pipeline
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners._base import (
+    ALL_TASK_TYPES,
+    Learner,
+    as_bool,
+    as_float,
+    as_int,
+    as_str,
+)
+from warmstart.benchmarks.learners._pipeline import make_pipeline
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["SVM"]
 

@@ -31,9 +31,16 @@ from ConfigSpace import (
 from sklearn.linear_model import LogisticRegression as _SkLogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from benchmarks.learners._base import CLASSIFICATION, Learner, as_bool, as_float, as_int, as_str
-from benchmarks.learners._pipeline import make_pipeline
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners._base import (
+    CLASSIFICATION,
+    Learner,
+    as_bool,
+    as_float,
+    as_int,
+    as_str,
+)
+from warmstart.benchmarks.learners._pipeline import make_pipeline
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["LogisticRegression"]
 

@@ -30,10 +30,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from benchmarks.learners._mlp_space import mlp_space
-from benchmarks.learners._mlp_train import TrainResult, build_network, train_network
-from metamodel.spaces import default_config
-from metamodel.types import ConfigValue
+from warmstart.benchmarks.learners._mlp_space import mlp_space
+from warmstart.benchmarks.learners._mlp_train import TrainResult, build_network, train_network
+from warmstart.metamodel.spaces import default_config
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor"]
 

@@ -35,9 +35,9 @@ from ConfigSpace import (
     Integer,
 )
 
-from benchmarks.learners._base import ALL_TASK_TYPES, Learner
-from benchmarks.learners._pipeline import make_pipeline
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners._base import ALL_TASK_TYPES, Learner
+from warmstart.benchmarks.learners._pipeline import make_pipeline
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["ACTIVATIONS", "INITS", "MAX_LAYERS", "MLP", "OPTIMIZERS", "SCHEDULES", "mlp_space"]
 
@@ -140,7 +140,7 @@ class MLP(Learner):
     def _build(
         self, config: dict[str, ConfigValue], task_type: TaskType, seed: int, n_threads: int
     ) -> Any:
-        from benchmarks.learners._mlp import TorchMLPClassifier, TorchMLPRegressor
+        from warmstart.benchmarks.learners._mlp import TorchMLPClassifier, TorchMLPRegressor
 
         model = TorchMLPRegressor if task_type is TaskType.REGRESSION else TorchMLPClassifier
         return make_pipeline("scaled", model(config, seed=seed, n_threads=n_threads), n_threads)

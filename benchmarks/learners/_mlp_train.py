@@ -14,8 +14,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from benchmarks.learners._base import as_bool, as_float, as_int, as_str, optional_float
-from metamodel.types import ConfigValue
+from warmstart.benchmarks.learners._base import as_bool, as_float, as_int, as_str, optional_float
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = ["TrainResult", "build_network", "train_network"]
 

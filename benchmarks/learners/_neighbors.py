@@ -17,9 +17,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.learners._base import ALL_TASK_TYPES, Learner, as_int, as_str
-from benchmarks.learners._pipeline import make_pipeline
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners._base import ALL_TASK_TYPES, Learner, as_int, as_str
+from warmstart.benchmarks.learners._pipeline import make_pipeline
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["KNearestNeighbors"]
 

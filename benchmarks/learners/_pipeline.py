@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from threadpoolctl import threadpool_limits
 
-from benchmarks.learners._preprocess import PreprocessKind, make_preprocessor
+from warmstart.benchmarks.learners._preprocess import PreprocessKind, make_preprocessor
 
 __all__ = ["LearnerPipeline", "make_pipeline"]
 

@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["MISSING_CATEGORY", "CleanFrame", "PreprocessKind", "make_preprocessor"]
 

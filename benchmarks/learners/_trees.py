@@ -32,7 +32,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from benchmarks.learners._base import (
+from warmstart.benchmarks.learners._base import (
     ALL_TASK_TYPES,
     Learner,
     as_bool,
@@ -41,8 +41,8 @@ from benchmarks.learners._base import (
     as_str,
     optional_float,
 )
-from benchmarks.learners._pipeline import make_pipeline
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners._pipeline import make_pipeline
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["ExtraTrees", "HistGradientBoosting", "LightGBM", "RandomForest"]
 

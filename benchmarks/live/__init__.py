@@ -15,28 +15,28 @@ Example:
 
 from __future__ import annotations
 
-from benchmarks.live._evaluate import evaluate_live
-from benchmarks.live._flaml import (
+from warmstart.benchmarks.live._evaluate import evaluate_live
+from warmstart.benchmarks.live._flaml import (
     FLAML_LIGHTGBM,
     FlamlLightGBM,
     FlamlLightGBMEstimator,
     flaml_lightgbm_params,
     flaml_missing_reason,
 )
-from benchmarks.live._flaml_space import (
+from warmstart.benchmarks.live._flaml_space import (
     FLAML_SPACE_LIGHTGBM,
     FlamlSpaceLightGBM,
     flaml_space_configs,
 )
-from benchmarks.live._protocol import (
+from warmstart.benchmarks.live._protocol import (
     DEFAULT_PROTOCOL,
     RecordedProtocol,
     recorded_protocol,
     resolve_protocol,
 )
-from benchmarks.live._report import outside_space, write_live_report
-from benchmarks.live._split import spread_over_families
-from benchmarks.live._types import (
+from warmstart.benchmarks.live._report import outside_space, write_live_report
+from warmstart.benchmarks.live._split import spread_over_families
+from warmstart.benchmarks.live._types import (
     BASELINES,
     FLAML_METHODS,
     LIVE_METHODS,

@@ -1,10 +1,10 @@
 """Live-mode evaluation: train the suggested configs on the held-out tasks for real.
 
-Leave-family-out with pool mode's folds (:func:`metamodel.evaluation.family_folds`).
+Leave-family-out with pool mode's folds (:func:`warmstart.metamodel.evaluation.family_folds`).
 For each fold a bundle is trained on the other folds' records only. Each
 held-out task is loaded from its suite and these are evaluated on it with the
 protocol of the stored records (same CV folds, row cap and seed, through the
-runner's own :func:`benchmarks.runner.evaluate_config`):
+runner's own :func:`warmstart.benchmarks.runner.evaluate_config`):
 
 - ``warmstart``: the bundle's top-k suggestions (``Recommender.suggest``, told
   the rows the configs are trained on);
@@ -12,14 +12,14 @@ runner's own :func:`benchmarks.runner.evaluate_config`):
 - ``single_best``: the config with the best mean normalised score over the
   training tasks (pool mode's rule);
 - ``greedy_portfolio``: the greedy portfolio of the training records
-  (auto-sklearn 2.0 / TabRepo, :func:`metamodel.portfolio.greedy_portfolio`);
+  (auto-sklearn 2.0 / TabRepo, :func:`warmstart.metamodel.portfolio.greedy_portfolio`);
 - ``nearest_neighbour``: the best config of each nearest training task in
   meta-feature space (auto-sklearn 1.0), pool mode's rule;
 - ``flaml_zeroshot``: FLAML's zero-shot LightGBM (``flaml.default``), when the
-  space is LightGBM's and FLAML is installed (see :mod:`benchmarks.live._flaml`);
+  space is LightGBM's and FLAML is installed (see :mod:`warmstart.benchmarks.live._flaml`);
 - ``flaml_space``: configs sampled (seeded per task) from FLAML's own LightGBM
   search space for the rows used, under the same conditions
-  (see :mod:`benchmarks.live._flaml_space`).
+  (see :mod:`warmstart.benchmarks.live._flaml_space`).
 
 warmstart, the portfolio, the nearest neighbours and FLAML's space train
 ``max(ks)`` configs each and are reported as best of k; the other baselines
@@ -40,15 +40,19 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.learners import Learner, get_learner
-from benchmarks.live._flaml import FLAML_LIGHTGBM, flaml_lightgbm_params, flaml_missing_reason
-from benchmarks.live._flaml_space import FLAML_SPACE_LIGHTGBM, flaml_space_configs
-from benchmarks.live._protocol import recorded_protocol, resolve_protocol
-from benchmarks.live._split import (
+from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.benchmarks.live._flaml import (
+    FLAML_LIGHTGBM,
+    flaml_lightgbm_params,
+    flaml_missing_reason,
+)
+from warmstart.benchmarks.live._flaml_space import FLAML_SPACE_LIGHTGBM, flaml_space_configs
+from warmstart.benchmarks.live._protocol import recorded_protocol, resolve_protocol
+from warmstart.benchmarks.live._split import (
     spread_over_families,
     stored_scores,
 )
-from benchmarks.live._types import (
+from warmstart.benchmarks.live._types import (
     FLAML_METHODS,
     LIVE_METHODS,
     SINGLE_CONFIG_METHODS,
@@ -56,15 +60,15 @@ from benchmarks.live._types import (
     LiveSettings,
     LiveTaskResult,
 )
-from benchmarks.runner import Protocol, cap_rows, evaluate_config
-from benchmarks.tasks import Suite, TaskData
-from metamodel.errors import FailedPreconditionError, NotFoundError
-from metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
-from metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
-from metamodel.recommend import Recommender
-from metamodel.spaces import config_hash, make_search_space
-from metamodel.store import RecordStore
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
+from warmstart.benchmarks.tasks import Suite, TaskData
+from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
+from warmstart.metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
+from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from warmstart.metamodel.recommend import Recommender
+from warmstart.metamodel.spaces import config_hash, make_search_space
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 __all__ = ["evaluate_live"]
 

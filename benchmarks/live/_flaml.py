@@ -26,8 +26,8 @@ import pandas as pd
 from ConfigSpace import ConfigurationSpace
 from sklearn.base import BaseEstimator
 
-from benchmarks.learners import Learner, get_learner
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = [
     "FLAML_LIGHTGBM",
@@ -143,4 +143,4 @@ class FlamlLightGBM(Learner):
 
 
 FLAML_LIGHTGBM = FlamlLightGBM()
-"""The instance to evaluate (``benchmarks.live:FLAML_LIGHTGBM`` for the runner)."""
+"""The instance to evaluate (``warmstart.benchmarks.live:FLAML_LIGHTGBM`` for the runner)."""

@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 import numpy as np
 from ConfigSpace import ConfigurationSpace, Float, Integer
 
-from benchmarks.learners import Learner, get_learner
-from metamodel.errors import InvalidRequestError
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 __all__ = ["FLAML_SPACE_LIGHTGBM", "FlamlSpaceLightGBM", "flaml_space_configs"]
 

@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from benchmarks.runner import Protocol
-from metamodel.types import EvaluationRecord, RecordStatus, Task
+from warmstart.benchmarks.runner import Protocol
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, Task
 
 __all__ = ["DEFAULT_PROTOCOL", "RecordedProtocol", "recorded_protocol", "resolve_protocol"]
 

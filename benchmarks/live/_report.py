@@ -10,15 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.learners import get_learner
-from benchmarks.live._types import (
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.live._types import (
     SINGLE_CONFIG_METHODS,
     LiveEvaluation,
     LiveTaskResult,
     regret_at,
 )
-from metamodel.errors import NotFoundError
-from metamodel.evaluation import METHOD_LABELS, markdown_table, plot_per_task
+from warmstart.metamodel.errors import NotFoundError
+from warmstart.metamodel.evaluation import METHOD_LABELS, markdown_table, plot_per_task
 
 __all__ = ["outside_space", "write_live_report"]
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from metamodel.evaluation import spread_over_families, task_families, usable_records
-from metamodel.types import EvaluationRecord, RecordStatus
+from warmstart.metamodel.evaluation import spread_over_families, task_families, usable_records
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
 __all__ = ["spread_over_families", "stored_scores", "task_families", "usable_records"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import Protocol
-from metamodel.bundle import TrainSettings
-from metamodel.errors import InvalidRequestError
+from warmstart.benchmarks.runner import Protocol
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = [
     "BASELINES",

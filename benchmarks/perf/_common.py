@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from benchmarks.learners import get_learner
-from benchmarks.runner import Job, Protocol
-from benchmarks.tasks import TaskData, load_suite
-from metamodel.spaces import config_hash, make_search_space
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.runner import Job, Protocol
+from warmstart.benchmarks.tasks import TaskData, load_suite
+from warmstart.metamodel.spaces import config_hash, make_search_space
 
 # The PMLB suite: $WARMSTART_PMLB, else shared/datasets/pmlb beside the repository.
 _BESIDE = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pmlb"

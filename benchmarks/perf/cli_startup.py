@@ -1,10 +1,10 @@
 """Wall time of ``warmstart`` commands that do almost nothing: what start-up costs.
 
 Usage:
-    python -m benchmarks.perf.cli_startup [--repeats 5]
+    python -m warmstart.benchmarks.perf.cli_startup [--repeats 5]
         [--command=--help --command="db --help" ...]
 
-Each command line runs as ``python -m service.cli ARGS`` in a fresh process,
+Each command line runs as ``python -m warmstart.service.cli ARGS`` in a fresh process,
 ``--repeats`` times; the best and the median wall time are printed with the
 libraries the command imported (of ConfigSpace, scikit-learn, LightGBM, pandas,
 PyTorch, gRPC), found with ``python -X importtime`` in one more run. Commands
@@ -36,10 +36,13 @@ HEAVY = ("ConfigSpace", "sklearn", "lightgbm", "pandas", "torch", "grpc", "scipy
 
 
 def run_once(args: Sequence[str]) -> float:
-    """Seconds of wall time for one ``python -m service.cli ARGS``; fails on a non-zero exit."""
+    """Wall seconds of one ``python -m warmstart.service.cli ARGS``; fails on a non-zero exit."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "warmstart.service.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
@@ -50,7 +53,7 @@ def run_once(args: Sequence[str]) -> float:
 def heavy_imports(args: Sequence[str]) -> list[str]:
     """Which of :data:`HEAVY` the command imports, in the order it imported them."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "service.cli", *args],
+        [sys.executable, "-X", "importtime", "-m", "warmstart.service.cli", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -78,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if options.repeats < 1:
         parser.error(f"--repeats takes a positive integer, got {options.repeats}")
     commands = options.commands or list(DEFAULT_COMMANDS)
-    print(f"python -m service.cli ARGS, best and median of {options.repeats} runs")
+    print(f"python -m warmstart.service.cli ARGS, best and median of {options.repeats} runs")
     print(f"{'ARGS':<24} {'best s':>7} {'median s':>9}  heavy libraries imported")
     for line in commands:
         args = shlex.split(line)

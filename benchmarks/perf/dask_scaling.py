@@ -1,6 +1,6 @@
 """Throughput of the runner on a local Dask cluster with 1 and with 2 workers.
 
-Usage: python -m benchmarks.perf.dask_scaling [--evaluations 16]
+Usage: python -m warmstart.benchmarks.perf.dask_scaling [--evaluations 16]
 
 Each cluster is started and its worker processes warmed up before timing, so
 the figure is steady-state evaluations per second. Target: 2 workers at least
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks.perf._common import jobs
-from benchmarks.runner import DaskExecutor
+from warmstart.benchmarks.perf._common import jobs
+from warmstart.benchmarks.runner import DaskExecutor
 
 
 def throughput(workers: int, n: int) -> float:

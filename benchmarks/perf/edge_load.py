@@ -1,7 +1,7 @@
 """Health checks and small SuggestConfigs while other clients send the largest requests allowed.
 
 Usage:
-    python -m benchmarks.perf.edge_load [--model BUNDLE.wsb] [--db URL] [--duration 3]
+    python -m warmstart.benchmarks.perf.edge_load [--model BUNDLE.wsb] [--db URL] [--duration 3]
         [--heavy 4] [--light 16] [--exclude 1000] [--describe-mb 2] [--budget-mb 4]
         [--rss-bound-mb N] [--log-level warning]
 
@@ -59,12 +59,12 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.perf.suggest_load import prepare_model, query_task
-from metamodel.bundle import load_bundle
-from metamodel.features import FEATURE_VERSION
-from metamodel.spaces import load_configspace, sample_configs
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.benchmarks.perf.suggest_load import prepare_model, query_task
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.spaces import load_configspace, sample_configs
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 
 SERVICE = "warmstart.v1.Warmstart"
 CHECK_P99_TARGET_MS = 50.0
@@ -137,7 +137,8 @@ def running_server(
     and pid, and stops it with SIGTERM."""
     env = {**os.environ, "WARMSTART_HOME": str(Path(log.name).parent / "home")}
     command = [
-        sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+        sys.executable, "-m", "warmstart.service.cli", "serve",
+        "--host", "127.0.0.1", "--port", "0",
         "--model", str(model), "--db", db, "--watch-seconds", "0", *flags,
     ]  # fmt: skip
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)

@@ -1,7 +1,7 @@
 """Seconds to compute a task's meta-features, by data size, on one thread.
 
 Usage:
-    python -m benchmarks.perf.features_cost [--sizes 1000x20,10000x50,50000x100]
+    python -m warmstart.benchmarks.perf.features_cost [--sizes 1000x20,10000x50,50000x100]
         [--repeats 3] [--task-type binary]
 
 Data come from scikit-learn's ``make_classification`` (``make_regression`` for
@@ -22,7 +22,7 @@ from typing import Any
 
 from sklearn.datasets import make_classification, make_regression
 
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
 
 DEFAULT_SIZES = "1000x20,10000x50,50000x100"
 

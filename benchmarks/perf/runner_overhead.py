@@ -1,6 +1,6 @@
 """Runner time per evaluation over a bare fit of the same model on the same data.
 
-Usage: python -m benchmarks.perf.runner_overhead [--evaluations 10] [--repeats 5]
+Usage: python -m warmstart.benchmarks.perf.runner_overhead [--evaluations 10] [--repeats 5]
 
 "Bare" is the work every evaluation must do, in this process: for each of the
 3 CV folds, build the pipeline, fit it, predict probabilities. "Runner" is the
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from benchmarks.learners import get_learner
-from benchmarks.perf._common import LEARNER, jobs
-from benchmarks.runner import JobResult, LocalPool, Plan, PlanSpec, run_plan
-from benchmarks.runner._protocol import splits
-from metamodel.spaces import make_search_space
-from metamodel.store import RecordStore
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.perf._common import LEARNER, jobs
+from warmstart.benchmarks.runner import JobResult, LocalPool, Plan, PlanSpec, run_plan
+from warmstart.benchmarks.runner._protocol import splits
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.store import RecordStore
 
 
 def _cpu(pids: list[int]) -> float:

@@ -1,7 +1,7 @@
 """Records/s for bulk insert and for reading all records of one space, per backend.
 
 Usage:
-    python -m benchmarks.perf.store_ingest [--records 50000] [--batch 5000]
+    python -m warmstart.benchmarks.perf.store_ingest [--records 50000] [--batch 5000]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 SQLite runs on a temporary file; PostgreSQL (skipped when unreachable) in a
@@ -22,9 +22,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
 
-from metamodel.spaces import config_hash, make_search_space, sample_configs
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import EvaluationRecord, RecordStatus, Task, TaskType
+from warmstart.metamodel.spaces import config_hash, make_search_space, sample_configs
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, Task, TaskType
 
 
 def _records(n: int) -> tuple[list[Task], object, list[EvaluationRecord]]:

@@ -1,7 +1,7 @@
 """CPU time of one suggestion in process, by batch size: the recommender alone, no gRPC.
 
 Usage:
-    python -m benchmarks.perf.suggest_cost [--model kb/models/lightgbm.wsb]
+    python -m warmstart.benchmarks.perf.suggest_cost [--model kb/models/lightgbm.wsb]
         [--features kb/pmlb_features.parquet] [--tasks 64] [--k 10] [--batches 1,3,8,16]
         [--repeats 15]
 
@@ -22,11 +22,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from metamodel.bundle import load_bundle
-from metamodel.errors import InvalidRequestError
-from metamodel.features import FEATURE_VERSION
-from metamodel.recommend import Recommender, SuggestQuery
-from metamodel.store import read_task_features
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.recommend import Recommender, SuggestQuery
+from warmstart.metamodel.store import read_task_features
 
 _ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,7 @@
 """SuggestConfigs latency and throughput under load, against the health Check on the same server.
 
 Usage:
-    python -m benchmarks.perf.suggest_load [--model BUNDLE.wsb] [--db URL]
+    python -m warmstart.benchmarks.perf.suggest_load [--model BUNDLE.wsb] [--db URL]
         [--duration 10] [--rounds 5] [--warmup 0.5] [--concurrency 1,16,64] [--channels 4]
         [--k 10]
         [--task breast_cancer] [--log-level info] [--servers 1] [--plot FILE.png]
@@ -56,16 +56,16 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.learners import get_learner
-from benchmarks.tasks import SKLEARN_DATASETS, load_suite
-from metamodel.bundle import TrainSettings, load_bundle, train_bundle
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
-from metamodel.spaces import config_hash, make_search_space, sample_configs
-from metamodel.store import RecordStore
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import EvaluationRecord, RecordStatus, Task, TaskFeatures, TaskType
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.tasks import SKLEARN_DATASETS, load_suite
+from warmstart.metamodel.bundle import TrainSettings, load_bundle, train_bundle
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
+from warmstart.metamodel.spaces import config_hash, make_search_space, sample_configs
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, Task, TaskFeatures, TaskType
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 
 SERVICE = "warmstart.v1.Warmstart"
 P99_TARGET_MS = 50.0  # SuggestConfigs p99 at concurrency 16
@@ -203,7 +203,7 @@ def running_servers(
         address = ""
         for metrics_port in metrics_ports:
             command = [
-                sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
+                sys.executable, "-m", "warmstart.service.cli", "serve", "--host", "127.0.0.1",
                 "--port", str(port), "--model", str(model), "--db", db, "--watch-seconds", "0",
                 "--log-level", log_level, "--metrics-port", str(metrics_port),
                 *(["--reuse-port"] if count > 1 else []),

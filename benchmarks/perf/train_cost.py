@@ -1,6 +1,6 @@
 """Surrogate training time as the records grow (synthetic rows).
 
-Usage: python -m benchmarks.perf.train_cost [--rows 10000,100000,1000000] [--threads 1]
+Usage: python -m warmstart.benchmarks.perf.train_cost [--rows 10000,100000,1000000] [--threads 1]
 
 Rows have the shape of the real table: 42 meta-features (mf-1) and a
 LightGBM-like encoded config (15 columns, 3 categorical), grouped into tasks
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from metamodel.surrogate import Surrogate, SurrogateParams, TrainingTable
+from warmstart.metamodel.surrogate import Surrogate, SurrogateParams, TrainingTable
 
 
 def synthetic_table(rows: int, seed: int = 0) -> TrainingTable:

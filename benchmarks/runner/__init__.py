@@ -10,13 +10,13 @@ is missing.
 
 from __future__ import annotations
 
-from benchmarks.runner._dask import DaskExecutor
-from benchmarks.runner._jobs import Job, JobResult, Protocol
-from benchmarks.runner._learners import resolve_learner
-from benchmarks.runner._plan import Plan, PlanSpec, build_plan, parse_shard, shard_bounds
-from benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
-from benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
-from benchmarks.runner._workers import LocalPool, WorkerProcess
+from warmstart.benchmarks.runner._dask import DaskExecutor
+from warmstart.benchmarks.runner._jobs import Job, JobResult, Protocol
+from warmstart.benchmarks.runner._learners import resolve_learner
+from warmstart.benchmarks.runner._plan import Plan, PlanSpec, build_plan, parse_shard, shard_bounds
+from warmstart.benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
+from warmstart.benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
+from warmstart.benchmarks.runner._workers import LocalPool, WorkerProcess
 
 __all__ = [
     "DaskExecutor",

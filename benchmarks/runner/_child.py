@@ -1,6 +1,6 @@
 """The worker child: a separate Python process that evaluates jobs one at a time.
 
-Started by :class:`benchmarks.runner._workers.WorkerProcess` with two pipe
+Started by :class:`warmstart.benchmarks.runner._workers.WorkerProcess` with two pipe
 file descriptors (jobs in, results out) and a memory limit. Keeping it a plain
 subprocess (not a multiprocessing child) lets it run under Dask workers too,
 which are daemonic processes. It caches a few loaded tasks, so consecutive
@@ -81,11 +81,11 @@ def _error_text(exc: BaseException) -> str:
 
 def serve(jobs: Connection, results: Connection, memory_limit_mb: int) -> None:
     """Evaluate jobs from ``jobs`` until it closes, sending each result back."""
-    from benchmarks.runner._jobs import Job, JobResult
-    from benchmarks.runner._learners import resolve_learner
-    from benchmarks.runner._protocol import evaluate
-    from benchmarks.tasks import Suite, TaskData, load_suite
-    from metamodel.types import RecordStatus
+    from warmstart.benchmarks.runner._jobs import Job, JobResult
+    from warmstart.benchmarks.runner._learners import resolve_learner
+    from warmstart.benchmarks.runner._protocol import evaluate
+    from warmstart.benchmarks.tasks import Suite, TaskData, load_suite
+    from warmstart.metamodel.types import RecordStatus
 
     suites: dict[str, Suite] = {}
     tasks: OrderedDict[tuple[str, str], TaskData] = OrderedDict()
@@ -145,7 +145,10 @@ def serve(jobs: Connection, results: Connection, memory_limit_mb: int) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m benchmarks.runner._child JOBS_FD RESULTS_FD MEMORY_MB``."""
+    """Entry point: ``python -m warmstart.benchmarks.runner._child JOBS_FD RESULTS_FD MB``.
+
+    MB is the memory limit in megabytes.
+    """
     jobs_fd, results_fd, memory_mb = (int(a) for a in sys.argv[1:4])
     jobs, results = Connection(jobs_fd, writable=False), Connection(results_fd, readable=False)
     # The parent handles interruption; leave quietly.

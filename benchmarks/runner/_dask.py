@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from benchmarks.runner._jobs import Job, JobResult
-from benchmarks.runner._workers import WorkerProcess
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.benchmarks.runner._jobs import Job, JobResult
+from warmstart.benchmarks.runner._workers import WorkerProcess
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 
 __all__ = ["DaskExecutor", "run_on_dask_worker", "start_worker_processes"]
 

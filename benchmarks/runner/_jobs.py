@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from metamodel.types import ConfigValue, RecordStatus
+from warmstart.metamodel.types import ConfigValue, RecordStatus
 
 __all__ = ["Job", "JobResult", "Protocol"]
 

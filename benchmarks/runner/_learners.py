@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from benchmarks.learners import Learner, get_learner
-from metamodel.errors import InvalidRequestError
+from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["resolve_learner"]
 

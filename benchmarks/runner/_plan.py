@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks.runner._jobs import Job, Protocol
-from benchmarks.runner._learners import resolve_learner
-from benchmarks.tasks import Suite, TaskInfo, load_suite
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.features import FEATURE_VERSION, describe_task
-from metamodel.spaces import SamplerName, config_hash, make_search_space, sample_configs
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import ConfigValue, SearchSpace, Task, TaskFeatures
+from warmstart.benchmarks.runner._jobs import Job, Protocol
+from warmstart.benchmarks.runner._learners import resolve_learner
+from warmstart.benchmarks.tasks import Suite, TaskInfo, load_suite
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.features import FEATURE_VERSION, describe_task
+from warmstart.metamodel.spaces import SamplerName, config_hash, make_search_space, sample_configs
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import ConfigValue, SearchSpace, Task, TaskFeatures
 
 __all__ = ["Plan", "PlanSpec", "build_plan", "parse_shard", "shard_bounds"]
 

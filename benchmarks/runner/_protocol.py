@@ -3,7 +3,7 @@
 Stratified k-fold cross-validation for classification (k-fold for regression)
 or a single hold-out split, with the job's seed fixing every random choice.
 Metrics are averaged over folds; the primary score is the one
-:mod:`metamodel.metrics` names for the task type.
+:mod:`warmstart.metamodel.metrics` names for the task type.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from benchmarks.learners import Learner
-from benchmarks.runner._jobs import Job, JobResult, Protocol
-from benchmarks.tasks import TaskData
-from metamodel.metrics import primary_metric
-from metamodel.spaces import config_hash
-from metamodel.types import ConfigValue, RecordStatus, TaskType
+from warmstart.benchmarks.learners import Learner
+from warmstart.benchmarks.runner._jobs import Job, JobResult, Protocol
+from warmstart.benchmarks.tasks import TaskData
+from warmstart.metamodel.metrics import primary_metric
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.types import ConfigValue, RecordStatus, TaskType
 
 __all__ = ["cap_rows", "evaluate", "splits"]
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
-from benchmarks.runner._jobs import Job, JobResult
-from benchmarks.runner._plan import Plan
-from metamodel.store import RecordStore
-from metamodel.types import EvaluationRecord, RecordSource, RecordStatus
+from warmstart.benchmarks.runner._jobs import Job, JobResult
+from warmstart.benchmarks.runner._plan import Plan
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordSource, RecordStatus
 
 __all__ = ["Executor", "RunSummary", "run_plan", "to_record"]
 

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from benchmarks.runner._jobs import Job, JobResult
-from metamodel.errors import FailedPreconditionError
-from metamodel.types import RecordStatus
+from warmstart.benchmarks.runner._jobs import Job, JobResult
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.types import RecordStatus
 
 __all__ = ["LocalPool", "WorkerProcess"]
 
@@ -58,7 +58,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "benchmarks.runner._child",
+                "warmstart.benchmarks.runner._child",
                 str(jobs_read),
                 str(results_write),
                 str(self.memory_limit_mb),

@@ -16,7 +16,7 @@ with their measured ranking at all rows:
 Printed per rule: mean Spearman with the measured ranking at all rows, mean
 normalised regret of the top 1 and the best of the top 3 among those configs.
 
-    python -m benchmarks.studies.train_size --db sqlite:///kb.db --space lightgbm
+    python -m warmstart.benchmarks.studies.train_size --db sqlite:///kb.db --space lightgbm
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from metamodel.bundle import TrainSettings
-from metamodel.bundle._train import train_from_records
-from metamodel.evaluation import load_evaluation_data
-from metamodel.portfolio import primary_records
-from metamodel.recommend import Recommender
-from metamodel.store import RecordStore
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.evaluation import load_evaluation_data
+from warmstart.metamodel.portfolio import primary_records
+from warmstart.metamodel.recommend import Recommender
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 RULES = ("sized", "as sample", "blind", "sample scores")
 

@@ -8,19 +8,24 @@ spec string such as ``"pmlb:/data/pmlb"`` or ``"synthetic:n=20,seed=0"``.
 
 from __future__ import annotations
 
-from benchmarks.tasks._arff import ArffTable, read_arff
-from benchmarks.tasks._base import Suite, TaskData, TaskInfo
-from benchmarks.tasks._build import (
+from warmstart.benchmarks.tasks._arff import ArffTable, read_arff
+from warmstart.benchmarks.tasks._base import Suite, TaskData, TaskInfo
+from warmstart.benchmarks.tasks._build import (
     build_task_data,
     compute_task_id,
     infer_task_type,
     split_target,
 )
-from benchmarks.tasks._files import MANIFEST_NAME, SUPPORTED_EXTENSIONS, FolderSuite, read_table
-from benchmarks.tasks._openml import OpenMLSuite
-from benchmarks.tasks._registry import available_suite_kinds, load_suite, parse_suite_spec
-from benchmarks.tasks._sklearn import SKLEARN_DATASETS, SklearnSuite
-from benchmarks.tasks._synthetic import SyntheticSpec, SyntheticSuite
+from warmstart.benchmarks.tasks._files import (
+    MANIFEST_NAME,
+    SUPPORTED_EXTENSIONS,
+    FolderSuite,
+    read_table,
+)
+from warmstart.benchmarks.tasks._openml import OpenMLSuite
+from warmstart.benchmarks.tasks._registry import available_suite_kinds, load_suite, parse_suite_spec
+from warmstart.benchmarks.tasks._sklearn import SKLEARN_DATASETS, SklearnSuite
+from warmstart.benchmarks.tasks._synthetic import SyntheticSpec, SyntheticSuite
 
 __all__ = [
     "MANIFEST_NAME",

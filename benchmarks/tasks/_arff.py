@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from scipy.io import arff
 
-from metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["ArffTable", "read_arff"]
 

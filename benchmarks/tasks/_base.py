@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from metamodel.errors import NotFoundError
-from metamodel.types import Task, TaskType
+from warmstart.metamodel.errors import NotFoundError
+from warmstart.metamodel.types import Task, TaskType
 
 __all__ = ["Suite", "TaskData", "TaskInfo"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.tasks._base import TaskData
-from metamodel.errors import InvalidRequestError
-from metamodel.types import Task, TaskType
+from warmstart.benchmarks.tasks._base import TaskData
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import Task, TaskType
 
 __all__ = [
     "build_task_data",

@@ -24,10 +24,10 @@ from typing import Any
 import pandas as pd
 import pyarrow
 
-from benchmarks.tasks._base import Suite, TaskData, TaskInfo
-from benchmarks.tasks._build import build_task_data, split_target
-from metamodel.errors import InvalidRequestError
-from metamodel.types import TaskType
+from warmstart.benchmarks.tasks._base import Suite, TaskData, TaskInfo
+from warmstart.benchmarks.tasks._build import build_task_data, split_target
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import TaskType
 
 __all__ = ["MANIFEST_NAME", "SUPPORTED_EXTENSIONS", "FolderSuite", "read_table"]
 

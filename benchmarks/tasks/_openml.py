@@ -26,10 +26,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.tasks._arff import read_arff
-from benchmarks.tasks._base import Suite, TaskData, TaskInfo
-from benchmarks.tasks._build import build_task_data, split_target
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
+from warmstart.benchmarks.tasks._arff import read_arff
+from warmstart.benchmarks.tasks._base import Suite, TaskData, TaskInfo
+from warmstart.benchmarks.tasks._build import build_task_data, split_target
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
 
 __all__ = ["OpenMLSuite", "import_openml"]
 

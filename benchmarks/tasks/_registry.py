@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.tasks._base import Suite
-from benchmarks.tasks._files import FolderSuite
-from benchmarks.tasks._openml import OpenMLSuite
-from benchmarks.tasks._sklearn import SklearnSuite
-from benchmarks.tasks._synthetic import SyntheticSuite
-from metamodel.errors import InvalidRequestError
+from warmstart.benchmarks.tasks._base import Suite
+from warmstart.benchmarks.tasks._files import FolderSuite
+from warmstart.benchmarks.tasks._openml import OpenMLSuite
+from warmstart.benchmarks.tasks._sklearn import SklearnSuite
+from warmstart.benchmarks.tasks._synthetic import SyntheticSuite
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["available_suite_kinds", "load_suite", "parse_suite_spec"]
 

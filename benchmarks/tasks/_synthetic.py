@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 
-from benchmarks.tasks._base import Suite, TaskData, TaskInfo
-from benchmarks.tasks._build import build_task_data
-from metamodel.errors import InvalidRequestError
-from metamodel.types import TaskType
+from warmstart.benchmarks.tasks._base import Suite, TaskData, TaskInfo
+from warmstart.benchmarks.tasks._build import build_task_data
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import TaskType
 
 __all__ = ["SyntheticSpec", "SyntheticSuite"]
 

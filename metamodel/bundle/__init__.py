@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from metamodel.bundle._bundle import BUNDLE_FORMAT, ModelBundle, library_versions, load_bundle
-from metamodel.bundle._train import (
+from warmstart.metamodel.bundle._bundle import (
+    BUNDLE_FORMAT,
+    ModelBundle,
+    library_versions,
+    load_bundle,
+)
+from warmstart.metamodel.bundle._train import (
     TrainedBundle,
     TrainSettings,
     train_bundle,

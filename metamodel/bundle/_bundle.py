@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
-from metamodel.spaces import load_configspace, parse_search_space
-from metamodel.surrogate import SIZE_INPUT, Surrogate, size_source
-from metamodel.types import ConfigValue, SearchSpace
-from metamodel.versions import installed_versions
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
+from warmstart.metamodel.spaces import load_configspace, parse_search_space
+from warmstart.metamodel.surrogate import SIZE_INPUT, Surrogate, size_source
+from warmstart.metamodel.types import ConfigValue, SearchSpace
+from warmstart.metamodel.versions import installed_versions
 
 __all__ = ["BUNDLE_FORMAT", "ModelBundle", "library_versions", "load_bundle"]
 

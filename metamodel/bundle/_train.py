@@ -6,22 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from metamodel.bundle._bundle import ModelBundle
-from metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError
-from metamodel.portfolio import greedy_portfolio, score_matrix
-from metamodel.recommend import TaskIndex
-from metamodel.spaces import load_configspace
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.surrogate import (
+from warmstart.metamodel.bundle._bundle import ModelBundle
+from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.portfolio import greedy_portfolio, score_matrix
+from warmstart.metamodel.recommend import TaskIndex
+from warmstart.metamodel.spaces import load_configspace
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.surrogate import (
     Normalisation,
     Surrogate,
     SurrogateParams,
     build_training_table,
     left_out_tasks,
 )
-from metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
+from warmstart.metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
 
 __all__ = ["TrainSettings", "TrainedBundle", "train_bundle", "train_from_records", "train_space"]
 
@@ -59,7 +59,7 @@ def train_from_records(
         settings: How to train.
         families: Each task's family. Given (and ``settings.validation_folds`` > 0),
             the set rule is chosen on inner family folds of these records
-            (:mod:`metamodel.bundle._validate`) and its figures are the bundle's
+            (:mod:`warmstart.metamodel.bundle._validate`) and its figures are the bundle's
             metrics; otherwise the bundle serves ``expected_best``.
     """
     settings = settings or TrainSettings()
@@ -123,7 +123,7 @@ class TrainedBundle:
     Attributes:
         bundle: The trained bundle.
         left_out: ``{task_id: reason}`` for each task with records of the space
-            that training left out (see :func:`metamodel.surrogate.left_out_tasks`).
+            that training left out (see :func:`warmstart.metamodel.surrogate.left_out_tasks`).
         task_names: ``{task_id: name}`` of every stored task, to name them.
     """
 

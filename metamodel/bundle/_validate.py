@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.portfolio import primary_records
-from metamodel.recommend import SET_RULES, Recommender
-from metamodel.recommend._set_choice import make_set_choice
-from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.portfolio import primary_records
+from warmstart.metamodel.recommend import SET_RULES, Recommender
+from warmstart.metamodel.recommend._set_choice import make_set_choice
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
 __all__ = ["DEFAULT_RULE", "VALIDATION_KS", "RuleValidation", "choose_set_rule"]
 

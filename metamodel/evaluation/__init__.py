@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from metamodel.evaluation._plots import (
+from warmstart.metamodel.evaluation._plots import (
     METHOD_LABELS,
     markdown_table,
     plot_mean_regret,
     plot_per_task,
 )
-from metamodel.evaluation._pool import (
+from warmstart.metamodel.evaluation._pool import (
     METHODS,
     EvalSettings,
     PoolEvaluation,
@@ -18,16 +18,16 @@ from metamodel.evaluation._pool import (
     neighbour_order,
     regret_curve,
 )
-from metamodel.evaluation._report import write_pool_report, write_pool_tasks
-from metamodel.evaluation._seeding import (
+from warmstart.metamodel.evaluation._report import write_pool_report, write_pool_tasks
+from warmstart.metamodel.evaluation._seeding import (
     ARMS,
     SeedingResult,
     SeedingSettings,
     TaskObjective,
     run_seeding,
 )
-from metamodel.evaluation._seeding_report import write_seeding_report
-from metamodel.evaluation._tasks import (
+from warmstart.metamodel.evaluation._seeding_report import write_seeding_report
+from warmstart.metamodel.evaluation._tasks import (
     EvaluationData,
     load_evaluation_data,
     spread_over_families,

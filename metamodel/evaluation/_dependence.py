@@ -28,9 +28,9 @@ from itertools import combinations
 import numpy as np
 from scipy.stats import spearmanr
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.surrogate import Surrogate
-from metamodel.types import ConfigValue
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.surrogate import Surrogate
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = ["DependenceCollector", "TaskDependence"]
 

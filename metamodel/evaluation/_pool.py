@@ -22,15 +22,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metamodel.bundle._train import TrainSettings
-from metamodel.encoding import ConfigEncoder
-from metamodel.evaluation._dependence import DependenceCollector, TaskDependence
-from metamodel.evaluation._tasks import family_folds, load_evaluation_data
-from metamodel.portfolio import ScoreMatrix, greedy_portfolio, primary_records, score_matrix
-from metamodel.recommend import TaskIndex
-from metamodel.spaces import config_hash, default_config, load_configspace
-from metamodel.store import RecordStore
-from metamodel.types import EvaluationRecord, RecordStatus
+from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.evaluation._dependence import DependenceCollector, TaskDependence
+from warmstart.metamodel.evaluation._tasks import family_folds, load_evaluation_data
+from warmstart.metamodel.portfolio import (
+    ScoreMatrix,
+    greedy_portfolio,
+    primary_records,
+    score_matrix,
+)
+from warmstart.metamodel.recommend import TaskIndex
+from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
 __all__ = [
     "METHODS",
@@ -88,7 +93,7 @@ class PoolEvaluation:
         left_out: ``{task name: reason}`` for the tasks with records that took no
             part (no usable meta-features, or fewer than two distinct scores).
         dependence: How much the surrogate's rankings depend on the task
-            (:class:`~metamodel.evaluation._dependence.TaskDependence`).
+            (:class:`~warmstart.metamodel.evaluation._dependence.TaskDependence`).
     """
 
     space_name: str

@@ -6,9 +6,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from metamodel.evaluation._plots import METHOD_LABELS as _LABELS
-from metamodel.evaluation._plots import markdown_table, plot_per_task
-from metamodel.evaluation._pool import METHODS, PoolEvaluation
+from warmstart.metamodel.evaluation._plots import METHOD_LABELS as _LABELS
+from warmstart.metamodel.evaluation._plots import markdown_table, plot_per_task
+from warmstart.metamodel.evaluation._pool import METHODS, PoolEvaluation
 
 __all__ = ["write_pool_report", "write_pool_tasks"]
 
@@ -130,7 +130,7 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
 
 
 def _dependence_lines(result: PoolEvaluation) -> list[str]:
-    """The task-dependence figures (see :mod:`metamodel.evaluation._dependence`)."""
+    """The task-dependence figures (see :mod:`warmstart.metamodel.evaluation._dependence`)."""
     found = result.dependence
     if found is None:
         return []

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.bundle._train import TrainSettings
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation._tasks import load_evaluation_data, spread_over_families
-from metamodel.optuna_space import suggest_from_space
-from metamodel.spaces import load_configspace
-from metamodel.store import RecordStore
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.evaluation._tasks import load_evaluation_data, spread_over_families
+from warmstart.metamodel.optuna_space import suggest_from_space
+from warmstart.metamodel.spaces import load_configspace
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
 if TYPE_CHECKING:
     import optuna

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from metamodel.evaluation._plots import markdown_table
-from metamodel.evaluation._seeding import ARMS, SeedingResult
+from warmstart.metamodel.evaluation._plots import markdown_table
+from warmstart.metamodel.evaluation._seeding import ARMS, SeedingResult
 
 __all__ = ["write_seeding_report"]
 

@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metamodel.bundle import ModelBundle, TrainSettings, train_from_records
-from metamodel.errors import FailedPreconditionError
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.surrogate import left_out_tasks
-from metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, Task, TaskFeatures
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, train_from_records
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.surrogate import left_out_tasks
+from warmstart.metamodel.types import (
+    EvaluationRecord,
+    RecordStatus,
+    SearchSpace,
+    Task,
+    TaskFeatures,
+)
 
 __all__ = [
     "EvaluationData",

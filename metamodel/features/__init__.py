@@ -18,19 +18,19 @@ and a task's values can be read from a file (``read_feature_values``).
 
 from __future__ import annotations
 
-from metamodel.features._compute import (
+from warmstart.metamodel.features._compute import (
     DEFAULT_ROW_CAP,
     FEATURE_NAMES,
     FEATURE_VERSION,
     compute_meta_features,
 )
-from metamodel.features._given import (
+from warmstart.metamodel.features._given import (
     check_given,
     name_difference,
     read_feature_values,
     require_names,
 )
-from metamodel.features._task import TaskFeatureStore, describe_task, ensure_task_features
+from warmstart.metamodel.features._task import TaskFeatureStore, describe_task, ensure_task_features
 
 __all__ = [
     "DEFAULT_ROW_CAP",

@@ -1,7 +1,7 @@
 """Turn ``(X, y, task type)`` into the arrays every feature group reads.
 
 Validation happens here, once: what is malformed raises
-:class:`~metamodel.errors.InvalidRequestError`; what is merely odd (NaN, inf,
+:class:`~warmstart.metamodel.errors.InvalidRequestError`; what is merely odd (NaN, inf,
 constant or empty columns, one class, a handful of rows) passes through for the
 groups to describe, as NaN where a feature is undefined.
 
@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from metamodel.errors import InvalidRequestError
-from metamodel.types import TaskType
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import TaskType
 
 __all__ = [
     "CELL_BUDGET",

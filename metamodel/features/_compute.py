@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from metamodel.errors import InvalidRequestError
-from metamodel.features import (
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.features import (
     _general,
     _info_theory,
     _landmarkers,
@@ -20,8 +20,8 @@ from metamodel.features import (
     _statistical,
     _target,
 )
-from metamodel.features._arrays import TaskArrays, prepare
-from metamodel.types import TaskType
+from warmstart.metamodel.features._arrays import TaskArrays, prepare
+from warmstart.metamodel.types import TaskType
 
 __all__ = ["DEFAULT_ROW_CAP", "FEATURE_NAMES", "FEATURE_VERSION", "compute_meta_features"]
 
@@ -74,7 +74,7 @@ def compute_meta_features(
         y: Target, one value per row: class labels, or numbers for regression.
             Rows with a missing target are left out of what depends on it.
         task_type: ``"binary"``, ``"multiclass"`` or ``"regression"`` (or the
-            :class:`~metamodel.types.TaskType`).
+            :class:`~warmstart.metamodel.types.TaskType`).
         seed: Seed of every sample and of the landmarkers' folds.
         row_cap: Most rows the statistics read; at least 50.
 

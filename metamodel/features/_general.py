@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from metamodel.features._arrays import TaskArrays
+from warmstart.metamodel.features._arrays import TaskArrays
 
 __all__ = ["NAMES", "compute"]
 

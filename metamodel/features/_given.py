@@ -1,6 +1,6 @@
 """Meta-features given rather than computed: a feature set's names, and files of values.
 
-A feature set other than :data:`~metamodel.features.FEATURE_VERSION` (OpenML
+A feature set other than :data:`~warmstart.metamodel.features.FEATURE_VERSION` (OpenML
 qualities, a team's own task descriptors) cannot be computed from data here; a
 task is then described by a file of ``name -> value``. A version's names are
 fixed: whoever gives features of a version gives those names.
@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["check_given", "name_difference", "read_feature_values", "require_names"]
 

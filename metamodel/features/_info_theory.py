@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from metamodel.features._arrays import BoolArray, FloatArray, IntArray, TaskArrays
-from metamodel.features._numeric import entropy, occupied, sorted_quantiles
+from warmstart.metamodel.features._arrays import BoolArray, FloatArray, IntArray, TaskArrays
+from warmstart.metamodel.features._numeric import entropy, occupied, sorted_quantiles
 
 __all__ = ["NAMES", "compute"]
 

@@ -32,7 +32,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from metamodel.features._arrays import (
+from warmstart.metamodel.features._arrays import (
     FloatArray,
     IntArray,
     TaskArrays,
@@ -40,7 +40,7 @@ from metamodel.features._arrays import (
     random_sample,
     stratified_sample,
 )
-from metamodel.features._numeric import constant_columns, standardize
+from warmstart.metamodel.features._numeric import constant_columns, standardize
 
 __all__ = [
     "BUDGET_SECONDS",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metamodel.features._arrays import TaskArrays
+from warmstart.metamodel.features._arrays import TaskArrays
 
 __all__ = ["NAMES", "compute"]
 

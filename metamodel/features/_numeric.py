@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metamodel.features._arrays import BoolArray, FloatArray, IntArray
+from warmstart.metamodel.features._arrays import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "constant_columns",

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from metamodel.features._arrays import FloatArray, TaskArrays, group_rng
-from metamodel.features._numeric import (
+from warmstart.metamodel.features._arrays import FloatArray, TaskArrays, group_rng
+from warmstart.metamodel.features._numeric import (
     constant_columns,
     moments,
     nan_summary,

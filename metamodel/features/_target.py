@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from metamodel.features._arrays import FloatArray, TaskArrays
-from metamodel.features._numeric import entropy, finite_or_nan, moments, sorted_quantiles
+from warmstart.metamodel.features._arrays import FloatArray, TaskArrays
+from warmstart.metamodel.features._numeric import entropy, finite_or_nan, moments, sorted_quantiles
 
 __all__ = ["NAMES", "compute"]
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.features._compute import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
-from metamodel.types import TaskFeatures, TaskType
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.features._compute import (
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    compute_meta_features,
+)
+from warmstart.metamodel.types import TaskFeatures, TaskType
 
 __all__ = ["TaskFeatureStore", "describe_task", "ensure_task_features"]
 

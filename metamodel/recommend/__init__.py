@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from metamodel.recommend._index import TaskIndex
-from metamodel.recommend._recommender import Recommender
-from metamodel.recommend._request import MAX_K, Recommendation, SuggestQuery
-from metamodel.recommend._set_choice import SET_RULES
-from metamodel.recommend._settings import RecommenderSettings
+from warmstart.metamodel.recommend._index import TaskIndex
+from warmstart.metamodel.recommend._recommender import Recommender
+from warmstart.metamodel.recommend._request import MAX_K, Recommendation, SuggestQuery
+from warmstart.metamodel.recommend._set_choice import SET_RULES
+from warmstart.metamodel.recommend._settings import RecommenderSettings
 
 __all__ = [
     "MAX_K",

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.recommend._settings import RecommenderSettings
-from metamodel.recommend._worlds import EncodedConfigs, WorldTable
-from metamodel.spaces import config_hash
-from metamodel.surrogate import CompiledSurrogate
-from metamodel.types import ConfigValue, SuggestionOrigin
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.recommend._settings import RecommenderSettings
+from warmstart.metamodel.recommend._worlds import EncodedConfigs, WorldTable
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.surrogate import CompiledSurrogate
+from warmstart.metamodel.types import ConfigValue, SuggestionOrigin
 
 __all__ = ["Candidates", "gather_candidates", "refinements"]
 

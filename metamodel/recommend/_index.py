@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.types import NeighbourTask
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.types import NeighbourTask
 
 __all__ = ["TaskIndex"]
 

@@ -29,22 +29,22 @@ from dataclasses import replace
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError, WarmstartError, answer_or_raise
-from metamodel.recommend._candidates import Candidates, gather_candidates, refinements
-from metamodel.recommend._index import TaskIndex
-from metamodel.recommend._request import Recommendation, SuggestQuery, check_query
-from metamodel.recommend._set_choice import (
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError, WarmstartError, answer_or_raise
+from warmstart.metamodel.recommend._candidates import Candidates, gather_candidates, refinements
+from warmstart.metamodel.recommend._index import TaskIndex
+from warmstart.metamodel.recommend._request import Recommendation, SuggestQuery, check_query
+from warmstart.metamodel.recommend._set_choice import (
     PORTFOLIO_RULES,
     ScoredCandidates,
     SetChoice,
     rules_by_k,
 )
-from metamodel.recommend._settings import RecommenderSettings
-from metamodel.recommend._worlds import WorldTable
-from metamodel.spaces import config_hash, default_config, sample_configs
-from metamodel.surrogate import SIZE_INPUT, Surrogate, log_rows, size_source
-from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
+from warmstart.metamodel.recommend._settings import RecommenderSettings
+from warmstart.metamodel.recommend._worlds import WorldTable
+from warmstart.metamodel.spaces import config_hash, default_config, sample_configs
+from warmstart.metamodel.surrogate import SIZE_INPUT, Surrogate, log_rows, size_source
+from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
 
 __all__ = ["Recommender"]
 
@@ -59,7 +59,7 @@ class Recommender:
         portfolio: Robust configs, best first (the greedy portfolio).
         task_best: Each training task's best configs, best first.
         settings: Candidate counts and the set choice's weights (fixed once built).
-        set_rule: Which set rule chooses the k (:data:`~metamodel.recommend.SET_RULES`),
+        set_rule: Which set rule chooses the k (:data:`~warmstart.metamodel.recommend.SET_RULES`),
             one for every request or one per smallest k (``{1: ..., 3: ...}``: a request
             for k configs follows the rule of the largest key <= k); the portfolio
             rules take every portfolio config as a candidate.
@@ -67,8 +67,9 @@ class Recommender:
     Attributes:
         table: The world table: configs known when the model loads, scored per training task.
         set_choice: Chooses each request's set from its scored candidates
-            (:class:`~metamodel.recommend._set_choice.SetChoice`; an
-            :class:`~metamodel.recommend._set_choice.ExpectedBestSets` over :attr:`table`).
+            (:class:`~warmstart.metamodel.recommend._set_choice.SetChoice`; an
+            :class:`~warmstart.metamodel.recommend._set_choice.ExpectedBestSets`
+            over :attr:`table`).
 
     Raises:
         FailedPreconditionError: The surrogate, index and space were not trained together.

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError
-from metamodel.types import ConfigValue, NeighbourTask, Suggestion
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion
 
 __all__ = ["MAX_K", "Recommendation", "SuggestQuery", "check_query"]
 

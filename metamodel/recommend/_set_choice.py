@@ -16,7 +16,7 @@ and returns, for each, the chosen candidate indices (:class:`SetChoice`). The ru
   best fill what the portfolio cannot.
 
 Which rule a bundle serves is chosen when it is trained, on inner splits of its
-training tasks (see :mod:`metamodel.bundle`): in some spaces the model ranks
+training tasks (see :mod:`warmstart.metamodel.bundle`): in some spaces the model ranks
 configs within a task better than any fixed list, in others a portfolio covers
 the kinds of task better than the model's picks.
 """
@@ -29,10 +29,10 @@ from typing import Protocol
 
 import numpy as np
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.kernels import greedy_picks
-from metamodel.recommend._settings import RecommenderSettings
-from metamodel.recommend._worlds import WorldTable
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.kernels import greedy_picks
+from warmstart.metamodel.recommend._settings import RecommenderSettings
+from warmstart.metamodel.recommend._worlds import WorldTable
 
 __all__ = [
     "PORTFOLIO_RULES",

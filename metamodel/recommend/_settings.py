@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-from metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 
 __all__ = ["RecommenderSettings"]
 

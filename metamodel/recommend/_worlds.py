@@ -3,7 +3,7 @@
 The configs known when the model loads (the library default, the portfolio, each
 training task's best, the Sobol samples) are encoded once, and the ensemble's
 predictions for them *on each training task* are computed once and kept. The trees
-are compiled (:class:`~metamodel.surrogate.CompiledSurrogate`): each column's
+are compiled (:class:`~warmstart.metamodel.surrogate.CompiledSurrogate`): each column's
 config-side leaf masks are kept, so a config is scored on a task with one AND per
 tree, the same numbers as LightGBM's predict at a fraction of its cost.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.recommend._index import TaskIndex
-from metamodel.spaces import config_hash
-from metamodel.surrogate import CompiledSurrogate
-from metamodel.types import ConfigValue
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.recommend._index import TaskIndex
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.surrogate import CompiledSurrogate
+from warmstart.metamodel.types import ConfigValue
 
 __all__ = ["EncodedConfigs", "WorldTable"]
 

@@ -7,9 +7,14 @@ package holds the decisions, with no runner or service in sight.
 
 from __future__ import annotations
 
-from metamodel.refresh._gate import GateResult, GateSettings, compare_training_sets, usable_tasks
-from metamodel.refresh._select import Candidate, SelectionSettings, select_candidates
-from metamodel.refresh._training import (
+from warmstart.metamodel.refresh._gate import (
+    GateResult,
+    GateSettings,
+    compare_training_sets,
+    usable_tasks,
+)
+from warmstart.metamodel.refresh._select import Candidate, SelectionSettings, select_candidates
+from warmstart.metamodel.refresh._training import (
     TrainingSnapshot,
     served_records,
     take_snapshot,

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metamodel.bundle._train import TrainSettings, train_from_records
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.evaluation import family_folds, regret_curve
-from metamodel.recommend import Recommender, RecommenderSettings
-from metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, TaskFeatures
+from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.evaluation import family_folds, regret_curve
+from warmstart.metamodel.recommend import Recommender, RecommenderSettings
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, TaskFeatures
 
 __all__ = ["GateResult", "GateSettings", "compare_training_sets", "usable_tasks"]
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import MAX_K, Recommender
-from metamodel.spaces import config_hash
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.recommend import MAX_K, Recommender
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
 
 __all__ = ["Candidate", "SelectionSettings", "select_candidates"]
 

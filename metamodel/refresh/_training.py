@@ -13,14 +13,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from metamodel.bundle import ModelBundle, TrainSettings
-from metamodel.bundle._train import train_from_records
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError
-from metamodel.spaces import load_configspace
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.surrogate import Normalisation, build_training_table
-from metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.spaces import load_configspace
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.surrogate import Normalisation, build_training_table
+from warmstart.metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
 
 __all__ = ["TrainingSnapshot", "served_records", "take_snapshot", "training_hash"]
 

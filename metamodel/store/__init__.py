@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from metamodel.store._engine import normalize_url
-from metamodel.store._feature_parquet import (
+from warmstart.metamodel.store._engine import normalize_url
+from warmstart.metamodel.store._feature_parquet import (
     FEATURES_COLUMNS,
     FEATURES_FORMAT,
     FEATURES_REQUIRED_COLUMNS,
@@ -14,7 +14,7 @@ from metamodel.store._feature_parquet import (
     read_task_features,
     write_task_features,
 )
-from metamodel.store._ledger import (
+from warmstart.metamodel.store._ledger import (
     LockBusyError,
     LockLostError,
     ModelAction,
@@ -23,7 +23,7 @@ from metamodel.store._ledger import (
     ServingChangedError,
     StoreLock,
 )
-from metamodel.store._parquet import (
+from warmstart.metamodel.store._parquet import (
     COLUMNS,
     REQUIRED_COLUMNS,
     ImportReport,
@@ -31,8 +31,8 @@ from metamodel.store._parquet import (
     export_records,
     import_records,
 )
-from metamodel.store._schema import MissingDatabaseError, SchemaState, head_revision
-from metamodel.store._store import RecordFilter, RecordStore, StoreStats
+from warmstart.metamodel.store._schema import MissingDatabaseError, SchemaState, head_revision
+from warmstart.metamodel.store._store import RecordFilter, RecordStore, StoreStats
 
 __all__ = [
     "COLUMNS",

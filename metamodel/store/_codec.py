@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from metamodel.configs import canonical_config, config_json
-from metamodel.types import (
+from warmstart.metamodel.configs import canonical_config, config_json
+from warmstart.metamodel.types import (
     EvaluationRecord,
     ModelVersion,
     SearchSpace,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from metamodel.errors import InvalidRequestError, StorageError
+from warmstart.metamodel.errors import InvalidRequestError, StorageError
 
 __all__ = [
     "WRITE",

@@ -38,10 +38,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from metamodel.errors import InvalidRequestError
-from metamodel.store._parquet import RowError, check_columns, open_table
-from metamodel.store._store import RecordStore
-from metamodel.types import TaskFeatures
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.store._parquet import RowError, check_columns, open_table
+from warmstart.metamodel.store._store import RecordStore
+from warmstart.metamodel.types import TaskFeatures
 
 __all__ = [
     "FEATURES_COLUMNS",
@@ -338,7 +338,7 @@ def import_task_features(
 def _check_fixed_names(store: RecordStore, path: Path, rows: Iterable[FeatureRow]) -> None:
     """Refuse the file if a version's names differ from those that version already has."""
     # Loaded here, not with the store: the feature code pulls in scikit-learn.
-    from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, require_names
+    from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, require_names
 
     given: dict[str, tuple[str, ...]] = {}
     for row in rows:

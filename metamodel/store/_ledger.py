@@ -20,11 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
-from metamodel.store import _codec
-from metamodel.store._store import RecordStore
-from metamodel.store._tables import model_events, model_versions, store_locks
-from metamodel.types import ModelVersion
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
+from warmstart.metamodel.store import _codec
+from warmstart.metamodel.store._store import RecordStore
+from warmstart.metamodel.store._tables import model_events, model_versions, store_locks
+from warmstart.metamodel.types import ModelVersion
 
 __all__ = [
     "LockBusyError",

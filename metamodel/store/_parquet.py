@@ -25,10 +25,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from metamodel.configs import config_hash
-from metamodel.errors import InvalidRequestError, WarmstartError
-from metamodel.store._store import RecordFilter, RecordStore
-from metamodel.types import (
+from warmstart.metamodel.configs import config_hash
+from warmstart.metamodel.errors import InvalidRequestError, WarmstartError
+from warmstart.metamodel.store._store import RecordFilter, RecordStore
+from warmstart.metamodel.types import (
     EvaluationRecord,
     RecordSource,
     RecordStatus,
@@ -294,7 +294,7 @@ class _Validator:
         self._stored_tasks = {t.task_id: t for t in store.list_tasks()}
         self._space_by_definition: dict[tuple[str, str], SearchSpace] = {}
         # ConfigSpace (and SciPy) load when a file is read, not with the store.
-        from metamodel import spaces
+        from warmstart.metamodel import spaces
 
         self._spaces = spaces
 
@@ -428,7 +428,7 @@ def import_records(
         rejects_path: With ``skip_invalid``, write the invalid rows here, each
             with its ``row_number`` and ``reject_reason``.
         fill_defaults: Give a config's missing active parameters the space's
-            default values (:func:`metamodel.spaces.fill_defaults`) instead of
+            default values (:func:`warmstart.metamodel.spaces.fill_defaults`) instead of
             refusing the row; ``report.filled`` counts the rows filled.
         lower_is_better: The ``score`` column is lower-is-better (an error, a
             loss): each score is stored negated, so that higher is better as

@@ -17,8 +17,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from metamodel.errors import SchemaMismatchError, StorageError
-from metamodel.store._engine import check_sqlite_file, read_only_engine
+from warmstart.metamodel.errors import SchemaMismatchError, StorageError
+from warmstart.metamodel.store._engine import check_sqlite_file, read_only_engine
 
 __all__ = [
     "MissingDatabaseError",

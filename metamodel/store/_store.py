@@ -14,11 +14,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from metamodel.configs import hash_config_json
-from metamodel.errors import InvalidRequestError, NotFoundError, StorageError, WarmstartError
-from metamodel.store import _codec
-from metamodel.store._engine import WRITE, create_store_engine, normalize_url, sqlite_path
-from metamodel.store._schema import (
+from warmstart.metamodel.configs import hash_config_json
+from warmstart.metamodel.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    StorageError,
+    WarmstartError,
+)
+from warmstart.metamodel.store import _codec
+from warmstart.metamodel.store._engine import WRITE, create_store_engine, normalize_url, sqlite_path
+from warmstart.metamodel.store._schema import (
     MissingDatabaseError,
     SchemaState,
     check_schema,
@@ -28,14 +33,14 @@ from metamodel.store._schema import (
     inspect_sqlite_file,
     upgrade_schema,
 )
-from metamodel.store._tables import (
+from warmstart.metamodel.store._tables import (
     model_versions,
     records,
     search_spaces,
     task_features,
     tasks,
 )
-from metamodel.types import (
+from warmstart.metamodel.types import (
     EvaluationRecord,
     ModelVersion,
     RecordSource,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from metamodel.surrogate._compiled import CompiledSurrogate, CompiledTrees
-from metamodel.surrogate._model import Surrogate, SurrogateParams
-from metamodel.surrogate._size import SIZE_INPUT, SIZE_SOURCE, log_rows, size_source
-from metamodel.surrogate._table import (
+from warmstart.metamodel.surrogate._compiled import CompiledSurrogate, CompiledTrees
+from warmstart.metamodel.surrogate._model import Surrogate, SurrogateParams
+from warmstart.metamodel.surrogate._size import SIZE_INPUT, SIZE_SOURCE, log_rows, size_source
+from warmstart.metamodel.surrogate._table import (
     Normalisation,
     TrainingTable,
     build_training_table,

@@ -8,14 +8,14 @@ the two masks has exactly one bit set, the reached leaf.
 
 This makes serving cheap: the config masks of every candidate known when a model
 loads are computed once, and a request computes only its task's masks (one row)
-and one AND per candidate and tree, in compiled loops (:mod:`metamodel.kernels`),
+and one AND per candidate and tree, in compiled loops (:mod:`warmstart.metamodel.kernels`),
 instead of six LightGBM predict calls of a few dozen rows each. The results are
 LightGBM's own (the same decisions and leaf values; sums may differ in the last bit), which the
 tests check against ``Booster.predict`` on real bundles and on rows with NaN,
 zero and out-of-range values.
 
 Supported: regression trees (no output transform) of at most 64 leaves with
-numerical and categorical splits, as :class:`~metamodel.surrogate.Surrogate`
+numerical and categorical splits, as :class:`~warmstart.metamodel.surrogate.Surrogate`
 trains them; :class:`CompiledTrees` refuses anything else with a clear error.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from metamodel.errors import FailedPreconditionError
-from metamodel.kernels import ZERO_MISSING, leaf_sums, side_masks
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.kernels import ZERO_MISSING, leaf_sums, side_masks
 
 __all__ = ["CompiledSurrogate", "CompiledTrees"]
 
@@ -52,7 +52,7 @@ class _Splits:
     with no split on this side has one that excludes nothing); ``member`` says, for
     categorical nodes, which category codes go left (rows: nodes; columns: codes
     0..max). A row's way at each node follows LightGBM's rules
-    (:func:`~metamodel.kernels.side_masks`): NaN counts as 0 unless NaN is the
+    (:func:`~warmstart.metamodel.kernels.side_masks`): NaN counts as 0 unless NaN is the
     missing value, so its way is fixed (``nan_left``); a missing value goes the
     default way; categorical values are truncated to codes, and NaN, negative codes
     and codes not in the node's set go right.
@@ -77,7 +77,7 @@ class _Splits:
 
     @cached_property
     def nodes(self) -> dict[str, np.ndarray]:
-        """The node arrays by name, as :func:`~metamodel.kernels.side_masks` takes them."""
+        """The node arrays by name, as ``warmstart.metamodel.kernels.side_masks`` takes them."""
         return {
             "feature": self.feature,
             "threshold": self.threshold,

@@ -25,9 +25,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.surrogate._compiled import MAX_LEAVES, CompiledSurrogate
-from metamodel.surrogate._table import TrainingTable
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.surrogate._compiled import MAX_LEAVES, CompiledSurrogate
+from warmstart.metamodel.surrogate._table import TrainingTable
 
 __all__ = ["Surrogate", "SurrogateParams"]
 

@@ -21,10 +21,10 @@ from typing import Literal
 import numpy as np
 from scipy.stats import rankdata
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.surrogate._size import SIZE_INPUT, log_rows, size_source
-from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.surrogate._size import SIZE_INPUT, log_rows, size_source
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
 __all__ = [
     "Normalisation",
@@ -65,11 +65,11 @@ class TrainingTable:
         feature_names: Column names: meta-features, then ``cfg:<parameter>``.
         categorical: Indices of categorical columns (config choices).
         n_meta: How many leading columns describe the task: the meta-features, and
-            the training size (:data:`~metamodel.surrogate._size.SIZE_INPUT`) where the
+            the training size (:data:`~warmstart.metamodel.surrogate._size.SIZE_INPUT`) where the
             feature set gives the table's rows.
         data_hash: Hash of everything the table was built from.
         task_sizes: Per task, the largest training size among its records (the
-            :data:`~metamodel.surrogate._size.SIZE_INPUT` value; empty without the input).
+            :data:`~warmstart.metamodel.surrogate._size.SIZE_INPUT` value; empty without the input).
     """
 
     X: np.ndarray

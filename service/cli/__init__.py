@@ -1,7 +1,7 @@
 """The ``warmstart`` command line.
 
 Each top-level command's module is imported when that command is used
-(:mod:`service.cli._lazy`), so ``warmstart --help`` and the light commands do not load
+(:mod:`warmstart.service.cli._lazy`), so ``warmstart --help`` and the light commands do not load
 the libraries of the heavy ones.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar
 
 import typer
 
-from service.cli._lazy import LazyCommand, LazyGroup
+from warmstart.service.cli._lazy import LazyCommand, LazyGroup
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -20,70 +20,74 @@ __all__ = ["COMMANDS", "app", "main"]
 COMMANDS = (
     LazyCommand(
         "train",
-        "service.cli._model:train",
+        "warmstart.service.cli._model:train",
         "Train a model bundle for one space on every record in the store.",
     ),
     LazyCommand(
         "evaluate",
-        "service.cli._model:evaluate",
+        "warmstart.service.cli._model:evaluate",
         "Evaluate leave-family-out against the baselines (pool, live or seeding); write a report.",
     ),
     LazyCommand(
         "serve",
-        "service.cli._serve:serve",
+        "warmstart.service.cli._serve:serve",
         "Serve suggestions over gRPC until SIGTERM or SIGINT (then drain and stop).",
     ),
     LazyCommand(
         "suggest",
-        "service.cli._suggest:suggest",
+        "warmstart.service.cli._suggest:suggest",
         "Suggest k warm-start configs for a task, from a running `warmstart serve`.",
     ),
     LazyCommand(
         "report",
-        "service.cli._report:report",
+        "warmstart.service.cli._report:report",
         "Report observed results to a running server (idempotent by id: re-running is safe).",
     ),
     LazyCommand(
         "refresh",
-        "service.cli._refresh:refresh",
+        "warmstart.service.cli._refresh:refresh",
         "Evaluate new tasks and uncertain configs, retrain, publish if not worse; for cron.",
     ),
     LazyCommand(
         "quickstart",
-        "service.cli._quickstart:quickstart",
+        "warmstart.service.cli._quickstart:quickstart",
         "Set up the data directory from the shipped knowledge base, then serve it.",
     ),
     LazyCommand(
         "demo",
-        "service.cli._demo:demo",
+        "warmstart.service.cli._demo:demo",
         "Run the loop end to end on a table: describe, suggest, then train and compare.",
     ),
-    LazyCommand("bench", "service.cli._bench:app", "Evaluate learners' configs on task suites."),
     LazyCommand(
-        "db", "service.cli._db:app", "Create, upgrade, check and inspect the records database."
+        "bench", "warmstart.service.cli._bench:app", "Evaluate learners' configs on task suites."
+    ),
+    LazyCommand(
+        "db",
+        "warmstart.service.cli._db:app",
+        "Create, upgrade, check and inspect the records database.",
     ),
     LazyCommand(
         "kb",
-        "service.cli._kb:app",
+        "warmstart.service.cli._kb:app",
         "The knowledge base (kb/): rebuild it from the datasets, or show what it holds.",
-        also=("service.cli._kb_compare",),
+        also=("warmstart.service.cli._kb_compare",),
     ),
     LazyCommand(
         "records",
-        "service.cli._records:app",
+        "warmstart.service.cli._records:app",
         "Move evaluation records in and out as Parquet (docs/RECORDS_FORMAT.md).",
     ),
     LazyCommand(
         "features",
-        "service.cli._model:features_app",
+        "warmstart.service.cli._model:features_app",
         "Task meta-features.",
-        also=("service.cli._features_io",),
+        also=("warmstart.service.cli._features_io",),
     ),
     LazyCommand(
         "model",
-        "service.cli._model:model_app",
+        "warmstart.service.cli._model:model_app",
         "Model bundles.",
-        also=("service.cli._models_admin",),
+        also=("warmstart.service.cli._models_admin",),
     ),
 )
 
@@ -103,7 +107,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from service.cli._versions import version_line
+        from warmstart.service.cli._versions import version_line
 
         typer.echo(version_line())
         raise typer.Exit()

@@ -1,7 +1,7 @@
-"""``python -m service.cli`` runs the warmstart CLI."""
+"""``python -m warmstart.service.cli`` runs the warmstart CLI."""
 
 from __future__ import annotations
 
-from service.cli import main
+from warmstart.service.cli import main
 
 main()

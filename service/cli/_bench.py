@@ -21,8 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from benchmarks.learners import available_learners
-from benchmarks.runner import (
+from warmstart.benchmarks.learners import available_learners
+from warmstart.benchmarks.runner import (
     DaskExecutor,
     Executor,
     JobResult,
@@ -35,12 +35,12 @@ from benchmarks.runner import (
     resolve_learner,
     run_plan,
 )
-from benchmarks.tasks import available_suite_kinds
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import make_search_space
-from metamodel.store import RecordStore
-from metamodel.types import RecordStatus
-from service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.benchmarks.tasks import available_suite_kinds
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import RecordStatus
+from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
 
 app = typer.Typer(help="Evaluate learners' configs on task suites.", no_args_is_help=True)
 

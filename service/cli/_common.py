@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from metamodel.errors import (
+from warmstart.metamodel.errors import (
     FailedPreconditionError,
     InvalidRequestError,
     NotFoundError,
     WarmstartError,
 )
-from metamodel.store import RecordStore
-from service.settings import resolve_db_url
+from warmstart.metamodel.store import RecordStore
+from warmstart.service.settings import resolve_db_url
 
 __all__ = ["DbOption", "console", "err_console", "handle_errors", "open_store"]
 

@@ -8,9 +8,9 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from metamodel.store import RecordStore, StoreStats
-from service.cli._common import DbOption, console, handle_errors, open_store
-from service.settings import resolve_db_url
+from warmstart.metamodel.store import RecordStore, StoreStats
+from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.service.settings import resolve_db_url
 
 app = typer.Typer(
     help="Create, upgrade, check and inspect the records database.", no_args_is_help=True

@@ -20,19 +20,19 @@ import typer
 from rich import box
 from rich.table import Table
 
-from benchmarks.learners import Learner, get_learner
-from benchmarks.runner import Protocol, evaluate_config
-from benchmarks.tasks import TaskData
-from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.features import FEATURE_VERSION, compute_meta_features
-from metamodel.metrics import primary_metric
-from metamodel.recommend import MAX_K, Recommendation, Recommender
-from metamodel.spaces import make_search_space
-from metamodel.types import ConfigValue, RecordStatus, TaskType
-from service.cli._common import console, err_console, handle_errors
-from service.cli._quickstart import KB_MODELS, default_kb_dir
-from service.cli._suggest import read_task_table
+from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.benchmarks.runner import Protocol, evaluate_config
+from warmstart.benchmarks.tasks import TaskData
+from warmstart.metamodel.bundle import ModelBundle, load_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION, compute_meta_features
+from warmstart.metamodel.metrics import primary_metric
+from warmstart.metamodel.recommend import MAX_K, Recommendation, Recommender
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.types import ConfigValue, RecordStatus, TaskType
+from warmstart.service.cli._common import console, err_console, handle_errors
+from warmstart.service.cli._quickstart import KB_MODELS, default_kb_dir
+from warmstart.service.cli._suggest import read_task_table
 
 __all__ = ["DemoRow", "default_demo_data", "demo"]
 

@@ -1,7 +1,7 @@
 """``warmstart features export | import``: task meta-features in and out as Parquet.
 
-Registered on the ``features`` command group of :mod:`service.cli._model`; the
-format is documented in :mod:`metamodel.store._feature_parquet` and ``kb/README.md``.
+Registered on the ``features`` command group of :mod:`warmstart.service.cli._model`; the
+format is documented in :mod:`warmstart.metamodel.store._feature_parquet` and ``kb/README.md``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from typing import Annotated
 
 import typer
 
-from metamodel.errors import InvalidRequestError
-from metamodel.features import FEATURE_VERSION
-from metamodel.store import FeaturesImportReport, export_task_features, import_task_features
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
-from service.cli._model import features_app
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.store import (
+    FeaturesImportReport,
+    export_task_features,
+    import_task_features,
+)
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._model import features_app
 
 __all__ = ["features_export", "features_import", "print_features_report"]
 

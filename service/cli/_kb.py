@@ -1,6 +1,6 @@
 """``warmstart kb build | info``: rebuild the shipped knowledge base from the datasets; show it.
 
-``kb build`` runs the plan (``kb/plan.toml``, see :mod:`service.cli._kb_plan`)
+``kb build`` runs the plan (``kb/plan.toml``, see :mod:`warmstart.service.cli._kb_plan`)
 step by step through the benchmark runner, as ``warmstart bench run`` does
 (only what the database lacks is evaluated, so an interrupted build resumes),
 computes the meta-features the database lacks, then exports the records and
@@ -30,27 +30,36 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from benchmarks.runner import parse_shard, resolve_learner
-from benchmarks.tasks import Suite, load_suite, parse_suite_spec
-from metamodel.bundle import TrainSettings, train_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.features import FEATURE_VERSION
-from metamodel.spaces import make_search_space
-from metamodel.store import RecordFilter, RecordStore, export_records, export_task_features
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import RecordStatus, SearchSpace
-from metamodel.versions import installed_versions
-from service.cli._bench import EXIT_INTERRUPTED, resolve_workers, run_spec, sigterm_as_interrupt
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
-from service.cli._kb_plan import KbPlan, load_kb_plan
-from service.cli._model import _command, describe_suite_tasks
-from service.cli._quickstart import (
+from warmstart.benchmarks.runner import parse_shard, resolve_learner
+from warmstart.benchmarks.tasks import Suite, load_suite, parse_suite_spec
+from warmstart.metamodel.bundle import TrainSettings, train_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.store import (
+    RecordFilter,
+    RecordStore,
+    export_records,
+    export_task_features,
+)
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import RecordStatus, SearchSpace
+from warmstart.metamodel.versions import installed_versions
+from warmstart.service.cli._bench import (
+    EXIT_INTERRUPTED,
+    resolve_workers,
+    run_spec,
+    sigterm_as_interrupt,
+)
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._kb_plan import KbPlan, load_kb_plan
+from warmstart.service.cli._model import _command, describe_suite_tasks
+from warmstart.service.cli._quickstart import (
     KB_FEATURES,
     KB_MODELS,
     KB_RECORDS,
     default_kb_dir,
     file_sha256,
-    source_kb_dir,
 )
 
 __all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
@@ -115,7 +124,7 @@ def _only(plan: KbPlan, learners: str | None) -> frozenset[str] | None:
 
 def _out_dir(out: Path | None) -> Path:
     if out is None:
-        out = source_kb_dir()
+        out = default_kb_dir()
         if not out.is_dir():
             raise InvalidRequestError(
                 f"no kb/ folder of a source tree at {out} (this warmstart is installed from a "

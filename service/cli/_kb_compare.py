@@ -1,6 +1,6 @@
 """``warmstart kb compare``: a rebuilt knowledge base against another, record by record.
 
-Registered on the ``kb`` command group of :mod:`service.cli._kb`. It answers the
+Registered on the ``kb`` command group of :mod:`warmstart.service.cli._kb`. It answers the
 question a rebuild raises: did ``warmstart kb build`` on an empty database
 reproduce the shipped records? Records are matched by space, task, config, seed
 and fidelity (and source, for folders holding client reports); a matched pair is
@@ -24,10 +24,10 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from service.cli._common import console, err_console, handle_errors
-from service.cli._kb import EXIT_CHANGED, PROVENANCE_FILE, app, read_records_columns
-from service.cli._quickstart import KB_RECORDS, default_kb_dir
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.service.cli._common import console, err_console, handle_errors
+from warmstart.service.cli._kb import EXIT_CHANGED, PROVENANCE_FILE, app, read_records_columns
+from warmstart.service.cli._quickstart import KB_RECORDS, default_kb_dir
 
 __all__ = ["Difference", "SpaceComparison", "compare", "compare_records"]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.learners import available_learners
-from benchmarks.runner import PlanSpec, Protocol
-from benchmarks.tasks import available_suite_kinds
-from metamodel.errors import InvalidRequestError
-from metamodel.features import FEATURE_VERSION
+from warmstart.benchmarks.learners import available_learners
+from warmstart.benchmarks.runner import PlanSpec, Protocol
+from warmstart.benchmarks.tasks import available_suite_kinds
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
 
 __all__ = ["KbPlan", "KbStep", "load_kb_plan"]
 

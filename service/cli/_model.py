@@ -14,24 +14,24 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from benchmarks.live import (
+from warmstart.benchmarks.live import (
     SINGLE_CONFIG_METHODS,
     LiveSettings,
     evaluate_live,
     write_live_report,
 )
-from benchmarks.tasks import Suite, load_suite
-from metamodel.bundle import TrainSettings, load_bundle, train_space
-from metamodel.errors import InvalidRequestError
-from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
-from metamodel.features import FEATURE_VERSION, describe_task
-from metamodel.recommend import MAX_K
-from metamodel.store import RecordStore
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import ModelVersion
-from service.cli._common import DbOption, console, handle_errors, open_store
-from service.cli._seeding import evaluate_seeding
-from service.settings import data_dir
+from warmstart.benchmarks.tasks import Suite, load_suite
+from warmstart.metamodel.bundle import TrainSettings, load_bundle, train_space
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
+from warmstart.metamodel.features import FEATURE_VERSION, describe_task
+from warmstart.metamodel.recommend import MAX_K
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import ModelVersion
+from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.service.cli._seeding import evaluate_seeding
+from warmstart.service.settings import data_dir
 
 features_app = typer.Typer(help="Task meta-features.", no_args_is_help=True)
 model_app = typer.Typer(help="Model bundles.", no_args_is_help=True)

@@ -19,13 +19,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.store import ModelAction, ModelEvent, ModelLedger, RecordStore
-from metamodel.types import ModelVersion
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
-from service.cli._model import model_app
-from service.settings import client_settings
+from warmstart.metamodel.bundle import ModelBundle, load_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.store import ModelAction, ModelEvent, ModelLedger, RecordStore
+from warmstart.metamodel.types import ModelVersion
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._model import model_app
+from warmstart.service.settings import client_settings
 
 __all__ = [
     "AdminTokenOption",
@@ -105,7 +105,7 @@ def notify_server(
         Whether the server now serves ``expected``. Failures are printed, not raised:
         the change is in the store either way.
     """
-    from service.client import WarmstartClient, WarmstartRpcError
+    from warmstart.service.client import WarmstartClient, WarmstartRpcError
 
     settings = client_settings(server=target, token=token, tls_root_cert=tls_root_cert)
     try:

@@ -20,70 +20,51 @@ from typing import Annotated
 
 import typer
 
-from metamodel.bundle import load_bundle
-from metamodel.errors import FailedPreconditionError, WarmstartError
-from metamodel.features import FEATURE_VERSION
-from metamodel.store import (
+import warmstart
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, WarmstartError
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.store import (
     ModelAction,
     ModelLedger,
     RecordStore,
     import_records,
     import_task_features,
 )
-from metamodel.types import ModelVersion
-from service.cli import _db, _serve
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
-from service.settings import data_dir, resolve_db_url, server_settings
+from warmstart.metamodel.types import ModelVersion
+from warmstart.service.cli import _db, _serve
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.settings import data_dir, resolve_db_url, server_settings
 
 __all__ = [
     "KB_FEATURES",
     "KB_MODELS",
-    "KB_PACKAGE",
     "KB_RECORDS",
     "KnowledgeBase",
     "default_kb_dir",
     "file_sha256",
-    "installed_kb_dir",
     "quickstart",
     "register_bundles",
     "setup_knowledge_base",
-    "source_kb_dir",
 ]
 
 KB_RECORDS = "pmlb_records.parquet"
 KB_FEATURES = "pmlb_features.parquet"
 KB_MODELS = "models"
-KB_PACKAGE = "warmstart_kb"
-
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# The package's own folder: warmstart/ of a source tree, or of site-packages.
+_PACKAGE_ROOT = Path(warmstart.__file__).resolve().parent
+# A source tree's root; the example data of the quickstart lies beside it.
+_SOURCE_ROOT = _PACKAGE_ROOT.parent
 _EXAMPLE_DATA = Path("shared") / "datasets" / "pmlb" / "breast_cancer.tsv.gz"
 
 
-def source_kb_dir() -> Path:
-    """The ``kb/`` folder of the source tree this code runs from (an editable install)."""
-    return _SOURCE_ROOT / "kb"
-
-
-def installed_kb_dir() -> Path:
-    """Where a wheel installs the knowledge base: the data package ``warmstart_kb``.
-
-    ``setup.py`` ships ``kb/`` under that name, beside the ``service`` package.
-    """
-    return _SOURCE_ROOT / KB_PACKAGE
-
-
 def default_kb_dir() -> Path:
-    """The knowledge base ``quickstart`` loads by default.
+    """The knowledge base ``quickstart`` loads by default: the package's ``kb`` folder.
 
-    ``kb/`` of the source tree (an editable install, as ``make run`` makes);
-    where that has no records file, the copy a wheel installed
-    (:func:`installed_kb_dir`), if it has one.
+    In a source tree that is the link warmstart/kb to the repository's ``kb/``;
+    a wheel carries the same files as package data.
     """
-    source = source_kb_dir()
-    installed = installed_kb_dir()
-    if not (source / KB_RECORDS).is_file() and (installed / KB_RECORDS).is_file():
-        return installed
-    return source
+    return _PACKAGE_ROOT / "kb"
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from metamodel.errors import InvalidRequestError
-from metamodel.store import RecordFilter, export_records, import_records
-from metamodel.types import RecordSource, RecordStatus
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.store import RecordFilter, export_records, import_records
+from warmstart.metamodel.types import RecordSource, RecordStatus
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
 
 app = typer.Typer(
     help="Move evaluation records in and out as Parquet (docs/RECORDS_FORMAT.md).",

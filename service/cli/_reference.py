@@ -1,8 +1,8 @@
 """The command-line reference, docs/CLI.md, rendered from the Typer app's commands.
 
-    python -m service.cli._reference                          # print it
-    python -m service.cli._reference --write docs/CLI.md      # regenerate the file
-    python -m service.cli._reference --check docs/CLI.md      # exit 1 if the file is stale
+    python -m warmstart.service.cli._reference                          # print it
+    python -m warmstart.service.cli._reference --write docs/CLI.md      # regenerate the file
+    python -m warmstart.service.cli._reference --check docs/CLI.md   # exit 1 if it is stale
 
 The Markdown comes from the command objects' attributes (help, usage pieces, parameter
 names, types, defaults), never from the Rich-rendered ``--help``: it does not depend on
@@ -29,7 +29,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from service.cli import app as warmstart_app
+from warmstart.service.cli import app as warmstart_app
 
 __all__ = [
     "REFERENCE_PATH",
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 REFERENCE_PATH = "docs/CLI.md"
-REGENERATE_COMMAND = f"python -m service.cli._reference --write {REFERENCE_PATH}"
+REGENERATE_COMMAND = f"python -m warmstart.service.cli._reference --write {REFERENCE_PATH}"
 _ROOT_NAME = "warmstart"
 _NONE = "—"
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
@@ -304,7 +304,7 @@ def _anchor(heading: str) -> str:
 def check(path: Path, reference: str | None = None) -> str | None:
     """None if ``path`` holds the current reference, else what is wrong and how to fix it."""
     expected = (render_reference() if reference is None else reference).encode("utf-8")
-    fix = f"run `python -m service.cli._reference --write {path.as_posix()}`"
+    fix = f"run `python -m warmstart.service.cli._reference --write {path.as_posix()}`"
     if not path.is_file():
         return f"{path.as_posix()} is missing: {fix}"
     if path.read_bytes() != expected:
@@ -315,7 +315,7 @@ def check(path: Path, reference: str | None = None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the reference, write it (``--write PATH``) or check a file (``--check PATH``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m service.cli._reference",
+        prog="python -m warmstart.service.cli._reference",
         description="Render the warmstart command-line reference (Markdown).",
     )
     mode = parser.add_mutually_exclusive_group()

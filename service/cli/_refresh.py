@@ -5,7 +5,7 @@ Made to run unattended (cron, a Kubernetes CronJob). One refresh of a space:
 1. takes the store lock ``refresh:SPACE`` (a row of ``store_locks`` with a
    lease), so two refreshes never both publish;
 2. registers the suite's tasks, then chooses at most ``--budget`` evaluations
-   (:mod:`metamodel.refresh`): new tasks first, then where the serving model
+   (:mod:`warmstart.metamodel.refresh`): new tasks first, then where the serving model
    is least certain or would change its suggestions most;
 3. runs them with the benchmark runner (local workers or ``--dask``), stored
    as ``source=benchmark``;
@@ -40,7 +40,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from benchmarks.runner import (
+from warmstart.benchmarks.runner import (
     DaskExecutor,
     Executor,
     Job,
@@ -50,11 +50,11 @@ from benchmarks.runner import (
     build_plan,
     resolve_learner,
 )
-from benchmarks.tasks import load_suite
-from metamodel.bundle import ModelBundle, TrainSettings
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
-from metamodel.features import FEATURE_VERSION
-from metamodel.refresh import (
+from warmstart.benchmarks.tasks import load_suite
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.refresh import (
     Candidate,
     GateResult,
     GateSettings,
@@ -66,20 +66,26 @@ from metamodel.refresh import (
     take_snapshot,
     training_hash,
 )
-from metamodel.store import LockBusyError, ModelAction, ModelLedger, RecordStore, StoreLock
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import ModelVersion, RecordSource
-from service.cli._bench import _print_summary, run_interruptible, sigterm_as_interrupt
-from service.cli._common import DbOption, console, err_console, handle_errors, open_store
-from service.cli._model import FeatureVersionOption
-from service.cli._models_admin import (
+from warmstart.metamodel.store import (
+    LockBusyError,
+    ModelAction,
+    ModelLedger,
+    RecordStore,
+    StoreLock,
+)
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import ModelVersion, RecordSource
+from warmstart.service.cli._bench import _print_summary, run_interruptible, sigterm_as_interrupt
+from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._model import FeatureVersionOption
+from warmstart.service.cli._models_admin import (
     AdminTokenOption,
     NotifyOption,
     TlsRootOption,
     check_version_file,
     notify_server,
 )
-from service.settings import data_dir
+from warmstart.service.settings import data_dir
 
 __all__ = ["EXIT_CODES", "refresh"]
 

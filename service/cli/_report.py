@@ -32,21 +32,21 @@ from typing import Annotated, Any
 import grpc
 import typer
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import load_configspace, validate_config
-from metamodel.types import RecordStatus
-from service.cli._common import console, err_console, handle_errors
-from service.cli._suggest import (
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import load_configspace, validate_config
+from warmstart.metamodel.types import RecordStatus
+from warmstart.service.cli._common import console, err_console, handle_errors
+from warmstart.service.cli._suggest import (
     ServerOption,
     TimeoutOption,
     TlsRootCertOption,
     TokenOption,
     connected,
 )
-from service.client import WarmstartClient, WarmstartRpcError
-from service.server._operations import MAX_RESULT_ID_LENGTH
-from service.server.api import ReportedResult
-from service.settings import TOKEN_ENV, client_settings
+from warmstart.service.client import WarmstartClient, WarmstartRpcError
+from warmstart.service.server._operations import MAX_RESULT_ID_LENGTH
+from warmstart.service.server.api import ReportedResult
+from warmstart.service.settings import TOKEN_ENV, client_settings
 
 __all__ = ["FIELDS", "read_results", "report"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from metamodel.bundle import TrainSettings
-from metamodel.errors import InvalidRequestError
-from metamodel.evaluation import ARMS, SeedingSettings, run_seeding, write_seeding_report
-from service.cli._common import console, open_store
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import ARMS, SeedingSettings, run_seeding, write_seeding_report
+from warmstart.service.cli._common import console, open_store
 
 __all__ = ["evaluate_seeding"]
 

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from metamodel.errors import FailedPreconditionError
-from metamodel.store import MissingDatabaseError
-from service.cli._common import DbOption, console, handle_errors, open_store
-from service.server import (
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.store import MissingDatabaseError
+from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.service.server import (
     ModelRegistry,
     WarmstartServer,
     bundle_files,
@@ -21,10 +21,10 @@ from service.server import (
     server_credentials,
     store_locator,
 )
-from service.server import (
+from warmstart.service.server import (
     serve as run_server,
 )
-from service.settings import data_dir, server_settings
+from warmstart.service.settings import data_dir, server_settings
 
 __all__ = ["HostOption", "PortOption", "TokenOption", "serve"]
 

@@ -22,25 +22,25 @@ import grpc
 import typer
 from rich.table import Table
 
-from benchmarks.tasks import TaskData, build_task_data, read_table, split_target
-from metamodel.errors import (
+from warmstart.benchmarks.tasks import TaskData, build_task_data, read_table, split_target
+from warmstart.metamodel.errors import (
     FailedPreconditionError,
     InvalidRequestError,
     NotFoundError,
     WarmstartError,
 )
-from metamodel.features import (
+from warmstart.metamodel.features import (
     FEATURE_VERSION,
     check_given,
     compute_meta_features,
     read_feature_values,
 )
-from metamodel.recommend import MAX_K
-from metamodel.types import ConfigValue, NeighbourTask
-from service.cli._common import console, err_console, handle_errors
-from service.client import WarmstartClient, WarmstartRpcError
-from service.server.api import SuggestAnswer
-from service.settings import (
+from warmstart.metamodel.recommend import MAX_K
+from warmstart.metamodel.types import ConfigValue, NeighbourTask
+from warmstart.service.cli._common import console, err_console, handle_errors
+from warmstart.service.client import WarmstartClient, WarmstartRpcError
+from warmstart.service.server.api import SuggestAnswer
+from warmstart.service.settings import (
     DEFAULT_SERVER,
     SERVER_ENV,
     TLS_ROOT_CERT_ENV,

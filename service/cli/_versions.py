@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from metamodel.versions import installed_versions
+from warmstart.metamodel.versions import installed_versions
 
 __all__ = ["RUNTIME_LIBRARIES", "version_line"]
 

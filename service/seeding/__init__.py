@@ -20,16 +20,16 @@ when used; Ray and SMAC are never imported.
 
 from __future__ import annotations
 
-from service.seeding._configs import ConfigLike, HasConfig, SpaceLike, prepare_configs
-from service.seeding._configspace import to_configurations
-from service.seeding._hyperopt import (
+from warmstart.service.seeding._configs import ConfigLike, HasConfig, SpaceLike, prepare_configs
+from warmstart.service.seeding._configspace import to_configurations
+from warmstart.service.seeding._hyperopt import (
     config_from_hyperopt,
     to_hyperopt_points_to_evaluate,
     to_hyperopt_space,
     to_hyperopt_trials,
 )
-from service.seeding._optuna import enqueue_suggestions, suggest_from_space
-from service.seeding._raytune import to_raytune_points_to_evaluate
+from warmstart.service.seeding._optuna import enqueue_suggestions, suggest_from_space
+from warmstart.service.seeding._raytune import to_raytune_points_to_evaluate
 
 __all__ = [
     "ConfigLike",

@@ -1,7 +1,7 @@
 """What every seeding helper takes: suggestions as plain configs, and a space.
 
 A suggestion is accepted in any of three shapes, told apart by duck-typing:
-a plain ``{name: value}`` mapping, the core's :class:`~metamodel.types.Suggestion`,
+a plain ``{name: value}`` mapping, the core's :class:`~warmstart.metamodel.types.Suggestion`,
 or the client's suggestion type; the last two are read through their ``.config``
 attribute. Configs hold the *active* parameters only, as the service returns them.
 """
@@ -13,15 +13,15 @@ from typing import Protocol, TypeAlias
 
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import canonical_config, load_configspace, validate_config
-from metamodel.types import ConfigValue, SearchSpace
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import canonical_config, load_configspace, validate_config
+from warmstart.metamodel.types import ConfigValue, SearchSpace
 
 __all__ = ["ConfigLike", "HasConfig", "SpaceLike", "as_configspace", "prepare_configs"]
 
 
 class HasConfig(Protocol):
-    """Anything with a ``config`` mapping, e.g. :class:`metamodel.types.Suggestion`."""
+    """Anything with a ``config`` mapping, e.g. :class:`warmstart.metamodel.types.Suggestion`."""
 
     @property
     def config(self) -> Mapping[str, object]:
@@ -33,7 +33,7 @@ ConfigLike: TypeAlias = Mapping[str, object] | HasConfig
 """A plain config or a suggestion that carries one in ``.config``."""
 
 SpaceLike: TypeAlias = ConfigurationSpace | SearchSpace
-"""A ConfigSpace space, or a stored :class:`~metamodel.types.SearchSpace`."""
+"""A ConfigSpace space, or a stored :class:`~warmstart.metamodel.types.SearchSpace`."""
 
 
 def as_configspace(space: SpaceLike) -> ConfigurationSpace:

@@ -18,8 +18,13 @@ from collections.abc import Iterable
 
 from ConfigSpace import Configuration
 
-from metamodel.errors import InvalidRequestError
-from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.service.seeding._configs import (
+    ConfigLike,
+    SpaceLike,
+    as_configspace,
+    prepare_configs,
+)
 
 __all__ = ["to_configurations"]
 

@@ -42,10 +42,15 @@ from ConfigSpace import (
     UniformIntegerHyperparameter,
 )
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import active_parameters, canonical_config, validate_config
-from metamodel.types import ConfigValue
-from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.types import ConfigValue
+from warmstart.service.seeding._configs import (
+    ConfigLike,
+    SpaceLike,
+    as_configspace,
+    prepare_configs,
+)
 
 __all__ = [
     "config_from_hyperopt",

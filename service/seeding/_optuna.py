@@ -5,7 +5,7 @@ objective calls ``trial.suggest_*`` with that parameter's name, so the seeded
 configs only work if the objective suggests exactly the same names with
 distributions that contain the values. :func:`suggest_from_space` is that
 objective-side half (the mapping of each hyperparameter type is in
-:mod:`metamodel.optuna_space`).
+:mod:`warmstart.metamodel.optuna_space`).
 
 Optuna is an optional dependency (the ``optimizers`` extra); it is imported
 only when a function here needs it at run time.
@@ -16,9 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from metamodel.optuna_space import suggest_from_space as _suggest_from_space
-from metamodel.types import ConfigValue
-from service.seeding._configs import ConfigLike, SpaceLike, as_configspace, prepare_configs
+from warmstart.metamodel.optuna_space import suggest_from_space as _suggest_from_space
+from warmstart.metamodel.types import ConfigValue
+from warmstart.service.seeding._configs import (
+    ConfigLike,
+    SpaceLike,
+    as_configspace,
+    prepare_configs,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -72,8 +77,8 @@ def enqueue_suggestions(
 def suggest_from_space(trial: optuna.trial.BaseTrial, space: SpaceLike) -> dict[str, ConfigValue]:
     """Sample a config of a space with Optuna's define-by-run API, replaying enqueued ones.
 
-    :func:`metamodel.optuna_space.suggest_from_space` for a ConfigSpace space or a
-    stored :class:`~metamodel.types.SearchSpace`; see it for the mapping of each
+    :func:`warmstart.metamodel.optuna_space.suggest_from_space` for a ConfigSpace space or a
+    stored :class:`~warmstart.metamodel.types.SearchSpace`; see it for the mapping of each
     parameter type, conditional parameters and forbidden clauses.
 
     Args:

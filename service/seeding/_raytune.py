@@ -10,7 +10,7 @@ Conditional spaces: a point holds the active parameters only. A flat Ray
 absent inactive ones from it, so the trainable should read only the
 parameters its config makes active (as warmstart's learners do). With
 ``OptunaSearch`` and a define-by-run ``space`` built on
-:func:`service.seeding.suggest_from_space`, the names match exactly. Ray is
+:func:`warmstart.service.seeding.suggest_from_space`, the names match exactly. Ray is
 not installed in warmstart's environment, so these combinations are not
 tested here.
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from metamodel.types import ConfigValue
-from service.seeding._configs import ConfigLike, SpaceLike, prepare_configs
+from warmstart.metamodel.types import ConfigValue
+from warmstart.service.seeding._configs import ConfigLike, SpaceLike, prepare_configs
 
 __all__ = ["to_raytune_points_to_evaluate"]
 

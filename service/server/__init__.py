@@ -1,7 +1,7 @@
 """The gRPC server: ``make_server(models, store, settings)``, the model registry, ``serve``.
 
-Modules: :mod:`~service.server.api` (requests and answers as dataclasses),
-:mod:`~service.server.convert` (to and from protobuf), ``_operations`` (the core
+Modules: :mod:`~warmstart.service.server.api` (requests and answers as dataclasses),
+:mod:`~warmstart.service.server.convert` (to and from protobuf), ``_operations`` (the core
 call behind each RPC), ``_servicer`` (thin gRPC servicers), ``_errors`` (the
 one error → status table), ``_auth`` (bearer tokens), ``_models`` (hot-swapped
 bundles), ``_dataset`` (DescribeTask uploads), ``_observe`` (metrics, logs),
@@ -11,16 +11,20 @@ graceful shutdown).
 
 from __future__ import annotations
 
-from service.server._models import (
+from warmstart.service.server._models import (
     BundleLocator,
     ModelRegistry,
     ServedModel,
     bundle_files,
     store_locator,
 )
-from service.server._observe import ACCESS_LOGGER, JsonLogFormatter, configure_json_logging
-from service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
-from service.server._transport import server_credentials
+from warmstart.service.server._observe import (
+    ACCESS_LOGGER,
+    JsonLogFormatter,
+    configure_json_logging,
+)
+from warmstart.service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
+from warmstart.service.server._transport import server_credentials
 
 __all__ = [
     "ACCESS_LOGGER",

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Iterable
 from enum import Enum
 
-from service.server._errors import PermissionDeniedError, UnauthenticatedError
+from warmstart.service.server._errors import PermissionDeniedError, UnauthenticatedError
 
 __all__ = ["Access", "TokenGuard"]
 

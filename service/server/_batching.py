@@ -1,7 +1,7 @@
 """Answering the requests that arrive together in one pass of the core.
 
 A suggestion from meta-features is short CPU-bound work on the event loop (see
-:meth:`~service.server._servicer.CallRunner.compute`), and much of it is a fixed
+:meth:`~warmstart.service.server._servicer.CallRunner.compute`), and much of it is a fixed
 number of numpy calls per request, whatever the numbers. :class:`Batcher` hands
 the calls waiting at once to the core together, so those calls are paid once per
 batch (``Recommender.suggest_many``).

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from metamodel.errors import InvalidRequestError, shown
-from metamodel.types import TaskType
-from service.server._errors import ResourceExhaustedError
-from service.server.api import DescribeUpload, TableFormat
+from warmstart.metamodel.errors import InvalidRequestError, shown
+from warmstart.metamodel.types import TaskType
+from warmstart.service.server._errors import ResourceExhaustedError
+from warmstart.service.server.api import DescribeUpload, TableFormat
 
 __all__ = [
     "ChunkCollector",

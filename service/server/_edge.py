@@ -28,9 +28,9 @@ from typing import TypeVar
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from metamodel.errors import InvalidRequestError, WarmstartError, shown
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from service.server._errors import ResourceExhaustedError
+from warmstart.metamodel.errors import InvalidRequestError, WarmstartError, shown
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.service.server._errors import ResourceExhaustedError
 
 __all__ = [
     "MAX_CHUNK_FIELDS",

@@ -1,6 +1,6 @@
 """The one table from domain errors to gRPC status codes, and the errors only the service raises.
 
-The core raises :class:`~metamodel.errors.WarmstartError` subclasses; the
+The core raises :class:`~warmstart.metamodel.errors.WarmstartError` subclasses; the
 service adds three for what only a network service knows (credentials,
 permissions, size limits) and one for a deadline that passed before work
 began. :func:`status_for` is the only place a status code is chosen for an error.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grpc
 
-from metamodel.errors import (
+from warmstart.metamodel.errors import (
     FailedPreconditionError,
     InvalidRequestError,
     NotFoundError,
@@ -60,7 +60,7 @@ _TABLE: tuple[tuple[type[WarmstartError], grpc.StatusCode], ...] = (
 
 MAX_MESSAGE_CHARS = 4000
 """Longest message a refusal carries; messages quote callers' strings cut short already
-(:func:`~metamodel.errors.shown`), this bounds the rest (a long list of problems)."""
+(:func:`~warmstart.metamodel.errors.shown`), this bounds the rest (a long list of problems)."""
 
 
 def status_for(error: WarmstartError) -> tuple[grpc.StatusCode, str]:

@@ -31,17 +31,17 @@ from types import MappingProxyType
 
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.errors import (
+from warmstart.metamodel.bundle import ModelBundle, load_bundle
+from warmstart.metamodel.errors import (
     FailedPreconditionError,
     InvalidRequestError,
     NotFoundError,
     WarmstartError,
     shown,
 )
-from metamodel.recommend import Recommender, RecommenderSettings
-from metamodel.spaces import load_configspace
-from metamodel.store import RecordStore
+from warmstart.metamodel.recommend import Recommender, RecommenderSettings
+from warmstart.metamodel.spaces import load_configspace
+from warmstart.metamodel.store import RecordStore
 
 __all__ = [
     "BUNDLE_SUFFIX",

@@ -1,7 +1,7 @@
 """What each RPC does, on domain objects only: the one core call behind each servicer method.
 
-No gRPC here: requests and answers are :mod:`service.server.api` dataclasses
-and failures are :class:`~metamodel.errors.WarmstartError` subclasses, which
+No gRPC here: requests and answers are :mod:`warmstart.service.server.api` dataclasses
+and failures are :class:`~warmstart.metamodel.errors.WarmstartError` subclasses, which
 the servicer maps to status codes through one table. Every method blocks (the
 store, LightGBM, meta-features): the servicer runs them in a worker thread.
 """
@@ -12,18 +12,23 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from metamodel.errors import (
+from warmstart.metamodel.errors import (
     InvalidRequestError,
     NotFoundError,
     WarmstartError,
     answer_or_raise,
     shown,
 )
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
-from metamodel.recommend import MAX_K, SuggestQuery
-from metamodel.spaces import config_hash, default_config, load_configspace, validate_config
-from metamodel.store import RecordStore
-from metamodel.types import (
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
+from warmstart.metamodel.recommend import MAX_K, SuggestQuery
+from warmstart.metamodel.spaces import (
+    config_hash,
+    default_config,
+    load_configspace,
+    validate_config,
+)
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import (
     ConfigValue,
     EvaluationRecord,
     RecordSource,
@@ -31,10 +36,10 @@ from metamodel.types import (
     SearchSpace,
     TaskFeatures,
 )
-from service.server._dataset import read_upload
-from service.server._edge import MAX_ID_CHARS
-from service.server._models import ModelRegistry, ServedModel
-from service.server.api import (
+from warmstart.service.server._dataset import read_upload
+from warmstart.service.server._edge import MAX_ID_CHARS
+from warmstart.service.server._models import ModelRegistry, ServedModel
+from warmstart.service.server.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,
@@ -101,7 +106,7 @@ class Operations:
         """:meth:`suggest` of several requests: for each, its answer or the error it raises.
 
         The requests for one model are answered in one pass
-        (:meth:`~metamodel.recommend.Recommender.suggest_many`); each answer is the one
+        (:meth:`~warmstart.metamodel.recommend.Recommender.suggest_many`); each answer is the one
         it gets alone, and a bad request does not affect the others.
         """
         answers: list[SuggestAnswer | WarmstartError | None] = [None] * len(requests)

@@ -25,20 +25,20 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
-from metamodel.store import RecordStore
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from service.server._auth import TokenGuard
-from service.server._models import ModelRegistry, ServedModel
-from service.server._observe import CallMetrics
-from service.server._operations import Operations
-from service.server._servicer import (
+from warmstart.metamodel.store import RecordStore
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.service.server._auth import TokenGuard
+from warmstart.service.server._models import ModelRegistry, ServedModel
+from warmstart.service.server._observe import CallMetrics
+from warmstart.service.server._operations import Operations
+from warmstart.service.server._servicer import (
     AdminServicer,
     CallRunner,
     WarmstartServicer,
     register_services,
 )
-from service.server._transport import connection_options, server_credentials
-from service.settings import ServerSettings
+from warmstart.service.server._transport import connection_options, server_credentials
+from warmstart.service.settings import ServerSettings
 
 __all__ = ["SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
 

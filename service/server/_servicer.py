@@ -1,13 +1,13 @@
 """The gRPC servicers: each RPC decodes, makes one core call, encodes.
 
 Every call goes through :meth:`CallRunner.run`, which checks the token, refuses a
-request that did not decode (see :mod:`~service.server._edge`), maps domain errors
+request that did not decode (see :mod:`~warmstart.service.server._edge`), maps domain errors
 through the one table with ``context.abort``, turns any other exception into
 INTERNAL with its traceback logged (the server keeps running), and records metrics
 and the access log line.
 
 Only bounded work runs on the event loop: a SuggestConfigs request from
-meta-features (at most :data:`~service.server._edge.MAX_FEATURES` of them) that
+meta-features (at most :data:`~warmstart.service.server._edge.MAX_FEATURES` of them) that
 excludes at most :data:`EXCLUDE_ON_LOOP` configs, a few milliseconds at most.
 Requests whose decoding grows with their size are decoded and answered in worker
 threads: result batches in the loop's default pool (with the store calls), more
@@ -29,14 +29,14 @@ import grpc
 from google.protobuf.message_factory import GetMessageClass
 from grpc import aio
 
-from metamodel.errors import StorageError, WarmstartError
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.server import convert
-from service.server._auth import Access, TokenGuard
-from service.server._batching import Batcher
-from service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
-from service.server._edge import (
+from warmstart.metamodel.errors import StorageError, WarmstartError
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.server import convert
+from warmstart.service.server._auth import Access, TokenGuard
+from warmstart.service.server._batching import Batcher
+from warmstart.service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
+from warmstart.service.server._edge import (
     MAX_EXCLUDE,
     MAX_PATH_CHARS,
     MAX_SMALL_REQUEST_BYTES,
@@ -48,10 +48,15 @@ from service.server._edge import (
     request_deserializer,
     text,
 )
-from service.server._errors import DeadlineExceededError, status_for
-from service.server._observe import CallMetrics, log_call
-from service.server._operations import Operations
-from service.server.api import ReportSummary, SuggestAnswer, SuggestRequest, TaskDescription
+from warmstart.service.server._errors import DeadlineExceededError, status_for
+from warmstart.service.server._observe import CallMetrics, log_call
+from warmstart.service.server._operations import Operations
+from warmstart.service.server.api import (
+    ReportSummary,
+    SuggestAnswer,
+    SuggestRequest,
+    TaskDescription,
+)
 
 __all__ = [
     "EXCLUDE_ON_LOOP",
@@ -169,7 +174,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         runner: Auth, errors, metrics, logs.
         max_describe_bytes: The byte limit of one DescribeTask stream.
         batch_wait: Seconds a SuggestConfigs call may wait on a busy server for others to
-            be answered with it (see :class:`~service.server._batching.Batcher`).
+            be answered with it (see :class:`~warmstart.service.server._batching.Batcher`).
         describe_budget_bytes: The byte limit of all DescribeTask streams at once
             (default: no limit but each stream's).
     """
@@ -403,7 +408,7 @@ def register_services(
     server: aio.Server, servicer: WarmstartServicer, admin: AdminServicer
 ) -> None:
     """Register both services as the generated code does, except that requests are
-    decoded by :func:`~service.server._edge.request_deserializer` (an undecodable one is
+    decoded by :func:`~warmstart.service.server._edge.request_deserializer` (an undecodable one is
     refused as INVALID_ARGUMENT by the servicer, logged and counted), and SuggestConfigs
     hands gRPC its response as bytes (built from cached fragments): building the message
     only for gRPC to serialize it again cost a tenth of the call."""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 
-from metamodel.errors import InvalidRequestError
-from service.settings import ServerSettings
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.service.settings import ServerSettings
 
 __all__ = ["connection_options", "server_credentials"]
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from metamodel.types import NeighbourTask
-from protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.metamodel.types import NeighbourTask
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 
 __all__ = ["FragmentCache", "neighbours_field", "suggestion_bytes", "varint"]
 

@@ -1,7 +1,7 @@
 """The API's requests and answers as frozen dataclasses: what the servicer decodes
 protobuf into, what the operations take and return, and what the Python client hands back.
 
-No protobuf here: :mod:`service.server.convert` maps these to and from the wire.
+No protobuf here: :mod:`warmstart.service.server.convert` maps these to and from the wire.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from metamodel.types import (
+from warmstart.metamodel.types import (
     ConfigValue,
     RecordStatus,
     SearchSpace,
@@ -51,7 +51,7 @@ class SuggestRequest:
 
     Attributes:
         space: Space name (``"lightgbm"``) or space id.
-        k: How many configs, 1 to :data:`metamodel.recommend.MAX_K`.
+        k: How many configs, 1 to :data:`warmstart.metamodel.recommend.MAX_K`.
         features: ``{name: value}`` meta-features, or ``None`` with ``task_id``.
         feature_version: The version ``features`` were computed with.
         task_id: A known task, or ``None`` with ``features``.
@@ -163,7 +163,7 @@ class SpaceInfo:
 
     @property
     def search_space(self) -> SearchSpace:
-        """The domain :class:`~metamodel.types.SearchSpace`."""
+        """The domain :class:`~warmstart.metamodel.types.SearchSpace`."""
         return SearchSpace(self.space_id, self.name, self.definition)
 
 

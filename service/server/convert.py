@@ -2,7 +2,7 @@
 
 Decoding checks only what the wire format cannot: a parameter value with no
 type set, a meta-feature named twice, an unspecified enum, and every string and
-count against the limits of :mod:`~service.server._edge` (no NUL, bounded length).
+count against the limits of :mod:`~warmstart.service.server._edge` (no NUL, bounded length).
 Everything that needs a space or a model is checked by the operations.
 """
 
@@ -14,8 +14,8 @@ from datetime import datetime
 
 import numpy as np
 
-from metamodel.errors import InvalidRequestError, shown
-from metamodel.types import (
+from warmstart.metamodel.errors import InvalidRequestError, shown
+from warmstart.metamodel.types import (
     ConfigValue,
     NeighbourTask,
     RecordStatus,
@@ -24,9 +24,9 @@ from metamodel.types import (
     TaskFeatures,
     TaskType,
 )
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from service.server import _wire
-from service.server._edge import (
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.service.server import _wire
+from warmstart.service.server._edge import (
     MAX_ERROR_CHARS,
     MAX_EXCLUDE,
     MAX_FEATURES,
@@ -36,7 +36,7 @@ from service.server._edge import (
     ChunkFields,
     text,
 )
-from service.server.api import (
+from warmstart.service.server.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,

@@ -13,8 +13,8 @@ from ConfigSpace import Categorical, ConfigurationSpace
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
-from benchmarks.learners import Learner
-from metamodel.types import ConfigValue, TaskType
+from warmstart.benchmarks.learners import Learner
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 
 class _Misbehaving(ClassifierMixin, BaseEstimator):  # type: ignore[misc]

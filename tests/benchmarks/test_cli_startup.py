@@ -11,7 +11,7 @@ def _startup(*commands: str) -> subprocess.CompletedProcess[str]:
     """Run the script once per command, one repeat each."""
     args = [f"--command={command}" for command in commands]
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.perf.cli_startup", "--repeats", "1", *args],
+        [sys.executable, "-m", "warmstart.benchmarks.perf.cli_startup", "--repeats", "1", *args],
         capture_output=True,
         text=True,
         timeout=600,

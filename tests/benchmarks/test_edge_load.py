@@ -15,7 +15,8 @@ import pytest
 @pytest.mark.slow
 def test_edge_load_reports_latencies_statuses_memory_and_targets() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.perf.edge_load", "--duration", "1", "--heavy", "2",
+        [sys.executable, "-m", "warmstart.benchmarks.perf.edge_load", "--duration", "1",
+         "--heavy", "2",
          "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "2"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip

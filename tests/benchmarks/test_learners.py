@@ -23,17 +23,17 @@ import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-from benchmarks.learners import Learner, available_learners, get_learner
-from benchmarks.learners._mlp import TorchMLPClassifier, TorchMLPRegressor
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.spaces import (
+from warmstart.benchmarks.learners import Learner, available_learners, get_learner
+from warmstart.benchmarks.learners._mlp import TorchMLPClassifier, TorchMLPRegressor
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.spaces import (
     default_config,
     load_configspace,
     make_search_space,
     sample_configs,
     validate_config,
 )
-from metamodel.types import ConfigValue, TaskType
+from warmstart.metamodel.types import ConfigValue, TaskType
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),

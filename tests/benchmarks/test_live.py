@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.learners import get_learner
-from benchmarks.live import (
+from tests.factories import require_pmlb
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.live import (
     FLAML_METHODS,
     FLAML_SPACE_LIGHTGBM,
     LIVE_METHODS,
@@ -32,19 +33,18 @@ from benchmarks.live import (
     spread_over_families,
     write_live_report,
 )
-from benchmarks.runner import Job, Protocol, evaluate, to_record
-from benchmarks.tasks import Suite, load_suite
-from metamodel.bundle import TrainSettings
-from metamodel.errors import InvalidRequestError
-from metamodel.evaluation import EvalSettings, evaluate_pool
-from metamodel.features import FEATURE_VERSION, describe_task
-from metamodel.recommend import Recommender
-from metamodel.spaces import config_hash, make_search_space, sample_configs
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import RecordStatus, TaskType
-from service.cli import app
-from tests.factories import require_pmlb
+from warmstart.benchmarks.runner import Job, Protocol, evaluate, to_record
+from warmstart.benchmarks.tasks import Suite, load_suite
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import EvalSettings, evaluate_pool
+from warmstart.metamodel.features import FEATURE_VERSION, describe_task
+from warmstart.metamodel.recommend import Recommender
+from warmstart.metamodel.spaces import config_hash, make_search_space, sample_configs
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import RecordStatus, TaskType
+from warmstart.service.cli import app
 
 # Nine small tasks in eight families (breast_cancer and wdbc share "breast"),
 # binary, multiclass and regression; four of them have more rows than the cap,

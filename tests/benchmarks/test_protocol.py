@@ -8,12 +8,12 @@ import pytest
 from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from benchmarks.learners import get_learner
-from benchmarks.runner import Job, Protocol, evaluate
-from benchmarks.runner._protocol import cap_rows, splits
-from benchmarks.tasks import TaskData, load_suite
-from metamodel.spaces import config_hash
-from metamodel.types import RecordStatus, TaskType
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.runner import Job, Protocol, evaluate
+from warmstart.benchmarks.runner._protocol import cap_rows, splits
+from warmstart.benchmarks.tasks import TaskData, load_suite
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.types import RecordStatus, TaskType
 
 
 def _job(data: TaskData, learner: str, protocol: Protocol, seed: int = 0) -> Job:
@@ -105,7 +105,7 @@ def test_a_class_too_rare_for_stratification_still_evaluates() -> None:
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
     y = pd.Series(["common"] * 40 + ["other"] * 19 + ["rare"])
-    from benchmarks.tasks import build_task_data
+    from warmstart.benchmarks.tasks import build_task_data
 
     data = build_task_data(X, y, name="rare", source="test")
     result = evaluate(_job(data, "knn", Protocol(folds=3, row_cap=None)), data, get_learner("knn"))
@@ -117,7 +117,7 @@ def test_a_class_too_rare_for_stratification_still_evaluates() -> None:
 def test_fast_classification_metrics_equal_scikit_learn(n_classes: int) -> None:
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 
-    from benchmarks.runner._protocol import _classification_metrics
+    from warmstart.benchmarks.runner._protocol import _classification_metrics
 
     rng = np.random.default_rng(n_classes)
     y = rng.integers(0, n_classes, 300)
@@ -139,7 +139,7 @@ def test_fast_classification_metrics_equal_scikit_learn(n_classes: int) -> None:
 def test_fast_regression_metrics_equal_scikit_learn() -> None:
     from sklearn.metrics import mean_absolute_error, mean_squared_error
 
-    from benchmarks.runner._protocol import _regression_metrics
+    from warmstart.benchmarks.runner._protocol import _regression_metrics
 
     rng = np.random.default_rng(0)
     y, predicted = rng.normal(size=200), rng.normal(size=200)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.runner import (
+from tests.factories import require_pmlb
+from warmstart.benchmarks.runner import (
     DaskExecutor,
     LocalPool,
     PlanSpec,
@@ -23,10 +24,9 @@ from benchmarks.runner import (
     run_plan,
     shard_bounds,
 )
-from metamodel.errors import InvalidRequestError
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import RecordStatus
-from tests.factories import require_pmlb
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import RecordStatus
 
 SMALL = PlanSpec(
     suite="sklearn:iris,wine,diabetes",
@@ -73,7 +73,7 @@ def test_plan_runs_once_and_rerunning_adds_nothing(store: RecordStore) -> None:
 
 
 def test_the_default_config_is_always_planned(store: RecordStore) -> None:
-    from benchmarks.learners import get_learner
+    from warmstart.benchmarks.learners import get_learner
 
     plan = build_plan(SMALL, store)
     for name in ("lightgbm", "knn"):
@@ -119,7 +119,7 @@ def test_after_an_out_of_memory_exit_the_next_job_goes_to_a_fresh_child(
 
 
 def _cli(*args: str, db: str) -> list[str]:
-    return [sys.executable, "-m", "service.cli", "bench", "run", *args, "--db", db]
+    return [sys.executable, "-m", "warmstart.service.cli", "bench", "run", *args, "--db", db]
 
 
 def _wait_for_records(store: RecordStore, at_least: int, timeout: float) -> int:
@@ -227,7 +227,7 @@ def test_dask_local_cluster_stores_the_same_keys_and_scores(tmp_path: Path) -> N
 
 
 def test_bad_plans_are_refused_with_the_reason(store: RecordStore) -> None:
-    from metamodel.errors import InvalidRequestError, NotFoundError
+    from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
 
     with pytest.raises(NotFoundError, match="no learner named 'lightgmb'"):
         build_plan(PlanSpec(suite="sklearn", learners=["lightgmb"]), store)

@@ -9,7 +9,8 @@ import sys
 
 def test_suggest_cost_prints_a_cost_per_batch_size() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.perf.suggest_cost", "--tasks", "6", "--batches",
+        [sys.executable, "-m", "warmstart.benchmarks.perf.suggest_cost", "--tasks", "6",
+         "--batches",
          "1,3", "--repeats", "2"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -22,7 +23,7 @@ def test_suggest_cost_prints_a_cost_per_batch_size() -> None:
 
 def test_suggest_cost_refuses_a_bad_batch_size() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.perf.suggest_cost", "--batches", "0"],
+        [sys.executable, "-m", "warmstart.benchmarks.perf.suggest_cost", "--batches", "0"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 2

@@ -18,7 +18,7 @@ import pytest
 def test_suggest_load_measures_both_rpcs(servers: int, tmp_path: Path) -> None:
     plot = tmp_path / "load.png"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.perf.suggest_load", "--duration", "0.6",
+        [sys.executable, "-m", "warmstart.benchmarks.perf.suggest_load", "--duration", "0.6",
          "--rounds", "2", "--warmup", "0.1", "--concurrency", "1,4", "--servers", str(servers),
          "--log-level", "warning", "--plot", str(plot)],
         capture_output=True, text=True, timeout=600,

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.tasks import (
+from tests.factories import PMLB, require_pmlb
+from warmstart.benchmarks.tasks import (
     FolderSuite,
     OpenMLSuite,
     SklearnSuite,
@@ -25,9 +26,8 @@ from benchmarks.tasks import (
     parse_suite_spec,
     read_arff,
 )
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
-from metamodel.types import TaskType
-from tests.factories import PMLB, require_pmlb
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
+from warmstart.metamodel.types import TaskType
 
 OPENML_CACHE = Path(__file__).parent / "data" / "openml"
 # Pinned so that a change to the id scheme (or to pandas' hashing) cannot go unnoticed:

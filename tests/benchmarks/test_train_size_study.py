@@ -1,4 +1,4 @@
-"""benchmarks.studies.train_size on a world where the best config moves with the rows."""
+"""warmstart.benchmarks.studies.train_size on a world where the best config moves with the rows."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.studies.train_size import main
-from metamodel.store import RecordStore
-from metamodel.types import Task, TaskType
 from tests.metamodel.synthetic_world import SPACE
 from tests.metamodel.test_train_size import _world
+from warmstart.benchmarks.studies.train_size import main
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import Task, TaskType
 
 
 def test_the_sized_surrogate_ranks_whole_table_configs_best(

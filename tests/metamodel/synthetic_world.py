@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from metamodel.bundle._train import TrainSettings
-from metamodel.spaces import config_hash, load_configspace, sample_configs
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
 from tests.factories import small_space
+from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.spaces import config_hash, load_configspace, sample_configs
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
 
 __all__ = ["CS", "FAST", "NAMES", "SPACE", "features", "true_score", "world"]
 

@@ -8,9 +8,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from metamodel.bundle import load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.surrogate import SIZE_INPUT, CompiledTrees, SurrogateParams
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.surrogate import SIZE_INPUT, CompiledTrees, SurrogateParams
 
 SHIPPED = sorted((Path(__file__).parents[2] / "kb" / "models").glob("*.wsb"))
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import load_configspace, sample_configs, validate_config
 from tests.factories import small_space
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import load_configspace, sample_configs, validate_config
 
 
 def test_columns_follow_the_space_and_mark_categoricals() -> None:

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation import (
+from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.evaluation import (
     METHODS,
     EvalSettings,
     evaluate_pool,
     regret_curve,
     write_pool_report,
 )
-from metamodel.store import RecordStore
-from metamodel.types import Task, TaskType
-from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import Task, TaskType
 
 
 def _fill_store(store: RecordStore, n_tasks: int) -> None:

@@ -14,18 +14,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification, make_regression
 
-from benchmarks.tasks import TaskData, load_suite
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.features import (
+from tests.factories import require_pmlb
+from warmstart.benchmarks.tasks import TaskData, load_suite
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.features import (
     FEATURE_NAMES,
     FEATURE_VERSION,
     compute_meta_features,
     describe_task,
     ensure_task_features,
 )
-from metamodel.store import RecordStore
-from metamodel.types import TaskFeatures, TaskType
-from tests.factories import require_pmlb
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import TaskFeatures, TaskType
 
 # Changing this list (names or order) or any computation means a new FEATURE_VERSION.
 EXPECTED_NAMES = (
@@ -471,7 +471,7 @@ def test_ensure_task_features_computes_once_then_reads_the_store(
         calls.append("computed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("metamodel.features._task.compute_meta_features", counting)
+    monkeypatch.setattr("warmstart.metamodel.features._task.compute_meta_features", counting)
     with RecordStore.open(f"sqlite:///{tmp_path / 'warmstart.db'}") as store:
         store.put_task(data.task)
         task_id = data.task.task_id

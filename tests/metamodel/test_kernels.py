@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metamodel.kernels import greedy_picks
+from warmstart.metamodel.kernels import greedy_picks
 
 
 def _reference(

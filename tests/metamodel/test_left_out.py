@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from metamodel.bundle import TrainSettings, train_space
-from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
-from metamodel.store import RecordStore
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import Task, TaskFeatures, TaskType
 from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, world
+from warmstart.metamodel.bundle import TrainSettings, train_space
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import Task, TaskFeatures, TaskType
 
 VERSION = "test-1"
 BLANK = "task-3-0"  # its features are all missing (an OpenML task without qualities)

@@ -17,21 +17,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.bundle._train import train_from_records
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import MAX_K, RecommenderSettings
-from metamodel.spaces import (
+from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
+from warmstart.metamodel.bundle import ModelBundle, load_bundle
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.recommend import MAX_K, RecommenderSettings
+from warmstart.metamodel.spaces import (
     config_hash,
     default_config,
     sample_configs,
     validate_config,
 )
-from metamodel.surrogate import normalise_scores
-from metamodel.types import (
+from warmstart.metamodel.surrogate import normalise_scores
+from warmstart.metamodel.types import (
     SuggestionOrigin,
 )
-from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from metamodel.bundle import load_bundle
-from metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
-from metamodel.recommend import Recommendation, Recommender, RecommenderSettings, SuggestQuery
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, WarmstartError
+from warmstart.metamodel.recommend import (
+    Recommendation,
+    Recommender,
+    RecommenderSettings,
+    SuggestQuery,
+)
 
 KB = Path(__file__).parents[2] / "kb"
 

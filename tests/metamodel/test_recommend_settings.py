@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.bundle._train import train_from_records
-from metamodel.errors import InvalidRequestError
-from metamodel.recommend import RecommenderSettings
 from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, world
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.recommend import RecommenderSettings
 
 
 @pytest.mark.parametrize(

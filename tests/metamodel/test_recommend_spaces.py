@@ -26,11 +26,16 @@ from ConfigSpace.hyperparameters import Hyperparameter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metamodel.bundle import TrainSettings
-from metamodel.bundle._train import train_from_records
-from metamodel.spaces import config_hash, make_search_space, sample_configs, validate_config
-from metamodel.surrogate import SurrogateParams
-from metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.spaces import (
+    config_hash,
+    make_search_space,
+    sample_configs,
+    validate_config,
+)
+from warmstart.metamodel.surrogate import SurrogateParams
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
 TINY = TrainSettings(surrogate=SurrogateParams(n_models=2, n_estimators=15, min_child_samples=2))
 NAMES = ("a", "b", "c")

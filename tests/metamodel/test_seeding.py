@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from metamodel.errors import FailedPreconditionError
-from metamodel.evaluation import (
+from tests.metamodel.synthetic_world import CS, FAST, SPACE, world
+from tests.metamodel.test_evaluation import _fill_store
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.evaluation import (
     SeedingSettings,
     TaskObjective,
     run_seeding,
     write_seeding_report,
 )
-from metamodel.optuna_space import suggest_from_space
-from metamodel.spaces import load_configspace, sample_configs
-from metamodel.store import RecordStore
-from tests.metamodel.synthetic_world import CS, FAST, SPACE, world
-from tests.metamodel.test_evaluation import _fill_store
+from warmstart.metamodel.optuna_space import suggest_from_space
+from warmstart.metamodel.spaces import load_configspace, sample_configs
+from warmstart.metamodel.store import RecordStore
 
 optuna = pytest.importorskip("optuna")
 

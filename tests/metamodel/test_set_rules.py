@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from metamodel.bundle import ModelBundle, load_bundle
-from metamodel.bundle._train import TrainSettings, train_from_records
-from metamodel.bundle._validate import VALIDATION_KS, choose_set_rule
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import FailedPreconditionError, InvalidRequestError
-from metamodel.recommend import SET_RULES, SuggestQuery
-from metamodel.recommend._set_choice import make_set_choice
-from metamodel.spaces import config_hash, sample_configs
-from metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
-from metamodel.types import ConfigValue, EvaluationRecord
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
+from warmstart.metamodel.bundle import ModelBundle, load_bundle
+from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.bundle._validate import VALIDATION_KS, choose_set_rule
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.recommend import SET_RULES, SuggestQuery
+from warmstart.metamodel.recommend._set_choice import make_set_choice
+from warmstart.metamodel.spaces import config_hash, sample_configs
+from warmstart.metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord
 
 SMALL = SurrogateParams(n_models=3, n_estimators=60, config_rounds=30, min_child_samples=5)
 

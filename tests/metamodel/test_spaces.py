@@ -9,8 +9,9 @@ from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import (
+from tests.factories import small_space
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import (
     canonical_config,
     config_hash,
     load_configspace,
@@ -19,7 +20,6 @@ from metamodel.spaces import (
     sample_configs,
     validate_config,
 )
-from tests.factories import small_space
 
 
 def test_space_id_is_stable_and_changes_with_content() -> None:

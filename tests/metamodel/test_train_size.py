@@ -13,17 +13,17 @@ import math
 import numpy as np
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.bundle._train import TrainSettings, train_from_records
-from metamodel.encoding import ConfigEncoder
-from metamodel.errors import InvalidRequestError
-from metamodel.portfolio import primary_records, score_matrix
-from metamodel.recommend import SuggestQuery
-from metamodel.spaces import config_hash, sample_configs
-from metamodel.surrogate import SIZE_INPUT, SurrogateParams, build_training_table
-from metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, SPACE
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.portfolio import primary_records, score_matrix
+from warmstart.metamodel.recommend import SuggestQuery
+from warmstart.metamodel.spaces import config_hash, sample_configs
+from warmstart.metamodel.surrogate import SIZE_INPUT, SurrogateParams, build_training_table
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
 
 NAMES = ("log_n_rows", "f1")
 SAMPLE = 200

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from metamodel.store import RecordStore
-from service.cli import app
-from service.server import ModelRegistry, store_locator
 from tests.factories import require_tabrepo
 from tests.service.server.conftest import ServerThread, settings
+from warmstart.metamodel.store import RecordStore
+from warmstart.service.cli import app
+from warmstart.service.server import ModelRegistry, store_locator
 
 RESHAPE = Path(__file__).resolve().parents[2] / "examples" / "tabrepo_reshape.py"
 SPACE = "tabrepo_lightgbm"

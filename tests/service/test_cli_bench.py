@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from metamodel.store import RecordStore
-from service.cli import app
 from tests.factories import require_pmlb
+from warmstart.metamodel.store import RecordStore
+from warmstart.service.cli import app
 
 runner = CliRunner()
 

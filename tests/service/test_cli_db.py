@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from metamodel.store import RecordStore, head_revision
-from service.cli import app
 from tests.factories import make_records, pmlb_tasks, small_space
+from warmstart.metamodel.store import RecordStore, head_revision
+from warmstart.service.cli import app
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import runpy
 import shutil
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -21,12 +21,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
-from benchmarks.learners import available_learners
-from metamodel.bundle import load_bundle
-from metamodel.features import FEATURE_VERSION
-from metamodel.store import RecordStore
-from service.cli import _kb, _kb_compare, _quickstart, app
-from service.cli._kb_plan import load_kb_plan
+import warmstart
+from warmstart.benchmarks.learners import available_learners
+from warmstart.metamodel.bundle import load_bundle
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.store import RecordStore
+from warmstart.service.cli import _kb, _kb_compare, _quickstart, app
+from warmstart.service.cli._kb_plan import load_kb_plan
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -480,27 +481,23 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     )
 
 
-def test_default_kb_dir_is_the_source_tree_or_else_the_installed_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert (_quickstart.default_kb_dir() / "pmlb_records.parquet").is_file()
-    monkeypatch.setattr(_quickstart, "_SOURCE_ROOT", tmp_path)  # as site-packages of a wheel
-    assert _quickstart.default_kb_dir() == tmp_path / "kb"
-    (tmp_path / "warmstart_kb").mkdir()
-    (tmp_path / "warmstart_kb" / "pmlb_records.parquet").touch()
-    assert _quickstart.default_kb_dir() == tmp_path / "warmstart_kb"
+def test_default_kb_dir_is_the_packages_kb_folder() -> None:
+    kb = _quickstart.default_kb_dir()
+    assert kb == Path(warmstart.__file__).resolve().parent / "kb"
+    assert (kb / "pmlb_records.parquet").is_file()
+    assert kb.resolve() == REPO / "kb"  # in a source tree, the link to kb/
 
 
-def test_setup_py_ships_every_file_of_the_knowledge_base() -> None:
-    data: dict[str, list[str]] = runpy.run_path(str(REPO / "setup.py"), run_name="setup")["KB_DATA"]
+def test_the_wheel_ships_every_file_of_the_knowledge_base() -> None:
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["warmstart"]
     kb = REPO / "kb"
     for path in kb.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
             continue
-        relative = path.relative_to(kb)
-        package = ".".join(["warmstart_kb", *relative.parent.parts])
-        patterns = data.get(package, [])
-        assert any(fnmatch(path.name, p) for p in patterns), f"{relative} is not shipped"
+        relative = "kb/" + path.relative_to(kb).as_posix()
+        assert any(fnmatch(relative, p) for p in package_data), f"{relative} is not shipped"
 
 
 def _records_file(folder: Path, scores: list[float | None], statuses: list[str]) -> Path:

@@ -11,8 +11,8 @@ from importlib import metadata
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import COMMANDS, app
-from service.cli._lazy import LazyCommand
+from warmstart.service.cli import COMMANDS, app
+from warmstart.service.cli._lazy import LazyCommand
 
 runner = CliRunner()
 
@@ -27,7 +27,7 @@ def _imported_after(args: list[str]) -> dict[str, object]:
         "from typer.testing import CliRunner\n"
         "from service.cli import app\n"
         f"result = CliRunner().invoke(app, {args!r})\n"
-        "modules = sorted(m for m in sys.modules if m.startswith('service.cli.')"
+        "modules = sorted(m for m in sys.modules if m.startswith('warmstart.service.cli.')"
         f" or m.split('.')[0] in {HEAVY!r})\n"
         "print(json.dumps({'exit': result.exit_code, 'output': result.output,"
         " 'modules': modules}))\n"
@@ -46,7 +46,7 @@ def test_help_lists_every_command_without_importing_any() -> None:
     for command in COMMANDS:
         assert command.name in output
         assert command.short_help.split()[0] in output
-    assert found["modules"] == ["service.cli._lazy"]
+    assert found["modules"] == ["warmstart.service.cli._lazy"]
 
 
 def test_a_light_command_loads_its_own_module_and_no_heavy_library() -> None:
@@ -55,9 +55,9 @@ def test_a_light_command_loads_its_own_module_and_no_heavy_library() -> None:
     assert "upgrade" in str(found["output"])
     modules = found["modules"]
     assert isinstance(modules, list)
-    assert "service.cli._db" in modules
+    assert "warmstart.service.cli._db" in modules
     assert not [m for m in modules if m.split(".")[0] in HEAVY], modules
-    assert "service.cli._bench" not in modules
+    assert "warmstart.service.cli._bench" not in modules
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.name)
@@ -101,4 +101,4 @@ def test_version_names_warmstart_python_and_the_libraries_without_importing_them
     assert f"python {platform.python_version()}" in line
     for name in ("lightgbm", "scikit-learn", "ConfigSpace", "torch", "grpcio"):
         assert f"{name} {metadata.version(name)}" in line
-    assert found["modules"] == ["service.cli._lazy", "service.cli._versions"]
+    assert found["modules"] == ["warmstart.service.cli._lazy", "warmstart.service.cli._versions"]

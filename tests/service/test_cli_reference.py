@@ -13,8 +13,13 @@ import pytest
 import typer
 from typer.core import TyperGroup
 
-from service.cli import app
-from service.cli._reference import REFERENCE_PATH, REGENERATE_COMMAND, main, render_reference
+from warmstart.service.cli import app
+from warmstart.service.cli._reference import (
+    REFERENCE_PATH,
+    REGENERATE_COMMAND,
+    main,
+    render_reference,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 HEADING = re.compile(r"^#{2,6} (.+)$", re.MULTILINE)
@@ -131,6 +136,6 @@ def test_write_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out.write_text(out.read_text(encoding="utf-8") + "edited by hand\n", encoding="utf-8")
     assert main(["--check", str(out)]) == 1
     message = capsys.readouterr().err
-    assert "is out of date: run `python -m service.cli._reference --write " in message
+    assert "is out of date: run `python -m warmstart.service.cli._reference --write " in message
     out.unlink()
     assert main(["--check", str(out)]) == 1

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from metamodel.features import FEATURE_VERSION
-from metamodel.store import RecordStore
-from metamodel.types import Task, TaskFeatures, TaskType
-from service.cli import app
 from tests.metamodel.synthetic_world import SPACE, world
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import Task, TaskFeatures, TaskType
+from warmstart.service.cli import app
 
 runner = CliRunner()
 pytest.importorskip("optuna")

@@ -23,12 +23,19 @@ import pytest
 from sklearn.datasets import load_iris
 from typer.testing import CliRunner
 
-from metamodel.bundle import ModelBundle
-from metamodel.bundle._train import train_from_records
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
-from metamodel.spaces import config_hash, load_configspace, sample_configs, validate_config
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import (
+from tests.metamodel.synthetic_world import FAST, SPACE, true_score
+from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
+from warmstart.metamodel.spaces import (
+    config_hash,
+    load_configspace,
+    sample_configs,
+    validate_config,
+)
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import (
     EvaluationRecord,
     RecordSource,
     RecordStatus,
@@ -36,9 +43,7 @@ from metamodel.types import (
     TaskFeatures,
     TaskType,
 )
-from service.cli import app
-from tests.metamodel.synthetic_world import FAST, SPACE, true_score
-from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from warmstart.service.cli import app
 
 runner = CliRunner()
 CS = load_configspace(SPACE)

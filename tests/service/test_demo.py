@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from service.cli import app
 from tests.factories import require_pmlb
+from warmstart.service.cli import app
 
 runner = CliRunner()
 K = 2

@@ -25,11 +25,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from metamodel.features import FEATURE_VERSION
-from metamodel.store import ModelLedger, RecordStore
-from service.cli import app
-from service.cli._quickstart import KnowledgeBase, default_kb_dir
-from service.client import WarmstartClient
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.store import ModelLedger, RecordStore
+from warmstart.service.cli import app
+from warmstart.service.cli._quickstart import KnowledgeBase, default_kb_dir
+from warmstart.service.client import WarmstartClient
 
 runner = CliRunner()
 KB = KnowledgeBase.locate()
@@ -187,7 +187,7 @@ def served(first_start: tuple[Path, str], tmp_path: Path) -> Iterator[tuple[str,
     home = _copy(first_start[0], tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("WARMSTART_DB", "WARMSTART_MODEL")}
     env["WARMSTART_HOME"] = str(home)
-    command = [sys.executable, "-m", "service.cli", "quickstart", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "warmstart.service.cli", "quickstart", "--host", "127.0.0.1"]
     child = subprocess.Popen(
         [*command, "--port", "0"],
         stdout=subprocess.PIPE,

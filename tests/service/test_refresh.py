@@ -28,15 +28,15 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from metamodel.features import FEATURE_VERSION
-from metamodel.spaces import config_hash, load_configspace, sample_configs
-from metamodel.store import ModelAction, ModelLedger, RecordFilter, RecordStore
-from metamodel.types import EvaluationRecord, RecordSource
-from service.cli import app
-from service.client import WarmstartClient
-from service.server import ModelRegistry, store_locator
 from tests.conftest import BACKENDS
 from tests.service.server.conftest import ADMIN_TOKEN, ServerThread, settings
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.spaces import config_hash, load_configspace, sample_configs
+from warmstart.metamodel.store import ModelAction, ModelLedger, RecordFilter, RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordSource
+from warmstart.service.cli import app
+from warmstart.service.client import WarmstartClient
+from warmstart.service.server import ModelRegistry, store_locator
 
 pytestmark = pytest.mark.slow
 
@@ -323,7 +323,16 @@ def test_promote_checks_the_bundle_and_notify_failure_is_reported(
 
 def _refresh_process(db: str, models: Path, suite: str, *args: str) -> subprocess.Popen[str]:
     """`warmstart refresh` of knn as a process of its own, stdout and stderr in one pipe."""
-    command = [sys.executable, "-m", "service.cli", "refresh", "--space", "knn", "--suite", suite]
+    command = [
+        sys.executable,
+        "-m",
+        "warmstart.service.cli",
+        "refresh",
+        "--space",
+        "knn",
+        "--suite",
+        suite,
+    ]
     return subprocess.Popen(
         [*command, *FAST, "--models-dir", str(models), "--db", db, *args],
         cwd=ROOT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from metamodel.store._tables import metadata
+from warmstart.metamodel.store._tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

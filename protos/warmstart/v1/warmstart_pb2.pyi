@@ -8,7 +8,8 @@ Generated code is committed next to this file. Regenerate from the repository ro
 which runs, with the pinned tools grpcio-tools==1.85.1 (protoc inside) and
 mypy-protobuf==5.1.0:
   python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. \\
-    --mypy_out=. --mypy_grpc_out=. protos/warmstart/v1/warmstart.proto
+    --mypy_out=. --mypy_grpc_out=. warmstart/protos/warmstart/v1/warmstart.proto
+(through the warmstart/protos link, so the generated imports name warmstart.protos).
 `make test` fails when the committed code differs from a fresh regeneration.
 """
 

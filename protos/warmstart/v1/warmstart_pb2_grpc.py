@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.warmstart.v1 import warmstart_pb2 as protos_dot_warmstart_dot_v1_dot_warmstart__pb2
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/warmstart/v1/warmstart_pb2_grpc.py depends on'
+        + ' but the generated code in warmstart/protos/warmstart/v1/warmstart_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,33 +37,33 @@ class WarmstartStub:
         """
         self.SuggestConfigs = channel.unary_unary(
                 '/warmstart.v1.Warmstart/SuggestConfigs',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.FromString,
                 _registered_method=True)
         self.ReportResults = channel.unary_unary(
                 '/warmstart.v1.Warmstart/ReportResults',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.FromString,
                 _registered_method=True)
         self.DescribeTask = channel.stream_unary(
                 '/warmstart.v1.Warmstart/DescribeTask',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
                 _registered_method=True)
         self.ListSearchSpaces = channel.unary_unary(
                 '/warmstart.v1.Warmstart/ListSearchSpaces',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.FromString,
                 _registered_method=True)
         self.GetSearchSpace = channel.unary_unary(
                 '/warmstart.v1.Warmstart/GetSearchSpace',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.FromString,
                 _registered_method=True)
         self.GetModelInfo = channel.unary_unary(
                 '/warmstart.v1.Warmstart/GetModelInfo',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.FromString,
                 _registered_method=True)
 
 
@@ -115,33 +115,33 @@ def add_WarmstartServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SuggestConfigs': grpc.unary_unary_rpc_method_handler(
                     servicer.SuggestConfigs,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.SerializeToString,
             ),
             'ReportResults': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportResults,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.SerializeToString,
             ),
             'DescribeTask': grpc.stream_unary_rpc_method_handler(
                     servicer.DescribeTask,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.SerializeToString,
             ),
             'ListSearchSpaces': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSearchSpaces,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.SerializeToString,
             ),
             'GetSearchSpace': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSearchSpace,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.SerializeToString,
             ),
             'GetModelInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetModelInfo,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -170,8 +170,8 @@ class Warmstart:
             request,
             target,
             '/warmstart.v1.Warmstart/SuggestConfigs',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SuggestConfigsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -197,8 +197,8 @@ class Warmstart:
             request,
             target,
             '/warmstart.v1.Warmstart/ReportResults',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReportResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -224,8 +224,8 @@ class Warmstart:
             request_iterator,
             target,
             '/warmstart.v1.Warmstart/DescribeTask',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -251,8 +251,8 @@ class Warmstart:
             request,
             target,
             '/warmstart.v1.Warmstart/ListSearchSpaces',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -278,8 +278,8 @@ class Warmstart:
             request,
             target,
             '/warmstart.v1.Warmstart/GetSearchSpace',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetSearchSpaceRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.SearchSpace.FromString,
             options,
             channel_credentials,
             insecure,
@@ -305,8 +305,8 @@ class Warmstart:
             request,
             target,
             '/warmstart.v1.Warmstart/GetModelInfo',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetModelInfoRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ModelInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -330,8 +330,8 @@ class WarmstartAdminStub:
         """
         self.ReloadModel = channel.unary_unary(
                 '/warmstart.v1.WarmstartAdmin/ReloadModel',
-                request_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.SerializeToString,
-                response_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.FromString,
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.FromString,
                 _registered_method=True)
 
 
@@ -351,8 +351,8 @@ def add_WarmstartAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ReloadModel': grpc.unary_unary_rpc_method_handler(
                     servicer.ReloadModel,
-                    request_deserializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.FromString,
-                    response_serializer=protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.SerializeToString,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -381,8 +381,8 @@ class WarmstartAdmin:
             request,
             target,
             '/warmstart.v1.WarmstartAdmin/ReloadModel',
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.SerializeToString,
-            protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.FromString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ReloadModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from metamodel.spaces import config_hash
-from metamodel.store import RecordStore
-from metamodel.types import EvaluationRecord, RecordStatus
 from tests.factories import pmlb_tasks, small_space
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
 N_PROCESSES = 8
 PER_PROCESS = 5_000

@@ -7,17 +7,17 @@ import math
 
 import pytest
 
-from metamodel.errors import InvalidRequestError, NotFoundError
-from metamodel.spaces import config_hash
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import (
+from tests.factories import make_records, pmlb_tasks, small_space
+from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import (
     EvaluationRecord,
     ModelVersion,
     RecordSource,
     RecordStatus,
     TaskFeatures,
 )
-from tests.factories import make_records, pmlb_tasks, small_space
 
 
 def test_tasks_are_put_once_and_read_back(store: RecordStore) -> None:

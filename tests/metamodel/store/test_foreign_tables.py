@@ -9,14 +9,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metamodel.errors import InvalidRequestError
-from metamodel.evaluation import regret_curve
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION
-from metamodel.spaces import config_hash
-from metamodel.store import RecordStore, import_records, import_task_features, write_task_features
-from metamodel.surrogate import normalise_scores
-from metamodel.types import TaskFeatures
 from tests.factories import pmlb_tasks, small_space
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import regret_curve
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.store import (
+    RecordStore,
+    import_records,
+    import_task_features,
+    write_task_features,
+)
+from warmstart.metamodel.surrogate import normalise_scores
+from warmstart.metamodel.types import TaskFeatures
 
 # Configs as a foreign table lists them: only what differs from the defaults
 # (C=1, kernel=rbf, gamma=0.1, shrinking=True; degree=3 when kernel=poly).

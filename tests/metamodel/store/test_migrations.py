@@ -13,12 +13,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from metamodel.errors import SchemaMismatchError, StorageError
-from metamodel.store import MissingDatabaseError, ModelLedger, RecordStore, head_revision
-from metamodel.store._engine import WRITE, create_store_engine
-from metamodel.store._schema import _alembic_config
-from metamodel.store._tables import metadata
 from tests.factories import make_records, pmlb_tasks, small_space
+from warmstart.metamodel.errors import SchemaMismatchError, StorageError
+from warmstart.metamodel.store import MissingDatabaseError, ModelLedger, RecordStore, head_revision
+from warmstart.metamodel.store._engine import WRITE, create_store_engine
+from warmstart.metamodel.store._schema import _alembic_config
+from warmstart.metamodel.store._tables import metadata
 
 FIRST = "0001_initial"
 
@@ -194,7 +194,7 @@ def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path) -> 
 
 
 def test_unsupported_urls_say_what_is_supported() -> None:
-    from metamodel.errors import InvalidRequestError
+    from warmstart.metamodel.errors import InvalidRequestError
 
     with pytest.raises(InvalidRequestError, match="supports sqlite:///PATH and postgresql"):
         RecordStore.open("mysql://root@localhost/test")

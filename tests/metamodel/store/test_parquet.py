@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from metamodel.errors import InvalidRequestError
-from metamodel.store import (
+from tests.factories import make_records, pmlb_tasks, small_space
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.store import (
     FEATURES_COLUMNS,
     RecordFilter,
     RecordStore,
@@ -24,8 +25,7 @@ from metamodel.store import (
     read_task_features,
     write_task_features,
 )
-from metamodel.types import RecordSource, TaskFeatures
-from tests.factories import make_records, pmlb_tasks, small_space
+from warmstart.metamodel.types import RecordSource, TaskFeatures
 
 
 def _filled(store: RecordStore) -> int:
@@ -64,7 +64,7 @@ def test_export_then_import_into_another_store(store: RecordStore, tmp_path: Pat
 def test_export_can_filter(store: RecordStore, tmp_path: Path) -> None:
     _filled(store)
     path = tmp_path / "ok.parquet"
-    from metamodel.types import RecordStatus
+    from warmstart.metamodel.types import RecordStatus
 
     count = export_records(store, path, RecordFilter(status=RecordStatus.OK))
     assert count == store.count_records(RecordFilter(status=RecordStatus.OK))

@@ -21,7 +21,7 @@ from ConfigSpace import (
     OrdinalHyperparameter,
 )
 
-from metamodel.types import ConfigValue
+from warmstart.metamodel.types import ConfigValue
 
 
 def svm_space() -> ConfigurationSpace:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import make_search_space, sample_configs
-from service.seeding import to_configurations
 from tests.service.seeding.spaces import MLP_ONE_LAYER, MLP_THREE_LAYERS
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import make_search_space, sample_configs
+from warmstart.service.seeding import to_configurations
 
 
 def test_configurations_hold_exactly_the_configs(any_space: ConfigurationSpace) -> None:

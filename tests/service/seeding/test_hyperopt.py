@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import sample_configs, validate_config
-from service.seeding import (
+from tests.service.seeding.spaces import MLP_ONE_LAYER, MLP_THREE_LAYERS
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import sample_configs, validate_config
+from warmstart.service.seeding import (
     config_from_hyperopt,
     to_hyperopt_points_to_evaluate,
     to_hyperopt_space,
     to_hyperopt_trials,
 )
-from tests.service.seeding.spaces import MLP_ONE_LAYER, MLP_THREE_LAYERS
 
 hyperopt = pytest.importorskip("hyperopt")
 

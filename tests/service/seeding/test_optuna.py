@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from ConfigSpace import ConfigurationSpace, NormalFloatHyperparameter
 
-from metamodel.errors import InvalidRequestError
-from metamodel.spaces import make_search_space, sample_configs, validate_config
-from metamodel.types import Suggestion, SuggestionOrigin
-from service.seeding import enqueue_suggestions, suggest_from_space
 from tests.service.seeding.spaces import MLP_ONE_LAYER, MLP_THREE_LAYERS
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.spaces import make_search_space, sample_configs, validate_config
+from warmstart.metamodel.types import Suggestion, SuggestionOrigin
+from warmstart.service.seeding import enqueue_suggestions, suggest_from_space
 
 optuna = pytest.importorskip("optuna")
 optuna.logging.set_verbosity(optuna.logging.WARNING)

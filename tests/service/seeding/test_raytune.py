@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from ConfigSpace import ConfigurationSpace
 
-from metamodel.errors import InvalidRequestError
-from metamodel.types import Suggestion, SuggestionOrigin
-from service.seeding import to_raytune_points_to_evaluate
 from tests.service.seeding.spaces import MLP_ONE_LAYER, MLP_THREE_LAYERS
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import Suggestion, SuggestionOrigin
+from warmstart.service.seeding import to_raytune_points_to_evaluate
 
 
 def test_points_are_the_active_configs(mlp: ConfigurationSpace) -> None:

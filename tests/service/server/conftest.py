@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.bundle._train import train_from_records
-from metamodel.store import RecordStore
-from metamodel.types import Task, TaskType
-from service.server import ModelRegistry, ServedModel, WarmstartServer, make_server
-from service.settings import ServerSettings
 from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import Task, TaskType
+from warmstart.service.server import ModelRegistry, ServedModel, WarmstartServer, make_server
+from warmstart.service.settings import ServerSettings
 
 _T = TypeVar("_T")
 

@@ -15,10 +15,6 @@ import grpc
 import pyarrow as pa
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.recommend import MAX_K
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from tests.service.server.conftest import (
     ADMIN_TOKEN,
     TASK_IDS,
@@ -28,6 +24,10 @@ from tests.service.server.conftest import (
     seed_store,
     settings,
 )
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.recommend import MAX_K
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 
 MAX_MESSAGE = 256 * 1024
 MAX_DESCRIBE = 64 * 1024

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from metamodel.errors import InvalidRequestError
-from service.server._batching import LONELY_WAITS, SPAN_WAITS, Batcher
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.service.server._batching import LONELY_WAITS, SPAN_WAITS, Batcher
 
 
 class _Work:

@@ -11,9 +11,9 @@ import grpc
 import numpy as np
 import pytest
 
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.client import InvalidArgumentRpcError, UnavailableRpcError, WarmstartClient
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.client import InvalidArgumentRpcError, UnavailableRpcError, WarmstartClient
 
 
 class Flaky(pb_grpc.WarmstartServicer):

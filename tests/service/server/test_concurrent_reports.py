@@ -11,11 +11,6 @@ import threading
 
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.store import RecordFilter
-from metamodel.types import RecordSource
-from service.client import WarmstartClient
-from service.server.api import ReportedResult, ReportSummary
 from tests.service.server.conftest import (
     TASK_IDS,
     WRITE_TOKEN,
@@ -24,6 +19,11 @@ from tests.service.server.conftest import (
     seed_store,
     settings,
 )
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.store import RecordFilter
+from warmstart.metamodel.types import RecordSource
+from warmstart.service.client import WarmstartClient
+from warmstart.service.server.api import ReportedResult, ReportSummary
 
 CLIENTS = 16
 PER_CLIENT = 1000

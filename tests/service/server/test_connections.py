@@ -16,10 +16,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from metamodel.bundle import ModelBundle
-from metamodel.errors import InvalidRequestError
-from service.settings import ServerSettings, server_settings
 from tests.service.server.conftest import ServerThread, registry_with, seed_store, settings
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.service.settings import ServerSettings, server_settings
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # length 0, type SETTINGS, stream 0

@@ -28,13 +28,22 @@ import pyarrow as pa
 import pytest
 from google.protobuf.message import DecodeError
 
-from metamodel.bundle import ModelBundle
-from metamodel.errors import InvalidRequestError, shown
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.server import configure_json_logging
-from service.server import convert as convert_module
-from service.server._edge import (
+from tests.conftest import BACKENDS, pg_schema_url
+from tests.service.server.conftest import (
+    TASK_IDS,
+    WRITE_TOKEN,
+    ServerThread,
+    registry_with,
+    seed_store,
+    settings,
+)
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.errors import InvalidRequestError, shown
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.server import configure_json_logging
+from warmstart.service.server import convert as convert_module
+from warmstart.service.server._edge import (
     MAX_CHUNK_FIELDS,
     MAX_ERROR_CHARS,
     MAX_EXCLUDE,
@@ -46,17 +55,8 @@ from service.server._edge import (
     decode_chunk,
     parse_request,
 )
-from service.server._errors import MAX_MESSAGE_CHARS, status_for
-from service.settings import ServerSettings, server_settings
-from tests.conftest import BACKENDS, pg_schema_url
-from tests.service.server.conftest import (
-    TASK_IDS,
-    WRITE_TOKEN,
-    ServerThread,
-    registry_with,
-    seed_store,
-    settings,
-)
+from warmstart.service.server._errors import MAX_MESSAGE_CHARS, status_for
+from warmstart.service.settings import ServerSettings, server_settings
 
 CODE = grpc.StatusCode
 AUTH = (("authorization", f"Bearer {WRITE_TOKEN}"),)
@@ -257,7 +257,7 @@ def test_a_report_is_parsed_only_after_its_token_is_checked_and_off_the_loop(
         parsed.append(threading.current_thread())
         return original(*args)
 
-    monkeypatch.setattr("service.server._servicer.parse_request", spy)
+    monkeypatch.setattr("warmstart.service.server._servicer.parse_request", spy)
     request = pb.ReportResultsRequest(results=[result(1)])
     with grpc.insecure_channel(served.target) as channel:
         stub = pb_grpc.WarmstartStub(channel)

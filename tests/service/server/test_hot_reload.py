@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.errors import FailedPreconditionError
-from service.client import FailedPreconditionRpcError, WarmstartClient
-from service.server import ModelRegistry, bundle_files
 from tests.service.server.conftest import ADMIN_TOKEN, ServerThread, seed_store, settings, variant
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.service.client import FailedPreconditionRpcError, WarmstartClient
+from warmstart.service.server import ModelRegistry, bundle_files
 
 TASK = {"f0": 0.3, "f1": 0.8, "f2": 0.5, "f3": 0.5}
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import grpc
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.recommend import RecommenderSettings
-from metamodel.types import SuggestionOrigin
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.server import ModelRegistry, make_server
 from tests.service.server.conftest import ServerThread, registry_with, seed_store, settings
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.recommend import RecommenderSettings
+from warmstart.metamodel.types import SuggestionOrigin
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.server import ModelRegistry, make_server
 
 
 def _free_port() -> int:
@@ -79,7 +79,7 @@ def test_serve_on_a_taken_port_exits_with_one_line(tmp_path: Path) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+            [sys.executable, "-m", "warmstart.service.cli", "serve", "--port", str(port),
              "--db", f"sqlite:///{tmp_path / 'w.db'}", "--create-db", "--watch-seconds", "0"],
             capture_output=True, text=True, timeout=120,
             env={"WARMSTART_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},

@@ -15,18 +15,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from metamodel.bundle import ModelBundle
-from metamodel.features import FEATURE_NAMES, FEATURE_VERSION
-from metamodel.recommend import MAX_K
-from metamodel.spaces import config_hash, load_configspace, validate_config
-from metamodel.store import RecordFilter
-from metamodel.types import RecordSource, RecordStatus, SuggestionOrigin, TaskType
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from service.client import FailedPreconditionRpcError, InvalidArgumentRpcError, WarmstartClient
-from service.server import ModelRegistry, ServedModel
-from service.server._operations import Operations
-from service.server.api import ReportedResult
 from tests.metamodel.synthetic_world import SPACE
 from tests.service.server.conftest import (
     ADMIN_TOKEN,
@@ -36,6 +24,22 @@ from tests.service.server.conftest import (
     seed_store,
     settings,
 )
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION
+from warmstart.metamodel.recommend import MAX_K
+from warmstart.metamodel.spaces import config_hash, load_configspace, validate_config
+from warmstart.metamodel.store import RecordFilter
+from warmstart.metamodel.types import RecordSource, RecordStatus, SuggestionOrigin, TaskType
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.client import (
+    FailedPreconditionRpcError,
+    InvalidArgumentRpcError,
+    WarmstartClient,
+)
+from warmstart.service.server import ModelRegistry, ServedModel
+from warmstart.service.server._operations import Operations
+from warmstart.service.server.api import ReportedResult
 
 TASK = {"f0": 0.3, "f1": 0.8, "f2": 0.5, "f3": 0.5}
 

@@ -9,17 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.errors import InvalidRequestError
-from metamodel.types import ConfigValue
-from service.client import (
-    PermissionDeniedRpcError,
-    UnauthenticatedRpcError,
-    UnavailableRpcError,
-    WarmstartClient,
-)
-from service.server.api import ReportedResult
-from service.settings import ServerSettings
 from tests.service.server.conftest import (
     ADMIN_TOKEN,
     TASK_IDS,
@@ -29,6 +18,17 @@ from tests.service.server.conftest import (
     seed_store,
     settings,
 )
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.types import ConfigValue
+from warmstart.service.client import (
+    PermissionDeniedRpcError,
+    UnauthenticatedRpcError,
+    UnavailableRpcError,
+    WarmstartClient,
+)
+from warmstart.service.server.api import ReportedResult
+from warmstart.service.settings import ServerSettings
 
 TASK = {"f0": 0.3, "f1": 0.8}
 
@@ -119,7 +119,7 @@ def test_inconsistent_settings_are_refused(overrides: dict[str, object], message
 
 
 def test_settings_come_from_flags_then_environment(monkeypatch: pytest.MonkeyPatch):
-    from service.settings import server_settings
+    from warmstart.service.settings import server_settings
 
     monkeypatch.setenv("WARMSTART_PORT", "6000")
     monkeypatch.setenv("WARMSTART_TOKENS", "a, b")

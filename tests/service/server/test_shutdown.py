@@ -14,12 +14,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from metamodel.bundle import ModelBundle
-from metamodel.store import RecordFilter, RecordStore
-from metamodel.types import RecordSource
-from service.client import WarmstartClient, WarmstartRpcError
-from service.server.api import ReportedResult
 from tests.service.server.conftest import TASK_IDS, WRITE_TOKEN, seed_store
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.store import RecordFilter, RecordStore
+from warmstart.metamodel.types import RecordSource
+from warmstart.service.client import WarmstartClient, WarmstartRpcError
+from warmstart.service.server.api import ReportedResult
 
 CLIENTS = 4
 BATCH = 200
@@ -41,7 +41,7 @@ def batch(client: int, number: int) -> list[ReportedResult]:
 
 def start_server(db: str, model: Path) -> tuple[subprocess.Popen[str], str]:
     command = [
-        sys.executable, "-m", "service.cli", "serve", "--db", db, "--model", str(model),
+        sys.executable, "-m", "warmstart.service.cli", "serve", "--db", db, "--model", str(model),
         "--port", "0", "--token", WRITE_TOKEN, "--watch-seconds", "0", "--grace-seconds", "20",
     ]  # fmt: skip
     env = {**os.environ, "WARMSTART_HOME": str(model.parent)}

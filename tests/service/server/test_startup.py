@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from metamodel.bundle import ModelBundle
-from metamodel.errors import InvalidRequestError
-from service.cli import app
 from tests.service.server.conftest import registry_with, seed_store, settings
+from warmstart.metamodel.bundle import ModelBundle
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.service.cli import app
 
 
 def _openssl(*args: str) -> None:
@@ -71,7 +71,7 @@ def test_a_bad_tls_pair_is_named_before_binding(
     store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
 
     async def start() -> None:
-        from service.server import make_server
+        from warmstart.service.server import make_server
 
         server = make_server(registry_with(bundle), store, settings(tls_cert=cert, tls_key=key))
         await server.start()
@@ -85,7 +85,8 @@ def test_a_bad_tls_pair_is_named_before_binding(
 
 def _serve(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--port", "0", "--watch-seconds", "0",
+        [sys.executable, "-m", "warmstart.service.cli", "serve", "--port", "0",
+         "--watch-seconds", "0",
          *args],
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "WARMSTART_HOME": str(home)},
@@ -117,7 +118,8 @@ def test_serve_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
 def test_serve_creates_a_database_when_told_to(tmp_path: Path) -> None:
     path = tmp_path / "new" / "x.db"
     command = [
-        sys.executable, "-m", "service.cli", "serve", "--port", "0", "--watch-seconds", "0",
+        sys.executable, "-m", "warmstart.service.cli", "serve", "--port", "0",
+        "--watch-seconds", "0",
         "--db", str(path), "--create-db",
     ]  # fmt: skip
     env = {**os.environ, "WARMSTART_HOME": str(tmp_path)}

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
-from protos.warmstart.v1 import warmstart_pb2 as pb
-from service.server import convert
-from service.server._wire import varint
-from service.server.api import SuggestAnswer
+from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.service.server import convert
+from warmstart.service.server._wire import varint
+from warmstart.service.server.api import SuggestAnswer
 
 
 def _by_messages(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:

@@ -1,0 +1,1 @@
+"""The warmstart.v1 protocol: generated message and service code."""

@@ -1,0 +1,53 @@
+"""warmstart: meta-learned warm-start hyperparameter suggestions.
+
+Installed, the whole project is this one package; importing it is cheap and
+loads nothing heavy until a name below is used:
+
+- :class:`WarmstartClient` (``warmstart.client``): the gRPC client.
+- ``warmstart.seeding``: hand suggestions to Optuna, hyperopt, SMAC, Ray Tune.
+- :class:`Recommender`, :func:`load_bundle`: suggestions in process, from a model
+  bundle, without a server.
+
+The parts the design card names are subpackages: ``warmstart.metamodel`` (the
+core), ``warmstart.service`` (server, client, CLI), ``warmstart.benchmarks``
+(suites, learners, runner, performance scripts) and ``warmstart.protos`` (the
+gRPC contract).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from warmstart.metamodel.bundle import load_bundle
+    from warmstart.metamodel.recommend import Recommender
+    from warmstart.service.client import WarmstartClient
+
+try:
+    __version__ = version("warmstart")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+# Public name -> the module that defines it, imported on first use.
+_LAZY = {
+    "WarmstartClient": "warmstart.service.client",
+    "Recommender": "warmstart.metamodel.recommend",
+    "load_bundle": "warmstart.metamodel.bundle",
+}
+
+__all__ = ["Recommender", "WarmstartClient", "__version__", "load_bundle"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'warmstart' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
