@@ -20,6 +20,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from warmstart.benchmarks.kb import KB_MODELS, default_kb_dir
 from warmstart.benchmarks.learners import Learner, get_learner
 from warmstart.benchmarks.runner import Protocol, evaluate_config
 from warmstart.benchmarks.tasks import TaskData
@@ -31,7 +32,6 @@ from warmstart.metamodel.recommend import MAX_K, Recommendation, Recommender
 from warmstart.metamodel.spaces import make_search_space
 from warmstart.metamodel.types import ConfigValue, RecordStatus, TaskType
 from warmstart.service.cli._common import console, err_console, handle_errors
-from warmstart.service.cli._quickstart import KB_MODELS, default_kb_dir
 from warmstart.service.cli._suggest import read_task_table
 
 __all__ = ["DemoRow", "default_demo_data", "demo"]

@@ -30,6 +30,13 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
+from warmstart.benchmarks.kb import (
+    KB_FEATURES,
+    KB_MODELS,
+    KB_RECORDS,
+    default_kb_dir,
+    file_sha256,
+)
 from warmstart.benchmarks.runner import parse_shard, resolve_learner
 from warmstart.benchmarks.tasks import Suite, load_suite, parse_suite_spec
 from warmstart.metamodel.bundle import TrainSettings, train_bundle
@@ -54,13 +61,6 @@ from warmstart.service.cli._bench import (
 from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
 from warmstart.service.cli._kb_plan import KbPlan, load_kb_plan
 from warmstart.service.cli._model import _command, describe_suite_tasks
-from warmstart.service.cli._quickstart import (
-    KB_FEATURES,
-    KB_MODELS,
-    KB_RECORDS,
-    default_kb_dir,
-    file_sha256,
-)
 
 __all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
 

@@ -24,10 +24,10 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from warmstart.benchmarks.kb import KB_RECORDS, default_kb_dir
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.service.cli._common import console, err_console, handle_errors
 from warmstart.service.cli._kb import EXIT_CHANGED, PROVENANCE_FILE, app, read_records_columns
-from warmstart.service.cli._quickstart import KB_RECORDS, default_kb_dir
 
 __all__ = ["Difference", "SpaceComparison", "compare", "compare_records"]
 

@@ -10,17 +10,19 @@ start after an interrupted one finishes what is missing.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-import warmstart
+from warmstart.benchmarks.kb import (
+    KnowledgeBase,
+    file_sha256,
+    source_root,
+)
 from warmstart.metamodel.bundle import load_bundle
 from warmstart.metamodel.errors import FailedPreconditionError, WarmstartError
 from warmstart.metamodel.features import FEATURE_VERSION
@@ -37,89 +39,12 @@ from warmstart.service.cli._common import DbOption, console, err_console, handle
 from warmstart.service.settings import data_dir, resolve_db_url, server_settings
 
 __all__ = [
-    "KB_FEATURES",
-    "KB_MODELS",
-    "KB_RECORDS",
-    "KnowledgeBase",
-    "default_kb_dir",
-    "file_sha256",
     "quickstart",
     "register_bundles",
     "setup_knowledge_base",
 ]
 
-KB_RECORDS = "pmlb_records.parquet"
-KB_FEATURES = "pmlb_features.parquet"
-KB_MODELS = "models"
-# The package's own folder: warmstart/ of a source tree, or of site-packages.
-_PACKAGE_ROOT = Path(warmstart.__file__).resolve().parent
-# A source tree's root; the example data of the quickstart lies beside it.
-_SOURCE_ROOT = _PACKAGE_ROOT.parent
 _EXAMPLE_DATA = Path("shared") / "datasets" / "pmlb" / "breast_cancer.tsv.gz"
-
-
-def default_kb_dir() -> Path:
-    """The knowledge base ``quickstart`` loads by default: the package's ``kb`` folder.
-
-    In a source tree that is the link warmstart/kb to the repository's ``kb/``;
-    a wheel carries the same files as package data.
-    """
-    return _PACKAGE_ROOT / "kb"
-
-
-@dataclass(frozen=True)
-class KnowledgeBase:
-    """The shipped knowledge base's files."""
-
-    root: Path
-
-    @property
-    def records(self) -> Path:
-        """The records file (docs/RECORDS_FORMAT.md)."""
-        return self.root / KB_RECORDS
-
-    @property
-    def features(self) -> Path:
-        """The meta-features file (kb/README.md)."""
-        return self.root / KB_FEATURES
-
-    @property
-    def bundles(self) -> list[Path]:
-        """The shipped model bundles, by file name."""
-        return sorted(p for p in (self.root / KB_MODELS).glob("*.wsb") if p.is_file())
-
-    @classmethod
-    def locate(cls, root: Path | None = None) -> KnowledgeBase:
-        """Find the knowledge base and check it is complete.
-
-        Raises:
-            FailedPreconditionError: The folder or one of its files is missing.
-        """
-        kb = cls((root or default_kb_dir()).resolve())
-        how = (
-            "`warmstart quickstart` finds kb/ of a source checkout installed with "
-            "`pip install -e .` (as `make run` does), or the copy a wheel installs; "
-            "give --kb PATH to use a copy of kb/"
-        )
-        if not kb.root.is_dir():
-            raise FailedPreconditionError(f"no knowledge base folder at {kb.root}: {how}")
-        missing = [p.name for p in (kb.records, kb.features) if not p.is_file()]
-        if not kb.bundles:
-            missing.append(f"{KB_MODELS}/*.wsb")
-        if missing:
-            raise FailedPreconditionError(
-                f"the knowledge base at {kb.root} lacks {', '.join(missing)}: {how}"
-            )
-        return kb
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
@@ -245,7 +170,7 @@ def _program() -> str:
 def _example(host: str | None, port: int | None) -> str:
     """A client command that asks the server quickstart starts for five LightGBM configs."""
     settings = server_settings(host=host, port=port)
-    data = _SOURCE_ROOT.parent / _EXAMPLE_DATA
+    data = source_root().parent / _EXAMPLE_DATA
     table = (
         f"--data {os.path.relpath(data)} --target target"
         if data.is_file()

@@ -22,11 +22,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import warmstart
+from warmstart.benchmarks.kb import default_kb_dir
 from warmstart.benchmarks.learners import available_learners
 from warmstart.metamodel.bundle import load_bundle
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore
-from warmstart.service.cli import _kb, _kb_compare, _quickstart, app
+from warmstart.service.cli import _kb, _kb_compare, app
 from warmstart.service.cli._kb_plan import load_kb_plan
 
 runner = CliRunner()
@@ -481,11 +482,12 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     )
 
 
-def test_default_kb_dir_is_the_packages_kb_folder() -> None:
-    kb = _quickstart.default_kb_dir()
-    assert kb == Path(warmstart.__file__).resolve().parent / "kb"
+def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
+    kb = default_kb_dir()
+    assert kb == REPO / "kb"
     assert (kb / "pmlb_records.parquet").is_file()
-    assert kb.resolve() == REPO / "kb"  # in a source tree, the link to kb/
+    # The wheel's copy is the package data under warmstart/kb, a link to the same folder.
+    assert (Path(warmstart.__file__).parent / "kb").resolve() == kb
 
 
 def test_the_wheel_ships_every_file_of_the_knowledge_base() -> None:

@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from warmstart.benchmarks.kb import KnowledgeBase, default_kb_dir
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import ModelLedger, RecordStore
 from warmstart.service.cli import app
-from warmstart.service.cli._quickstart import KnowledgeBase, default_kb_dir
 from warmstart.service.client import WarmstartClient
 
 runner = CliRunner()
