@@ -22,6 +22,7 @@ __all__ = [
     "EvaluationRecord",
     "ModelVersion",
     "NeighbourTask",
+    "Observation",
     "RecordSource",
     "RecordStatus",
     "SearchSpace",
@@ -292,6 +293,18 @@ class Suggestion:
     predicted_fit_seconds: float
     origin: SuggestionOrigin
     nearest_tasks: tuple[NeighbourTask, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A config already evaluated on the task a request is about, with its score.
+
+    ``score`` is on the task's own scale, higher is better (as records store it);
+    only the order of a task's observations matters to the recommender.
+    """
+
+    config: Mapping[str, ConfigValue]
+    score: float
 
 
 def _is_number(value: object) -> bool:

@@ -44,7 +44,13 @@ from warmstart.metamodel.recommend._settings import RecommenderSettings
 from warmstart.metamodel.recommend._worlds import WorldTable
 from warmstart.metamodel.spaces import config_hash, default_config, sample_configs
 from warmstart.metamodel.surrogate import SIZE_INPUT, Surrogate, log_rows, size_source
-from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
+from warmstart.metamodel.types import (
+    ConfigValue,
+    NeighbourTask,
+    Observation,
+    Suggestion,
+    SuggestionOrigin,
+)
 
 __all__ = ["Recommender"]
 
@@ -174,6 +180,7 @@ class Recommender:
         max_fit_seconds: float | None = None,
         exclude: Iterable[Mapping[str, ConfigValue]] = (),
         train_rows: int | None = None,
+        observations: Iterable[Observation] = (),
     ) -> Recommendation:
         """Return ``k`` configs for a task described by its meta-features.
 
@@ -183,11 +190,19 @@ class Recommender:
         sample for the task itself rather than screening them on the nearest tasks
         (whose worlds are predicted at their own sizes): about 5 times the cost.
 
+        ``observations`` are configs already evaluated on this task with their
+        scores: none of them is suggested again, and the answer takes them into
+        account (:attr:`Recommendation.observations` says how many it used). With
+        none the answer is the zero-shot one.
+
         Raises:
-            InvalidRequestError: ``k`` out of range, bad meta-features or constraint.
+            InvalidRequestError: ``k`` out of range, bad meta-features, constraint or
+                observation.
             FailedPreconditionError: No candidate satisfies the constraints.
         """
-        query = SuggestQuery(features, k, max_fit_seconds, tuple(exclude), train_rows)
+        query = SuggestQuery(
+            features, k, max_fit_seconds, tuple(exclude), train_rows, tuple(observations)
+        )
         return answer_or_raise(self.suggest_many([query])[0])
 
     def suggest_many(
@@ -242,7 +257,7 @@ class Recommender:
                         settings,
                         rows[i],
                         bool(out[i]),
-                        query.exclude,
+                        (*query.exclude, *(o.config for o in query.observations)),
                         screen=query.train_rows is None,
                     )
                 )
@@ -283,7 +298,10 @@ class Recommender:
         for (i, found), choice, chosen in zip(chosen_for, choices, picks, strict=True):
             nearest = tuple(self.index.tasks_at(rows[i][:n], distances[i][:n]))
             answers[i] = Recommendation(
-                _suggestions(found, choice, chosen, nearest), bool(out[i]), nearest
+                _suggestions(found, choice, chosen, nearest),
+                bool(out[i]),
+                nearest,
+                observations=len(queries[i].observations),
             )
         return _filled(answers)
 

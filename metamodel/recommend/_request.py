@@ -8,12 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion
+from warmstart.metamodel.types import ConfigValue, NeighbourTask, Observation, Suggestion
 
-__all__ = ["MAX_K", "Recommendation", "SuggestQuery", "check_query"]
+__all__ = ["MAX_K", "MAX_OBSERVATIONS", "Recommendation", "SuggestQuery", "check_query"]
 
 MAX_K = 100
 """The most suggestions one request may ask for."""
+
+MAX_OBSERVATIONS = 10_000
+"""The most observations of the task one request may carry."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class SuggestQuery:
     max_fit_seconds: float | None = None
     exclude: Sequence[Mapping[str, ConfigValue]] = ()
     train_rows: int | None = None
+    observations: Sequence[Observation] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Recommendation:
     suggestions: list[Suggestion]
     out_of_distribution: bool
     nearest_tasks: tuple[NeighbourTask, ...] = ()
+    observations: int = 0
+    """How many of the request's observations the answer took into account."""
 
 
 def check_query(query: SuggestQuery) -> None:
@@ -47,3 +53,14 @@ def check_query(query: SuggestQuery) -> None:
     rows = query.train_rows
     if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
         raise InvalidRequestError(f"train_rows must be an integer >= 1, got {rows!r}")
+    seen = query.observations
+    if len(seen) > MAX_OBSERVATIONS:
+        raise InvalidRequestError(
+            f"at most {MAX_OBSERVATIONS} observations per request, got {len(seen)}"
+        )
+    for i, observation in enumerate(seen):
+        score = observation.score
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
+            raise InvalidRequestError(
+                f"observation {i}: score must be a finite number, got {score!r}"
+            )
