@@ -16,6 +16,19 @@ from warmstart.benchmarks.runner._learners import resolve_learner
 from warmstart.benchmarks.runner._plan import Plan, PlanSpec, build_plan, parse_shard, shard_bounds
 from warmstart.benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
 from warmstart.benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
+from warmstart.benchmarks.runner._session import (
+    ProgressLog,
+    RunObserver,
+    SummaryRow,
+    describe_plan,
+    describe_summary,
+    make_executor,
+    resolve_workers,
+    run_interruptible,
+    run_spec,
+    sigterm_as_interrupt,
+    summary_rows,
+)
 from warmstart.benchmarks.runner._workers import LocalPool, WorkerProcess
 
 __all__ = [
@@ -26,16 +39,27 @@ __all__ = [
     "LocalPool",
     "Plan",
     "PlanSpec",
+    "ProgressLog",
     "Protocol",
+    "RunObserver",
     "RunSummary",
+    "SummaryRow",
     "WorkerProcess",
     "build_plan",
     "cap_rows",
+    "describe_plan",
+    "describe_summary",
     "evaluate",
     "evaluate_config",
+    "make_executor",
     "parse_shard",
     "resolve_learner",
+    "resolve_workers",
+    "run_interruptible",
     "run_plan",
+    "run_spec",
     "shard_bounds",
+    "sigterm_as_interrupt",
+    "summary_rows",
     "to_record",
 ]

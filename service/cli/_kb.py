@@ -37,7 +37,13 @@ from warmstart.benchmarks.kb import (
     default_kb_dir,
     file_sha256,
 )
-from warmstart.benchmarks.runner import parse_shard, resolve_learner
+from warmstart.benchmarks.runner import (
+    parse_shard,
+    resolve_learner,
+    resolve_workers,
+    run_spec,
+    sigterm_as_interrupt,
+)
 from warmstart.benchmarks.tasks import Suite, load_suite, parse_suite_spec
 from warmstart.metamodel.bundle import TrainSettings, train_bundle
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
@@ -52,15 +58,11 @@ from warmstart.metamodel.store import (
 from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.metamodel.types import RecordStatus, SearchSpace
 from warmstart.metamodel.versions import installed_versions
-from warmstart.service.cli._bench import (
-    EXIT_INTERRUPTED,
-    resolve_workers,
-    run_spec,
-    sigterm_as_interrupt,
-)
+from warmstart.service.cli._bench import EXIT_INTERRUPTED
 from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
 from warmstart.service.cli._kb_plan import KbPlan, load_kb_plan
 from warmstart.service.cli._model import _command, describe_suite_tasks
+from warmstart.service.cli._run_display import RunDisplay
 
 __all__ = ["PLAN_FILE", "PROVENANCE_FILE", "app", "build", "info", "read_records_columns"]
 
@@ -157,14 +159,16 @@ def _run_steps(
             console.print(f"only {', '.join(chosen)} (--learners)")
         if shard is not None:
             console.print(f"only part {shard[0]} of {shard[1]} of its tasks (--shard)")
-        summary = run_spec(
-            store,
-            step.spec(suite, chosen, shard),
-            workers=workers,
-            dask=dask,
-            time_limit=step.time_limit,
-            memory_limit=_MEMORY_LIMIT_MIB,
-        )
+        with RunDisplay() as display:
+            summary = run_spec(
+                store,
+                step.spec(suite, chosen, shard),
+                workers=workers,
+                dask=dask,
+                time_limit=step.time_limit,
+                memory_limit=_MEMORY_LIMIT_MIB,
+                observer=display,
+            )
         stored += summary.stored
         if summary.interrupted:
             console.print(f"interrupted in steps[{index}]: {summary.stored} evaluations saved")

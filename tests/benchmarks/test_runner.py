@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,13 +17,20 @@ import pytest
 from tests.factories import require_pmlb
 from warmstart.benchmarks.runner import (
     DaskExecutor,
+    Job,
+    JobResult,
     LocalPool,
     PlanSpec,
+    ProgressLog,
     Protocol,
     build_plan,
+    describe_summary,
     parse_shard,
+    resolve_workers,
+    run_interruptible,
     run_plan,
     shard_bounds,
+    summary_rows,
 )
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.store import RecordFilter, RecordStore
@@ -308,3 +316,58 @@ def test_each_row_cap_makes_its_own_records(store: RecordStore) -> None:
     # min_rows spends a larger cap where it changes something.
     only_big = build_plan(replace(whole, min_rows=300), store)
     assert {t.name.split("/")[-1] for t in only_big.tasks} == {"diabetes"}
+
+
+class _StoppingExecutor:
+    """Finishes the first job, then is stopped as Ctrl-C stops a run; records closing."""
+
+    closed = False
+
+    def describe(self) -> str:
+        return "stub"
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[JobResult]:
+        first = next(iter(jobs))
+        yield JobResult(job=first, status=RecordStatus.OK, score=0.5)
+        raise KeyboardInterrupt
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_run_interruptible_saves_what_finished_closes_and_restores_sigterm(
+    store: RecordStore,
+) -> None:
+    plan = build_plan(
+        PlanSpec(suite="sklearn:iris", learners=["knn"], n_configs=3, protocol=Protocol(folds=2)),
+        store,
+    )
+    executor = _StoppingExecutor()
+    seen: list[JobResult] = []
+    before = signal.getsignal(signal.SIGTERM)
+    summary = run_interruptible(store, plan, executor, 50, on_result=seen.append)
+    assert summary.interrupted
+    assert (summary.stored, len(seen), store.count_records()) == (1, 1, 1)
+    assert executor.closed
+    assert signal.getsignal(signal.SIGTERM) is before
+    [row] = summary_rows(summary)
+    assert (row.learner, row.done, row.ok, row.failed, row.timeout) == ("knn", 1, 1, 0, 0)
+    assert describe_summary(summary).startswith("1 evaluations in ")
+    assert "1 new records stored, 0 were already stored" in describe_summary(summary)
+
+
+def test_progress_log_writes_a_line_per_interval_and_one_at_the_end() -> None:
+    lines: list[str] = []
+    log = ProgressLog(3, lines.append, interval=3600)
+    job = Job("s", "t", "id", "knn", "sp", {}, "h", 0, Protocol())
+    for status in (RecordStatus.FAILED, RecordStatus.TIMEOUT, RecordStatus.OK):
+        log(JobResult(job=job, status=status))
+    assert len(lines) == 1
+    assert lines[0].startswith("progress 3/3 (failed 1, timeout 1), elapsed ")
+
+
+def test_resolve_workers_defaults_to_the_cpus_and_refuses_below_one() -> None:
+    assert resolve_workers(3) == 3
+    assert resolve_workers(None) >= 1
+    with pytest.raises(InvalidRequestError, match="--workers must be >= 1, got 0"):
+        resolve_workers(0)

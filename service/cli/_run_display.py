@@ -1,0 +1,147 @@
+"""Showing a benchmark run on the terminal: plan header, progress, summary table.
+
+Shared by the commands that run evaluations (``bench run``, ``kb build``,
+``model refresh``); the running itself is :mod:`warmstart.benchmarks.runner`.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.status import Status
+from rich.table import Table
+
+from warmstart.benchmarks.runner import (
+    Executor,
+    JobResult,
+    Plan,
+    PlanSpec,
+    ProgressLog,
+    RunObserver,
+    RunSummary,
+    describe_plan,
+    describe_summary,
+    summary_rows,
+)
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import RecordStatus
+from warmstart.service.cli._common import console
+
+__all__ = ["RunDisplay", "print_summary", "progress_callback"]
+
+
+def print_summary(summary: RunSummary) -> None:
+    """Print a run's per-learner table and its one-line summary."""
+    table = Table("learner", "done", "ok", "failed", "timeout", title="evaluations this run")
+    for row in summary_rows(summary):
+        table.add_row(row.learner, str(row.done), str(row.ok), str(row.failed), str(row.timeout))
+    console.print(table)
+    console.print(describe_summary(summary))
+
+
+class _ProgressBar:
+    """A rich progress bar counting results, failures and time-outs."""
+
+    def __init__(self, total: int) -> None:
+        self.progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("failed {task.fields[failed]} timeout {task.fields[timeout]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.failed = 0
+        self.timeout = 0
+        self.progress.start()
+        self.bar: TaskID = self.progress.add_task("evaluating", total=total, failed=0, timeout=0)
+
+    def __call__(self, result: JobResult) -> None:
+        self.failed += result.status is RecordStatus.FAILED
+        self.timeout += result.status is RecordStatus.TIMEOUT
+        self.progress.update(self.bar, advance=1, failed=self.failed, timeout=self.timeout)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def progress_callback(total: int) -> _ProgressBar | ProgressLog:
+    """A result callback showing progress: a bar on a terminal, else a line every 30 s.
+
+    Call ``stop()`` on a bar when the run ends.
+    """
+    if console.is_terminal:
+        return _ProgressBar(total)
+    return ProgressLog(total, lambda line: console.print(line, markup=False))
+
+
+class RunDisplay(RunObserver):
+    """Prints what :func:`~warmstart.benchmarks.runner.run_spec` reports.
+
+    Use as a context manager so that the spinner and progress bar stop even
+    when the run raises.
+    """
+
+    def __init__(self) -> None:
+        """Start the "loading tasks" spinner."""
+        self._status: Status | None = console.status("loading tasks...")
+        self._status.start()
+        self._progress: _ProgressBar | ProgressLog | None = None
+
+    def __enter__(self) -> RunDisplay:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        if isinstance(self._progress, _ProgressBar):
+            self._progress.stop()
+        self._progress = None
+
+    def loading(self, task_name: str) -> None:
+        """Show which task is loading."""
+        if self._status is not None:
+            self._status.update(f"loading {task_name}")
+
+    def planned(self, spec: PlanSpec, plan: Plan) -> None:
+        """Print the plan's header, or that there is nothing to do."""
+        self._stop()
+        console.print(describe_plan(spec, plan))
+        if not plan.jobs:
+            console.print("nothing to do")
+
+    def running(self, executor: Executor, store: RecordStore, plan: Plan) -> None:
+        """Print where the jobs run and start the progress display."""
+        console.print(f"running on {executor.describe()} -> {store.url}", markup=False)
+        self._progress = progress_callback(len(plan.jobs))
+
+    def result(self, result: JobResult) -> None:
+        """Advance the progress display."""
+        if self._progress is not None:
+            self._progress(result)
+
+    def finished(self, summary: RunSummary) -> None:
+        """Stop the progress display and print the summary."""
+        self._stop()
+        print_summary(summary)
