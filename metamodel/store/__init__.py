@@ -31,6 +31,7 @@ from warmstart.metamodel.store._parquet import (
     export_records,
     import_records,
 )
+from warmstart.metamodel.store._reported import ConflictError, ReportOutcome, TaskPage
 from warmstart.metamodel.store._schema import MissingDatabaseError, SchemaState, head_revision
 from warmstart.metamodel.store._store import RecordFilter, RecordStore, StoreStats
 
@@ -40,6 +41,7 @@ __all__ = [
     "FEATURES_FORMAT",
     "FEATURES_REQUIRED_COLUMNS",
     "REQUIRED_COLUMNS",
+    "ConflictError",
     "FeatureRow",
     "FeaturesImportReport",
     "ImportReport",
@@ -51,11 +53,13 @@ __all__ = [
     "ModelLedger",
     "RecordFilter",
     "RecordStore",
+    "ReportOutcome",
     "RowError",
     "SchemaState",
     "ServingChangedError",
     "StoreLock",
     "StoreStats",
+    "TaskPage",
     "export_records",
     "export_task_features",
     "head_revision",

@@ -21,7 +21,7 @@ from warmstart.metamodel.errors import (
     StorageError,
     WarmstartError,
 )
-from warmstart.metamodel.store import _codec
+from warmstart.metamodel.store import _codec, _reported
 from warmstart.metamodel.store._engine import WRITE, create_store_engine, normalize_url, sqlite_path
 from warmstart.metamodel.store._schema import (
     MissingDatabaseError,
@@ -301,7 +301,44 @@ class RecordStore:
             rows = conn.execute(sa.select(tasks).order_by(tasks.c.name)).mappings().all()
         return [_codec.task_from_row(r) for r in rows]
 
+    def page_tasks(
+        self, limit: int, *, name_prefix: str = "", after: tuple[str, str] | None = None
+    ) -> _reported.TaskPage:
+        """Return up to ``limit`` tasks in (name, id) order, after ``after`` if given.
+
+        Args:
+            limit: Most tasks on the page (>= 1).
+            name_prefix: Only tasks whose name starts with this (case-sensitive).
+            after: The (name, task id) of the previous page's last task.
+
+        Raises:
+            InvalidRequestError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise InvalidRequestError(f"limit must be >= 1, got {limit}")
+        with self._read() as conn:
+            rows = conn.execute(_reported.page_query(name_prefix, after, limit)).mappings().all()
+        found = [_codec.task_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return _reported.TaskPage(found, (found[-1].name, found[-1].task_id) if more else None)
+
+    def task_record_counts(self, task_id: str) -> list[tuple[str, str, int]]:
+        """Return how many records a task has per space version: (space id, name, count)."""
+        with self._read() as conn:
+            rows = conn.execute(_reported.counts_query(task_id)).all()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     # -- task features ---------------------------------------------------------------------
+
+    def task_feature_sets(self, task_id: str) -> list[TaskFeatures]:
+        """Return every feature version stored for one task, by version."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(task_features)
+                .where(task_features.c.task_id == task_id)
+                .order_by(task_features.c.version)
+            ).mappings()
+            return [_codec.task_features_from_row(r) for r in rows]
 
     def put_task_features(self, features: Iterable[TaskFeatures]) -> int:
         """Store meta-features (one row per task and feature version); return how many new."""
@@ -435,6 +472,39 @@ class RecordStore:
             NotFoundError: A record names a task or space that is not stored.
         """
         return self.add_all(records=new_records)[2]
+
+    def add_reported(self, reported: Sequence[EvaluationRecord]) -> _reported.ReportOutcome:
+        """Store client-reported records (each with its ``external_id``) in one transaction.
+
+        An id stored before with the same payload counts as ``already``; a new id whose
+        evaluation (task, space, config, seed, fidelity) is stored under another id is
+        not stored and is listed among the duplicates. Either every new record is
+        stored or none is.
+
+        Raises:
+            ConflictError: An id is stored with another payload (nothing is stored).
+            InvalidRequestError: A record is invalid or has no ``external_id``.
+            NotFoundError: A record names a task or space that is not stored.
+        """
+        items = list(reported)
+        if any(not r.external_id for r in items):
+            raise InvalidRequestError("every reported record needs its external_id")
+        ids = [r.external_id or "" for r in items]
+        for attempt in range(_RETRIES):
+            try:
+                with self._write() as conn:
+                    before = _reported.by_external_id(conn, ids, _CHUNK)
+                    _reported.check_conflicts(items, before)
+                    fresh = [r for r in items if r.external_id not in before]
+                    inserted = self._insert_records(conn, self._record_rows(fresh))
+                    after = _reported.by_external_id(conn, ids, _CHUNK)
+                    _reported.check_conflicts(fresh, after)  # a concurrent report of an id
+                    return _reported.outcome(items, before, after, inserted)
+            except StorageError as exc:
+                if not _retryable(exc) or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _record_rows(items: list[EvaluationRecord]) -> list[dict[str, Any]]:
