@@ -30,9 +30,15 @@ import numpy as np
 from ConfigSpace import ConfigurationSpace
 
 from warmstart.metamodel.encoding import ConfigEncoder
-from warmstart.metamodel.errors import FailedPreconditionError, WarmstartError, answer_or_raise
+from warmstart.metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    WarmstartError,
+    answer_or_raise,
+)
 from warmstart.metamodel.recommend._candidates import Candidates, gather_candidates, refinements
 from warmstart.metamodel.recommend._index import TaskIndex
+from warmstart.metamodel.recommend._observed import ObservedWorlds, observed_worlds
 from warmstart.metamodel.recommend._request import Recommendation, SuggestQuery, check_query
 from warmstart.metamodel.recommend._set_choice import (
     PORTFOLIO_RULES,
@@ -41,8 +47,13 @@ from warmstart.metamodel.recommend._set_choice import (
     rules_by_k,
 )
 from warmstart.metamodel.recommend._settings import RecommenderSettings
-from warmstart.metamodel.recommend._worlds import WorldTable
-from warmstart.metamodel.spaces import config_hash, default_config, sample_configs
+from warmstart.metamodel.recommend._worlds import EncodedConfigs, WorldTable
+from warmstart.metamodel.spaces import (
+    config_hash,
+    default_config,
+    sample_configs,
+    validate_config,
+)
 from warmstart.metamodel.surrogate import SIZE_INPUT, Surrogate, log_rows, size_source
 from warmstart.metamodel.types import (
     ConfigValue,
@@ -227,9 +238,27 @@ class Recommender:
                 answers[position] = exc
             else:
                 valid.append(position)
-        if valid:
-            found = self._answer([queries[p] for p in valid], np.vstack(metas))
-            for position, answer in zip(valid, found, strict=True):
+        zero_shot: list[int] = []
+        zero_metas: list[np.ndarray] = []
+        for position, meta in zip(valid, metas, strict=True):
+            query = queries[position]
+            if len(query.observations) < 2:
+                zero_shot.append(position)
+                zero_metas.append(meta)
+                continue
+            try:
+                observed = self._answer_observed(query, meta)
+            except WarmstartError as exc:
+                answers[position] = exc
+                continue
+            if observed is None:  # the observations cannot tell the worlds apart
+                zero_shot.append(position)
+                zero_metas.append(meta)
+            else:
+                answers[position] = observed
+        if zero_shot:
+            found = self._answer([queries[p] for p in zero_shot], np.vstack(zero_metas))
+            for position, answer in zip(zero_shot, found, strict=True):
                 answers[position] = answer
         return _filled(answers)
 
@@ -305,6 +334,86 @@ class Recommender:
             )
         return _filled(answers)
 
+    def _observed(
+        self, observations: Sequence[Observation], task: np.ndarray
+    ) -> tuple[EncodedConfigs, ObservedWorlds | None]:
+        """The observed configs, checked and encoded, and the worlds they make credible.
+
+        Raises:
+            InvalidRequestError: An observed config is not valid in the space.
+        """
+        configs = []
+        for i, observation in enumerate(observations):
+            try:
+                configs.append(validate_config(self.space, observation.config))
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"observation {i}: {exc}") from exc
+        seen = EncodedConfigs.of(self.encoder, self.compiled, configs)
+        settings = self.settings
+        worlds = observed_worlds(
+            self.compiled,
+            self.table,
+            task,
+            seen.masks,
+            [o.score for o in observations],
+            sharpness=settings.observed_sharpness,
+            keep=settings.observed_worlds,
+        )
+        return seen, worlds
+
+    def _answer_observed(self, query: SuggestQuery, meta: np.ndarray) -> Recommendation | None:
+        """The answer to a request with observations, ranked in the worlds they make
+        credible; None where they cannot tell the worlds apart (answer it zero-shot)."""
+        settings = self.settings
+        size = None if query.train_rows is None else log_rows(np.nan, train_rows=query.train_rows)
+        task = self.compiled.task(self._task_inputs(meta[None], [size])[0])
+        seen, worlds = self._observed(query.observations, task)
+        if worlds is None:
+            return None
+        rows, distances, out = self.index.nearest(meta, settings.n_neighbours)
+        excluded = {config_hash(c) for c in query.exclude} | set(seen.hashes)
+        found = Candidates(self.table, excluded)
+        positions = self.table.positions
+        found.take(positions["default"].tolist(), SuggestionOrigin.DEFAULT)
+        found.take(positions["portfolio"].tolist(), SuggestionOrigin.PORTFOLIO)
+        for name, columns in positions.items():
+            if name.startswith("best:"):
+                found.take(columns.tolist(), SuggestionOrigin.NEIGHBOUR)
+        found.take(positions["samples"].tolist(), SuggestionOrigin.MODEL)
+        if settings.observed_refine_from > 0:
+            around = replace(settings, n_refine_from=settings.observed_refine_from)
+            scores = np.array([[o.score for o in query.observations]], dtype=float)
+            found.add(
+                refinements(self.encoder, self.compiled, around, seen.encoded, scores),
+                SuggestionOrigin.REFINEMENT,
+            )
+        masks = found.masks()
+        per_world, ranked = worlds.scores(self.compiled, self.table, task, masks)
+        _, fit_seconds = self.compiled.scores_and_fit_seconds(task, masks)
+        choice = ScoredCandidates.of(
+            rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
+            found.columns, masks, len(found),
+        )  # fmt: skip
+        order = np.argsort(-ranked, kind="stable")
+        if choice.allowed is not None:
+            order = order[choice.allowed[order]]
+        chosen = order[: query.k].tolist()
+        spread = np.sqrt(worlds.weights @ (per_world[:, chosen] - ranked[chosen]) ** 2)
+        nearest = tuple(self.index.tasks_at(rows, distances))
+        origins = found.origins
+        suggestions = [
+            Suggestion(
+                config=found.config(i),
+                predicted_score=float(ranked[i]),
+                uncertainty=float(deviation),
+                predicted_fit_seconds=float(fit_seconds[i]),
+                origin=origins[i],
+                nearest_tasks=nearest,
+            )
+            for i, deviation in zip(chosen, spread.tolist(), strict=True)
+        ]
+        return Recommendation(suggestions, bool(out), nearest, observations=len(seen.configs))
+
     def _add_refinements(
         self,
         found: Candidates,
@@ -336,8 +445,12 @@ class Recommender:
         pool: list[dict[str, ConfigValue]],
         k: int,
         train_rows: int | None = None,
+        observations: Sequence[Observation] = (),
     ) -> list[int]:
         """Pick ``k`` of the given configs (pool mode: the candidates are fixed).
+
+        With ``observations`` of the task (at least two different scores), the pool is
+        ranked in the worlds they make credible, as :meth:`suggest` does.
 
         Returns:
             Indices into ``pool``, in the order they would be tried.
@@ -348,6 +461,11 @@ class Recommender:
         rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
         masks = self.compiled.configs(self.encoder.encode(pool))
         task = self.compiled.task(self.task_input(features, train_rows))
+        if len(observations) >= 2:
+            _, worlds = self._observed(observations, task)
+            if worlds is not None:
+                _, ranked = worlds.scores(self.compiled, self.table, task, masks)
+                return [int(i) for i in np.argsort(-ranked, kind="stable")[:k]]
         predictions = self.compiled.scores(task, masks)
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
         unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice

@@ -20,6 +20,8 @@ _AT_LEAST = {
     "world_neighbours": 0,
     "shortlist": 1,
     "seed": 0,
+    "observed_worlds": 1,
+    "observed_refine_from": 0,
 }
 
 
@@ -49,6 +51,14 @@ class RecommenderSettings:
         shortlist: Only this many of the best-predicted candidates (at least 4k)
             take part in choosing the set, which bounds the cost (>= 1).
         seed: Seed of the samples and the perturbations (>= 0).
+        observed_worlds: With observations of the task, candidates are ranked in this
+            many worlds, those that rank the observations best (>= 1; see
+            :mod:`warmstart.metamodel.recommend._observed`).
+        observed_sharpness: How fast a world that ranks the observations worse loses
+            weight (> 0; its weight is ``exp(-sharpness * n * shortfall)`` for ``n``
+            observations and a shortfall in the share of concordant pairs).
+        observed_refine_from: With observations, perturb this many of the best observed
+            configs into extra candidates (>= 0; each ``n_refine_each`` times).
 
     Raises:
         InvalidRequestError: A field is of the wrong type or out of its range.
@@ -66,6 +76,9 @@ class RecommenderSettings:
     self_weight: float = 0.75
     shortlist: int = 64
     seed: int = 0
+    observed_worlds: int = 16
+    observed_sharpness: float = 2.0
+    observed_refine_from: int = 3
 
     def __post_init__(self) -> None:
         self.check()
@@ -85,6 +98,11 @@ class RecommenderSettings:
             )
         _check_unit("refine_scale", self.refine_scale, zero_allowed=False)
         _check_unit("self_weight", self.self_weight, zero_allowed=True)
+        sharp = self.observed_sharpness
+        if isinstance(sharp, bool) or not isinstance(sharp, Real) or not 0 < float(sharp) < 1e6:
+            raise InvalidRequestError(
+                f"`observed_sharpness` must be a number > 0, but got observed_sharpness={sharp!r}."
+            )
 
 
 def _check_unit(name: str, value: object, *, zero_allowed: bool) -> None:

@@ -1,0 +1,124 @@
+"""Suggestions that use the task's observations (the ask/tell loop's answers).
+
+On the synthetic world the best ``log10(C)`` follows the first meta-feature and
+the best kernel the second. A task that *claims* one set of meta-features but
+scores configs like another exposes a recommender that ignores what it observed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
+from warmstart.metamodel.bundle import ModelBundle, train_from_records
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.recommend import RecommenderSettings
+from warmstart.metamodel.recommend._observed import concordance
+from warmstart.metamodel.spaces import config_hash, sample_configs
+from warmstart.metamodel.types import Observation
+
+
+@pytest.fixture(scope="module")
+def trained() -> ModelBundle:
+    tasks, records = world(40, seed=1)
+    return train_from_records(SPACE, records, features(tasks), {t: t for t in tasks}, "t", FAST)
+
+
+def _claims(f: list[float]) -> dict[str, float]:
+    return dict(zip(NAMES, f, strict=True))
+
+
+def test_concordance_counts_pairs_ordered_as_the_scores() -> None:
+    observed = np.array([0.1, 0.5, 0.9])
+    predicted = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.0, 2.0]])
+    assert concordance(predicted, observed).tolist() == pytest.approx([1.0, 0.0, 2.5 / 3])
+    assert concordance(predicted, np.array([0.5, 0.5, 0.5])) is None
+
+
+def test_observed_configs_are_never_suggested_and_are_counted(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    task = _claims([0.6, 0.2, 0.5, 0.5])
+    first = recommender.suggest(task, k=5).suggestions
+    seen = [Observation(s.config, 0.1 * i) for i, s in enumerate(first)]
+    answer = recommender.suggest(task, k=5, observations=seen)
+    assert answer.observations == 5
+    tried = {config_hash(s.config) for s in first}
+    assert not tried & {config_hash(s.config) for s in answer.suggestions}
+    assert len(answer.suggestions) == 5
+
+
+def test_without_observations_the_answer_is_the_zero_shot_one(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    task = _claims([0.3, 0.8, 0.5, 0.5])
+    zero = recommender.suggest(task, k=4)
+    assert zero.observations == 0
+    assert recommender.suggest(task, k=4, observations=[]) == zero
+    # Observations that cannot tell worlds apart (all the same score) change nothing but
+    # the exclusion of what was tried.
+    same = [Observation(s.config, 0.5) for s in zero.suggestions[:2]]
+    answer = recommender.suggest(task, k=2, observations=same)
+    expected = recommender.suggest(task, k=2, exclude=[o.config for o in same])
+    assert [s.config for s in answer.suggestions] == [s.config for s in expected.suggestions]
+    assert answer.observations == 2
+
+
+def test_observations_pull_the_suggestions_towards_the_task_they_come_from(
+    trained: ModelBundle,
+) -> None:
+    """The task claims a small best C and a linear kernel but scores like a large C, rbf."""
+    recommender = trained.recommender()
+    claimed = _claims([0.05, 0.1, 0.5, 0.5])
+    actual = np.array([0.95, 0.9, 0.5, 0.5])
+    zero = recommender.suggest(claimed, k=3).suggestions
+    probes = sample_configs(CS, 8, method="random", seed=7)
+    seen = [Observation(c, true_score(c, actual)) for c in probes]
+    informed = recommender.suggest(claimed, k=3, observations=seen).suggestions
+    zero_best = max(true_score(dict(s.config), actual) for s in zero)
+    informed_best = max(true_score(dict(s.config), actual) for s in informed)
+    probes_best = max(o.score for o in seen)
+    assert informed_best > zero_best + 0.1
+    assert informed_best >= probes_best - 0.02
+
+
+def test_an_ask_tell_loop_improves_and_never_repeats(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    claimed = _claims([0.05, 0.1, 0.5, 0.5])
+    actual = np.array([0.95, 0.9, 0.5, 0.5])
+    seen: list[Observation] = []
+    for _ in range(8):
+        pick = recommender.suggest(claimed, k=1, observations=seen).suggestions[0]
+        seen.append(Observation(pick.config, true_score(dict(pick.config), actual)))
+    assert len({config_hash(o.config) for o in seen}) == 8
+    assert max(o.score for o in seen[4:]) > max(o.score for o in seen[:2])
+
+
+def test_pool_choice_uses_observations_too(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    claimed = _claims([0.05, 0.1, 0.5, 0.5])
+    actual = np.array([0.95, 0.9, 0.5, 0.5])
+    pool = sample_configs(CS, 60, method="random", seed=11)
+    seen = [Observation(c, true_score(c, actual)) for c in pool[:8]]
+    rest = pool[8:]
+    zero = rest[recommender.choose(claimed, rest, 1)[0]]
+    informed = rest[recommender.choose(claimed, rest, 1, observations=seen)[0]]
+    assert true_score(informed, actual) > true_score(zero, actual)
+
+
+def test_bad_observations_say_what_is_wrong(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    task = _claims([0.5, 0.5, 0.5, 0.5])
+    good = dict(recommender.suggest(task, k=1).suggestions[0].config)
+    broken = {**good, "C": -1.0}
+    with pytest.raises(InvalidRequestError, match="observation 1: score must be a finite"):
+        recommender.suggest(
+            task, k=1, observations=[Observation(good, 0.5), Observation(good, math.nan)]
+        )
+    with pytest.raises(InvalidRequestError, match="observation 1:.*'C'"):
+        recommender.suggest(
+            task, k=1, observations=[Observation(good, 0.5), Observation(broken, 0.2)]
+        )
+    with pytest.raises(InvalidRequestError, match="observed_sharpness"):
+        RecommenderSettings(observed_sharpness=0.0)
