@@ -3,8 +3,11 @@
 Installed, the whole project is this one package; importing it is cheap and
 loads nothing heavy until a name below is used:
 
+- :func:`suggest` (:class:`LocalSuggestion`): configs for a table in one call, in
+  process, each with the learner's own arguments and a ready estimator.
 - :class:`WarmstartClient` (``warmstart.client``): the gRPC client.
-- ``warmstart.seeding``: hand suggestions to Optuna, hyperopt, SMAC, Ray Tune.
+- ``warmstart.seeding``: hand suggestions to Optuna, hyperopt, SMAC, Ray Tune, or
+  let warmstart drive an Optuna study (``WarmstartSampler``).
 - :class:`Recommender`, :func:`load_bundle`: suggestions in process, from a model
   bundle, without a server.
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from warmstart.metamodel.bundle import load_bundle
     from warmstart.metamodel.recommend import Recommender
     from warmstart.service.client import WarmstartClient
+    from warmstart.service.local import LocalSuggestion, suggest
 
 try:
     __version__ = version("warmstart")
@@ -35,9 +39,18 @@ _LAZY = {
     "WarmstartClient": "warmstart.service.client",
     "Recommender": "warmstart.metamodel.recommend",
     "load_bundle": "warmstart.metamodel.bundle",
+    "suggest": "warmstart.service.local",
+    "LocalSuggestion": "warmstart.service.local",
 }
 
-__all__ = ["Recommender", "WarmstartClient", "__version__", "load_bundle"]
+__all__ = [
+    "LocalSuggestion",
+    "Recommender",
+    "WarmstartClient",
+    "__version__",
+    "load_bundle",
+    "suggest",
+]
 
 
 def __getattr__(name: str) -> Any:
