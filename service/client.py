@@ -31,8 +31,8 @@ import pyarrow as pa
 from warmstart.metamodel.types import ConfigValue, TaskType
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from warmstart.service.server import convert
-from warmstart.service.server.api import (
+from warmstart.service.wire import convert
+from warmstart.service.wire.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,

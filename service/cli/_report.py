@@ -44,9 +44,9 @@ from warmstart.service.cli._suggest import (
     connected,
 )
 from warmstart.service.client import WarmstartClient, WarmstartRpcError
-from warmstart.service.server._operations import MAX_RESULT_ID_LENGTH
-from warmstart.service.server.api import ReportedResult
 from warmstart.service.settings import TOKEN_ENV, client_settings
+from warmstart.service.wire.api import ReportedResult
+from warmstart.service.wire.limits import MAX_ID_CHARS as MAX_RESULT_ID_LENGTH
 
 __all__ = ["FIELDS", "read_results", "report"]
 

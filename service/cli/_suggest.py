@@ -39,7 +39,6 @@ from warmstart.metamodel.recommend import MAX_K
 from warmstart.metamodel.types import ConfigValue, NeighbourTask
 from warmstart.service.cli._common import console, err_console, handle_errors
 from warmstart.service.client import WarmstartClient, WarmstartRpcError
-from warmstart.service.server.api import SuggestAnswer
 from warmstart.service.settings import (
     DEFAULT_SERVER,
     SERVER_ENV,
@@ -48,6 +47,7 @@ from warmstart.service.settings import (
     ClientSettings,
     client_settings,
 )
+from warmstart.service.wire.api import SuggestAnswer
 
 __all__ = [
     "ServerOption",

@@ -1,12 +1,11 @@
 """The gRPC server: ``make_server(models, store, settings)``, the model registry, ``serve``.
 
-Modules: :mod:`~warmstart.service.server.api` (requests and answers as dataclasses),
-:mod:`~warmstart.service.server.convert` (to and from protobuf), ``_operations`` (the core
-call behind each RPC), ``_servicer`` (thin gRPC servicers), ``_errors`` (the
-one error → status table), ``_auth`` (bearer tokens), ``_models`` (hot-swapped
-bundles), ``_dataset`` (DescribeTask uploads), ``_observe`` (metrics, logs),
-``_transport`` (TLS credentials, connection limits), ``_server`` (wiring and
-graceful shutdown).
+Modules: ``_operations`` (the core call behind each RPC), ``_servicer`` (thin gRPC
+servicers), ``_errors`` (the one error → status table), ``_auth`` (bearer tokens),
+``_models`` (hot-swapped bundles), ``_dataset`` (DescribeTask uploads), ``_observe``
+(metrics, logs), ``_transport`` (TLS credentials, connection limits), ``_server`` (wiring
+and graceful shutdown). Requests and answers, their protobuf form and the API's limits
+are :mod:`warmstart.service.wire`'s, shared with the client.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import pyarrow as pa
 from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.metamodel.types import TaskType
 from warmstart.service.server._errors import ResourceExhaustedError
-from warmstart.service.server.api import DescribeUpload, TableFormat
+from warmstart.service.wire.api import DescribeUpload, TableFormat
 
 __all__ = [
     "ChunkCollector",

@@ -12,11 +12,8 @@ takes protobuf about 100 ms. So the RPCs that carry a name at most take
 DescribeTask chunk is read by :func:`decode_chunk`, which looks at no more than
 :data:`MAX_CHUNK_FIELDS` fields and keeps its data as a view of the received bytes.
 
-:func:`text` checks each string a request carries once, as it is decoded: no NUL
-character (PostgreSQL cannot store one, SQLite would) and a length limit, so both
-backends see the same strings and a refusal is INVALID_ARGUMENT on either.
-
-The limits are constants of the API, documented in the README's server settings.
+The limits, and :func:`text` that checks each string against them, are the API's:
+:mod:`~warmstart.service.wire.limits` holds them, shared with the client.
 """
 
 from __future__ import annotations
@@ -28,9 +25,21 @@ from typing import TypeVar
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from warmstart.metamodel.errors import InvalidRequestError, WarmstartError, shown
+from warmstart.metamodel.errors import InvalidRequestError, WarmstartError
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.service.server._errors import ResourceExhaustedError
+from warmstart.service.wire.limits import (
+    MAX_ERROR_CHARS,
+    MAX_EXCLUDE,
+    MAX_FEATURES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
+    MAX_SMALL_REQUEST_BYTES,
+    MAX_SUGGEST_BYTES,
+    MAX_VALUE_CHARS,
+    text,
+)
 
 __all__ = [
     "MAX_CHUNK_FIELDS",
@@ -51,51 +60,11 @@ __all__ = [
     "text",
 ]
 
-MAX_EXCLUDE = 1000
-"""Most configs one SuggestConfigs request may exclude (``exclude``)."""
-MAX_FEATURES = 1000
-"""Most meta-features one SuggestConfigs request may carry."""
-MAX_SUGGEST_BYTES = 1024 * 1024
-"""Largest SuggestConfigs request, in bytes (1 MiB: room for :data:`MAX_EXCLUDE` configs)."""
-MAX_NAME_CHARS = 256
-"""Longest name: space, task id, feature version, meta-feature, parameter, metric, column."""
-MAX_ID_CHARS = 128
-"""Longest client-supplied result id (the store's ``external_id`` column)."""
-MAX_VALUE_CHARS = 1024
-"""Longest string parameter value."""
-MAX_ERROR_CHARS = 65536
-"""Longest ``error`` text of a reported result."""
-MAX_PATH_CHARS = 4096
-"""Longest bundle path of a ReloadModel request."""
-MAX_SMALL_REQUEST_BYTES = 64 * 1024
-"""Largest request of the RPCs that carry a name at most (spaces, model info, reload)."""
 MAX_CHUNK_FIELDS = 16
 """Most fields one DescribeTask chunk may carry (it has four)."""
 
 _R = TypeVar("_R")
 _M = TypeVar("_M", bound=Message)
-
-
-def text(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:
-    """``value``, checked: at most ``limit`` characters and no NUL character.
-
-    Args:
-        value: A string from a request (protobuf has checked that it is UTF-8).
-        field: Where it came from, for the message (``"results[2].id"``).
-        limit: The most characters allowed.
-
-    Raises:
-        InvalidRequestError: Too long, or it holds a NUL.
-    """
-    if len(value) > limit:
-        raise InvalidRequestError(
-            f"{field} is {len(value)} characters long; at most {limit} are allowed"
-        )
-    if "\x00" in value:
-        raise InvalidRequestError(
-            f"{field} contains a NUL character (\\x00), which no string may hold: {shown(value)}"
-        )
-    return value
 
 
 @dataclass(frozen=True)

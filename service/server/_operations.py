@@ -1,6 +1,6 @@
 """What each RPC does, on domain objects only: the one core call behind each servicer method.
 
-No gRPC here: requests and answers are :mod:`warmstart.service.server.api` dataclasses
+No gRPC here: requests and answers are :mod:`warmstart.service.wire.api` dataclasses
 and failures are :class:`~warmstart.metamodel.errors.WarmstartError` subclasses, which
 the servicer maps to status codes through one table. Every method blocks (the
 store, LightGBM, meta-features): the servicer runs them in a worker thread.
@@ -39,7 +39,7 @@ from warmstart.metamodel.types import (
 from warmstart.service.server._dataset import read_upload
 from warmstart.service.server._edge import MAX_ID_CHARS
 from warmstart.service.server._models import ModelRegistry, ServedModel
-from warmstart.service.server.api import (
+from warmstart.service.wire.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,

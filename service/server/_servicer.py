@@ -32,7 +32,6 @@ from grpc import aio
 from warmstart.metamodel.errors import StorageError, WarmstartError
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from warmstart.service.server import convert
 from warmstart.service.server._auth import Access, TokenGuard
 from warmstart.service.server._batching import Batcher
 from warmstart.service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
@@ -51,7 +50,8 @@ from warmstart.service.server._edge import (
 from warmstart.service.server._errors import DeadlineExceededError, status_for
 from warmstart.service.server._observe import CallMetrics, log_call
 from warmstart.service.server._operations import Operations
-from warmstart.service.server.api import (
+from warmstart.service.wire import convert
+from warmstart.service.wire.api import (
     ReportSummary,
     SuggestAnswer,
     SuggestRequest,

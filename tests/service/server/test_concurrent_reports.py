@@ -23,7 +23,7 @@ from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.store import RecordFilter
 from warmstart.metamodel.types import RecordSource
 from warmstart.service.client import WarmstartClient
-from warmstart.service.server.api import ReportedResult, ReportSummary
+from warmstart.service.wire.api import ReportedResult, ReportSummary
 
 CLIENTS = 16
 PER_CLIENT = 1000

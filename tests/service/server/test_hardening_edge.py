@@ -42,7 +42,6 @@ from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.server import configure_json_logging
-from warmstart.service.server import convert as convert_module
 from warmstart.service.server._edge import (
     MAX_CHUNK_FIELDS,
     MAX_ERROR_CHARS,
@@ -57,6 +56,7 @@ from warmstart.service.server._edge import (
 )
 from warmstart.service.server._errors import MAX_MESSAGE_CHARS, status_for
 from warmstart.service.settings import ServerSettings, server_settings
+from warmstart.service.wire import convert as convert_module
 
 CODE = grpc.StatusCode
 AUTH = (("authorization", f"Bearer {WRITE_TOKEN}"),)

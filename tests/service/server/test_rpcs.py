@@ -39,7 +39,7 @@ from warmstart.service.client import (
 )
 from warmstart.service.server import ModelRegistry, ServedModel
 from warmstart.service.server._operations import Operations
-from warmstart.service.server.api import ReportedResult
+from warmstart.service.wire.api import ReportedResult
 
 TASK = {"f0": 0.3, "f1": 0.8, "f2": 0.5, "f3": 0.5}
 

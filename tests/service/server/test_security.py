@@ -27,8 +27,8 @@ from warmstart.service.client import (
     UnavailableRpcError,
     WarmstartClient,
 )
-from warmstart.service.server.api import ReportedResult
 from warmstart.service.settings import ServerSettings
+from warmstart.service.wire.api import ReportedResult
 
 TASK = {"f0": 0.3, "f1": 0.8}
 

@@ -19,7 +19,7 @@ from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import RecordSource
 from warmstart.service.client import WarmstartClient, WarmstartRpcError
-from warmstart.service.server.api import ReportedResult
+from warmstart.service.wire.api import ReportedResult
 
 CLIENTS = 4
 BATCH = 200

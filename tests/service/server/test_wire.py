@@ -8,9 +8,9 @@ import pytest
 
 from warmstart.metamodel.types import ConfigValue, NeighbourTask, Suggestion, SuggestionOrigin
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
-from warmstart.service.server import convert
-from warmstart.service.server._wire import varint
-from warmstart.service.server.api import SuggestAnswer
+from warmstart.service.wire import convert
+from warmstart.service.wire._fragments import varint
+from warmstart.service.wire.api import SuggestAnswer
 
 
 def _by_messages(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:

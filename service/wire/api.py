@@ -1,7 +1,7 @@
 """The API's requests and answers as frozen dataclasses: what the servicer decodes
 protobuf into, what the operations take and return, and what the Python client hands back.
 
-No protobuf here: :mod:`warmstart.service.server.convert` maps these to and from the wire.
+No protobuf here: :mod:`warmstart.service.wire.convert` maps these to and from the wire.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Decoding checks only what the wire format cannot: a parameter value with no
 type set, a meta-feature named twice, an unspecified enum, and every string and
-count against the limits of :mod:`~warmstart.service.server._edge` (no NUL, bounded length).
+count against the limits of :mod:`~warmstart.service.wire.limits` (no NUL, bounded length).
 Everything that needs a space or a model is checked by the operations.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -25,18 +26,8 @@ from warmstart.metamodel.types import (
     TaskType,
 )
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
-from warmstart.service.server import _wire
-from warmstart.service.server._edge import (
-    MAX_ERROR_CHARS,
-    MAX_EXCLUDE,
-    MAX_FEATURES,
-    MAX_ID_CHARS,
-    MAX_NAME_CHARS,
-    MAX_VALUE_CHARS,
-    ChunkFields,
-    text,
-)
-from warmstart.service.server.api import (
+from warmstart.service.wire import _fragments
+from warmstart.service.wire.api import (
     DescribeUpload,
     ModelSummary,
     ReloadOutcome,
@@ -48,8 +39,18 @@ from warmstart.service.server.api import (
     TableFormat,
     TaskDescription,
 )
+from warmstart.service.wire.limits import (
+    MAX_ERROR_CHARS,
+    MAX_EXCLUDE,
+    MAX_FEATURES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_VALUE_CHARS,
+    text,
+)
 
 __all__ = [
+    "ChunkHeader",
     "check_suggest_counts",
     "chunk_header",
     "config_from_proto",
@@ -278,7 +279,7 @@ def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsReques
     return message
 
 
-_fragments = _wire.FragmentCache(config_to_proto)
+_config_fields = _fragments.FragmentCache(config_to_proto)
 
 
 def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
@@ -288,7 +289,7 @@ def suggest_answer_to_proto(answer: SuggestAnswer) -> pb.SuggestConfigsResponse:
 
 def suggest_answer_to_bytes(answer: SuggestAnswer) -> bytes:
     """The serialized ``SuggestConfigsResponse`` of one request, assembled from serialized
-    fragments (see ``_wire``): what the server sends, with no message built."""
+    fragments (see ``_fragments``): what the server sends, with no message built."""
     parts = [
         pb.SuggestConfigsResponse(
             model_version=answer.model_version,
@@ -301,11 +302,11 @@ def suggest_answer_to_bytes(answer: SuggestAnswer) -> bytes:
     for suggestion in answer.suggestions:
         near = neighbours.get(id(suggestion.nearest_tasks))
         if near is None:
-            near = _wire.neighbours_field(suggestion.nearest_tasks)
+            near = _fragments.neighbours_field(suggestion.nearest_tasks)
             neighbours[id(suggestion.nearest_tasks)] = near
         parts.append(
-            _wire.suggestion_bytes(
-                _fragments.config_field(suggestion.config),
+            _fragments.suggestion_bytes(
+                _config_fields.config_field(suggestion.config),
                 suggestion.predicted_score,
                 suggestion.uncertainty,
                 suggestion.predicted_fit_seconds,
@@ -404,8 +405,25 @@ def report_summary_from_proto(message: pb.ReportResultsResponse) -> ReportSummar
 # -- DescribeTask ------------------------------------------------------------------------------
 
 
+class ChunkHeader(Protocol):
+    """What a DescribeTask chunk says about its data: a ``DescribeTaskChunk`` message,
+    or the server's own decoding of one."""
+
+    @property
+    def format(self) -> int:
+        """The table format's number (0: unset)."""
+
+    @property
+    def target(self) -> str:
+        """The target column's name (empty: unset)."""
+
+    @property
+    def task_type(self) -> str:
+        """The task type's name (empty: inferred)."""
+
+
 def chunk_header(
-    chunk: pb.DescribeTaskChunk | ChunkFields,
+    chunk: ChunkHeader,
 ) -> tuple[TableFormat | None, str, TaskType | None]:
     """Decode what a DescribeTask chunk says about the data: format, target, task type.
 

@@ -7,7 +7,7 @@ format allows better: a message's encoding is the concatenation of its fields'
 encodings, and parsing a concatenation merges. So each config's field is
 encoded once and kept, a request's neighbours once per response, the numbers
 with :func:`struct.pack`, and the joined bytes are the response gRPC sends
-(``register_services`` in ``_servicer.py``); no message is built.
+(``register_services`` in ``service/server/_servicer.py``); no message is built.
 
 The field numbers and types are read from the generated descriptors when this
 module is imported, and checked, so a change to the ``.proto`` that this
@@ -46,7 +46,7 @@ def _field(message: Descriptor, name: str, kind: int, *, repeated: bool = False)
     if field is None or field.type != kind or field.is_repeated != repeated:
         raise ImportError(
             f"{message.full_name}.{name} is not the field this encoder was written for; "
-            "update service/server/_wire.py with the .proto"
+            "update service/wire/_fragments.py with the .proto"
         )
     return int(field.number)
 
@@ -71,7 +71,7 @@ _SUGGESTIONS = _key(
     _LENGTH_DELIMITED,
 )
 if not all(len(key) == 1 for key in (_SCORE, _SPREAD, _SECONDS, _ORIGIN)):
-    raise ImportError("service/server/_wire.py expects one-byte keys for the numbers")
+    raise ImportError("service/wire/_fragments.py expects one-byte keys for the numbers")
 # The three doubles (key, little-endian IEEE 754) in one pack; the origin follows.
 _NUMBERS = struct.Struct("<cdcdcd")
 _ORIGINS = {int(v.number): _ORIGIN + varint(v.number) for v in pb.Origin.DESCRIPTOR.values}
