@@ -1,0 +1,167 @@
+"""The sequential evaluation's settings and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from warmstart.benchmarks.sequential._arms import ARMS
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.errors import InvalidRequestError
+
+__all__ = ["SequentialResult", "SequentialSettings", "TaskRun"]
+
+
+@dataclass(frozen=True)
+class SequentialSettings:
+    """How the sequential evaluation runs.
+
+    Attributes:
+        n_trials: Trials per arm and run.
+        k_seed: Zero-shot suggestions the seeded TPE evaluates first.
+        repeats: Seeds per task (TPE, CFO and random search use them; the
+            ask/tell loop has no randomness and runs once per task, its curve
+            standing for every repeat).
+        max_tasks: At most this many held-out tasks, spread over families (as
+            the seeding and live modes choose them).
+        n_folds: Leave-family-out folds.
+        seed: Seed of the folds, the task choice, the training and the arms' seeds.
+        arms: The arms to run (all of :data:`ARMS` by default).
+        train: How each fold's bundle is trained.
+    """
+
+    n_trials: int = 50
+    k_seed: int = 10
+    repeats: int = 3
+    max_tasks: int | None = None
+    n_folds: int = 5
+    seed: int = 0
+    arms: tuple[str, ...] = ARMS
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    def check(self) -> None:
+        """Refuse settings that cannot run.
+
+        Raises:
+            InvalidRequestError: Naming the setting, its value and what is allowed.
+        """
+        if not 1 <= self.n_trials <= 1000:
+            raise InvalidRequestError(f"n_trials must be in [1, 1000], got {self.n_trials}")
+        if not 1 <= self.k_seed <= self.n_trials:
+            raise InvalidRequestError(
+                f"k_seed must be in [1, n_trials ({self.n_trials})], got {self.k_seed}"
+            )
+        if not 1 <= self.repeats <= 100:
+            raise InvalidRequestError(f"repeats must be in [1, 100], got {self.repeats}")
+        if self.max_tasks is not None and self.max_tasks < 1:
+            raise InvalidRequestError(f"max_tasks must be >= 1, got {self.max_tasks}")
+        if self.n_folds < 2:
+            raise InvalidRequestError(f"n_folds must be >= 2, got {self.n_folds}")
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
+            raise InvalidRequestError(
+                f"arms must be distinct names among {', '.join(ARMS)}, got {self.arms!r}"
+            )
+
+    def arm_seed(self, task_position: int, repeat: int) -> int:
+        """The seed every seeded arm uses for one task and repeat (tasks differ, arms do not)."""
+        return self.seed * 1_000_003 + task_position * 101 + repeat
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One held-out task and the arms' best-so-far regret on it.
+
+    Attributes:
+        task_id: The task's id.
+        name: Its name.
+        family: Its family.
+        fold: The fold it was held out in.
+        curves: ``{arm: (repeats, n_trials)}`` best-so-far normalised regret.
+        cfo_start: The config CFO started from (FLAML's zero-shot, clipped, or the default).
+        fallbacks: Trials per arm that took a random config because the arm had none.
+    """
+
+    task_id: str
+    name: str
+    family: str
+    fold: int
+    curves: dict[str, np.ndarray]
+    cfo_start: dict[str, object] | None = None
+    fallbacks: dict[str, int] = field(default_factory=dict)
+
+    def mean_curve(self, arm: str) -> np.ndarray:
+        """The arm's best-so-far regret on this task, averaged over repeats."""
+        return np.asarray(self.curves[arm].mean(axis=0), dtype=float)
+
+
+@dataclass
+class SequentialResult:
+    """Per-task regret curves of every arm, and their summaries over tasks.
+
+    Attributes:
+        space_name: The space evaluated.
+        settings: How it ran.
+        mode: ``"surrogate"`` or ``"live"``.
+        tasks: One run per held-out task.
+        notes: What was left out or fell back, and why.
+        protocol: Live mode: the evaluation protocol in words.
+    """
+
+    space_name: str
+    settings: SequentialSettings
+    mode: str
+    tasks: list[TaskRun]
+    notes: list[str] = field(default_factory=list)
+    protocol: str = ""
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The arms that ran, in report order."""
+        return tuple(a for a in ARMS if a in self.settings.arms)
+
+    def per_task(self, arm: str) -> np.ndarray:
+        """``(tasks, n_trials)``: each task's best-so-far regret, averaged over repeats."""
+        return np.vstack([t.mean_curve(arm) for t in self.tasks])
+
+    def mean(self, arm: str) -> np.ndarray:
+        """Mean over tasks of the best-so-far regret after each trial (index 0: trial 1)."""
+        return np.asarray(self.per_task(arm).mean(axis=0), dtype=float)
+
+    def stderr(self, arm: str) -> np.ndarray:
+        """Standard error over tasks of that mean (0 with a single task)."""
+        values = self.per_task(arm)
+        if len(values) < 2:
+            return np.zeros(values.shape[1])
+        return np.asarray(values.std(axis=0, ddof=1) / np.sqrt(len(values)), dtype=float)
+
+    def at(self, arm: str, trial: int) -> float:
+        """Mean best-so-far regret after ``trial`` trials (1-based)."""
+        return float(self.mean(arm)[trial - 1])
+
+    def share_at_most(self, arm: str, trial: int, other: str, other_trial: int) -> float:
+        """Share of tasks where ``arm`` at ``trial`` is at or below ``other`` at ``other_trial``."""
+        mine = self.per_task(arm)[:, trial - 1]
+        theirs = self.per_task(other)[:, other_trial - 1]
+        return float(np.mean(mine <= theirs + 1e-12))
+
+    def targets(self) -> dict[str, dict[str, float | bool]]:
+        """The issue's targets, where the run has the arms and trials to judge them.
+
+        ``loop@10 <= tpe_cold@50`` and ``loop@20 <= tpe_seeded@50``, each with both
+        means, whether it is met, and the share of tasks where it holds.
+        """
+        out: dict[str, dict[str, float | bool]] = {}
+        n = self.settings.n_trials
+        for trial, other in ((10, "tpe_cold"), (20, "tpe_seeded")):
+            if n < 50 or "warmstart" not in self.arms or other not in self.arms:
+                continue
+            loop, theirs = self.at("warmstart", trial), self.at(other, 50)
+            out[f"warmstart@{trial} <= {other}@50"] = {
+                "warmstart": loop,
+                other: theirs,
+                "met": bool(loop <= theirs),
+                "share_of_tasks": self.share_at_most("warmstart", trial, other, 50),
+            }
+        return out

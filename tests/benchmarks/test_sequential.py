@@ -1,0 +1,165 @@
+"""The sequential evaluation: the ask/tell loop and the optimizers, on the synthetic world."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import numpy as np
+import pytest
+
+from tests.metamodel.synthetic_world import CS, FAST
+from tests.metamodel.test_evaluation import _fill_store
+from warmstart.benchmarks.learners import get_learner
+from warmstart.benchmarks.sequential import (
+    ARMS,
+    SequentialSettings,
+    cfo_search,
+    lightgbm_start,
+    run_sequential,
+    warmstart_loop,
+    write_sequential_report,
+)
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import TaskObjective, load_evaluation_data
+from warmstart.metamodel.recommend import Recommendation
+from warmstart.metamodel.spaces import config_hash, default_config, validate_config
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue, Observation
+
+pytest.importorskip("optuna")
+pytest.importorskip("flaml")
+
+# One bundle per fold: the synthetic world's fast surrogate, no inner validation.
+QUICK = TrainSettings(surrogate=FAST.surrogate, validation_folds=0)
+
+
+def _loss(config: Mapping[str, ConfigValue]) -> float:
+    """Best at log10(C) = 1 with the rbf kernel."""
+    penalty = 0.0 if config["kernel"] == "rbf" else 0.5
+    return float((np.log10(float(config["C"])) - 1.0) ** 2 / 16 + penalty)
+
+
+class _Spy:
+    """A recommender that records what each request told it and answers from a fixed list."""
+
+    def __init__(self, answers: list[dict[str, ConfigValue]]) -> None:
+        self.answers = answers
+        self.seen: list[list[Observation]] = []
+
+    def suggest(
+        self,
+        features: Mapping[str, float],
+        k: int,
+        *,
+        max_fit_seconds: float | None = None,
+        exclude: Iterable[Mapping[str, ConfigValue]] = (),
+        train_rows: int | None = None,
+        observations: Iterable[Observation] = (),
+    ) -> Recommendation:
+        told = list(observations)
+        self.seen.append(told)
+        tried = {config_hash(o.config) for o in told}
+        fresh = [c for c in self.answers if config_hash(c) not in tried]
+        return cast(
+            Recommendation,
+            SimpleNamespace(suggestions=[SimpleNamespace(config=c) for c in fresh[:k]]),
+        )
+
+
+def test_the_loop_tells_every_trial_and_passes_its_scores() -> None:
+    answers = [
+        validate_config(CS, {**default_config(CS), "C": 10.0 ** (i / 2 - 2), "kernel": "rbf"})
+        for i in range(8)
+    ]
+    spy = _Spy(answers)
+    configs, losses = warmstart_loop(spy, {"f0": 0.5}, _loss, 6)
+    assert [len(told) for told in spy.seen] == [0, 1, 2, 3, 4, 5]
+    last = spy.seen[-1]
+    assert [config_hash(o.config) for o in last] == [config_hash(c) for c in configs[:5]]
+    # Scores are the negated losses: higher is better, as records store them.
+    assert [o.score for o in last] == pytest.approx([-v for v in losses[:5]])
+
+
+def test_the_loop_with_a_real_recommender_never_repeats_a_config(tmp_path: Path) -> None:
+    with RecordStore.open(f"sqlite:///{tmp_path / 'loop.db'}") as store:
+        _fill_store(store, 20)
+        data = load_evaluation_data(store, "svm_like", "test-1", 5, 0)
+    held_out = sorted(t for t, f in data.fold_of.items() if f == 0)[0]
+    recommender = data.train(data.training_records(0), "test-1", QUICK).recommender()
+    objective = TaskObjective(CS, data.usable[held_out])
+    features = data.features[held_out].as_dict()
+    configs, _ = warmstart_loop(recommender, features, objective.regret, 15)
+    # Without the observations the recommender would answer its top-1 every time.
+    assert len({config_hash(c) for c in configs}) == 15
+    zero_shot = recommender.suggest(features, 1).suggestions[0].config
+    assert config_hash(configs[0]) == config_hash(zero_shot)
+
+
+def test_cfo_starts_from_its_start_and_stays_in_the_space() -> None:
+    start = validate_config(CS, {**default_config(CS), "C": 0.01})
+    configs, losses, fallbacks = cfo_search(CS, _loss, 25, seed=3, start=start)
+    assert configs[0] == start
+    assert len(losses) == 25
+    assert fallbacks == 0
+    for config in configs:
+        validate_config(CS, config)
+    assert min(losses) < losses[0]  # it moves downhill from a poor start
+
+
+def test_flaml_start_is_clipped_into_the_lightgbm_space() -> None:
+    space = get_learner("lightgbm").search_space()
+    flaml = {
+        "n_estimators": 4797,
+        "num_leaves": 1208,
+        "max_bin": 7,
+        "learning_rate": 0.02,
+        "colsample_bytree": 0.05,
+        "reg_alpha": 0.003,
+        "reg_lambda": 500.0,
+    }
+    config = lightgbm_start(space, flaml)
+    assert (config["n_estimators"], config["num_leaves"]) == (2000, 1024)
+    assert (config["max_bin"], config["colsample_bytree"]) == (16, 0.1)
+    assert (config["use_reg_alpha"], config["reg_lambda"]) == (True, 100.0)
+    assert config["learning_rate"] == pytest.approx(0.02)
+    assert lightgbm_start(space, {}) == default_config(space)
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(InvalidRequestError, match="arms must be"):
+        SequentialSettings(arms=("warmstart", "smac")).check()
+    with pytest.raises(InvalidRequestError, match="k_seed"):
+        SequentialSettings(n_trials=5, k_seed=10).check()
+
+
+def test_every_arm_runs_leave_family_out_and_the_report_is_written(tmp_path: Path) -> None:
+    settings = SequentialSettings(n_trials=8, k_seed=3, repeats=2, max_tasks=1, train=QUICK)
+    with RecordStore.open(f"sqlite:///{tmp_path / 'seq.db'}") as store:
+        _fill_store(store, 20)
+        result = run_sequential(store, "svm_like", "test-1", settings)
+    assert len(result.tasks) == 1
+    assert result.arms == ARMS
+    for run in result.tasks:
+        for arm in ARMS:
+            curves = run.curves[arm]
+            assert curves.shape == (2, 8)
+            assert np.all(np.diff(curves, axis=1) <= 1e-12)  # best so far never worsens
+            assert np.all((curves >= 0) & (curves <= 1))
+        # TPE seeded starts with the loop's own first (zero-shot) answer.
+        assert run.curves["tpe_seeded"][0, 0] == pytest.approx(run.curves["warmstart"][0, 0])
+    assert result.stderr("random").shape == (8,)
+    report = write_sequential_report(
+        result, tmp_path / "out", command="warmstart ...", commit="abc"
+    )
+    assert "| warmstart ask/tell loop (k = 1 per trial) |" in report.read_text()
+    summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
+    assert summary["commit"] == "abc"
+    assert len(summary["regret"]["warmstart"]["mean"]) == 8
+    rows = (tmp_path / "out" / "svm_like_sequential_tasks.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(ARMS) * 2
+    assert (tmp_path / "out" / "svm_like_sequential_regret.png").stat().st_size > 0
