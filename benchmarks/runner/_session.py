@@ -257,3 +257,6 @@ class ProgressLog:
             f"progress {self.done}/{self.total} (failed {self.failed}, timeout {self.timeout}), "
             f"elapsed {now - self._started:.0f} s, eta {eta:.0f} s"
         )
+
+    def stop(self) -> None:
+        """The run ended; nothing to stop (a progress bar shown instead would stop here)."""

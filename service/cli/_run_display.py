@@ -7,6 +7,7 @@ Shared by the commands that run evaluations (``bench run``, ``kb build``,
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from rich.progress import (
     BarColumn,
@@ -36,7 +37,7 @@ from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import RecordStatus
 from warmstart.service.cli._common import console
 
-__all__ = ["RunDisplay", "print_summary", "progress_callback"]
+__all__ = ["ProgressBar", "RunDisplay", "print_summary", "progress_callback"]
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -48,8 +49,8 @@ def print_summary(summary: RunSummary) -> None:
     console.print(describe_summary(summary))
 
 
-class _ProgressBar:
-    """A rich progress bar counting results, failures and time-outs."""
+class ProgressBar:
+    """A rich progress bar counting results, failures and time-outs; ``stop()`` it at the end."""
 
     def __init__(self, total: int) -> None:
         self.progress = Progress(
@@ -74,16 +75,17 @@ class _ProgressBar:
         self.progress.update(self.bar, advance=1, failed=self.failed, timeout=self.timeout)
 
     def stop(self) -> None:
+        """Stop redrawing the bar (it stays on the screen)."""
         self.progress.stop()
 
 
-def progress_callback(total: int) -> _ProgressBar | ProgressLog:
+def progress_callback(total: int) -> ProgressBar | ProgressLog:
     """A result callback showing progress: a bar on a terminal, else a line every 30 s.
 
-    Call ``stop()`` on a bar when the run ends.
+    Call its ``stop()`` when the run ends.
     """
     if console.is_terminal:
-        return _ProgressBar(total)
+        return ProgressBar(total)
     return ProgressLog(total, lambda line: console.print(line, markup=False))
 
 
@@ -91,16 +93,15 @@ class RunDisplay(RunObserver):
     """Prints what :func:`~warmstart.benchmarks.runner.run_spec` reports.
 
     Use as a context manager so that the spinner and progress bar stop even
-    when the run raises.
+    when the run raises; :meth:`busy` shows any other long stage the same way.
     """
 
     def __init__(self) -> None:
-        """Start the "loading tasks" spinner."""
-        self._status: Status | None = console.status("loading tasks...")
-        self._status.start()
-        self._progress: _ProgressBar | ProgressLog | None = None
+        """Show nothing yet: the spinner starts with the first task loaded."""
+        self._status: Status | None = None
+        self._progress: ProgressBar | ProgressLog | None = None
 
-    def __enter__(self) -> RunDisplay:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -115,14 +116,22 @@ class RunDisplay(RunObserver):
         if self._status is not None:
             self._status.stop()
             self._status = None
-        if isinstance(self._progress, _ProgressBar):
+        if self._progress is not None:
             self._progress.stop()
         self._progress = None
 
+    def busy(self, what: str) -> None:
+        """Show ``what`` beside a spinner until the next line is printed."""
+        if self._status is None:
+            self._stop()
+            self._status = console.status(what)
+            self._status.start()
+        else:
+            self._status.update(what)
+
     def loading(self, task_name: str) -> None:
         """Show which task is loading."""
-        if self._status is not None:
-            self._status.update(f"loading {task_name}")
+        self.busy(f"loading {task_name}")
 
     def planned(self, spec: PlanSpec, plan: Plan) -> None:
         """Print the plan's header, or that there is nothing to do."""
