@@ -16,16 +16,21 @@ from warmstart.metamodel.errors import FailedPreconditionError
 __all__ = [
     "KB_FEATURES",
     "KB_MODELS",
+    "KB_PLAN",
+    "KB_PROVENANCE",
     "KB_RECORDS",
     "KnowledgeBase",
     "default_kb_dir",
     "file_sha256",
+    "kb_files",
     "source_root",
 ]
 
 KB_RECORDS = "pmlb_records.parquet"
 KB_FEATURES = "pmlb_features.parquet"
 KB_MODELS = "models"
+KB_PLAN = "plan.toml"
+KB_PROVENANCE = "provenance.json"
 # The folder holding kb/: a source tree's root, or warmstart/ of site-packages in a wheel.
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +102,10 @@ def file_sha256(path: Path) -> str:
 def source_root() -> Path:
     """A source tree's root (the shared datasets lie beside it); in a wheel, the package."""
     return _ROOT
+
+
+def kb_files(root: Path) -> list[str]:
+    """The data files a knowledge-base folder holds, relative: records, features, bundles."""
+    names = [KB_RECORDS, KB_FEATURES]
+    names += sorted(f"{KB_MODELS}/{p.name}" for p in (root / KB_MODELS).glob("*.wsb"))
+    return [name for name in names if (root / name).is_file()]

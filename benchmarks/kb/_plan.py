@@ -1,6 +1,6 @@
 """The knowledge base's plan (``kb/plan.toml``): which benchmark runs make it, as data.
 
-A plan names a suite kind (its path comes from the command line), the
+A plan names a suite kind (its path is given to the build), the
 meta-feature version, and a list of steps; each step is one ``warmstart bench
 run`` (learners, configs per learner, how many tasks, the protocol). Loading
 checks every field and names the file and field of the first bad one.

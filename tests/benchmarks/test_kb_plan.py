@@ -1,0 +1,140 @@
+"""The knowledge base's plan file: loading, checking, and the shipped one; its layout."""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+import warmstart
+from warmstart.benchmarks.kb import KbStep, default_kb_dir, load_kb_plan
+from warmstart.benchmarks.learners import available_learners
+from warmstart.benchmarks.runner import Protocol
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
+
+REPO = Path(__file__).resolve().parents[2]
+PLAN = """\
+suite = "sklearn"
+feature_version = "mf-1"
+
+[[steps]]
+learners = ["knn", "logistic_regression"]
+configs = 2
+folds = 2
+
+[[steps]]
+learners = ["knn"]
+configs = 3
+tasks = 2
+folds = 2
+"""
+
+
+def _plan_with(old: str, new: str) -> str:
+    assert old in PLAN
+    return PLAN.replace(old, new, 1)
+
+
+BAD_PLANS = [
+    (None, "no plan file at"),
+    ("suite = 'sklearn'\n[[steps]\n", "is not valid TOML"),
+    (_plan_with('["knn", "logistic_regression"]', '["knn", "xgboost"]'), "no learner named"),
+    (_plan_with('["knn", "logistic_regression"]', '["knn", "knn"]'), "names a learner twice"),
+    (_plan_with("configs = 2", "configs = -2"), "steps[0].configs must be an integer >= 1, got -2"),
+    (_plan_with("tasks = 2", "tasks = -1"), "steps[1].tasks must be an integer >= 1, got -1"),
+    (
+        _plan_with("tasks = 2", "tasks = 2\nmin_rows = 0"),
+        "steps[1].min_rows must be an integer >= 1, got 0",
+    ),
+    (_plan_with("folds = 2", "fold = 2"), "unknown key 'fold' in steps[0]; allowed keys: learners"),
+    (_plan_with("suite =", "suites ="), "unknown key 'suites'; allowed keys: suite"),
+    (_plan_with('"mf-1"', '"mf-9"'), "feature_version must be one of mf-1; got 'mf-9'"),
+    (_plan_with("configs = 2\n", ""), "steps[0].configs is missing"),
+    (_plan_with("folds = 2\n", "folds = 2\nseeds = [-1]\n"), "steps[0].seeds must be"),
+    (_plan_with("folds = 2\n", "folds = 2\nrow_cap = 5\n"), "steps[0].row_cap must be 0"),
+    (_plan_with("folds = 2\n", "folds = 2\ntime_limit = 0\n"), "steps[0].time_limit must be"),
+    ('suite = "sklearn"\nfeature_version = "mf-1"\nsteps = []\n', "steps must be a non-empty"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_PLANS)
+def test_a_bad_plan_is_refused_naming_the_file_and_the_problem(
+    text: str | None, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.toml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(InvalidRequestError) as caught:
+        load_kb_plan(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_a_plan_loads_with_the_defaults_filled_in(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN)
+    plan = load_kb_plan(path)
+    assert (plan.path, plan.suite, plan.feature_version) == (path, "sklearn", FEATURE_VERSION)
+    assert plan.learners == ["knn", "logistic_regression"]
+    assert plan.steps[1] == KbStep(learners=("knn",), configs=3, tasks=2, folds=2)
+    assert plan.to_dict()["steps"][1] == {
+        "learners": ["knn"],
+        "configs": 3,
+        "tasks": 2,
+        "folds": 2,
+        "row_cap": 2000,
+        "time_limit": 120.0,
+        "seeds": [0],
+    }
+    spec = plan.steps[1].spec("sklearn:iris", ("knn",), shard=(1, 2))
+    assert (spec.suite, spec.learners, spec.n_configs, spec.max_tasks) == (
+        "sklearn:iris",
+        ["knn"],
+        3,
+        2,
+    )
+    assert (spec.protocol, spec.shard) == (Protocol(folds=2, row_cap=2000), (1, 2))
+
+
+def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
+    plan = load_kb_plan(REPO / "kb" / "plan.toml")
+    assert plan.suite == "pmlb"
+    assert plan.feature_version == FEATURE_VERSION
+    assert set(plan.learners) <= set(available_learners())
+    assert len(plan.learners) == 8
+    first = plan.steps[0]
+    assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
+    *sampled, sized = plan.steps
+    assert all(
+        (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in sampled
+    )
+    # The last step: the first 12 LightGBM configs at all rows of the tasks over 2,000.
+    assert (sized.learners, sized.configs, sized.min_rows, sized.row_cap) == (
+        ("lightgbm",),
+        12,
+        2001,
+        0,
+    )
+
+
+def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
+    kb = default_kb_dir()
+    assert kb == REPO / "kb"
+    assert (kb / "pmlb_records.parquet").is_file()
+    # The wheel's copy is the package data under warmstart/kb, a link to the same folder.
+    assert (Path(warmstart.__file__).parent / "kb").resolve() == kb
+
+
+def test_the_wheel_ships_every_file_of_the_knowledge_base() -> None:
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["warmstart"]
+    kb = REPO / "kb"
+    for path in kb.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        relative = "kb/" + path.relative_to(kb).as_posix()
+        assert any(fnmatch(relative, p) for p in package_data), f"{relative} is not shipped"
