@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from tests.benchmarks.kb_plan import PLAN, SUITE
 from warmstart.benchmarks.kb import (
     BuildObserver,
     KbBuild,
@@ -30,23 +31,6 @@ from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestEr
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore, import_records
 
-SUITE = "sklearn:iris,wine,breast_cancer"
-# Three tasks per space: a bundle's task index needs at least three.
-PLAN = """\
-suite = "sklearn"
-feature_version = "mf-1"
-
-[[steps]]
-learners = ["knn", "logistic_regression"]
-configs = 2
-folds = 2
-
-[[steps]]
-learners = ["knn"]
-configs = 3
-tasks = 2
-folds = 2
-"""
 KNN_RECORDS = 3 * 2 + 2  # step 0 on three tasks; step 1 adds a third config on two
 LR_RECORDS = 3 * 2
 OUTPUTS = {

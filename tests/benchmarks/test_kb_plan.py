@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import warmstart
+from tests.benchmarks.kb_plan import PLAN
 from warmstart.benchmarks.kb import KbStep, default_kb_dir, load_kb_plan
 from warmstart.benchmarks.learners import available_learners
 from warmstart.benchmarks.runner import Protocol
@@ -16,21 +17,6 @@ from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.features import FEATURE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
-PLAN = """\
-suite = "sklearn"
-feature_version = "mf-1"
-
-[[steps]]
-learners = ["knn", "logistic_regression"]
-configs = 2
-folds = 2
-
-[[steps]]
-learners = ["knn"]
-configs = 3
-tasks = 2
-folds = 2
-"""
 
 
 def _plan_with(old: str, new: str) -> str:

@@ -17,26 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.benchmarks.kb_plan import PLAN, SUITE
 from warmstart.benchmarks.kb import _write as kb_write
 from warmstart.service.cli import app
 
 runner = CliRunner()
-SUITE = "sklearn:iris,wine,breast_cancer"
-PLAN = """\
-suite = "sklearn"
-feature_version = "mf-1"
-
-[[steps]]
-learners = ["knn", "logistic_regression"]
-configs = 2
-folds = 2
-
-[[steps]]
-learners = ["knn"]
-configs = 3
-tasks = 2
-folds = 2
-"""
 # Logistic regression on the first of the three tasks: two evaluations, too few to train.
 PART = ("--learners", "logistic_regression", "--shard", "1/2")
 
