@@ -59,7 +59,7 @@ class _BuildDisplay(RunDisplay, BuildObserver):
         self._index = 0
 
     def step(self, index: int, plan: KbPlan, learners: tuple[str, ...]) -> None:
-        self._stop()
+        self.stop()
         self._index = index
         step = plan.steps[index]
         console.print(f"\nsteps[{index}] of {len(plan.steps)}: {step.describe()}", markup=False)
@@ -78,22 +78,22 @@ class _BuildDisplay(RunDisplay, BuildObserver):
             console.print(f"interrupted in steps[{self._index}]: {saved} evaluations saved")
 
     def evaluated(self, new_records: int) -> None:
-        self._stop()
+        self.stop()
         console.print(f"\nevaluations done: {new_records} new records in this build")
 
     def described(self, computed: int) -> None:
-        self._stop()
+        self.stop()
         console.print(f"meta-features {FEATURE_VERSION}: {computed} tasks described")
 
     def exported(self, records: int, spaces: int, features: int) -> None:
-        self._stop()
+        self.stop()
         console.print(
             f"\nexported {records} records of {spaces} spaces and the meta-features of "
             f"{features} tasks"
         )
 
     def trained(self, space: SpaceBuilt) -> None:
-        self._stop()
+        self.stop()
         training = space.training or {}
         console.print(
             f"trained {space.bundle_version} on {training.get('records')} records of "
@@ -101,7 +101,7 @@ class _BuildDisplay(RunDisplay, BuildObserver):
         )
 
     def warning(self, message: str) -> None:
-        self._stop()
+        self.stop()
         err_console.print(f"warning: {message}", markup=False)
 
 
@@ -194,7 +194,7 @@ def build(
         try:
             kb_build.run(store, display)
         except KeyboardInterrupt:
-            display.__exit__(None, None, None)  # stop the spinner before printing
+            display.stop()
             err_console.print(
                 "interrupted: finished evaluations are saved and nothing in "
                 f"{request.out} was changed; run the same command again to resume",

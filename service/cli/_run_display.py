@@ -110,9 +110,10 @@ class RunDisplay(RunObserver):
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._stop()
+        self.stop()
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Stop the spinner and the progress display, if shown."""
         if self._status is not None:
             self._status.stop()
             self._status = None
@@ -123,7 +124,7 @@ class RunDisplay(RunObserver):
     def busy(self, what: str) -> None:
         """Show ``what`` beside a spinner until the next line is printed."""
         if self._status is None:
-            self._stop()
+            self.stop()
             self._status = console.status(what)
             self._status.start()
         else:
@@ -135,7 +136,7 @@ class RunDisplay(RunObserver):
 
     def planned(self, spec: PlanSpec, plan: Plan) -> None:
         """Print the plan's header, or that there is nothing to do."""
-        self._stop()
+        self.stop()
         console.print(describe_plan(spec, plan))
         if not plan.jobs:
             console.print("nothing to do")
@@ -152,5 +153,5 @@ class RunDisplay(RunObserver):
 
     def finished(self, summary: RunSummary) -> None:
         """Stop the progress display and print the summary."""
-        self._stop()
+        self.stop()
         print_summary(summary)
