@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,10 +28,11 @@ import grpc
 import pandas as pd
 import pyarrow as pa
 
-from warmstart.metamodel.types import ConfigValue, TaskType
+from warmstart.metamodel.types import ConfigValue, Observation, Task, TaskType
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.wire import convert
+from warmstart.service.wire import tasks as task_wire
 from warmstart.service.wire.api import (
     DescribeUpload,
     ModelSummary,
@@ -44,8 +45,15 @@ from warmstart.service.wire.api import (
     TableFormat,
     TaskDescription,
 )
+from warmstart.service.wire.tasks import (
+    RegisteredTask,
+    TaskDetail,
+    TaskListing,
+    TaskRegistration,
+)
 
 __all__ = [
+    "AlreadyExistsRpcError",
     "FailedPreconditionRpcError",
     "InvalidArgumentRpcError",
     "NotFoundRpcError",
@@ -85,6 +93,10 @@ class NotFoundRpcError(WarmstartRpcError):
     """NOT_FOUND: an unknown task, space or model."""
 
 
+class AlreadyExistsRpcError(WarmstartRpcError):
+    """ALREADY_EXISTS: a result id reported before with another payload."""
+
+
 class FailedPreconditionRpcError(WarmstartRpcError):
     """FAILED_PRECONDITION: the service cannot serve this now (e.g. no model loaded)."""
 
@@ -108,6 +120,7 @@ class UnavailableRpcError(WarmstartRpcError):
 _ERRORS: dict[grpc.StatusCode, type[WarmstartRpcError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentRpcError,
     grpc.StatusCode.NOT_FOUND: NotFoundRpcError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsRpcError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionRpcError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedRpcError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedRpcError,
@@ -226,8 +239,13 @@ class WarmstartClient:
         max_fit_seconds: float | None = None,
         exclude: Iterable[Mapping[str, ConfigValue]] = (),
         train_rows: int | None = None,
+        observations: Iterable[Observation | tuple[Mapping[str, ConfigValue], float]] = (),
     ) -> SuggestAnswer:
         """Ask for ``k`` configs of ``space`` for a task.
+
+        With a task id, the task's results reported in the space steer the answer, with
+        ``observations``; :attr:`SuggestAnswer.observations` says how many were used. No
+        observed config is suggested again.
 
         Args:
             task: ``{name: value}`` meta-features, or the id of a task the service knows.
@@ -238,6 +256,8 @@ class WarmstartClient:
             max_fit_seconds: Leave out configs predicted to fit slower than this.
             exclude: Configs already tried.
             train_rows: Rows the configs will be trained on (default: the table's rows).
+            observations: Configs evaluated on the task with their scores (higher is
+                better), as :class:`Observation` or ``(config, score)`` pairs.
 
         Raises:
             WarmstartRpcError: The server refused the request.
@@ -251,6 +271,9 @@ class WarmstartClient:
             max_fit_seconds=max_fit_seconds,
             exclude=tuple(exclude),
             train_rows=train_rows,
+            observations=tuple(
+                o if isinstance(o, Observation) else Observation(o[0], o[1]) for o in observations
+            ),
         )
         message = self._call(
             self._stub.SuggestConfigs, lambda: convert.suggest_request_to_proto(request)
@@ -258,9 +281,14 @@ class WarmstartClient:
         return convert.suggest_answer_from_proto(message)
 
     def report(self, results: Sequence[ReportedResult]) -> ReportSummary:
-        """Report results; all are stored or none. Re-sending an id is a no-op.
+        """Report results of tasks the service knows; all are stored or none.
+
+        Re-sending an id with the same payload is a no-op (``already``); a new id whose
+        evaluation is stored already is not stored and is listed
+        (:attr:`ReportSummary.duplicate_ids`).
 
         Raises:
+            AlreadyExistsRpcError: An id was reported before with another payload.
             WarmstartRpcError: The server refused the batch (nothing was stored).
         """
         message = convert.report_request_to_proto(results)
@@ -268,13 +296,19 @@ class WarmstartClient:
             self._call(self._stub.ReportResults, lambda: message)
         )
 
-    def describe(self, X: Any, y: Any, task_type: TaskType | str | None = None) -> TaskDescription:
+    def describe(
+        self, X: Any, y: Any, task_type: TaskType | str | None = None, *, name: str = ""
+    ) -> TaskDescription:
         """Compute a dataset's meta-features on the server (streamed as Arrow IPC in chunks).
+
+        With a write token the server also stores the task (under ``name``) and the
+        answer carries its ``task_id``; without one ``task_id`` is empty.
 
         Args:
             X: Features: a pandas DataFrame or a 2-D array.
             y: Target, one value per row.
             task_type: ``"binary"``, ``"multiclass"``, ``"regression"``; ``None``: inferred.
+            name: The task's name if stored (empty: ``client/<task_id>``).
 
         Raises:
             WarmstartRpcError: The server refused the data.
@@ -284,10 +318,75 @@ class WarmstartClient:
             _TARGET_COLUMN,
             TaskType(task_type) if task_type else None,
             _to_ipc(X, y),
+            name,
         )
         chunks = convert.upload_to_chunks(upload, self.chunk_bytes)
         message = self._call(self._stub.DescribeTask, lambda: iter(chunks))
         return convert.description_from_proto(message)
+
+    def register_task(
+        self,
+        features: Mapping[str, float],
+        *,
+        feature_version: str,
+        task_type: TaskType | str,
+        n_rows: int,
+        n_features: int,
+        name: str = "",
+    ) -> RegisteredTask:
+        """Store a task whose meta-features were computed here (needs a write token).
+
+        The id is derived from the content: registering the same task again returns it
+        with ``created`` false (and its first name).
+
+        Args:
+            features: ``{name: value}`` meta-features (left out or NaN: undefined).
+            feature_version: Their version (a served model's, see :meth:`model_info`).
+            task_type: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+            n_rows: The table's rows.
+            n_features: Its feature columns (the target left out).
+            name: A name to list it by (empty: ``client/<task_id>``).
+
+        Raises:
+            WarmstartRpcError: The server refused the task.
+        """
+        registration = TaskRegistration(
+            name, TaskType(task_type), n_rows, n_features, feature_version, dict(features)
+        )
+        message = self._call(
+            self._stub.RegisterTask, lambda: task_wire.registration_to_proto(registration)
+        )
+        return task_wire.registered_from_proto(message)
+
+    def list_tasks(
+        self, *, name_prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> TaskListing:
+        """One page of the tasks the service knows, by name then id.
+
+        Args:
+            name_prefix: Only tasks whose name starts with this (case-sensitive).
+            page_size: Tasks on the page, 1 to 1000 (0: the server's default, 100).
+            page_token: The previous page's ``next_page_token`` (empty: the first page).
+        """
+        request = pb.ListTasksRequest(
+            page_size=page_size, page_token=page_token, name_prefix=name_prefix
+        )
+        return task_wire.task_listing_from_proto(self._call(self._stub.ListTasks, lambda: request))
+
+    def iter_tasks(self, *, name_prefix: str = "", page_size: int = 0) -> Iterator[Task]:
+        """Every task the service knows (whose name starts with ``name_prefix``), page by page."""
+        token = ""
+        while True:
+            page = self.list_tasks(name_prefix=name_prefix, page_size=page_size, page_token=token)
+            yield from page.tasks
+            token = page.next_page_token
+            if not token:
+                return
+
+    def get_task(self, task_id: str) -> TaskDetail:
+        """A task with its stored meta-features and how many results it has per space."""
+        message = self._call(self._stub.GetTask, lambda: pb.GetTaskRequest(task_id=task_id))
+        return task_wire.task_detail_from_proto(message)
 
     def spaces(self) -> list[SpaceInfo]:
         """Every search space the service knows."""

@@ -1,7 +1,7 @@
 """Bearer-token access control: reads (optionally open), writes, and admin.
 
 A call sends ``authorization: Bearer <token>`` metadata. Admin tokens may do
-everything, write tokens may report results and read; with reads closed any
+everything, write tokens may report results, register tasks and read; with reads closed any
 valid token reads. Tokens are compared in constant time.
 """
 
@@ -53,6 +53,11 @@ class TokenGuard:
     def open_to_all(self, access: Access) -> bool:
         """Whether calls needing ``access`` are allowed without a token (open reads)."""
         return access is Access.READ and self._reads_open
+
+    @staticmethod
+    def sends_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> bool:
+        """Whether a call carries authorization metadata (valid or not)."""
+        return any(k.lower() == _HEADER for k, _ in metadata or ())
 
     def check(
         self, access: Access, metadata: Iterable[tuple[str, str | bytes]] | None, rpc: str

@@ -34,9 +34,11 @@ from warmstart.service.wire.limits import (
     MAX_FEATURES,
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
+    MAX_PAGE_TOKEN_CHARS,
     MAX_PATH_CHARS,
     MAX_SMALL_REQUEST_BYTES,
     MAX_SUGGEST_BYTES,
+    MAX_TASK_NAME_CHARS,
     MAX_VALUE_CHARS,
     text,
 )
@@ -48,9 +50,11 @@ __all__ = [
     "MAX_FEATURES",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",
+    "MAX_PAGE_TOKEN_CHARS",
     "MAX_PATH_CHARS",
     "MAX_SMALL_REQUEST_BYTES",
     "MAX_SUGGEST_BYTES",
+    "MAX_TASK_NAME_CHARS",
     "MAX_VALUE_CHARS",
     "ChunkFields",
     "Undecodable",
@@ -61,7 +65,7 @@ __all__ = [
 ]
 
 MAX_CHUNK_FIELDS = 16
-"""Most fields one DescribeTask chunk may carry (it has four)."""
+"""Most fields one DescribeTask chunk may carry (it has five)."""
 
 _R = TypeVar("_R")
 _M = TypeVar("_M", bound=Message)
@@ -158,6 +162,7 @@ class ChunkFields:
     target: str
     task_type: str
     data: memoryview
+    name: str = ""
 
 
 def _field_number(name: str, kind: int) -> int:
@@ -174,9 +179,10 @@ _FORMAT = _field_number("format", FieldDescriptor.TYPE_ENUM)
 _TARGET = _field_number("target", FieldDescriptor.TYPE_STRING)
 _TASK_TYPE = _field_number("task_type", FieldDescriptor.TYPE_STRING)
 _DATA = _field_number("data", FieldDescriptor.TYPE_BYTES)
-if len(pb.DescribeTaskChunk.DESCRIPTOR.fields) != 4:
+_NAME = _field_number("name", FieldDescriptor.TYPE_STRING)
+if len(pb.DescribeTaskChunk.DESCRIPTOR.fields) != 5:
     raise ImportError("DescribeTaskChunk has fields decode_chunk does not read")
-_WIRE_TYPES = {_FORMAT: _VARINT, _TARGET: _LEN, _TASK_TYPE: _LEN, _DATA: _LEN}
+_WIRE_TYPES = {_FORMAT: _VARINT, _TARGET: _LEN, _TASK_TYPE: _LEN, _DATA: _LEN, _NAME: _LEN}
 
 
 def _varint(view: memoryview, at: int) -> tuple[int, int]:
@@ -203,7 +209,7 @@ def decode_chunk(raw: bytes) -> ChunkFields:
     """
     view = memoryview(raw)
     at, seen = 0, 0
-    table_format, strings, data = 0, {_TARGET: "", _TASK_TYPE: ""}, view[0:0]
+    table_format, strings, data = 0, {_TARGET: "", _TASK_TYPE: "", _NAME: ""}, view[0:0]
     while at < len(view):
         seen += 1
         if seen > MAX_CHUNK_FIELDS:
@@ -236,4 +242,4 @@ def decode_chunk(raw: bytes) -> ChunkFields:
                 raise DecodeError("truncated message")
         else:
             raise DecodeError(f"field {number} has wire type {wire}, which no field here uses")
-    return ChunkFields(table_format, strings[_TARGET], strings[_TASK_TYPE], data)
+    return ChunkFields(table_format, strings[_TARGET], strings[_TASK_TYPE], data, strings[_NAME])

@@ -17,6 +17,7 @@ from warmstart.metamodel.errors import (
     StorageError,
     WarmstartError,
 )
+from warmstart.metamodel.store import ConflictError
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -51,6 +52,7 @@ _TABLE: tuple[tuple[type[WarmstartError], grpc.StatusCode], ...] = (
     (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (ConflictError, grpc.StatusCode.ALREADY_EXISTS),
     # SchemaMismatchError is a FailedPreconditionError: the operator must upgrade the database.
     (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
     # The database is down, locked past its timeout or failed mid-transaction: retrying may work.

@@ -35,10 +35,12 @@ from warmstart.metamodel.types import (
     RecordStatus,
     SearchSpace,
     TaskFeatures,
+    TaskType,
 )
 from warmstart.service.server._dataset import read_upload
 from warmstart.service.server._edge import MAX_ID_CHARS
 from warmstart.service.server._models import ModelRegistry, ServedModel
+from warmstart.service.server._tasks import MAX_OBSERVATIONS, TaskBook, checked_observations
 from warmstart.service.wire.api import (
     DescribeUpload,
     ModelSummary,
@@ -49,6 +51,12 @@ from warmstart.service.wire.api import (
     SuggestAnswer,
     SuggestRequest,
     TaskDescription,
+)
+from warmstart.service.wire.tasks import (
+    RegisteredTask,
+    TaskDetail,
+    TaskListing,
+    TaskRegistration,
 )
 
 __all__ = ["MAX_RESULT_ID_LENGTH", "Operations"]
@@ -87,6 +95,7 @@ class Operations:
         self.models = models
         self.store = store
         self.max_results = max_results
+        self.tasks = TaskBook(models, store)
 
     # -- SuggestConfigs ------------------------------------------------------------------------
 
@@ -132,12 +141,15 @@ class Operations:
                         model.version,
                         result.out_of_distribution,
                         model.bundle.space.space_id,
+                        result.observations,
                     )
                 )
         return [a for a in answers if a is not None]
 
     def _query(self, request: SuggestRequest, model: ServedModel) -> SuggestQuery:
-        """The recommender's query for a request: the task's features, the checked excludes."""
+        """The recommender's query for a request: the task's features, the checked excludes,
+        and the observations: the task's stored results in the space (with a task id), then
+        those the request gives."""
         features = self._task_features(request, model)
         space = model.configspace
         exclude: list[dict[str, ConfigValue]] = []
@@ -146,8 +158,17 @@ class Operations:
                 exclude.append(validate_config(space, config))
             except InvalidRequestError as exc:
                 raise InvalidRequestError(f"exclude[{i}]: {exc}") from None
+        observations = checked_observations(model, request.observations)
+        if request.task_id is not None:
+            room = MAX_OBSERVATIONS - len(observations)
+            observations = self.tasks.observations(request.task_id, model, room) + observations
         return SuggestQuery(
-            features, request.k, request.max_fit_seconds, tuple(exclude), request.train_rows
+            features,
+            request.k,
+            request.max_fit_seconds,
+            tuple(exclude),
+            request.train_rows,
+            tuple(observations),
         )
 
     def _task_features(self, request: SuggestRequest, model: ServedModel) -> Mapping[str, float]:
@@ -181,11 +202,14 @@ class Operations:
         """Validate a whole batch, then store it in one transaction: all of it or nothing.
 
         Each result becomes a record with ``source=client`` and its id as
-        ``external_id``; an id stored before is counted as ``already``.
+        ``external_id``. An id stored before with the same payload counts as
+        ``already``; a new id whose evaluation is stored under another id is a
+        duplicate (not stored, listed).
 
         Raises:
             InvalidRequestError: Any result is invalid (up to ten problems are listed).
             NotFoundError: A result names a task or space the service does not know.
+            ConflictError: An id is stored with another payload (nothing is stored).
         """
         self.check_batch_size(len(results))
         invalid: list[str] = []
@@ -244,8 +268,8 @@ class Operations:
         missing.extend(self._missing_tasks(results))
         if missing:
             raise NotFoundError(_listed("unknown task or space", missing))
-        stored = self.store.add_records(records)
-        return ReportSummary(stored=stored, already=len(records) - stored)
+        outcome = self.store.add_reported(records)
+        return ReportSummary(outcome.stored, outcome.already, outcome.duplicates)
 
     def check_batch_size(self, n_results: int) -> None:
         """Refuse a report of no results or of more than ``max_results``.
@@ -313,8 +337,9 @@ class Operations:
 
     # -- DescribeTask --------------------------------------------------------------------------
 
-    def describe(self, upload: DescribeUpload) -> TaskDescription:
-        """Compute the meta-features of an uploaded dataset.
+    def describe(self, upload: DescribeUpload, *, store: bool = False) -> TaskDescription:
+        """Compute the meta-features of an uploaded dataset; with ``store``, also store the
+        task under its content id (named ``upload.name``) and say its id.
 
         Raises:
             InvalidRequestError: Malformed data, no target column, or data the
@@ -328,7 +353,48 @@ class Operations:
             names=FEATURE_NAMES,
             values=tuple(values[name] for name in FEATURE_NAMES),
         )
-        return TaskDescription(features, task_type, int(X.shape[0]), int(X.shape[1]))
+        n_rows, n_columns = int(X.shape[0]), int(X.shape[1])
+        if not store:
+            return TaskDescription(features, task_type, n_rows, n_columns)
+        n_classes = None if task_type is TaskType.REGRESSION else int(y.nunique())
+        registered = self.tasks.store_task(
+            upload.name, task_type, n_rows, n_columns, features, n_classes
+        )
+        return TaskDescription(
+            features,
+            task_type,
+            n_rows,
+            n_columns,
+            registered.task.task_id,
+            registered.created,
+        )
+
+    # -- RegisterTask, ListTasks, GetTask ------------------------------------------------------
+
+    def register_task(self, registration: TaskRegistration) -> RegisteredTask:
+        """Store a task whose meta-features the client computed; a no-op if it is stored.
+
+        Raises:
+            InvalidRequestError: An unspecified type, a bad count, or meta-features not of
+                a version and names the service knows.
+        """
+        return self.tasks.register(registration)
+
+    def list_tasks(self, page_size: int, page_token: str, name_prefix: str) -> TaskListing:
+        """One page of the tasks the service knows, by name then id.
+
+        Raises:
+            InvalidRequestError: A page size out of range or a token not given out here.
+        """
+        return self.tasks.page(page_size, page_token, name_prefix)
+
+    def get_task(self, task_id: str) -> TaskDetail:
+        """A task with its stored meta-features and its results per space.
+
+        Raises:
+            NotFoundError: No such task.
+        """
+        return self.tasks.detail(task_id)
 
     # -- spaces, model info, reload ------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -37,9 +38,11 @@ from warmstart.service.server._batching import Batcher
 from warmstart.service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
 from warmstart.service.server._edge import (
     MAX_EXCLUDE,
+    MAX_PAGE_TOKEN_CHARS,
     MAX_PATH_CHARS,
     MAX_SMALL_REQUEST_BYTES,
     MAX_SUGGEST_BYTES,
+    MAX_TASK_NAME_CHARS,
     ChunkFields,
     Undecodable,
     decode_chunk,
@@ -51,6 +54,7 @@ from warmstart.service.server._errors import DeadlineExceededError, status_for
 from warmstart.service.server._observe import CallMetrics, log_call
 from warmstart.service.server._operations import Operations
 from warmstart.service.wire import convert
+from warmstart.service.wire import tasks as _task_wire
 from warmstart.service.wire.api import (
     ReportSummary,
     SuggestAnswer,
@@ -133,6 +137,20 @@ class CallRunner:
         self.metrics.observe(rpc, code.name, seconds)
         log_call(rpc, code.name, seconds * 1000, context.peer())
 
+    def may_write(self, context: Context, rpc: str) -> bool:
+        """Whether a call sends a token, checked as a write token: the calls that store
+        what they compute when they may (DescribeTask).
+
+        Raises:
+            UnauthenticatedError: The token is malformed or unknown.
+            PermissionDeniedError: The server has no write token at all.
+        """
+        metadata = context.invocation_metadata()
+        if not self._guard.sends_token(metadata):
+            return False
+        self._guard.check(Access.WRITE, metadata, rpc)
+        return True
+
     @staticmethod
     async def blocking(
         context: Context,
@@ -213,9 +231,10 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
 
         async def body() -> bytes:
             convert.check_suggest_counts(request)
-            if len(request.exclude) > EXCLUDE_ON_LOOP:
-                # Checking excluded configs takes time that grows with them (about 50 us
-                # each): past a few milliseconds' worth, in the thread of long work.
+            if len(request.exclude) + len(request.observations) > EXCLUDE_ON_LOOP:
+                # Checking excluded and observed configs takes time that grows with them
+                # (about 50 us each): past a few milliseconds' worth, in the thread of
+                # long work.
                 answer = await self._runner.blocking(
                     context, self._suggest_decoding, request, self._heavy
                 )
@@ -258,7 +277,8 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
     async def DescribeTask(  # type: ignore[override]  # noqa: N802 - the proto names it
         self, request_iterator: AsyncIterator[ChunkFields | Undecodable], context: Context
     ) -> pb.DescribeTaskResponse:
-        """Meta-features of a dataset streamed in chunks.
+        """Meta-features of a dataset streamed in chunks; with a write token the task is
+        also stored and its id returned (without one nothing is stored).
 
         The stream's byte limit and the budget of all streams at once are enforced as
         chunks arrive; the bytes stay counted against the budget until the answer is
@@ -266,14 +286,17 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """
 
         async def body() -> pb.DescribeTaskResponse:
+            store = self._runner.may_write(context, "DescribeTask")
             collector = ChunkCollector(self._max_describe, self._uploads)
+            name = ""
             try:
                 async for chunk in request_iterator:
                     if isinstance(chunk, Undecodable):
                         raise chunk.error()
                     collector.add(*convert.chunk_header(chunk), chunk.data)
+                    name = text(chunk.name, "name", MAX_TASK_NAME_CHARS) or name
                 description = await self._runner.blocking(
-                    context, self._describe, collector, self._heavy
+                    context, self._describe, (collector, name, store), self._heavy
                 )
             finally:
                 collector.release()
@@ -282,8 +305,51 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
 
         return await self._runner.run("DescribeTask", Access.READ, context, body)
 
-    def _describe(self, collector: ChunkCollector) -> TaskDescription:
-        return self._ops.describe(collector.finish())
+    def _describe(self, asked: tuple[ChunkCollector, str, bool]) -> TaskDescription:
+        collector, name, store = asked
+        return self._ops.describe(replace(collector.finish(), name=name), store=store)
+
+    async def RegisterTask(  # noqa: N802 - the proto names it
+        self, request: pb.RegisterTaskRequest, context: Context
+    ) -> pb.RegisterTaskResponse:
+        """Store a task whose meta-features the client computed (write token)."""
+
+        async def body() -> pb.RegisterTaskResponse:
+            registration = _task_wire.registration_from_proto(request)
+            registered = await self._runner.blocking(context, self._ops.register_task, registration)
+            return _task_wire.registered_to_proto(registered)
+
+        return await self._runner.run("RegisterTask", Access.WRITE, context, body, request)
+
+    async def ListTasks(  # noqa: N802 - the proto names it
+        self, request: pb.ListTasksRequest, context: Context
+    ) -> pb.ListTasksResponse:
+        """A page of the tasks the service knows."""
+
+        async def body() -> pb.ListTasksResponse:
+            asked = (
+                int(request.page_size),
+                text(request.page_token, "page_token", MAX_PAGE_TOKEN_CHARS),
+                text(request.name_prefix, "name_prefix"),
+            )
+            listing = await self._runner.blocking(
+                context, lambda a: self._ops.list_tasks(*a), asked
+            )
+            return _task_wire.task_listing_to_proto(listing)
+
+        return await self._runner.run("ListTasks", Access.READ, context, body, request)
+
+    async def GetTask(  # noqa: N802 - the proto names it
+        self, request: pb.GetTaskRequest, context: Context
+    ) -> pb.GetTaskResponse:
+        """One task with its meta-features and results per space."""
+
+        async def body() -> pb.GetTaskResponse:
+            task_id = text(request.task_id, "task_id")
+            detail = await self._runner.blocking(context, self._ops.get_task, task_id)
+            return _task_wire.task_detail_to_proto(detail)
+
+        return await self._runner.run("GetTask", Access.READ, context, body, request)
 
     async def ListSearchSpaces(  # noqa: N802 - the proto names it
         self, request: pb.ListSearchSpacesRequest, context: Context
@@ -372,6 +438,9 @@ _SIZE_LIMITS = {
     "ListSearchSpaces": _SMALL,
     "GetSearchSpace": _SMALL,
     "GetModelInfo": _SMALL,
+    "RegisterTask": (MAX_SUGGEST_BYTES, ""),
+    "ListTasks": _SMALL,
+    "GetTask": _SMALL,
     "ReloadModel": _SMALL,
 }
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from warmstart.metamodel.types import (
     ConfigValue,
+    Observation,
     RecordStatus,
     SearchSpace,
     Suggestion,
@@ -49,6 +50,11 @@ class SuggestRequest:
     task whose meta-features are stored. A meta-feature left out is treated as
     undefined (NaN), like a NaN value; an infinite value or an unknown name is refused.
 
+    What was observed on the task steers the answer: with ``task_id``, the task's
+    stored successful results in the space, and the ``observations`` given here (for
+    clients that do not report). No observed config is suggested again; with none
+    the answer is the zero-shot one.
+
     Attributes:
         space: Space name (``"lightgbm"``) or space id.
         k: How many configs, 1 to :data:`warmstart.metamodel.recommend.MAX_K`.
@@ -58,6 +64,7 @@ class SuggestRequest:
         max_fit_seconds: Leave out configs predicted to fit slower than this.
         exclude: Configs already tried; each must be valid in the space.
         train_rows: Rows the configs will be trained on (``None``: the table's rows).
+        observations: Configs evaluated on the task with their scores (higher is better).
     """
 
     space: str
@@ -68,16 +75,19 @@ class SuggestRequest:
     max_fit_seconds: float | None = None
     exclude: tuple[Mapping[str, ConfigValue], ...] = ()
     train_rows: int | None = None
+    observations: tuple[Observation, ...] = ()
 
 
 @dataclass(frozen=True)
 class SuggestAnswer:
-    """The configs suggested for one request, best set first."""
+    """The configs suggested for one request, best set first; ``observations`` says how
+    many observations of the task (stored and given) the answer used."""
 
     suggestions: tuple[Suggestion, ...]
     model_version: str
     out_of_distribution: bool
     space_id: str
+    observations: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,15 +117,26 @@ class ReportedResult:
 
 @dataclass(frozen=True)
 class ReportSummary:
-    """What a report did: ``stored`` new results, ``already`` reported before.
+    """What a report did.
 
-    A result counts as ``already`` when its id was stored before, or when the
-    very same evaluation (task, space, config, seed, fidelity) is stored under
-    another id; either way nothing is stored twice.
+    Attributes:
+        stored: New results stored.
+        already: Ids reported before with the same payload (nothing changed).
+        duplicate_ids: New ids whose evaluation (task, space, config, seed, fidelity)
+            is stored already, under another id or from a benchmark: not stored.
+            Repeats of an evaluation need different seeds.
+
+    An id reported before with another payload is refused (ALREADY_EXISTS).
     """
 
     stored: int
     already: int
+    duplicate_ids: tuple[str, ...] = ()
+
+    @property
+    def duplicates(self) -> int:
+        """How many results were duplicates (:attr:`duplicate_ids`)."""
+        return len(self.duplicate_ids)
 
 
 class TableFormat(StrEnum):
@@ -133,16 +154,24 @@ class DescribeUpload:
     target: str
     task_type: TaskType | None
     data: bytes | memoryview
+    name: str = ""
+    """The task's name if it is stored (empty: ``client/<task_id>``)."""
 
 
 @dataclass(frozen=True)
 class TaskDescription:
-    """Meta-features of an uploaded dataset and what it was taken to be."""
+    """Meta-features of an uploaded dataset and what it was taken to be.
+
+    ``task_id`` is the stored task's id when the call had a write token (else empty),
+    and ``created`` whether that call stored it.
+    """
 
     features: TaskFeatures
     task_type: TaskType
     n_rows: int
     n_features: int
+    task_id: str = ""
+    created: bool = False
 
     def as_dict(self) -> dict[str, float]:
         """The meta-features as ``{name: value}`` (NaN where undefined)."""

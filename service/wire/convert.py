@@ -19,6 +19,7 @@ from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.metamodel.types import (
     ConfigValue,
     NeighbourTask,
+    Observation,
     RecordStatus,
     Suggestion,
     SuggestionOrigin,
@@ -45,6 +46,7 @@ from warmstart.service.wire.limits import (
     MAX_FEATURES,
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
+    MAX_OBSERVATIONS,
     MAX_VALUE_CHARS,
     text,
 )
@@ -213,6 +215,10 @@ def suggest_request_from_proto(request: pb.SuggestConfigsRequest) -> SuggestRequ
         max_fit_seconds=max_fit,
         exclude=tuple(config_from_proto(c, f"exclude[{i}]") for i, c in enumerate(request.exclude)),
         train_rows=_train_rows(request.train_rows),
+        observations=tuple(
+            Observation(config_from_proto(o.config, f"observations[{i}]"), float(o.score))
+            for i, o in enumerate(request.observations)
+        ),
     )
 
 
@@ -228,12 +234,17 @@ def _train_rows(value: int) -> int | None:
 
 
 def check_suggest_counts(request: pb.SuggestConfigsRequest) -> None:
-    """Refuse a SuggestConfigs request with more excluded configs or meta-features than
-    allowed, before any of them is read.
+    """Refuse a SuggestConfigs request with more excluded configs, observations or
+    meta-features than allowed, before any of them is read.
 
     Raises:
-        InvalidRequestError: Too many of either.
+        InvalidRequestError: Too many of any.
     """
+    if len(request.observations) > MAX_OBSERVATIONS:
+        raise InvalidRequestError(
+            f"observations holds {len(request.observations)} results; at most "
+            f"{MAX_OBSERVATIONS} are allowed: report them (ReportResults) and give the task_id"
+        )
     if len(request.exclude) > MAX_EXCLUDE:
         raise InvalidRequestError(
             f"exclude holds {len(request.exclude)} configs; at most {MAX_EXCLUDE} are "
@@ -276,6 +287,10 @@ def suggest_request_to_proto(request: SuggestRequest) -> pb.SuggestConfigsReques
     message.exclude.extend(config_to_proto(c) for c in request.exclude)
     if request.train_rows is not None:
         message.train_rows = request.train_rows
+    message.observations.extend(
+        pb.Observation(config=config_to_proto(o.config), score=float(o.score))
+        for o in request.observations
+    )
     return message
 
 
@@ -295,6 +310,7 @@ def suggest_answer_to_bytes(answer: SuggestAnswer) -> bytes:
             model_version=answer.model_version,
             out_of_distribution=answer.out_of_distribution,
             space_id=answer.space_id,
+            observations=answer.observations,
         ).SerializeToString()
     ]
     # By identity: the suggestions of one answer usually share one tuple of neighbours.
@@ -333,7 +349,11 @@ def suggest_answer_from_proto(message: pb.SuggestConfigsResponse) -> SuggestAnsw
         for i, s in enumerate(message.suggestions)
     )
     return SuggestAnswer(
-        suggestions, message.model_version, message.out_of_distribution, message.space_id
+        suggestions,
+        message.model_version,
+        message.out_of_distribution,
+        message.space_id,
+        int(message.observations),
     )
 
 
@@ -394,12 +414,21 @@ def report_request_to_proto(results: Iterable[ReportedResult]) -> pb.ReportResul
 
 def report_summary_to_proto(summary: ReportSummary) -> pb.ReportResultsResponse:
     """Encode what a report stored."""
-    return pb.ReportResultsResponse(stored=summary.stored, already=summary.already)
+    return pb.ReportResultsResponse(
+        stored=summary.stored,
+        already=summary.already,
+        duplicates=summary.duplicates,
+        duplicate_ids=list(summary.duplicate_ids),
+    )
 
 
 def report_summary_from_proto(message: pb.ReportResultsResponse) -> ReportSummary:
     """Decode what a report stored (the client's side)."""
-    return ReportSummary(stored=message.stored, already=message.already)
+    return ReportSummary(
+        stored=message.stored,
+        already=message.already,
+        duplicate_ids=tuple(message.duplicate_ids),
+    )
 
 
 # -- DescribeTask ------------------------------------------------------------------------------
@@ -461,6 +490,7 @@ def upload_to_chunks(upload: DescribeUpload, chunk_bytes: int) -> list[pb.Descri
         target=upload.target,
         task_type=upload.task_type.value if upload.task_type else "",
         data=pieces[0],
+        name=upload.name,
     )
     return [first, *(pb.DescribeTaskChunk(data=p) for p in pieces[1:])]
 
@@ -479,6 +509,8 @@ def description_to_proto(description: TaskDescription) -> pb.DescribeTaskRespons
         task_type=description.task_type.value,
         n_rows=description.n_rows,
         n_features=description.n_features,
+        task_id=description.task_id,
+        created=description.created,
     )
 
 
@@ -491,7 +523,12 @@ def description_from_proto(message: pb.DescribeTaskResponse) -> TaskDescription:
         values=tuple(float(f.value) for f in message.features.features),
     )
     return TaskDescription(
-        features, TaskType(message.task_type), int(message.n_rows), int(message.n_features)
+        features,
+        TaskType(message.task_type),
+        int(message.n_rows),
+        int(message.n_features),
+        message.task_id,
+        message.created,
     )
 
 

@@ -19,9 +19,12 @@ __all__ = [
     "MAX_FEATURES",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",
+    "MAX_OBSERVATIONS",
+    "MAX_PAGE_TOKEN_CHARS",
     "MAX_PATH_CHARS",
     "MAX_SMALL_REQUEST_BYTES",
     "MAX_SUGGEST_BYTES",
+    "MAX_TASK_NAME_CHARS",
     "MAX_VALUE_CHARS",
     "text",
 ]
@@ -42,8 +45,14 @@ MAX_ERROR_CHARS = 65536
 """Longest ``error`` text of a reported result."""
 MAX_PATH_CHARS = 4096
 """Longest bundle path of a ReloadModel request."""
+MAX_TASK_NAME_CHARS = 255
+"""Longest name of a registered task (RegisterTask, DescribeTask's ``name``)."""
+MAX_PAGE_TOKEN_CHARS = 2048
+"""Longest ListTasks page token (those given out hold a task's name and id)."""
+MAX_OBSERVATIONS = 1000
+"""Most observations one SuggestConfigs request may carry (``observations``)."""
 MAX_SMALL_REQUEST_BYTES = 64 * 1024
-"""Largest request of the RPCs that carry a name at most (spaces, model info, reload)."""
+"""Largest request of the RPCs that carry a name at most (spaces, model info, reload, tasks)."""
 
 
 def text(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:

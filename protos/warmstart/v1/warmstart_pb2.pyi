@@ -236,6 +236,7 @@ class SuggestConfigsRequest(_message.Message):
     CONSTRAINTS_FIELD_NUMBER: _builtins.int
     EXCLUDE_FIELD_NUMBER: _builtins.int
     TRAIN_ROWS_FIELD_NUMBER: _builtins.int
+    OBSERVATIONS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """a task the service knows (in its records)"""
     space: _builtins.str
@@ -254,6 +255,12 @@ class SuggestConfigsRequest(_message.Message):
     def exclude(self) -> _containers.RepeatedCompositeFieldContainer[Global___Config]:
         """configs already tried"""
 
+    @_builtins.property
+    def observations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Observation]:
+        """Configs already evaluated on this task with their scores, for clients that do not
+        report them; with task_id they join the task's stored results in the space.
+        """
+
     def __init__(
         self,
         *,
@@ -264,16 +271,43 @@ class SuggestConfigsRequest(_message.Message):
         constraints: Global___Constraints | None = ...,
         exclude: _abc.Iterable[Global___Config] | None = ...,
         train_rows: _builtins.int = ...,
+        observations: _abc.Iterable[Global___Observation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "features", b"features", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "exclude", b"exclude", "features", b"features", "k", b"k", "space", b"space", "task", b"task", "task_id", b"task_id", "train_rows", b"train_rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["constraints", b"constraints", "exclude", b"exclude", "features", b"features", "k", b"k", "observations", b"observations", "space", b"space", "task", b"task", "task_id", b"task_id", "train_rows", b"train_rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_task: _TypeAlias = _typing.Literal["features", "task_id"]  # noqa: Y015
     _WhichOneofArgType_task: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_task) -> _WhichOneofReturnType_task | None: ...
 
 Global___SuggestConfigsRequest: _TypeAlias = SuggestConfigsRequest  # noqa: Y015
+
+@_typing.final
+class Observation(_message.Message):
+    """A config evaluated on the task of a request: its primary score, higher is better."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    """finite"""
+    @_builtins.property
+    def config(self) -> Global___Config: ...
+    def __init__(
+        self,
+        *,
+        config: Global___Config | None = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Observation: _TypeAlias = Observation  # noqa: Y015
 
 @_typing.final
 class NeighbourTask(_message.Message):
@@ -346,9 +380,12 @@ class SuggestConfigsResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     OUT_OF_DISTRIBUTION_FIELD_NUMBER: _builtins.int
     SPACE_ID_FIELD_NUMBER: _builtins.int
+    OBSERVATIONS_FIELD_NUMBER: _builtins.int
     model_version: _builtins.str
     out_of_distribution: _builtins.bool
     space_id: _builtins.str
+    observations: _builtins.int
+    """how many observations (stored and given) the answer used"""
     @_builtins.property
     def suggestions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Suggestion]: ...
     def __init__(
@@ -358,10 +395,11 @@ class SuggestConfigsResponse(_message.Message):
         model_version: _builtins.str = ...,
         out_of_distribution: _builtins.bool = ...,
         space_id: _builtins.str = ...,
+        observations: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version", "out_of_distribution", b"out_of_distribution", "space_id", b"space_id", "suggestions", b"suggestions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version", "observations", b"observations", "out_of_distribution", b"out_of_distribution", "space_id", b"space_id", "suggestions", b"suggestions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -479,19 +517,29 @@ class ReportResultsResponse(_message.Message):
 
     STORED_FIELD_NUMBER: _builtins.int
     ALREADY_FIELD_NUMBER: _builtins.int
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    DUPLICATE_IDS_FIELD_NUMBER: _builtins.int
     stored: _builtins.int
     """new results"""
     already: _builtins.int
-    """ids reported before"""
+    """ids reported before with the same payload"""
+    duplicates: _builtins.int
+    """New ids whose evaluation (task, space, config, seed, fidelity) is stored already,
+    under another id or from a benchmark: not stored. Repeats need different seeds.
+    """
+    @_builtins.property
+    def duplicate_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         stored: _builtins.int = ...,
         already: _builtins.int = ...,
+        duplicates: _builtins.int = ...,
+        duplicate_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already", b"already", "stored", b"stored"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already", b"already", "duplicate_ids", b"duplicate_ids", "duplicates", b"duplicates", "stored", b"stored"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -526,11 +574,14 @@ class DescribeTaskChunk(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     TASK_TYPE_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     format: Global___DescribeTaskChunk.Format.ValueType
     target: _builtins.str
     task_type: _builtins.str
     """"binary" | "multiclass" | "regression"; empty: inferred"""
     data: _builtins.bytes
+    name: _builtins.str
+    """the task's name when stored (write token); empty: "client/<task_id>" """
     def __init__(
         self,
         *,
@@ -538,10 +589,11 @@ class DescribeTaskChunk(_message.Message):
         target: _builtins.str = ...,
         task_type: _builtins.str = ...,
         data: _builtins.bytes = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "format", b"format", "target", b"target", "task_type", b"task_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "format", b"format", "name", b"name", "target", b"target", "task_type", b"task_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -555,9 +607,15 @@ class DescribeTaskResponse(_message.Message):
     TASK_TYPE_FIELD_NUMBER: _builtins.int
     N_ROWS_FIELD_NUMBER: _builtins.int
     N_FEATURES_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
     task_type: _builtins.str
     n_rows: _builtins.int
     n_features: _builtins.int
+    task_id: _builtins.str
+    """the stored task's id (write token only; else empty)"""
+    created: _builtins.bool
+    """whether the task was stored by this call (new)"""
     @_builtins.property
     def features(self) -> Global___TaskFeatures: ...
     def __init__(
@@ -567,14 +625,243 @@ class DescribeTaskResponse(_message.Message):
         task_type: _builtins.str = ...,
         n_rows: _builtins.int = ...,
         n_features: _builtins.int = ...,
+        task_id: _builtins.str = ...,
+        created: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["features", b"features"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["features", b"features", "n_features", b"n_features", "n_rows", b"n_rows", "task_type", b"task_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "features", b"features", "n_features", b"n_features", "n_rows", b"n_rows", "task_id", b"task_id", "task_type", b"task_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DescribeTaskResponse: _TypeAlias = DescribeTaskResponse  # noqa: Y015
+
+@_typing.final
+class TaskInfo(_message.Message):
+    """A task the service knows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TASK_TYPE_FIELD_NUMBER: _builtins.int
+    N_ROWS_FIELD_NUMBER: _builtins.int
+    N_FEATURES_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    name: _builtins.str
+    task_type: _builtins.str
+    """"binary" | "multiclass" | "regression" """
+    n_rows: _builtins.int
+    n_features: _builtins.int
+    source: _builtins.str
+    """"client" for registered tasks; benchmark suites otherwise"""
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        task_type: _builtins.str = ...,
+        n_rows: _builtins.int = ...,
+        n_features: _builtins.int = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["n_features", b"n_features", "n_rows", b"n_rows", "name", b"name", "source", b"source", "task_id", b"task_id", "task_type", b"task_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskInfo: _TypeAlias = TaskInfo  # noqa: Y015
+
+@_typing.final
+class RegisterTaskRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TASK_TYPE_FIELD_NUMBER: _builtins.int
+    N_ROWS_FIELD_NUMBER: _builtins.int
+    N_FEATURES_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """empty: "client/<task_id>" """
+    task_type: _builtins.str
+    """"binary" | "multiclass" | "regression" """
+    n_rows: _builtins.int
+    n_features: _builtins.int
+    @_builtins.property
+    def features(self) -> Global___TaskFeatures:
+        """Of a version a served model takes, names among its (GetModelInfo); left out: NaN."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        task_type: _builtins.str = ...,
+        n_rows: _builtins.int = ...,
+        n_features: _builtins.int = ...,
+        features: Global___TaskFeatures | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["features", b"features"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["features", b"features", "n_features", b"n_features", "n_rows", b"n_rows", "name", b"name", "task_type", b"task_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterTaskRequest: _TypeAlias = RegisterTaskRequest  # noqa: Y015
+
+@_typing.final
+class RegisterTaskResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    @_builtins.property
+    def task(self) -> Global___TaskInfo:
+        """as stored: a task stored before keeps its first name"""
+
+    def __init__(
+        self,
+        *,
+        task: Global___TaskInfo | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterTaskResponse: _TypeAlias = RegisterTaskResponse  # noqa: Y015
+
+@_typing.final
+class ListTasksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    NAME_PREFIX_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1 .. 1000; 0: 100"""
+    page_token: _builtins.str
+    """from the previous page's next_page_token; empty: first page"""
+    name_prefix: _builtins.str
+    """only tasks whose name starts with this (case-sensitive)"""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        name_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name_prefix", b"name_prefix", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksRequest: _TypeAlias = ListTasksRequest  # noqa: Y015
+
+@_typing.final
+class ListTasksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty on the last page"""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskInfo]: ...
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[Global___TaskInfo] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksResponse: _TypeAlias = ListTasksResponse  # noqa: Y015
+
+@_typing.final
+class GetTaskRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskRequest: _TypeAlias = GetTaskRequest  # noqa: Y015
+
+@_typing.final
+class SpaceResults(_message.Message):
+    """How many results a task has in one space version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPACE_ID_FIELD_NUMBER: _builtins.int
+    SPACE_NAME_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    space_id: _builtins.str
+    space_name: _builtins.str
+    results: _builtins.int
+    def __init__(
+        self,
+        *,
+        space_id: _builtins.str = ...,
+        space_name: _builtins.str = ...,
+        results: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "space_id", b"space_id", "space_name", b"space_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpaceResults: _TypeAlias = SpaceResults  # noqa: Y015
+
+@_typing.final
+class GetTaskResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___TaskInfo: ...
+    @_builtins.property
+    def features(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskFeatures]:
+        """one per feature version stored"""
+
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpaceResults]: ...
+    def __init__(
+        self,
+        *,
+        task: Global___TaskInfo | None = ...,
+        features: _abc.Iterable[Global___TaskFeatures] | None = ...,
+        results: _abc.Iterable[Global___SpaceResults] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["features", b"features", "results", b"results", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskResponse: _TypeAlias = GetTaskResponse  # noqa: Y015
 
 @_typing.final
 class ListSearchSpacesRequest(_message.Message):

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class WarmstartStub:
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token.
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
     """
 
     def __init__(self, channel):
@@ -50,6 +51,21 @@ class WarmstartStub:
                 request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
                 response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
                 _registered_method=True)
+        self.RegisterTask = channel.unary_unary(
+                '/warmstart.v1.Warmstart/RegisterTask',
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskResponse.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/warmstart.v1.Warmstart/ListTasks',
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/warmstart.v1.Warmstart/GetTask',
+                request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskResponse.FromString,
+                _registered_method=True)
         self.ListSearchSpaces = channel.unary_unary(
                 '/warmstart.v1.Warmstart/ListSearchSpaces',
                 request_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.SerializeToString,
@@ -68,25 +84,55 @@ class WarmstartStub:
 
 
 class WarmstartServicer:
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token.
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
     """
 
     def SuggestConfigs(self, request, context):
         """k starting configs for a task (given as meta-features or a known task id) in a space.
+        With a task id, the task's stored results in the space count as observations, with
+        those given in the request: no observed config is suggested again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReportResults(self, request, context):
-        """Store observed results; idempotent by each result's id, all-or-nothing per batch.
+        """Store observed results of known tasks; idempotent by each result's id, all-or-nothing
+        per batch. An id re-sent with another payload is refused (ALREADY_EXISTS, naming it);
+        a new id whose evaluation is stored already is counted in `duplicates`, not stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DescribeTask(self, request_iterator, context):
-        """Stream a dataset in chunks; get its meta-features back.
+        """Stream a dataset in chunks; get its meta-features back. With a write token the task
+        is also stored (its content id, name, type, rows and meta-features) and its task_id
+        returned; without one the meta-features are computed, nothing is stored and task_id
+        is empty.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterTask(self, request, context):
+        """Store a task whose meta-features the client computed (write token). The id is derived
+        from the content, so registering the same task again is a no-op (created = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """The tasks the service knows, by name then id, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTask(self, request, context):
+        """One task with its stored meta-features and how many results it has per space.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +174,21 @@ def add_WarmstartServicer_to_server(servicer, server):
                     request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.FromString,
                     response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.SerializeToString,
             ),
+            'RegisterTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterTask,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskRequest.FromString,
+                    response_serializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskResponse.SerializeToString,
+            ),
             'ListSearchSpaces': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSearchSpaces,
                     request_deserializer=warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListSearchSpacesRequest.FromString,
@@ -152,7 +213,8 @@ def add_WarmstartServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Warmstart:
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token.
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
     """
 
     @staticmethod
@@ -226,6 +288,87 @@ class Warmstart:
             '/warmstart.v1.Warmstart/DescribeTask',
             warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskChunk.SerializeToString,
             warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.DescribeTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warmstart.v1.Warmstart/RegisterTask',
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.RegisterTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warmstart.v1.Warmstart/ListTasks',
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warmstart.v1.Warmstart/GetTask',
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskRequest.SerializeToString,
+            warmstart_dot_protos_dot_warmstart_dot_v1_dot_warmstart__pb2.GetTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,39 +37,81 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class WarmstartStub:
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token."""
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WarmstartAsyncStub: ...
     SuggestConfigs: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.SuggestConfigsRequest, _warmstart_pb2.SuggestConfigsResponse]
-    """k starting configs for a task (given as meta-features or a known task id) in a space."""
+    """k starting configs for a task (given as meta-features or a known task id) in a space.
+    With a task id, the task's stored results in the space count as observations, with
+    those given in the request: no observed config is suggested again.
+    """
     ReportResults: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.ReportResultsRequest, _warmstart_pb2.ReportResultsResponse]
-    """Store observed results; idempotent by each result's id, all-or-nothing per batch."""
+    """Store observed results of known tasks; idempotent by each result's id, all-or-nothing
+    per batch. An id re-sent with another payload is refused (ALREADY_EXISTS, naming it);
+    a new id whose evaluation is stored already is counted in `duplicates`, not stored.
+    """
     DescribeTask: _grpc.StreamUnaryMultiCallable[_warmstart_pb2.DescribeTaskChunk, _warmstart_pb2.DescribeTaskResponse]
-    """Stream a dataset in chunks; get its meta-features back."""
+    """Stream a dataset in chunks; get its meta-features back. With a write token the task
+    is also stored (its content id, name, type, rows and meta-features) and its task_id
+    returned; without one the meta-features are computed, nothing is stored and task_id
+    is empty.
+    """
+    RegisterTask: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.RegisterTaskRequest, _warmstart_pb2.RegisterTaskResponse]
+    """Store a task whose meta-features the client computed (write token). The id is derived
+    from the content, so registering the same task again is a no-op (created = false).
+    """
+    ListTasks: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.ListTasksRequest, _warmstart_pb2.ListTasksResponse]
+    """The tasks the service knows, by name then id, a page at a time."""
+    GetTask: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.GetTaskRequest, _warmstart_pb2.GetTaskResponse]
+    """One task with its stored meta-features and how many results it has per space."""
     ListSearchSpaces: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.ListSearchSpacesRequest, _warmstart_pb2.ListSearchSpacesResponse]
     GetSearchSpace: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.GetSearchSpaceRequest, _warmstart_pb2.SearchSpace]
     GetModelInfo: _grpc.UnaryUnaryMultiCallable[_warmstart_pb2.GetModelInfoRequest, _warmstart_pb2.ModelInfo]
 
 @_typing.type_check_only
 class WarmstartAsyncStub(WarmstartStub):
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token."""
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SuggestConfigs: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.SuggestConfigsRequest, _warmstart_pb2.SuggestConfigsResponse]  # type: ignore[assignment]
-    """k starting configs for a task (given as meta-features or a known task id) in a space."""
+    """k starting configs for a task (given as meta-features or a known task id) in a space.
+    With a task id, the task's stored results in the space count as observations, with
+    those given in the request: no observed config is suggested again.
+    """
     ReportResults: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.ReportResultsRequest, _warmstart_pb2.ReportResultsResponse]  # type: ignore[assignment]
-    """Store observed results; idempotent by each result's id, all-or-nothing per batch."""
+    """Store observed results of known tasks; idempotent by each result's id, all-or-nothing
+    per batch. An id re-sent with another payload is refused (ALREADY_EXISTS, naming it);
+    a new id whose evaluation is stored already is counted in `duplicates`, not stored.
+    """
     DescribeTask: _aio.StreamUnaryMultiCallable[_warmstart_pb2.DescribeTaskChunk, _warmstart_pb2.DescribeTaskResponse]  # type: ignore[assignment]
-    """Stream a dataset in chunks; get its meta-features back."""
+    """Stream a dataset in chunks; get its meta-features back. With a write token the task
+    is also stored (its content id, name, type, rows and meta-features) and its task_id
+    returned; without one the meta-features are computed, nothing is stored and task_id
+    is empty.
+    """
+    RegisterTask: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.RegisterTaskRequest, _warmstart_pb2.RegisterTaskResponse]  # type: ignore[assignment]
+    """Store a task whose meta-features the client computed (write token). The id is derived
+    from the content, so registering the same task again is a no-op (created = false).
+    """
+    ListTasks: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.ListTasksRequest, _warmstart_pb2.ListTasksResponse]  # type: ignore[assignment]
+    """The tasks the service knows, by name then id, a page at a time."""
+    GetTask: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.GetTaskRequest, _warmstart_pb2.GetTaskResponse]  # type: ignore[assignment]
+    """One task with its stored meta-features and how many results it has per space."""
     ListSearchSpaces: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.ListSearchSpacesRequest, _warmstart_pb2.ListSearchSpacesResponse]  # type: ignore[assignment]
     GetSearchSpace: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.GetSearchSpaceRequest, _warmstart_pb2.SearchSpace]  # type: ignore[assignment]
     GetModelInfo: _aio.UnaryUnaryMultiCallable[_warmstart_pb2.GetModelInfoRequest, _warmstart_pb2.ModelInfo]  # type: ignore[assignment]
 
 class WarmstartServicer(metaclass=_abc_1.ABCMeta):
-    """Suggestions and the data behind them. Reads may be open; ReportResults needs a token."""
+    """Suggestions and the data behind them. Reads may be open; ReportResults and
+    RegisterTask need a write token.
+    """
 
     @_abc_1.abstractmethod
     def SuggestConfigs(
@@ -77,7 +119,10 @@ class WarmstartServicer(metaclass=_abc_1.ABCMeta):
         request: _warmstart_pb2.SuggestConfigsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_warmstart_pb2.SuggestConfigsResponse, _abc.Awaitable[_warmstart_pb2.SuggestConfigsResponse]]:
-        """k starting configs for a task (given as meta-features or a known task id) in a space."""
+        """k starting configs for a task (given as meta-features or a known task id) in a space.
+        With a task id, the task's stored results in the space count as observations, with
+        those given in the request: no observed config is suggested again.
+        """
 
     @_abc_1.abstractmethod
     def ReportResults(
@@ -85,7 +130,10 @@ class WarmstartServicer(metaclass=_abc_1.ABCMeta):
         request: _warmstart_pb2.ReportResultsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_warmstart_pb2.ReportResultsResponse, _abc.Awaitable[_warmstart_pb2.ReportResultsResponse]]:
-        """Store observed results; idempotent by each result's id, all-or-nothing per batch."""
+        """Store observed results of known tasks; idempotent by each result's id, all-or-nothing
+        per batch. An id re-sent with another payload is refused (ALREADY_EXISTS, naming it);
+        a new id whose evaluation is stored already is counted in `duplicates`, not stored.
+        """
 
     @_abc_1.abstractmethod
     def DescribeTask(
@@ -93,7 +141,37 @@ class WarmstartServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_warmstart_pb2.DescribeTaskChunk],
         context: _ServicerContext,
     ) -> _typing.Union[_warmstart_pb2.DescribeTaskResponse, _abc.Awaitable[_warmstart_pb2.DescribeTaskResponse]]:
-        """Stream a dataset in chunks; get its meta-features back."""
+        """Stream a dataset in chunks; get its meta-features back. With a write token the task
+        is also stored (its content id, name, type, rows and meta-features) and its task_id
+        returned; without one the meta-features are computed, nothing is stored and task_id
+        is empty.
+        """
+
+    @_abc_1.abstractmethod
+    def RegisterTask(
+        self,
+        request: _warmstart_pb2.RegisterTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_warmstart_pb2.RegisterTaskResponse, _abc.Awaitable[_warmstart_pb2.RegisterTaskResponse]]:
+        """Store a task whose meta-features the client computed (write token). The id is derived
+        from the content, so registering the same task again is a no-op (created = false).
+        """
+
+    @_abc_1.abstractmethod
+    def ListTasks(
+        self,
+        request: _warmstart_pb2.ListTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_warmstart_pb2.ListTasksResponse, _abc.Awaitable[_warmstart_pb2.ListTasksResponse]]:
+        """The tasks the service knows, by name then id, a page at a time."""
+
+    @_abc_1.abstractmethod
+    def GetTask(
+        self,
+        request: _warmstart_pb2.GetTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_warmstart_pb2.GetTaskResponse, _abc.Awaitable[_warmstart_pb2.GetTaskResponse]]:
+        """One task with its stored meta-features and how many results it has per space."""
 
     @_abc_1.abstractmethod
     def ListSearchSpaces(

@@ -48,6 +48,16 @@ class Flaky(pb_grpc.WarmstartServicer):
         self._maybe_fail("GetModelInfo", context)
         return pb.ModelInfo()
 
+    def RegisterTask(self, request: Any, context: Any) -> pb.RegisterTaskResponse:
+        raise NotImplementedError
+
+    def ListTasks(self, request: Any, context: Any) -> pb.ListTasksResponse:
+        self._maybe_fail("ListTasks", context)
+        return pb.ListTasksResponse()
+
+    def GetTask(self, request: Any, context: Any) -> pb.GetTaskResponse:
+        raise NotImplementedError
+
     def DescribeTask(self, request_iterator: Any, context: Any) -> pb.DescribeTaskResponse:
         chunks = list(request_iterator)
         self.chunks.append(len(chunks))
