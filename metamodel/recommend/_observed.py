@@ -11,6 +11,12 @@ the most credible worlds' predictions. This is the ranking-weighted ensemble of
 transfer-learning Bayesian optimisation (RGPE, Feurer et al. 2018), with the
 meta-model's per-task predictions as the base models.
 
+Once enough observations are in, the task's own evidence joins as one more
+world: a random forest fitted on the observed configs (scores mapped onto the
+worlds' scale), weighted like the others by how well its out-of-bag predictions
+rank the observations, so it takes over only where it predicts better than the
+meta-model.
+
 Scores are only compared within the task, so observations on any scale work,
 and the weights need at least two observations with different scores; with
 fewer the request is answered zero-shot (never repeating an observed config).
@@ -19,14 +25,18 @@ fewer the request is answered zero-shot (never repeating an observed config).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from warmstart.metamodel.recommend._worlds import WorldTable
 from warmstart.metamodel.surrogate import CompiledSurrogate
 
-__all__ = ["ObservedWorlds", "concordance", "observed_worlds"]
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestRegressor
+
+__all__ = ["ObservedWorlds", "OwnWorld", "concordance", "observed_worlds", "own_world"]
 
 # How many observations the weights look at (the best ones): the pair count, and so
 # the cost, grows with the square of it.
@@ -49,6 +59,7 @@ class ObservedWorlds:
     rows: np.ndarray
     weights: np.ndarray
     agreement: np.ndarray
+    own: OwnWorld | None = None
 
     def scores(
         self,
@@ -56,24 +67,79 @@ class ObservedWorlds:
         table: WorldTable,
         task: np.ndarray,
         masks: np.ndarray,
+        encoded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each candidate's weighted mean prediction over the worlds, and its spread.
+        """Each candidate's prediction in every kept world, and their weighted mean.
 
         Args:
             compiled: The compiled surrogate.
             table: The world table (its training tasks' task-side masks).
             task: The request's own task-side masks.
             masks: The candidates' config-side tree masks.
+            encoded: The candidates' encodings (needed when the task's own model is
+                among the worlds).
 
         Returns:
-            Worlds x candidates predictions (ensemble means), and the weighted mean per
-            candidate.
+            Worlds x candidates predictions (ensemble means; the own model last when
+            kept), and the weighted mean per candidate.
         """
-        per_world = np.empty((len(self.rows), len(masks)))
-        for i, row in enumerate(self.rows.tolist()):
+        rows = self.rows.tolist()
+        per_world = np.empty((len(rows) + int(self.own is not None), len(masks)))
+        for i, row in enumerate(rows):
             side = task if row == SELF else table.task_masks[row]
             per_world[i] = compiled.scores(side, masks).mean(axis=0)
+        if self.own is not None:
+            if encoded is None:
+                raise ValueError("the task's own model needs the candidates' encodings")
+            per_world[-1] = self.own.predict(encoded)
         return per_world, self.weights @ per_world
+
+
+@dataclass(frozen=True)
+class OwnWorld:
+    """A model of the task fitted on its own observations, on the worlds' scale.
+
+    Attributes:
+        forest: The fitted random forest (inactive parameters encoded as -1).
+        agreement: Its out-of-bag predictions' share of concordant observation pairs.
+    """
+
+    forest: RandomForestRegressor
+    agreement: float
+
+    def predict(self, encoded: np.ndarray) -> np.ndarray:
+        """The forest's prediction for each encoded config."""
+        return np.asarray(self.forest.predict(np.nan_to_num(encoded, nan=-1.0)), dtype=float)
+
+
+def own_world(
+    encoded: np.ndarray, scores: np.ndarray, scale: np.ndarray, seed: int
+) -> OwnWorld | None:
+    """Fit the task's own model on its observations, their scores mapped onto ``scale``.
+
+    The scores are mapped linearly onto the range the credible worlds predict for the
+    observed configs (``scale``), so the forest's predictions mix with theirs.
+
+    Returns:
+        The model, or None where out-of-bag predictions cannot be ranked (too few
+        observations for every one to be left out of some tree).
+    """
+    from sklearn.ensemble import RandomForestRegressor  # loaded only with observations
+
+    low, high = float(scale.min()), float(scale.max())
+    span = float(scores.max() - scores.min())
+    if span <= 0 or high <= low:
+        return None
+    target = low + (scores - scores.min()) / span * (high - low)
+    forest = RandomForestRegressor(
+        n_estimators=48, min_samples_leaf=1, max_features=0.5, oob_score=True, random_state=seed
+    )
+    forest.fit(np.nan_to_num(encoded, nan=-1.0), target)
+    oob = np.asarray(forest.oob_prediction_, dtype=float)
+    if not np.isfinite(oob).all():
+        return None
+    agreement = concordance(oob[None, :], scores)
+    return None if agreement is None else OwnWorld(forest, float(agreement[0]))
 
 
 def concordance(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray | None:
@@ -107,6 +173,9 @@ def observed_worlds(
     *,
     sharpness: float,
     keep: int,
+    encoded: np.ndarray | None = None,
+    own_from: int = 0,
+    seed: int = 0,
 ) -> ObservedWorlds | None:
     """Weigh every world by how well it ranks the observations; keep the most credible.
 
@@ -123,6 +192,9 @@ def observed_worlds(
         scores: Their observed scores (higher is better).
         sharpness: How fast weight leaves the worlds that disagree.
         keep: How many worlds to keep (the task's own world among them if it is credible).
+        encoded: The observed configs' encodings (for the task's own model).
+        own_from: Fit the task's own model from this many observations on (0: never).
+        seed: The own model's seed.
 
     Returns:
         The kept worlds, or None where the observations cannot tell worlds apart
@@ -132,6 +204,7 @@ def observed_worlds(
     if len(observed) > MAX_WEIGHED:
         best = np.argsort(-observed, kind="stable")[:MAX_WEIGHED]
         observed, masks = observed[best], masks[best]
+        encoded = None if encoded is None else encoded[best]
     n_rows = len(table.task_masks)
     predicted = np.empty((n_rows + 1, len(observed)))
     for row in range(n_rows):
@@ -140,8 +213,23 @@ def observed_worlds(
     agreement = concordance(predicted, observed)
     if agreement is None:
         return None
-    logits = sharpness * len(observed) * (agreement - agreement.max())
-    order = np.argsort(-logits, kind="stable")[:keep]
-    weights = np.exp(logits[order])
+    order = np.argsort(-agreement, kind="stable")[:keep]
     rows = np.where(order == n_rows, SELF, order)
-    return ObservedWorlds(rows, weights / weights.sum(), agreement[order])
+    kept = agreement[order]
+    worlds = ObservedWorlds(rows, _weights(kept, len(observed), sharpness), kept)
+    if encoded is None or not own_from or len(observed) < own_from:
+        return worlds
+    scale = worlds.weights @ predicted[order]
+    own = own_world(encoded, observed, scale, seed)
+    if own is None:
+        return worlds
+    kept = np.append(kept, own.agreement)
+    return replace(
+        worlds, weights=_weights(kept, len(observed), sharpness), agreement=kept, own=own
+    )
+
+
+def _weights(agreement: np.ndarray, n: int, sharpness: float) -> np.ndarray:
+    """``exp(sharpness * n * (agreement - best))``, normalised."""
+    weights = np.exp(sharpness * n * (agreement - agreement.max()))
+    return np.asarray(weights / weights.sum(), dtype=float)

@@ -358,6 +358,9 @@ class Recommender:
             [o.score for o in observations],
             sharpness=settings.observed_sharpness,
             keep=settings.observed_worlds,
+            encoded=seen.encoded,
+            own_from=settings.observed_own_from,
+            seed=settings.seed,
         )
         return seen, worlds
 
@@ -388,7 +391,7 @@ class Recommender:
                 SuggestionOrigin.REFINEMENT,
             )
         masks = found.masks()
-        per_world, ranked = worlds.scores(self.compiled, self.table, task, masks)
+        per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, found.encoded())
         _, fit_seconds = self.compiled.scores_and_fit_seconds(task, masks)
         choice = ScoredCandidates.of(
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
@@ -459,12 +462,13 @@ class Recommender:
             return []
         meta = self.index.vector(features)
         rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
-        masks = self.compiled.configs(self.encoder.encode(pool))
+        encoded = self.encoder.encode(pool)
+        masks = self.compiled.configs(encoded)
         task = self.compiled.task(self.task_input(features, train_rows))
         if len(observations) >= 2:
             _, worlds = self._observed(observations, task)
             if worlds is not None:
-                _, ranked = worlds.scores(self.compiled, self.table, task, masks)
+                _, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
                 return [int(i) for i in np.argsort(-ranked, kind="stable")[:k]]
         predictions = self.compiled.scores(task, masks)
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]

@@ -22,6 +22,7 @@ _AT_LEAST = {
     "seed": 0,
     "observed_worlds": 1,
     "observed_refine_from": 0,
+    "observed_own_from": 0,
 }
 
 
@@ -59,6 +60,8 @@ class RecommenderSettings:
             observations and a shortfall in the share of concordant pairs).
         observed_refine_from: With observations, perturb this many of the best observed
             configs into extra candidates (>= 0; each ``n_refine_each`` times).
+        observed_own_from: From this many observations on, a model fitted on the task's
+            own observations joins the worlds (>= 0; 0: never).
 
     Raises:
         InvalidRequestError: A field is of the wrong type or out of its range.
@@ -79,6 +82,7 @@ class RecommenderSettings:
     observed_worlds: int = 16
     observed_sharpness: float = 2.0
     observed_refine_from: int = 3
+    observed_own_from: int = 8
 
     def __post_init__(self) -> None:
         self.check()
