@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation._dependence import DependenceCollector, TaskDependence
 from warmstart.metamodel.evaluation._tasks import family_folds, load_evaluation_data

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation._tasks import load_evaluation_data, spread_over_families

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.bundle import TrainSettings, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.evaluation import family_folds, regret_curve
 from warmstart.metamodel.recommend import Recommender, RecommenderSettings

@@ -13,8 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from warmstart.metamodel.bundle import ModelBundle, TrainSettings
-from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, train_from_records
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.spaces import load_configspace
