@@ -386,7 +386,7 @@ runner = CliRunner()
         (["--mode", "replay"], "--mode must be pool, live or seeding, got 'replay'"),
         (["--tasks", "3"], "--tasks applies to --mode live only"),
         (["--suite", "sklearn:iris", "--k", "2"], "--suite, --k apply to --mode live only"),
-        (["--mode", "live", "--suite", "sklearn:iris", "--k", "0"], "--k must be in [1, 100]"),
+        (["--mode", "live", "--suite", "sklearn:iris", "--k", "0"], "k must be in [1, 100], got 0"),
         (["--mode", "live", "--suite", "sklearn:iris", "--tasks", "0"], "max_tasks must be >= 1"),
     ],
 )

@@ -56,9 +56,9 @@ def test_seeding_mode_prints_the_curves_and_writes_the_report(db: str, tmp_path:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--trials", "0"], "--trials must be in [1, 1000]"),
-        (["--repeats", "0"], "--repeats must be in [1, 100]"),
-        (["--k", "60"], "--k must be in [1, --trials (50)]"),
+        (["--trials", "0"], "trials must be in [1, 1000], got 0"),
+        (["--repeats", "0"], "repeats must be in [1, 100], got 0"),
+        (["--k", "60"], "k must be in [1, trials (50)], got 60"),
         (["--suite", "sklearn:iris"], "--suite applies to --mode live only"),
         (["--mode", "replay"], "--mode must be pool, live or seeding"),
     ],
