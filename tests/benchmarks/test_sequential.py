@@ -11,7 +11,7 @@ from typing import cast
 import numpy as np
 import pytest
 
-from tests.metamodel.synthetic_world import CS, FAST
+from tests.metamodel.synthetic_world import CS, FAST, world
 from tests.metamodel.test_evaluation import _fill_store
 from warmstart.benchmarks.learners import get_learner
 from warmstart.benchmarks.sequential import (
@@ -23,11 +23,12 @@ from warmstart.benchmarks.sequential import (
     warmstart_loop,
     write_sequential_report,
 )
+from warmstart.benchmarks.sequential._surrogate import SurrogateLoss
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.evaluation import TaskObjective, load_evaluation_data
 from warmstart.metamodel.recommend import Recommendation
-from warmstart.metamodel.spaces import config_hash, default_config, validate_config
+from warmstart.metamodel.spaces import config_hash, default_config, sample_configs, validate_config
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, Observation
 
@@ -98,6 +99,14 @@ def test_the_loop_with_a_real_recommender_never_repeats_a_config(tmp_path: Path)
     assert len({config_hash(c) for c in configs}) == 15
     zero_shot = recommender.suggest(features, 1).suggestions[0].config
     assert config_hash(configs[0]) == config_hash(zero_shot)
+
+
+def test_the_surrogate_loss_is_the_seeding_objectives_regret() -> None:
+    _, records = world(1, seed=5)
+    objective = TaskObjective(CS, records, seed=0)
+    loss = SurrogateLoss(objective)
+    for config in sample_configs(CS, 30, method="random", seed=2):
+        assert loss(config) == pytest.approx(objective.regret(config), abs=1e-12)
 
 
 def test_cfo_starts_from_its_start_and_stays_in_the_space() -> None:
