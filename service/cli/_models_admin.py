@@ -11,7 +11,6 @@ still stands, and the server's watcher or next start picks it up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,125 +18,23 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warmstart.metamodel.bundle import ModelBundle, load_bundle
-from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.store import ModelAction, ModelEvent, ModelLedger, RecordStore
 from warmstart.metamodel.types import ModelVersion
-from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._common import (
+    AdminTokenOption,
+    DbOption,
+    NotifyOption,
+    TlsRootOption,
+    console,
+    handle_errors,
+    notify_server,
+    open_store,
+)
 from warmstart.service.cli._model import model_app
-from warmstart.service.settings import client_settings
+from warmstart.service.model_files import check_version_file
 
-__all__ = [
-    "AdminTokenOption",
-    "NotifyOption",
-    "TlsRootOption",
-    "check_version_file",
-    "notify_server",
-]
-
-NotifyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--notify",
-        help="HOST:PORT of a running server to tell to reload (ReloadModel).",
-        show_default=False,
-    ),
-]
-AdminTokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--admin-token",
-        help="Admin bearer token for --notify (default: $WARMSTART_TOKEN).",
-        show_default=False,
-    ),
-]
-TlsRootOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--tls-root-cert",
-        help="PEM to trust for --notify over TLS (default: $WARMSTART_TLS_ROOT_CERT).",
-        show_default=False,
-    ),
-]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_version_file(version: ModelVersion) -> ModelBundle:
-    """Load a registered version's bundle and check it is what the store says it is.
-
-    Raises:
-        FailedPreconditionError: The file is missing, altered, does not load, or is
-            another version or space.
-    """
-    path = Path(version.path)
-    if not path.is_file():
-        raise FailedPreconditionError(f"the bundle of {version.version} is gone: no file {path}")
-    if _sha256(path) != version.bundle_hash:
-        raise FailedPreconditionError(
-            f"{path} does not match the hash registered for {version.version}; it was "
-            "replaced or altered"
-        )
-    try:
-        bundle = load_bundle(path)
-    except InvalidRequestError as exc:
-        raise FailedPreconditionError(str(exc)) from None
-    if (bundle.version, bundle.space.name) != (version.version, version.space_name):
-        raise FailedPreconditionError(
-            f"{path} holds {bundle.version} of space {bundle.space.name!r}, but is registered "
-            f"as {version.version} of space {version.space_name!r}"
-        )
-    return bundle
-
-
-def notify_server(
-    target: str, token: str | None, tls_root_cert: Path | None, expected: str
-) -> bool:
-    """Ask the server at ``target`` to reload its models; print what happened.
-
-    Returns:
-        Whether the server now serves ``expected``. Failures are printed, not raised:
-        the change is in the store either way.
-    """
-    from warmstart.service.client import WarmstartClient, WarmstartRpcError
-
-    settings = client_settings(server=target, token=token, tls_root_cert=tls_root_cert)
-    try:
-        with WarmstartClient(
-            settings.server,
-            token=settings.token,
-            root_certificates=settings.tls_root_cert,
-            timeout=settings.timeout,
-            retries=2,
-        ) as client:
-            outcome = client.reload_model()
-    except WarmstartRpcError as exc:
-        err_console.print(
-            f"warning: could not notify the server at {target}: {exc.code.name}: {exc.message}. "
-            "The change is published; the server's watcher or its next start picks it up.",
-            markup=False,
-        )
-        return False
-    served = outcome.model_version.split(",")
-    console.print(
-        f"notified {target}: it serves {outcome.model_version} "
-        f"(was {outcome.previous_version or 'nothing'})",
-        markup=False,
-    )
-    if expected not in served:
-        err_console.print(
-            f"warning: the server at {target} reloaded but does not serve {expected}; was it "
-            "started with --model PATH rather than the store's serving versions?",
-            markup=False,
-        )
-        return False
-    return True
+__all__ = ["list_versions", "promote", "rollback"]
 
 
 def _describe(version: ModelVersion) -> str:
