@@ -32,7 +32,7 @@ from warmstart.metamodel.recommend import MAX_K, Recommendation, Recommender
 from warmstart.metamodel.spaces import make_search_space
 from warmstart.metamodel.types import ConfigValue, RecordStatus, TaskType
 from warmstart.service.cli._common import console, err_console, handle_errors
-from warmstart.service.cli._suggest import read_task_table
+from warmstart.service.suggesting import read_task_table
 
 __all__ = ["DemoRow", "default_demo_data", "demo"]
 

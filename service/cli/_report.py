@@ -16,274 +16,36 @@ or one JSON list of result objects. Fields:
 - ``error``: what went wrong, for failed and timed-out results.
 
 The whole file is checked first, configs against the server's spaces included:
-if anything is wrong each problem is named by line and field and nothing is sent.
+if anything is wrong each problem is named by line and field and nothing is sent. The
+reading, checking and sending are :mod:`warmstart.service.reporting`'s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import grpc
 import typer
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import load_configspace, validate_config
-from warmstart.metamodel.types import RecordStatus
-from warmstart.service.cli._common import console, err_console, handle_errors
-from warmstart.service.cli._suggest import (
+from warmstart.service.cli._client_options import (
     ServerOption,
     TimeoutOption,
     TlsRootCertOption,
     TokenOption,
-    connected,
 )
-from warmstart.service.client import WarmstartClient, WarmstartRpcError
+from warmstart.service.cli._console import console, err_console, handle_errors
+from warmstart.service.connection import connected
+from warmstart.service.reporting import MAX_BATCH, check_configs, read_results, send_results
 from warmstart.service.settings import TOKEN_ENV, client_settings
-from warmstart.service.wire.api import ReportedResult
-from warmstart.service.wire.limits import MAX_ID_CHARS as MAX_RESULT_ID_LENGTH
 
-__all__ = ["FIELDS", "read_results", "report"]
-
-FIELDS = (
-    "id",
-    "task_id",
-    "space",
-    "config",
-    "status",
-    "score",
-    "metrics",
-    "fit_seconds",
-    "seed",
-    "fidelity",
-    "error",
-)
-"""The fields of one result object, in documentation order."""
-
-_SHOWN = 10
-_MAX_BATCH = 10_000  # the server's default per-call limit
+__all__ = ["report"]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    where: str  # "FILE:LINE" (JSON lines) or "FILE: item N" (a JSON list)
-    result: ReportedResult
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _text(value: object) -> str:
-    shown = json.dumps(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-def _parse(item: object) -> tuple[ReportedResult | None, list[str]]:
-    """One result object → the result, or the problems with it (each naming its field)."""
-    if not isinstance(item, dict):
-        return None, [f"a result must be a JSON object, got {_text(item)}"]
-    problems: list[str] = []
-    unknown = sorted(set(item) - set(FIELDS))
-    if unknown:
-        problems.append(
-            f"unknown field(s) {', '.join(map(repr, unknown))}; fields are {', '.join(FIELDS)}"
-        )
-
-    def need(name: str, ok: Callable[[Any], bool], what: str, *, required: bool) -> Any:
-        if name not in item or item[name] is None:
-            if required:
-                problems.append(f"field {name!r} is required ({what})")
-            return None
-        value = item[name]
-        if not ok(value):
-            problems.append(f"field {name!r} must be {what}, got {_text(value)}")
-            return None
-        return value
-
-    def text(v: Any) -> bool:
-        return isinstance(v, str) and bool(v.strip())
-
-    result_id = need(
-        "id",
-        lambda v: text(v) and len(v) <= MAX_RESULT_ID_LENGTH,
-        f"a non-empty string of at most {MAX_RESULT_ID_LENGTH} characters",
-        required=True,
-    )
-    task_id = need("task_id", text, "a non-empty string", required=True)
-    space = need("space", text, "a space name or id", required=True)
-    config = need(
-        "config",
-        lambda v: (
-            isinstance(v, dict) and all(isinstance(x, (bool, int, float, str)) for x in v.values())
-        ),
-        "an object of numbers, strings and booleans",
-        required=True,
-    )
-    statuses = [s.value for s in RecordStatus]
-    status = need("status", lambda v: v in statuses, " or ".join(statuses), required=False)
-    score = need(
-        "score", lambda v: _is_number(v) and math.isfinite(v), "a finite number", required=False
-    )
-    metrics = need(
-        "metrics",
-        lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
-        "an object of numbers",
-        required=False,
-    )
-    fit_seconds = need(
-        "fit_seconds",
-        lambda v: _is_number(v) and math.isfinite(v) and v >= 0,
-        "a number >= 0",
-        required=False,
-    )
-    seed = need(
-        "seed",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63,
-        "a 64-bit integer",
-        required=False,
-    )
-    fidelity = need(
-        "fidelity",
-        lambda v: _is_number(v) and math.isfinite(v) and v > 0,
-        "a finite number > 0",
-        required=False,
-    )
-    error = need("error", lambda v: isinstance(v, str), "a string", required=False)
-    kind = RecordStatus(status) if status is not None else RecordStatus.OK
-    if status is not None or item.get("status") is None:  # a valid status (or the default)
-        given = item.get("score") is not None
-        if kind is RecordStatus.OK and not given:
-            problems.append("field 'score' is required when the status is ok")
-        elif kind is not RecordStatus.OK and given:
-            problems.append(f"field 'score' must be absent or null when the status is {kind.value}")
-    if problems:
-        return None, problems
-    return (
-        ReportedResult(
-            result_id=result_id,
-            task_id=task_id,
-            space=space,
-            config=config,
-            status=kind,
-            score=None if score is None else float(score),
-            metrics={str(k): float(v) for k, v in (metrics or {}).items()},
-            fit_seconds=None if fit_seconds is None else float(fit_seconds),
-            seed=seed or 0,
-            fidelity=None if fidelity is None else float(fidelity),
-            error=error or "",
-        ),
-        [],
-    )
-
-
-def _items(path: Path) -> list[tuple[str, object]]:
-    """The file's result objects, each with where it is: ``FILE:LINE`` or ``FILE: item N``."""
-    if not path.is_file():
-        raise InvalidRequestError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"{path}: cannot read the file ({exc})") from None
-    if text.lstrip().startswith("["):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequestError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-        return [(f"{path}: item {i}", item) for i, item in enumerate(loaded)]
-    items: list[tuple[str, object]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((f"{path}:{number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InvalidRequestError(
-                f"{path}:{number}: not valid JSON ({exc.msg}); the file must be JSON lines "
-                "(one result object per line) or one JSON list of result objects"
-            ) from None
-    return items
-
-
-def _listed(problems: list[str]) -> str:
-    extra = len(problems) - _SHOWN
-    more = f"\n  ... and {extra} more" if extra > 0 else ""
-    return "\n  ".join(problems[:_SHOWN]) + more
-
-
-def read_results(path: Path) -> list[tuple[str, ReportedResult]]:
-    """Read and check a results file (JSON lines or a JSON list); nothing is sent.
-
-    Returns:
-        Each result with where it is in the file (``FILE:LINE`` or ``FILE: item N``).
-
-    Raises:
-        InvalidRequestError: The file is missing, empty, not JSON, or any result is
-            malformed; every problem (up to ten shown) names its line and field.
-    """
-    entries: list[_Entry] = []
-    problems: list[str] = []
-    first_of_id: dict[str, str] = {}
-    for where, item in _items(path):
-        result, found = _parse(item)
-        problems.extend(f"{where}: {p}" for p in found)
-        if result is None:
-            continue
-        if result.result_id in first_of_id:
-            problems.append(
-                f"{where}: field 'id': {result.result_id!r} is used before, at "
-                f"{first_of_id[result.result_id]}; ids must be unique"
-            )
-        first_of_id.setdefault(result.result_id, where)
-        entries.append(_Entry(where, result))
-    if problems:
-        raise InvalidRequestError(
-            f"{path}: {len(problems)} problem(s), nothing was sent:\n  {_listed(problems)}"
-        )
-    if not entries:
-        raise InvalidRequestError(f"{path}: no results in the file")
-    return [(e.where, e.result) for e in entries]
-
-
-def _check_configs(client: WarmstartClient, entries: list[tuple[str, ReportedResult]]) -> None:
-    """Validate every config against the server's version of its space (a read, no write)."""
-    spaces: dict[str, Any] = {}
-    problems: list[str] = []
-    for where, result in entries:
-        if result.space not in spaces:
-            try:
-                spaces[result.space] = load_configspace(client.space(result.space).search_space)
-            except WarmstartRpcError as exc:
-                if exc.code is not grpc.StatusCode.NOT_FOUND:
-                    raise
-                spaces[result.space] = None
-        space = spaces[result.space]
-        if space is None:
-            problems.append(f"{where}: field 'space': the server knows no space {result.space!r}")
-            continue
-        try:
-            validate_config(space, result.config)
-        except InvalidRequestError as exc:
-            problems.append(f"{where}: field 'config': {exc}")
-    if problems:
-        raise InvalidRequestError(
-            f"{len(problems)} problem(s), nothing was sent:\n  {_listed(problems)}"
-        )
-
-
-def _in_file_terms(message: str, wheres: list[str]) -> str:
-    """Rewrite the server's ``results[i]`` (an index into one batch) as the file's line."""
-
-    def replace(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return wheres[index] if index < len(wheres) else match.group(0)
-
-    return re.sub(r"results\[(\d+)\]", replace, message)
+def _progress(sent: int, total: int) -> None:
+    err_console.print(f"reported {sent}/{total}", style="dim", markup=False)
 
 
 @handle_errors
@@ -295,7 +57,9 @@ def report(
             show_default=False,
         ),
     ],
-    batch: Annotated[int, typer.Option(help="Results per ReportResults call.")] = 500,
+    batch: Annotated[
+        int, typer.Option(min=1, max=MAX_BATCH, help="Results per ReportResults call.")
+    ] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     server: ServerOption = None,
     token: TokenOption = None,
@@ -311,55 +75,20 @@ def report(
     settings = client_settings(
         server=server, token=token, tls_root_cert=tls_root_cert, timeout=timeout
     )
-    if not 1 <= batch <= _MAX_BATCH:
-        raise InvalidRequestError(f"--batch must be in [1, {_MAX_BATCH}], got {batch}")
     entries = read_results(file)
     if settings.token is None:
         raise InvalidRequestError(
             f"reporting needs a write token: give --token or set ${TOKEN_ENV} "
             "(one of the server's --token / WARMSTART_TOKENS values)"
         )
-    stored = already = 0
     with connected(settings) as client:
-        _check_configs(client, entries)
-        for start in range(0, len(entries), batch):
-            chunk = entries[start : start + batch]
-            wheres = [where for where, _ in chunk]
-            try:
-                summary = client.report([result for _, result in chunk])
-            except WarmstartRpcError as exc:
-                exc.message = _in_file_terms(exc.message, wheres)
-                named = [w for w, r in chunk if f"{r.task_id!r}" in exc.message]
-                if exc.code is grpc.StatusCode.NOT_FOUND and named:
-                    more = f" and {len(named) - 3} more" if len(named) > 3 else ""
-                    exc.message += f" (at {', '.join(named[:3])}{more})"
-                if start:
-                    exc.message += (
-                        f" ({stored + already} results before {wheres[0]} were reported; "
-                        "fix the file and run again: they will count as already reported)"
-                    )
-                raise
-            stored += summary.stored
-            already += summary.already
-            if not as_json:
-                err_console.print(
-                    f"reported {start + len(chunk)}/{len(entries)}", style="dim", markup=False
-                )
-    batches = -(-len(entries) // batch)
+        check_configs(client, entries)
+        totals = send_results(client, entries, batch, progress=None if as_json else _progress)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "results": len(entries),
-                    "stored": stored,
-                    "already": already,
-                    "batches": batches,
-                }
-            )
-        )
+        typer.echo(json.dumps(dataclasses.asdict(totals)))
         return
     console.print(
-        f"{len(entries)} results in {batches} batch(es) to {settings.server}: "
-        f"{stored} stored, {already} already reported",
+        f"{totals.results} results in {totals.batches} batch(es) to {settings.server}: "
+        f"{totals.stored} stored, {totals.already} already reported",
         markup=False,
     )
