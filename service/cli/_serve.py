@@ -12,7 +12,15 @@ import typer
 
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.store import MissingDatabaseError
-from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.service.cli._common import (
+    DbOption,
+    HostOption,
+    PortOption,
+    TokenOption,
+    console,
+    handle_errors,
+    open_store,
+)
 from warmstart.service.server import (
     ModelRegistry,
     WarmstartServer,
@@ -26,19 +34,7 @@ from warmstart.service.server import (
 )
 from warmstart.service.settings import data_dir, server_settings
 
-__all__ = ["HostOption", "PortOption", "TokenOption", "serve"]
-
-# Options `warmstart quickstart` shares with `serve`.
-HostOption = Annotated[
-    str | None, typer.Option(help="Interface to listen on. Env: WARMSTART_HOST.")
-]
-PortOption = Annotated[
-    int | None, typer.Option(help="gRPC port; 0 picks one. Env: WARMSTART_PORT.")
-]
-TokenOption = Annotated[
-    list[str] | None,
-    typer.Option(help="Write token (ReportResults); repeatable. Env: WARMSTART_TOKENS."),
-]
+__all__ = ["serve"]
 
 
 def _announce(server: WarmstartServer) -> None:

@@ -1,4 +1,5 @@
-"""`warmstart quickstart` on a fresh data directory, as `make run` runs it, and the features CLI.
+"""Setting up from the knowledge base: `warmstart quickstart` as `make run` runs it, the
+library's set-up (:mod:`warmstart.service.setup`), and the features CLI.
 
 The shipped knowledge base (``kb/``) is imported once per module into a temporary
 ``WARMSTART_HOME``; later tests work on copies of that directory, so the module
@@ -30,6 +31,7 @@ from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import ModelLedger, RecordStore
 from warmstart.service.cli import app
 from warmstart.service.client import WarmstartClient
+from warmstart.service.setup import register_bundles, set_up_knowledge_base
 
 runner = CliRunner()
 KB = KnowledgeBase.locate()
@@ -113,7 +115,7 @@ def test_a_second_start_imports_and_registers_nothing(
     assert len(list((home / "models").iterdir())) == len(SPACES)
 
 
-def test_a_start_interrupted_after_the_records_is_completed(
+def test_a_set_up_interrupted_after_the_records_is_completed(
     first_start: tuple[Path, str], tmp_path: Path
 ) -> None:
     home = _copy(first_start[0], tmp_path)
@@ -122,13 +124,27 @@ def test_a_start_interrupted_after_the_records_is_completed(
         conn.execute("DELETE FROM model_events")
         conn.execute("DELETE FROM model_versions")
     shutil.rmtree(home / "models")
-    result = runner.invoke(app, ["quickstart", "--no-serve"], env=_env(home))
-    assert result.exit_code == 0, result.output
-    assert "first start" not in result.output
     with _store(home) as store:
+        report = set_up_knowledge_base(store, KB, home / "models")
+        assert report.records is None  # the store had records: not imported again
+        assert report.features.new == KB_TASKS
+        assert sorted(m.space for m in report.models) == SPACES
+        assert all(m.registered and m.serving == m.version for m in report.models)
+        assert report.changed
         assert store.count_records() == KB_RECORDS
         assert len(store.list_task_features(FEATURE_VERSION)) == KB_TASKS
         assert sorted(v.space_name for v in store.list_model_versions() if v.serving) == SPACES
+
+
+def test_a_bundle_that_does_not_load_is_skipped_and_nothing_registered(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wsb"
+    broken.write_bytes(b"not a bundle")
+    with RecordStore.open(f"sqlite:///{tmp_path / 'warmstart.db'}") as store:
+        registered, skipped = register_bundles(store, [broken], tmp_path / "models")
+        assert registered == []
+        assert list(skipped) == [broken]
+        assert store.list_model_versions() == []
+    assert not (tmp_path / "models").exists()
 
 
 def test_a_missing_knowledge_base_is_a_clear_error(tmp_path: Path) -> None:
