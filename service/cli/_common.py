@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore
 from warmstart.service.cli._console import console, err_console, handle_errors
 from warmstart.service.settings import client_settings, resolve_db_url
@@ -48,7 +47,7 @@ FeatureVersionOption = Annotated[
     str,
     typer.Option(
         "--feature-version",
-        help=f"Meta-feature set: {FEATURE_VERSION} (computed by warmstart) or a version "
+        help="Meta-feature set: the one warmstart computes (the default) or a version "
         "imported with `warmstart features import`, e.g. openml-q1.",
     ),
 ]

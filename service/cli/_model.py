@@ -35,9 +35,6 @@ from warmstart.service.training import train_and_register
 features_app = typer.Typer(help="Task meta-features.", no_args_is_help=True)
 model_app = typer.Typer(help="Model bundles.", no_args_is_help=True)
 
-#: ``warmstart kb build`` quotes the command line in its provenance with this.
-_command = command_line
-
 
 @features_app.command("compute")
 @handle_errors
