@@ -14,19 +14,15 @@ from warmstart.benchmarks.runner import (
     Protocol,
     resolve_learner,
     resolve_workers,
-    run_interruptible,
     run_spec,
-    sigterm_as_interrupt,
 )
 from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.spaces import make_search_space
 from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
 from warmstart.service.cli._run_display import RunDisplay
-from warmstart.service.cli._run_display import print_summary as _print_summary
 
-# Kept until `_refresh.py` imports these from the library and `_run_display`.
-__all__ = ["_print_summary", "app", "run_interruptible", "sigterm_as_interrupt"]
+__all__ = ["app"]
 
 app = typer.Typer(help="Evaluate learners' configs on task suites.", no_args_is_help=True)
 
