@@ -1,17 +1,22 @@
-"""`warmstart evaluate --mode seeding` as a user runs it, on a store of the synthetic world."""
+"""`warmstart evaluate --mode seeding` as a user runs it, on a store of the synthetic world,
+and the settings checks of the evaluation modes (:mod:`warmstart.service.evaluation`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.metamodel.synthetic_world import SPACE, world
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import SeedingSettings
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import Task, TaskFeatures, TaskType
 from warmstart.service.cli import app
+from warmstart.service.evaluation import check_seeding, live_ks
 
 runner = CliRunner()
 pytest.importorskip("optuna")
@@ -54,11 +59,31 @@ def test_seeding_mode_prints_the_curves_and_writes_the_report(db: str, tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (SeedingSettings(n_trials=0), "trials must be in [1, 1000], got 0"),
+        (SeedingSettings(repeats=0), "repeats must be in [1, 100], got 0"),
+        (SeedingSettings(k=60), "k must be in [1, trials (50)], got 60"),
+        (SeedingSettings(max_tasks=0), "the number of tasks must be >= 1, got 0"),
+    ],
+)
+def test_seeding_settings_out_of_range_are_refused(settings: SeedingSettings, message: str) -> None:
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        check_seeding(settings)
+
+
+def test_live_reports_the_usual_ks_up_to_the_one_asked_for() -> None:
+    assert live_ks(1) == (1,)
+    assert live_ks(5) == (1, 3, 5)
+    assert live_ks(7) == (1, 3, 5, 7)
+    with pytest.raises(InvalidRequestError, match=re.escape("k must be in [1, 100], got 0")):
+        live_ks(0)
+
+
+@pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--trials", "0"], "trials must be in [1, 1000], got 0"),
-        (["--repeats", "0"], "repeats must be in [1, 100], got 0"),
-        (["--k", "60"], "k must be in [1, trials (50)], got 60"),
         (["--suite", "sklearn:iris"], "--suite applies to --mode live only"),
         (["--mode", "replay"], "--mode must be pool, live or seeding"),
     ],
@@ -66,5 +91,5 @@ def test_seeding_mode_prints_the_curves_and_writes_the_report(db: str, tmp_path:
 def test_seeding_mode_refuses_bad_flags(db: str, extra: list[str], message: str) -> None:
     args = ["evaluate", "--space", SPACE.name, "--mode", "seeding", "--db", db, *extra]
     result = runner.invoke(app, args)
-    assert result.exit_code != 0
+    assert result.exit_code == 2, result.output
     assert message in result.output
