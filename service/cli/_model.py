@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +10,12 @@ from typing import Annotated
 import typer
 
 from warmstart.benchmarks.live import LiveSettings
-from warmstart.benchmarks.tasks import Suite, load_suite
+from warmstart.benchmarks.task_features import describe_suite_tasks
+from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings, load_bundle
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.evaluation import EvalSettings, SeedingSettings
-from warmstart.metamodel.features import FEATURE_VERSION, describe_task
-from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.service.cli._common import (
     DbOption,
@@ -46,39 +45,14 @@ def features_compute(
     """Compute and store meta-features of a suite's tasks (skipping those already stored)."""
     loaded = load_suite(suite)
     names = [info.name for info in loaded.list_tasks()][:tasks]
-    with open_store(db) as store:
-        computed = describe_suite_tasks(store, loaded, names)
+    with open_store(db) as store, console.status("computing meta-features...") as status:
+        computed = describe_suite_tasks(
+            store, loaded, names, on_task=lambda name: status.update(f"meta-features of {name}")
+        )
     console.print(
         f"{computed} tasks described, {len(names) - computed} already had meta-features "
         f"{FEATURE_VERSION}"
     )
-
-
-def describe_suite_tasks(store: RecordStore, suite: Suite, names: Sequence[str]) -> int:
-    """Store the tasks ``names`` of a suite and their meta-features, where not stored yet.
-
-    Returns:
-        How many tasks' meta-features were computed.
-    """
-    have = set(store.list_task_features(FEATURE_VERSION))
-    stored = {task.task_id for task in store.list_tasks()}
-    computed = 0
-    with console.status("computing meta-features...") as status:
-        for name in names:
-            status.update(f"meta-features of {name}")
-            data = suite.load(name)
-            # Byte-identical datasets share a task id (and so a stored name): one is enough.
-            if data.task.task_id not in stored:
-                store.put_task(data.task)
-                stored.add(data.task.task_id)
-            if data.task.task_id in have:
-                continue
-            store.put_task_features(
-                [describe_task(data.task.task_id, data.X, data.y, data.task.task_type)]
-            )
-            have.add(data.task.task_id)
-            computed += 1
-    return computed
 
 
 def _surrogate_params(seed: int, n_models: int, n_estimators: int) -> SurrogateParams:
