@@ -96,6 +96,7 @@ class Operations:
         self.store = store
         self.max_results = max_results
         self.tasks = TaskBook(models, store)
+        self._stored_spaces: set[str] = set()  # served spaces known to be in the store
 
     # -- SuggestConfigs ------------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class Operations:
                 )
             first_of_id.setdefault(result.result_id, i)
             if result.space not in spaces:
-                spaces[result.space] = self._find_space(result.space)
+                spaces[result.space] = self._report_space(result.space)
             space = spaces[result.space]
             if space is None:
                 missing.append(f"{where}: unknown space {shown(result.space)}")
@@ -313,6 +314,18 @@ class Operations:
         if bad:
             out.append(f"metrics must have names and finite values; leave out {bad}")
         return out
+
+    def _report_space(self, space: str) -> SearchSpace | None:
+        """The space results name: a served model's (stored on first use, so a server on a
+        fresh database takes results for what it serves), else the store's."""
+        for model in self.models.models.values():
+            served = model.bundle.space
+            if space in (served.name, served.space_id):
+                if served.space_id not in self._stored_spaces:
+                    self.store.put_space(served)  # idempotent
+                    self._stored_spaces.add(served.space_id)
+                return served
+        return self._find_space(space)
 
     def _find_space(self, space: str) -> SearchSpace | None:
         if not space:
