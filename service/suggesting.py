@@ -6,9 +6,10 @@ described under a feature set warmstart cannot compute (OpenML qualities, say); 
 the server stores. Each way returns the answer with a description of the task as plain
 values (:func:`answer_json` puts both in the JSON the CLI prints).
 
-Computing meta-features and reading tables load scikit-learn (about 1.7 s), so
-:mod:`warmstart.metamodel.features` and :mod:`warmstart.benchmarks.tasks` are imported
-by the functions that need them, not by this module.
+Reading a table (:mod:`warmstart.benchmarks.tasks`) and meta-features
+(:mod:`warmstart.metamodel.features`, a meta-features file included) load scikit-learn
+and SciPy's statistics, 2 to 3 s of imports, so the functions that use them import them:
+this module, and a suggestion for a task the server stores, load neither.
 """
 
 from __future__ import annotations
@@ -200,19 +201,19 @@ def suggest_for_table(
             (and ``remote_describe`` is off).
         WarmstartRpcError: The server refused a call.
     """
-    from warmstart.metamodel.features import FEATURE_VERSION, compute_meta_features
-
     built = read_task_table(data, target, task_type)
     X, y, kind = built.X, built.y, built.task.task_type
     served = client.model_info(options.space)
-    if not remote_describe and served.feature_version != FEATURE_VERSION:
-        raise _other_features(options.space, served.feature_version, served.feature_names)
     features: Mapping[str, float]
     if remote_describe:
         with progress(f"describing {data.name} on the server..."):
             described = client.describe(X, y, kind)
         features, version = described.as_dict(), described.features.version
     else:
+        from warmstart.metamodel.features import FEATURE_VERSION, compute_meta_features
+
+        if served.feature_version != FEATURE_VERSION:
+            raise _other_features(options.space, served.feature_version, served.feature_names)
         with progress(f"computing the meta-features of {data.name}..."):
             features = compute_meta_features(X, y, kind)
         version = FEATURE_VERSION
