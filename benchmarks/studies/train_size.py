@@ -28,8 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.bundle import TrainSettings, train_from_records
 from warmstart.metamodel.evaluation import load_evaluation_data
 from warmstart.metamodel.portfolio import primary_records
 from warmstart.metamodel.recommend import Recommender

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from tests.factories import small_space
-from warmstart.metamodel.bundle._train import TrainSettings
+from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.spaces import config_hash, load_configspace, sample_configs
 from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures

@@ -18,8 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
-from warmstart.metamodel.bundle import ModelBundle, load_bundle
-from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.bundle import ModelBundle, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.recommend import MAX_K, RecommenderSettings
 from warmstart.metamodel.spaces import (

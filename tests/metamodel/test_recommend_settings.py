@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, world
-from warmstart.metamodel.bundle import ModelBundle
-from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.bundle import ModelBundle, train_from_records
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import RecommenderSettings
 

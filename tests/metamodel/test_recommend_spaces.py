@@ -26,8 +26,7 @@ from ConfigSpace.hyperparameters import Hyperparameter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.bundle._train import train_from_records
+from warmstart.metamodel.bundle import TrainSettings, train_from_records
 from warmstart.metamodel.spaces import (
     config_hash,
     make_search_space,

@@ -16,8 +16,7 @@ from scipy.stats import spearmanr
 
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
-from warmstart.metamodel.bundle import ModelBundle, load_bundle
-from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
 from warmstart.metamodel.bundle._validate import VALIDATION_KS, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError

@@ -15,8 +15,7 @@ import pytest
 
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, SPACE
-from warmstart.metamodel.bundle import ModelBundle
-from warmstart.metamodel.bundle._train import TrainSettings, train_from_records
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, train_from_records
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.portfolio import primary_records, score_matrix
