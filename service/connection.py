@@ -45,7 +45,7 @@ def domain_error(exc: WarmstartRpcError, settings: ClientSettings) -> WarmstartE
             f"the server at {server} refused the token: {message} "
             f"(give a token it accepts with --token or ${TOKEN_ENV})"
         )
-    if code is grpc.StatusCode.INVALID_ARGUMENT:
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
         return InvalidRequestError(f"the server refused the request: {message}")
     if code is grpc.StatusCode.NOT_FOUND:
         return NotFoundError(message)

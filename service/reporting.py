@@ -281,14 +281,19 @@ class ReportTotals:
     Attributes:
         results: The results sent.
         stored: New results.
-        already: Ids reported before.
+        already: Ids reported before (with the same payload).
+        duplicates: New ids whose evaluation the server stores already (under another
+            id): not stored; repeats of an evaluation need different seeds.
         batches: ReportResults calls made.
+        duplicate_ids: The ids of those duplicates.
     """
 
     results: int
     stored: int
     already: int
+    duplicates: int
     batches: int
+    duplicate_ids: tuple[str, ...] = ()
 
 
 def send_results(
@@ -310,6 +315,7 @@ def send_results(
     if not 1 <= batch <= MAX_BATCH:
         raise InvalidRequestError(f"--batch must be in [1, {MAX_BATCH}], got {batch}")
     stored = already = 0
+    duplicates: list[str] = []
     for start in range(0, len(entries), batch):
         chunk = entries[start : start + batch]
         wheres = [where for where, _ in chunk]
@@ -329,6 +335,8 @@ def send_results(
             raise
         stored += summary.stored
         already += summary.already
+        duplicates.extend(summary.duplicate_ids)
         if progress is not None:
             progress(start + len(chunk), len(entries))
-    return ReportTotals(len(entries), stored, already, -(-len(entries) // batch))
+    batches = -(-len(entries) // batch)
+    return ReportTotals(len(entries), stored, already, len(duplicates), batches, tuple(duplicates))

@@ -6,6 +6,10 @@ described under a feature set warmstart cannot compute (OpenML qualities, say); 
 the server stores. Each way returns the answer with a description of the task as plain
 values (:func:`answer_json` puts both in the JSON the CLI prints).
 
+A table asked about with ``register`` (the CLI does when it has a write token) is stored
+on the server as a task (RegisterTask, or DescribeTask with ``remote_describe``) and the
+suggestion asked for by its id: the results reported for it since steer the answer.
+
 Reading a table (:mod:`warmstart.benchmarks.tasks`) and meta-features
 (:mod:`warmstart.metamodel.features`, a meta-features file included) load scikit-learn
 and SciPy's statistics, 2 to 3 s of imports, so the functions that use them import them:
@@ -184,16 +188,20 @@ def suggest_for_table(
     *,
     task_type: str | None = None,
     remote_describe: bool = False,
+    register: bool = False,
     progress: Progress = _quiet,
 ) -> tuple[SuggestAnswer, dict[str, Any]]:
     """Suggest for a task given as a table, described here or by the server.
 
     The served model is asked for first, so a down server, an unknown space or a model of
     meta-features this warmstart cannot compute is refused before the table is described.
+    With ``register`` (the client needs a write token) the table is stored on the server
+    as a task and asked about by its id, so its reported results count.
 
     Returns:
         The answer, and the task as plain values: the file, target, type, rows, features,
-        the rows trained on, the feature version and where it was described.
+        the rows trained on, the feature version, where it was described and, registered,
+        its ``task_id``.
 
     Raises:
         InvalidRequestError: The table is unreadable or has no such target column.
@@ -205,10 +213,12 @@ def suggest_for_table(
     X, y, kind = built.X, built.y, built.task.task_type
     served = client.model_info(options.space)
     features: Mapping[str, float]
+    task_id = ""
     if remote_describe:
         with progress(f"describing {data.name} on the server..."):
-            described = client.describe(X, y, kind)
+            described = client.describe(X, y, kind, name=data.name)
         features, version = described.as_dict(), described.features.version
+        task_id = described.task_id if register else ""
     else:
         from warmstart.metamodel.features import FEATURE_VERSION, compute_meta_features
 
@@ -217,16 +227,26 @@ def suggest_for_table(
         with progress(f"computing the meta-features of {data.name}..."):
             features = compute_meta_features(X, y, kind)
         version = FEATURE_VERSION
+        if register:
+            registered = client.register_task(
+                features,
+                feature_version=version,
+                task_type=kind,
+                n_rows=int(X.shape[0]),
+                n_features=int(X.shape[1]),
+                name=data.name,
+            )
+            task_id = registered.task.task_id
     answer = client.suggest(
-        features,
+        task_id or features,
         options.space,
         options.k,
-        feature_version=version,
+        feature_version="" if task_id else version,
         max_fit_seconds=options.max_fit_seconds,
         exclude=options.exclude,
         train_rows=options.train_rows,
     )
-    task = {
+    task: dict[str, Any] = {
         "file": str(data),
         "target": target,
         "task_type": kind.value,
@@ -236,6 +256,8 @@ def suggest_for_table(
         "feature_version": version,
         "described": "on the server" if remote_describe else "locally",
     }
+    if task_id:
+        task["task_id"] = task_id
     return answer, task
 
 
@@ -267,6 +289,8 @@ def answer_json(answer: SuggestAnswer, task: Mapping[str, Any]) -> dict[str, Any
         "model_version": answer.model_version,
         "space_id": answer.space_id,
         "out_of_distribution": answer.out_of_distribution,
+        "task_id": task.get("task_id"),
+        "observations": answer.observations,
         "task": dict(task),
         "nearest_tasks": [
             {"task_id": n.task_id, "name": n.name, "distance": _finite(n.distance)}

@@ -44,6 +44,11 @@ COMMANDS = (
         "Report observed results to a running server (idempotent by id: re-running is safe).",
     ),
     LazyCommand(
+        "tasks",
+        "warmstart.service.cli._tasks:app",
+        "The tasks a running server knows: list them, or show one with its results.",
+    ),
+    LazyCommand(
         "refresh",
         "warmstart.service.cli._refresh:refresh",
         "Evaluate new tasks and uncertain configs, retrain, publish if not worse; for cron.",

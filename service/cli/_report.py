@@ -3,8 +3,10 @@
 The file is JSON lines (one result object per line; blank lines are skipped)
 or one JSON list of result objects. Fields:
 
-- ``id`` (required): the result's unique id, at most 128 characters; re-sending it is a no-op.
-- ``task_id`` (required): a task the server knows.
+- ``id`` (required): the result's unique id, at most 128 characters; re-sending it with the
+  same payload is a no-op, with another payload it is refused.
+- ``task_id`` (required): a task the server knows (``warmstart tasks list``; ``warmstart
+  suggest --data ... --token`` registers a table and shows its id).
 - ``space`` (required): the search space's name or id.
 - ``config`` (required): ``{name: value}`` valid in the space (numbers, strings, booleans).
 - ``status``: ``ok`` (default), ``failed`` or ``timeout``.
@@ -92,3 +94,11 @@ def report(
         f"{totals.stored} stored, {totals.already} already reported",
         markup=False,
     )
+    if totals.duplicate_ids:
+        shown = ", ".join(totals.duplicate_ids[:10])
+        more = f" and {totals.duplicates - 10} more" if totals.duplicates > 10 else ""
+        console.print(
+            f"{totals.duplicates} not stored: the same evaluation (task, space, config, seed, "
+            f"fidelity) is stored under another id: {shown}{more}; give repeats other seeds",
+            markup=False,
+        )

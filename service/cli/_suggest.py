@@ -60,12 +60,13 @@ def _about(task: Mapping[str, Any]) -> str:
         given = f"{task['given']} meta-features {version} given in {task['features_file']}"
         missing = task["missing"]
         return given + (f" ({len(missing)} not given: {', '.join(missing)})" if missing else "")
-    if "task_id" in task:
+    if "file" not in task:
         return f"task {task['task_id']}: its stored meta-features {version}"
+    registered = f"; registered as task {task['task_id']}" if "task_id" in task else ""
     return (
         f"task {task['file']} (target {task['target']}): {task['task_type']}, "
         f"{task['n_rows']} rows x {task['n_features']} features; meta-features "
-        f"{version} computed {task['described']}"
+        f"{version} computed {task['described']}{registered}"
     )
 
 
@@ -79,6 +80,12 @@ def _print_answer(answer: SuggestAnswer, task: Mapping[str, Any], space: str) ->
         )
     else:
         console.print("out of distribution: no")
+    if answer.observations:
+        console.print(
+            f"observations used: {answer.observations} (the task's reported results and "
+            "those given); none of their configs is suggested again",
+            markup=False,
+        )
     neighbours = nearest_tasks(answer)
     if neighbours:
         shown = ", ".join(f"{n.name or n.task_id} ({n.distance:.3g})" for n in neighbours)
@@ -187,7 +194,9 @@ def suggest(
     """Suggest k warm-start configs for a task, from a running `warmstart serve`.
 
     The task is a table (--data, --target), its meta-features (--features) or a
-    task the server stores (--task-id).
+    task the server stores (--task-id). With a write token (--token) a table is
+    registered on the server and its task id shown: report results for that id
+    (`warmstart report`) and the next suggestions use them.
     """
     settings = client_settings(
         server=server, token=token, tls_root_cert=tls_root_cert, timeout=timeout
@@ -217,6 +226,7 @@ def suggest(
                 str(target),
                 task_type=task_type,
                 remote_describe=remote_describe,
+                register=settings.token is not None,
                 progress=lambda message: err_console.status(message),
             )
     if as_json:

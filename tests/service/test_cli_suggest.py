@@ -328,7 +328,14 @@ def test_report_stores_then_counts_as_already(server: ServerThread, tmp_path: Pa
     assert _stored(server) == 7
     again = runner.invoke(app, [*args, "--json"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout) == {"results": 7, "stored": 0, "already": 7, "batches": 3}
+    assert json.loads(again.stdout) == {
+        "results": 7,
+        "stored": 0,
+        "already": 7,
+        "duplicates": 0,
+        "batches": 3,
+        "duplicate_ids": [],
+    }
     assert _stored(server) == 7
 
 
