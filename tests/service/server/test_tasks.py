@@ -46,6 +46,14 @@ def any_store(bundle: ModelBundle, store_url: str) -> Iterator[ServerThread]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def shared(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """One server over SQLite for the tests below that keep to tasks of their own."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('tasks') / 'warmstart.db'}"
+    with ServerThread(registry_with(bundle), seed_store(url), settings()) as server:
+        yield server
+
+
 def register(client: WarmstartClient, name: str = "mine/credit", f0: float = 0.3) -> str:
     registered = client.register_task(
         {**FEATURES, "f0": f0},
@@ -86,21 +94,21 @@ def test_a_new_task_is_registered_reported_on_and_its_results_steer_suggestions(
     assert [(r.space_name, r.results) for r in detail.results] == [("svm_like", 3)]
 
 
-def test_registering_the_same_content_again_is_a_no_op(served: ServerThread) -> None:
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as client:
+def test_registering_the_same_content_again_is_a_no_op(shared: ServerThread) -> None:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as client:
         first = client.register_task(
-            FEATURES, feature_version="test-1", task_type="binary", n_rows=500, n_features=4
+            FEATURES, feature_version="test-1", task_type="binary", n_rows=700, n_features=4
         )
         again = client.register_task(
             FEATURES,
             feature_version="test-1",
             task_type=TaskType.BINARY,
-            n_rows=500,
+            n_rows=700,
             n_features=4,
             name="renamed",
         )
         other = client.register_task(
-            FEATURES, feature_version="test-1", task_type="binary", n_rows=501, n_features=4
+            FEATURES, feature_version="test-1", task_type="binary", n_rows=701, n_features=4
         )
         detail = client.get_task(first.task.task_id)
     assert first.created
@@ -115,10 +123,10 @@ def test_registering_the_same_content_again_is_a_no_op(served: ServerThread) -> 
     assert detail.results == ()
 
 
-def test_registration_needs_a_write_token_and_known_meta_features(served: ServerThread) -> None:
-    with WarmstartClient(served.target) as client, pytest.raises(UnauthenticatedRpcError):
+def test_registration_needs_a_write_token_and_known_meta_features(shared: ServerThread) -> None:
+    with WarmstartClient(shared.target) as client, pytest.raises(UnauthenticatedRpcError):
         register(client)
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as client:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as client:
         with pytest.raises(InvalidArgumentRpcError, match="feature_version 'v9' is not one"):
             client.register_task(
                 FEATURES, feature_version="v9", task_type="binary", n_rows=5, n_features=4
@@ -141,13 +149,13 @@ def test_registration_needs_a_write_token_and_known_meta_features(served: Server
             )
 
 
-def test_tasks_are_listed_a_page_at_a_time(served: ServerThread) -> None:
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as client:
-        mine = sorted(register(client, f"mine/{i}", f0=i / 10) for i in range(5))
+def test_tasks_are_listed_a_page_at_a_time(shared: ServerThread) -> None:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as client:
+        mine = sorted(register(client, f"page/{i}", f0=i / 100) for i in range(5))
         pages = []
         token = ""
         while True:
-            page = client.list_tasks(name_prefix="mine/", page_size=2, page_token=token)
+            page = client.list_tasks(name_prefix="page/", page_size=2, page_token=token)
             pages.append([t.name for t in page.tasks])
             token = page.next_page_token
             if not token:
@@ -157,14 +165,15 @@ def test_tasks_are_listed_a_page_at_a_time(served: ServerThread) -> None:
             client.list_tasks(page_token="nonsense")
         with pytest.raises(InvalidArgumentRpcError, match=r"page_size must be in \[1, 1000\]"):
             client.list_tasks(page_size=1001)
-    assert pages == [["mine/0", "mine/1"], ["mine/2", "mine/3"], ["mine/4"]]
-    assert len(everything.tasks) == len(TASK_IDS) + 5
+    assert pages == [["page/0", "page/1"], ["page/2", "page/3"], ["page/4"]]
     assert not everything.next_page_token
-    assert sorted(t.task_id for t in everything.tasks if t.name.startswith("mine/")) == mine
+    listed = {t.task_id for t in everything.tasks}
+    assert set(TASK_IDS) <= listed
+    assert sorted(t.task_id for t in everything.tasks if t.name.startswith("page/")) == mine
 
 
-def test_an_unknown_task_is_not_found(served: ServerThread) -> None:
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as client:
+def test_an_unknown_task_is_not_found(shared: ServerThread) -> None:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as client:
         with pytest.raises(NotFoundRpcError, match=r"unknown task_id 'nope'.*ListTasks"):
             client.get_task("nope")
         with pytest.raises(NotFoundRpcError, match="unknown task_id 'nope'"):
@@ -195,16 +204,16 @@ def test_a_changed_payload_is_refused_and_a_repeated_evaluation_is_counted(
     assert [(r.external_id, r.score) for r in stored] == [("a", 0.7)]  # "b" went with the batch
 
 
-def test_inline_observations_count_and_are_checked(served: ServerThread) -> None:
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as client:
+def test_inline_observations_count_and_are_checked(shared: ServerThread) -> None:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as client:
         zero = client.suggest(FEATURES, "svm_like", k=4, feature_version="test-1")
         tried = [s.config for s in zero.suggestions[:2]]
         seen = [Observation(c, 0.5 + i / 10) for i, c in enumerate(tried)]
         inline = client.suggest(
             FEATURES, "svm_like", k=4, feature_version="test-1", observations=seen
         )
-        task_id = register(client)
-        client.report([result("r0", task_id, tried[0], 0.5)])
+        task_id = register(client, "inline/task", f0=0.9)
+        client.report([result("inline-r0", task_id, tried[0], 0.5)])
         both = client.suggest(
             task_id,
             "svm_like",
@@ -227,13 +236,13 @@ def test_inline_observations_count_and_are_checked(served: ServerThread) -> None
     assert both.observations == 3
 
 
-def test_describe_with_a_write_token_stores_the_task(served: ServerThread) -> None:
+def test_describe_with_a_write_token_stores_the_task(shared: ServerThread) -> None:
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.random(200), "b": rng.integers(0, 5, 200)})
     y = rng.integers(0, 2, 200)
-    with WarmstartClient(served.target) as reader:
+    with WarmstartClient(shared.target) as reader:
         plain = reader.describe(X, y, "binary")
-    with WarmstartClient(served.target, token=WRITE_TOKEN) as writer:
+    with WarmstartClient(shared.target, token=WRITE_TOKEN) as writer:
         stored = writer.describe(X, y, "binary", name="tables/mine")
         again = writer.describe(X, y, "binary", name="tables/other")
         detail = writer.get_task(stored.task_id)
