@@ -1,18 +1,35 @@
-"""Optuna and hyperopt are optional: importing the package must not need them."""
+"""The seeding helpers are light: importing them loads no optimizer and nothing heavy."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+_HEAVY = (
+    "optuna",
+    "hyperopt",
+    "ray",
+    "smac",
+    "lightgbm",
+    "grpc",
+    "sqlalchemy",
+    "warmstart.service.server",
+    "warmstart.metamodel.store",
+    "warmstart.metamodel.surrogate",
+)
 
-def test_import_does_not_load_the_optimizers() -> None:
-    code = (
-        "import sys, service.seeding; "
-        "loaded = [m for m in ('optuna', 'hyperopt', 'ray', 'smac') if m in sys.modules]; "
-        "print(loaded); sys.exit(1 if loaded else 0)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+
+def _loaded_after(statement: str) -> list[str]:
+    code = f"import sys; {statement}; print(' '.join(m for m in {_HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_import_does_not_load_the_optimizers_or_the_server() -> None:
+    # warmstart.seeding imports warmstart.service.seeding: one interpreter checks both.
+    names = "to_raytune_space, to_smac_initial_design, config_from_raytune"
+    assert _loaded_after(f"from warmstart.seeding import {names}") == []
+
+
+def test_the_sampler_loads_optuna_when_first_used() -> None:
+    assert _loaded_after("from warmstart.seeding import WarmstartSampler") == ["optuna"]
