@@ -18,7 +18,14 @@ from sklearn.model_selection import train_test_split
 
 from tests.factories import require_pmlb
 from tests.metamodel.synthetic_world import CS, SPACE
-from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from tests.service.server.conftest import (
+    WRITE_TOKEN,
+    ServerThread,
+    registry_with,
+    seed_store,
+    settings,
+)
+from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.spaces import config_hash, validate_config
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import ConfigValue, RecordSource
@@ -56,18 +63,34 @@ def _keys(configs: Sequence[Mapping[str, ConfigValue]]) -> set[str]:
     return {config_hash(c) for c in configs}
 
 
+@pytest.fixture(scope="module")
+def served(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """One server for the synthetic tests; each registers a task of its own."""
+    store = seed_store(f"sqlite:///{tmp_path_factory.mktemp('sampler') / 'warmstart.db'}")
+    with ServerThread(registry_with(bundle), store, settings()) as server:
+        yield server
+
+
 @pytest.fixture
 def client(served: ServerThread) -> Iterator[WarmstartClient]:
     with WarmstartClient(served.target, token=WRITE_TOKEN) as opened:
         yield opened
 
 
+def _register(client: WarmstartClient, f0: float) -> str:
+    return client.register_task(
+        {**FEATURES, "f0": f0},
+        feature_version="test-1",
+        task_type="binary",
+        n_rows=500,
+        n_features=4,
+    ).task.task_id
+
+
 def test_a_registered_task_gets_every_trial_reported_and_stored(
     client: WarmstartClient,
 ) -> None:
-    task_id = client.register_task(
-        FEATURES, feature_version="test-1", task_type="binary", n_rows=500, n_features=4
-    ).task.task_id
+    task_id = _register(client, 0.31)
     zero_shot = [dict(s.config) for s in client.suggest(task_id, "svm_like", k=3).suggestions]
     spy = SpyClient(client)
     sampler = WarmstartSampler(
@@ -92,6 +115,7 @@ def test_a_registered_task_gets_every_trial_reported_and_stored(
 def test_meta_features_only_send_the_observations_inline(
     client: WarmstartClient, served: ServerThread
 ) -> None:
+    reported = served.store.count_records(RecordFilter(source=RecordSource.CLIENT))
     spy = SpyClient(client)
     sampler = WarmstartSampler(
         spy,
@@ -108,15 +132,13 @@ def test_meta_features_only_send_the_observations_inline(
     last = spy.requests[-1]
     assert [o.score for o in last["observations"]] == [-t.value for t in study.trials[:4]]  # type: ignore[operator]
     assert spy.answers[-1].observations == 4
-    assert served.store.count_records(RecordFilter(source=RecordSource.CLIENT)) == 0
+    assert served.store.count_records(RecordFilter(source=RecordSource.CLIENT)) == reported
 
 
 def test_a_client_without_a_write_token_warns_and_sends_observations_inline(
     served: ServerThread, client: WarmstartClient
 ) -> None:
-    task_id = client.register_task(
-        FEATURES, feature_version="test-1", task_type="binary", n_rows=500, n_features=4
-    ).task.task_id
+    task_id = _register(client, 0.32)
     with WarmstartClient(served.target) as reader:
         spy = SpyClient(reader)
         sampler = WarmstartSampler(
