@@ -1,15 +1,16 @@
 """ConfigSpace and SMAC: suggested configs as ``Configuration`` objects.
 
 SMAC (2.x) takes extra starting points as ConfigSpace configurations through
-its initial design's ``additional_configs`` argument::
+its initial design's ``additional_configs`` argument, but evaluates them
+after the design's own (five Sobol configs first); to evaluate the
+suggestions first, use :func:`warmstart.service.seeding.to_smac_initial_design`::
 
     from smac import HyperparameterOptimizationFacade as HPO
 
-    configs = to_configurations(space, suggestions)
-    design = HPO.get_initial_design(scenario, additional_configs=configs)
+    design = to_smac_initial_design(scenario, suggestions)
     smac = HPO(scenario, train, initial_design=design)
 
-SMAC is not a dependency of warmstart and is not imported here.
+SMAC is an optional dependency (the ``smac`` extra) and is not imported here.
 """
 
 from __future__ import annotations
