@@ -12,13 +12,21 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.service.server.conftest import ServerThread, registry_with, seed_store, settings
+from tests.service.server.conftest import (
+    WRITE_TOKEN,
+    ServerThread,
+    registry_with,
+    seed_store,
+    settings,
+)
 from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.recommend import RecommenderSettings
 from warmstart.metamodel.types import SuggestionOrigin
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
+from warmstart.service.client import WarmstartClient
 from warmstart.service.server import ModelRegistry, make_server
+from warmstart.service.wire.api import ReportedResult
 
 
 def _free_port() -> int:
@@ -27,12 +35,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _calls(server: ServerThread) -> float:
+def _calls(server: ServerThread, rpc: str = "ListSearchSpaces") -> float:
     assert server.server is not None
     registry = server.server.metrics.registry
-    value = registry.get_sample_value(
-        "warmstart_rpc_calls_total", {"rpc": "ListSearchSpaces", "code": "OK"}
-    )
+    value = registry.get_sample_value("warmstart_rpc_calls_total", {"rpc": rpc, "code": "OK"})
     return value or 0.0
 
 
@@ -58,6 +64,34 @@ def test_replicas_with_reuse_port_share_one_port(bundle: ModelBundle, tmp_path: 
         assert _calls(first) + _calls(second) == 40
         assert _calls(first) > 0
         assert _calls(second) > 0
+        # A task's state is in the store: whichever replica answers, a task registered and
+        # reported on through one connection is known there with its observations.
+        with WarmstartClient(f"127.0.0.1:{port}", token=WRITE_TOKEN) as client:
+            task_id = client.register_task(
+                {"f0": 0.3, "f1": 0.8, "f2": 0.5, "f3": 0.5},
+                feature_version="test-1",
+                task_type="binary",
+                n_rows=500,
+                n_features=4,
+            ).task.task_id
+            tried = [s.config for s in client.suggest(task_id, "svm_like", k=2).suggestions]
+            client.report(
+                [
+                    ReportedResult(f"r{i}", task_id, "svm_like", config, score=0.5)
+                    for i, config in enumerate(tried)
+                ]
+            )
+        answers: set[tuple[int, bytes]] = set()
+        for _ in range(20):
+            options = [("grpc.use_local_subchannel_pool", 1)]
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+                request = pb.SuggestConfigsRequest(task_id=task_id, space="svm_like", k=3)
+                got = pb_grpc.WarmstartStub(channel).SuggestConfigs(request, timeout=30)
+                answers.add((got.observations, got.SerializeToString(deterministic=True)))
+        assert len(answers) == 1
+        assert answers.pop()[0] == 2
+        assert _calls(first, "SuggestConfigs") > 0
+        assert _calls(second, "SuggestConfigs") > 0
 
 
 def test_a_taken_port_is_a_clear_error(bundle: ModelBundle, tmp_path: Path) -> None:
