@@ -54,6 +54,7 @@ MAX_OBSERVATIONS = 10_000
 CLIENT_SOURCE = "client"
 """The ``source`` of tasks that clients registered."""
 
+_MAX_COUNT = 2**31 - 1  # the store's row and column counts are 32-bit integers
 _ID_SALT = b"warmstart-registered-task-1\x00"
 _NAN = struct.pack("<d", math.nan)
 
@@ -148,10 +149,12 @@ class TaskBook:
         problems: list[str] = []
         if registration.task_type is None:
             problems.append("task_type is unspecified; use binary, multiclass or regression")
-        if registration.n_rows < 1:
-            problems.append(f"n_rows must be >= 1, got {registration.n_rows}")
-        if registration.n_features < 1:
-            problems.append(f"n_features must be >= 1, got {registration.n_features}")
+        for field, count in (
+            ("n_rows", registration.n_rows),
+            ("n_features", registration.n_features),
+        ):
+            if not 1 <= count <= _MAX_COUNT:
+                problems.append(f"{field} must be in [1, {_MAX_COUNT}], got {count}")
         names = self.feature_names(registration.feature_version)
         unknown = sorted(set(registration.features) - set(names))
         if unknown:

@@ -135,7 +135,9 @@ def test_registration_needs_a_write_token_and_known_meta_features(shared: Server
             client.register_task(
                 {"f9": 1.0}, feature_version="test-1", task_type="binary", n_rows=5, n_features=4
             )
-        with pytest.raises(InvalidArgumentRpcError, match="n_rows must be >= 1, got 0"):
+        with pytest.raises(
+            InvalidArgumentRpcError, match=r"n_rows must be in \[1, 2147483647\], got 0"
+        ):
             client.register_task(
                 FEATURES, feature_version="test-1", task_type="binary", n_rows=0, n_features=4
             )
