@@ -32,13 +32,14 @@ from warmstart.benchmarks.sequential._flaml_start import (
     flaml_zeroshot_for_task,
     lightgbm_start,
 )
-from warmstart.benchmarks.sequential._live import run_sequential_live
+from warmstart.benchmarks.sequential._live import LiveOptions, run_sequential_live
 from warmstart.benchmarks.sequential._report import write_sequential_report
 from warmstart.benchmarks.sequential._surrogate import best_so_far, run_sequential
 from warmstart.benchmarks.sequential._types import SequentialResult, SequentialSettings, TaskRun
 
 __all__ = [
     "ARMS",
+    "LiveOptions",
     "Loss",
     "SequentialResult",
     "SequentialSettings",

@@ -27,6 +27,7 @@ from warmstart.service.cli._common import (
     print_left_out,
 )
 from warmstart.service.cli._evaluate_display import print_live, print_pool, print_seeding
+from warmstart.service.cli._sequential import evaluate_sequential
 from warmstart.service.evaluation import check_seeding, live_ks, run_live, run_pool, run_seeding
 from warmstart.service.settings import data_dir
 from warmstart.service.training import train_and_register
@@ -93,9 +94,13 @@ def train(
     print_left_out(trained.left_out, trained.task_names, "training")
 
 
-_MODES = ("pool", "live", "seeding")
+_MODES = ("pool", "live", "seeding", "sequential")
 #: The live-mode flags each other mode also takes.
-_SHARED_FLAGS: dict[str, tuple[str, ...]] = {"pool": (), "seeding": ("--tasks", "--k")}
+_SHARED_FLAGS: dict[str, tuple[str, ...]] = {
+    "pool": (),
+    "seeding": ("--tasks", "--k"),
+    "sequential": ("--suite", "--tasks", "--k", "--cv-folds", "--row-cap"),
+}
 
 
 def evaluate(
@@ -105,32 +110,48 @@ def evaluate(
         typer.Option(
             help="pool: choose among the configs stored for each held-out task (fast); "
             "live: train the suggestions and the baselines on the held-out tasks for real; "
-            "seeding: Optuna TPE cold against seeded with the top-k, regret by trial."
+            "seeding: Optuna TPE cold against seeded with the top-k, regret by trial; "
+            "sequential: the ask/tell loop against TPE cold and seeded, FLAML CFO and random "
+            "search, regret by trial (surrogate benchmarks; live training with --suite)."
         ),
     ] = "pool",
     suite: Annotated[
         str | None,
-        typer.Option(help="Live: the suite the records were made from, as for bench run."),
+        typer.Option(
+            help="Live, sequential (trains for real): the suite the records were made from, "
+            "as for bench run."
+        ),
     ] = None,
     tasks: Annotated[
         int | None,
-        typer.Option(help="Live, seeding: at most this many held-out tasks, spread over families."),
+        typer.Option(
+            help="Live, seeding, sequential: at most this many held-out tasks, spread over "
+            "families."
+        ),
     ] = None,
     k: Annotated[
         int | None,
         typer.Option(
-            help="Live: configs trained per task and method (default 5); seeding: enqueued (10)."
+            help="Live: configs trained per task and method (default 5); seeding, sequential: "
+            "enqueued by the seeded TPE (10)."
         ),
     ] = None,
-    trials: Annotated[int, typer.Option(help="Seeding: Optuna trials per study.")] = 50,
-    repeats: Annotated[int, typer.Option(help="Seeding: TPE seeds per task.")] = 3,
+    trials: Annotated[
+        int, typer.Option(help="Seeding, sequential: trials per study (per arm).")
+    ] = 50,
+    repeats: Annotated[
+        int, typer.Option(help="Seeding: TPE seeds per task; sequential: seeds per task and arm.")
+    ] = 3,
     cv_folds: Annotated[
-        int | None, typer.Option(help="Live: CV folds (default: as the stored records, else 3).")
+        int | None,
+        typer.Option(
+            help="Live, sequential with --suite: CV folds (default: as the stored records, else 3)."
+        ),
     ] = None,
     row_cap: Annotated[
         int | None,
         typer.Option(
-            help="Live: row cap, 0 for none: the tasks' real sizes "
+            help="Live, sequential with --suite: row cap, 0 for none: the tasks' real sizes "
             "(default: as the stored records, else 2000)."
         ),
     ] = None,
@@ -156,9 +177,10 @@ def evaluate(
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
-    """Evaluate leave-family-out against the baselines (pool, live or seeding); write a report."""
+    """Evaluate leave-family-out against the baselines (pool, live, seeding or sequential);
+    write a report."""
     if mode not in _MODES:
-        raise InvalidRequestError(f"--mode must be pool, live or seeding, got {mode!r}")
+        raise InvalidRequestError(f"--mode must be pool, live, seeding or sequential, got {mode!r}")
     if folds < 2:
         raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
     train = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
@@ -195,6 +217,12 @@ def evaluate(
                 progress=status.update,
             )  # fmt: skip
         print_seeding(experiment)
+    elif mode == "sequential":
+        evaluate_sequential(
+            space, feature_version=feature_version, folds=folds, seed=seed, train=train,
+            k=10 if k is None else k, trials=trials, repeats=repeats, tasks=tasks, suite=suite,
+            cv_folds=cv_folds, row_cap=row_cap, out=out, db=db, command=command_line(),
+        )  # fmt: skip
     else:
         if suite is None:
             raise InvalidRequestError(

@@ -172,3 +172,26 @@ def test_every_arm_runs_leave_family_out_and_the_report_is_written(tmp_path: Pat
     rows = (tmp_path / "out" / "svm_like_sequential_tasks.csv").read_text().splitlines()
     assert len(rows) == 1 + len(ARMS) * 2
     assert (tmp_path / "out" / "svm_like_sequential_regret.png").stat().st_size > 0
+
+
+def test_the_cli_runs_the_sequential_mode_and_refuses_live_only_flags(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warmstart.service.cli import app
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with RecordStore.open(db) as store:
+        _fill_store(store, 20)
+    base = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
+    base += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
+    refused = CliRunner().invoke(app, [*base, "--no-flaml"])
+    assert refused.exit_code != 0
+    assert "--no-flaml applies to --mode live only" in refused.output
+    small = ["--tasks", "1", "--trials", "4", "--k", "2", "--repeats", "1"]
+    small += ["--n-models", "1", "--n-estimators", "20"]
+    done = CliRunner().invoke(app, [*base, *small])
+    assert done.exit_code == 0, done.output
+    assert "tpe_seeded" in done.output
+    summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
+    assert summary["n_tasks"] == 1
+    assert summary["command"].startswith("warmstart ")
