@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from warmstart.metamodel.errors import InvalidRequestError, NotFoundError, shown
 from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION
+from warmstart.metamodel.recommend import MAX_OBSERVATIONS
 from warmstart.metamodel.spaces import validate_config
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import (
@@ -49,8 +50,6 @@ DEFAULT_PAGE_SIZE = 100
 """Tasks on a ListTasks page when the request leaves page_size at 0."""
 MAX_PAGE_SIZE = 1000
 """The most tasks on one ListTasks page."""
-MAX_OBSERVATIONS = 10_000
-"""The most observations one suggestion takes (the recommender refuses more)."""
 CLIENT_SOURCE = "client"
 """The ``source`` of tasks that clients registered."""
 
