@@ -38,18 +38,18 @@ def _label(result: SequentialResult, arm: str) -> str:
 
 
 def _write_csv(result: SequentialResult, path: Path) -> None:
+    """One row per task and arm: best-so-far regret after each trial, mean over repeats."""
     n = result.settings.n_trials
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        header = ["task_id", "name", "family", "fold", "arm", "repeat"]
+        header = ["task_id", "name", "family", "fold", "arm", "repeats"]
         writer.writerow(header + [f"trial_{t + 1}" for t in range(n)])
         for run in result.tasks:
             for arm in result.arms:
-                for repeat, curve in enumerate(run.curves[arm]):
-                    writer.writerow(
-                        [run.task_id, run.name, run.family, run.fold, arm, repeat]
-                        + [f"{v:.6f}" for v in curve]
-                    )
+                writer.writerow(
+                    [run.task_id, run.name, run.family, run.fold, arm, len(run.curves[arm])]
+                    + [f"{v:.4f}" for v in run.mean_curve(arm)]
+                )
 
 
 def _plot(result: SequentialResult, path: Path) -> None:
@@ -116,8 +116,8 @@ def write_sequential_report(
 ) -> Path:
     """Write the CSV, JSON, PNG and Markdown of a run into ``folder``; return the Markdown's path.
 
-    Files: ``SPACE_sequential[_live].md``, ``..._tasks.csv`` (one row per task,
-    arm and repeat: best-so-far regret after each trial), ``....json`` (mean
+    Files: ``SPACE_sequential[_live].md``, ``..._tasks.csv`` (one row per task
+    and arm: best-so-far regret after each trial, mean over repeats), ``....json`` (mean
     and standard error over tasks per arm and trial, the targets, the
     settings, ``commit`` and ``command``) and ``..._regret.png``.
     """
