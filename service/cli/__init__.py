@@ -26,7 +26,8 @@ COMMANDS = (
     LazyCommand(
         "evaluate",
         "warmstart.service.cli._model:evaluate",
-        "Evaluate leave-family-out against the baselines (pool, live or seeding); write a report.",
+        "Evaluate leave-family-out against the baselines (pool, live, seeding or "
+        "sequential); write a report.",
     ),
     LazyCommand(
         "serve",

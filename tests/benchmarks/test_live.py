@@ -383,7 +383,7 @@ runner = CliRunner()
     ("args", "message"),
     [
         (["--mode", "live"], "--mode live needs --suite"),
-        (["--mode", "replay"], "--mode must be pool, live or seeding, got 'replay'"),
+        (["--mode", "replay"], "--mode must be pool, live, seeding or sequential, got 'replay'"),
         (["--tasks", "3"], "--tasks applies to --mode live only"),
         (["--suite", "sklearn:iris", "--k", "2"], "--suite, --k apply to --mode live only"),
         (["--mode", "live", "--suite", "sklearn:iris", "--k", "0"], "k must be in [1, 100], got 0"),

@@ -85,7 +85,7 @@ def test_live_reports_the_usual_ks_up_to_the_one_asked_for() -> None:
     [
         (["--trials", "0"], "trials must be in [1, 1000], got 0"),
         (["--suite", "sklearn:iris"], "--suite applies to --mode live only"),
-        (["--mode", "replay"], "--mode must be pool, live or seeding"),
+        (["--mode", "replay"], "--mode must be pool, live, seeding or sequential"),
     ],
 )
 def test_seeding_mode_refuses_bad_flags(db: str, extra: list[str], message: str) -> None:
