@@ -74,7 +74,15 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The sampler subclasses Optuna's BaseSampler, so its module imports Optuna.
     if name == "WarmstartSampler":
-        from warmstart.service.seeding._sampler import WarmstartSampler
-
+        try:
+            from warmstart.service.seeding._sampler import WarmstartSampler
+        except ModuleNotFoundError as exc:
+            if exc.name != "optuna":
+                raise
+            raise ModuleNotFoundError(
+                "WarmstartSampler is an Optuna sampler and needs Optuna: "
+                "pip install 'warmstart[optimizers]'",
+                name="optuna",
+            ) from exc
         return WarmstartSampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

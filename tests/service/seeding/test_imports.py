@@ -33,3 +33,16 @@ def test_import_does_not_load_the_optimizers_or_the_server() -> None:
 
 def test_the_sampler_loads_optuna_when_first_used() -> None:
     assert _loaded_after("from warmstart.seeding import WarmstartSampler") == ["optuna"]
+
+
+def test_without_optuna_the_sampler_names_the_extra_to_install() -> None:
+    code = (
+        "import sys; sys.modules['optuna'] = None\n"
+        "try:\n    from warmstart.seeding import WarmstartSampler\n"
+        "except ModuleNotFoundError as exc:\n    print(exc.name, '|', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "optuna | WarmstartSampler is an Optuna sampler and needs Optuna: "
+        "pip install 'warmstart[optimizers]'"
+    )
