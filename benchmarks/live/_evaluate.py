@@ -49,8 +49,9 @@ from warmstart.benchmarks.live._flaml import (
 from warmstart.benchmarks.live._flaml_space import FLAML_SPACE_LIGHTGBM, flaml_space_configs
 from warmstart.benchmarks.live._protocol import recorded_protocol, resolve_protocol
 from warmstart.benchmarks.live._split import (
+    comparable_scores,
+    evaluated_rows,
     spread_over_families,
-    stored_scores,
 )
 from warmstart.benchmarks.live._types import (
     FLAML_METHODS,
@@ -167,32 +168,6 @@ def _evaluate_task(
     return _Trained(outcomes, orders)
 
 
-def _rows_used(data: TaskData, protocol: Protocol) -> int:
-    """Rows an evaluation of the task uses: all, or the row cap (as :func:`cap_rows` takes)."""
-    rows = len(data.y)
-    return rows if protocol.row_cap is None else min(rows, protocol.row_cap)
-
-
-def _comparable_scores(
-    records: Sequence[EvaluationRecord], rows_used: int, protocol: Protocol, seed: int
-) -> dict[str, float]:
-    """Stored scores measured as the live ones are: same rows, CV folds and seed.
-
-    A record evaluated on a row-capped sample scores a different problem than
-    the whole table, so it only takes part when the live evaluation uses the
-    same rows.
-    """
-    same = [
-        r
-        for r in records
-        if r.status is RecordStatus.OK
-        and r.seed == seed
-        and r.metrics.get("rows_used") == rows_used
-        and r.metrics.get("folds") == protocol.folds
-    ]
-    return stored_scores(same)
-
-
 def _task_result(
     context: _Context,
     data: TaskData,
@@ -202,7 +177,7 @@ def _task_result(
     records: Sequence[EvaluationRecord],
 ) -> LiveTaskResult:
     start = time.perf_counter()
-    rows_used = _rows_used(data, context.protocol)
+    rows_used = evaluated_rows(data, context.protocol)
     flaml_space: list[dict[str, ConfigValue]] = []
     if context.with_flaml:
         flaml_space = flaml_space_configs(
@@ -214,7 +189,7 @@ def _task_result(
         )
     trained = _evaluate_task(context, data, configs, flaml_space)
     outcomes, orders = trained.outcomes, trained.orders
-    stored = _comparable_scores(records, rows_used, context.protocol, context.seed)
+    stored = comparable_scores(records, rows_used, context.protocol, context.seed)
     # One pool of scores: the comparable stored records and everything measured live.
     pool = {f"stored:{h}": s for h, s in stored.items()}
     pool.update({f"live:{key}": o.score for key, o in outcomes.items()})
@@ -412,7 +387,7 @@ def evaluate_live(
                 continue
             feats = features[task_id].as_dict()
             # As a user would: the request states the rows the configs will be trained on.
-            advice = recommender.suggest(feats, max_k, train_rows=_rows_used(data, protocol))
+            advice = recommender.suggest(feats, max_k, train_rows=evaluated_rows(data, protocol))
             suggested = [dict(s.config) for s in advice.suggestions]
             if not suggested:
                 notes.append(f"{names[task_id]} skipped: the model suggested no config")

@@ -12,10 +12,19 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from warmstart.benchmarks.runner import Protocol
+from warmstart.benchmarks.tasks import TaskData
 from warmstart.metamodel.evaluation import spread_over_families, task_families, usable_records
 from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
-__all__ = ["spread_over_families", "stored_scores", "task_families", "usable_records"]
+__all__ = [
+    "comparable_scores",
+    "evaluated_rows",
+    "spread_over_families",
+    "stored_scores",
+    "task_families",
+    "usable_records",
+]
 
 
 def stored_scores(records: Iterable[EvaluationRecord]) -> dict[str, float]:
@@ -28,3 +37,29 @@ def stored_scores(records: Iterable[EvaluationRecord]) -> dict[str, float]:
         digest: float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
         for digest, values in grouped.items()
     }
+
+
+def evaluated_rows(data: TaskData, protocol: Protocol) -> int:
+    """Rows an evaluation of the task uses: all, or the row cap (as :func:`cap_rows` takes)."""
+    rows = len(data.y)
+    return rows if protocol.row_cap is None else min(rows, protocol.row_cap)
+
+
+def comparable_scores(
+    records: Iterable[EvaluationRecord], rows_used: int, protocol: Protocol, seed: int
+) -> dict[str, float]:
+    """Stored scores measured as the live ones are: same rows, CV folds and seed.
+
+    A record evaluated on a row-capped sample scores a different problem than
+    the whole table, so it only takes part when the live evaluation uses the
+    same rows.
+    """
+    same = [
+        r
+        for r in records
+        if r.status is RecordStatus.OK
+        and r.seed == seed
+        and r.metrics.get("rows_used") == rows_used
+        and r.metrics.get("folds") == protocol.folds
+    ]
+    return stored_scores(same)

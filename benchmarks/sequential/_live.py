@@ -27,7 +27,7 @@ from warmstart.benchmarks.live import (
     recorded_protocol,
     resolve_protocol,
 )
-from warmstart.benchmarks.live._split import stored_scores
+from warmstart.benchmarks.live._split import comparable_scores, evaluated_rows
 from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
 from warmstart.benchmarks.sequential._flaml_start import cfo_start
 from warmstart.benchmarks.sequential._run import TaskInputs, run_arms
@@ -38,7 +38,7 @@ from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
 from warmstart.metamodel.evaluation import load_evaluation_data, spread_over_families
 from warmstart.metamodel.spaces import config_hash, load_configspace, make_search_space
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
+from warmstart.metamodel.types import ConfigValue, RecordStatus
 
 __all__ = ["LiveOptions", "run_sequential_live"]
 
@@ -85,21 +85,6 @@ class _LiveLoss:
             ok = found.status is RecordStatus.OK and found.score is not None
             self.scores[key] = float(found.score) if ok else float("nan")  # type: ignore[arg-type]
         return -self.scores[key]
-
-
-def _comparable(
-    records: list[EvaluationRecord], rows_used: int, protocol: Protocol, seed: int
-) -> dict[str, float]:
-    """Stored scores measured as the live ones are: same rows, CV folds and seed."""
-    same = [
-        r
-        for r in records
-        if r.status is RecordStatus.OK
-        and r.seed == seed
-        and r.metrics.get("rows_used") == rows_used
-        and r.metrics.get("folds") == protocol.folds
-    ]
-    return stored_scores(same)
 
 
 def _regret(losses: list[float], best: float, worst: float) -> list[float]:
@@ -183,10 +168,8 @@ def run_sequential_live(
                     f"{task_data.task.task_id}, the records' task is {task_id}"
                 )
                 continue
-            rows_used = len(task_data.y)
-            if protocol.row_cap is not None:
-                rows_used = min(rows_used, protocol.row_cap)
-            stored = _comparable(data.usable[task_id], rows_used, protocol, cv_seed)
+            train_rows = evaluated_rows(task_data, protocol)
+            stored = comparable_scores(data.usable[task_id], train_rows, protocol, cv_seed)
             flaml_params = None
             if space_name == "lightgbm" and "flaml_cfo" in settings.arms:
                 X, y = cap_rows(task_data, protocol, cv_seed)
@@ -201,7 +184,7 @@ def run_sequential_live(
                 loss=loss,
                 position=len(runs),
                 cfo_start=start,
-                train_rows=rows_used,
+                train_rows=train_rows,
                 worst=-min(finite_stored) if finite_stored else 0.0,
             )
             found = run_arms(inputs, settings)
