@@ -91,14 +91,19 @@ def _world() -> tuple[list[Task], list[TaskFeatures], list[EvaluationRecord]]:
 TASKS, FEATURES, RECORDS = _world()
 
 
-@pytest.fixture(scope="module")
-def mf_bundle() -> ModelBundle:
+def train_world_bundle() -> ModelBundle:
     """A small model of the world above, on the real meta-features."""
     features = {f.task_id: f for f in FEATURES}
     names = {t.task_id: t.name for t in TASKS}
     with warnings.catch_warnings():  # iris leaves the regression-only features NaN everywhere
         warnings.simplefilter("ignore", RuntimeWarning)
         return train_from_records(SPACE, RECORDS, features, names, FEATURE_VERSION, FAST)
+
+
+@pytest.fixture(scope="module")
+def mf_bundle() -> ModelBundle:
+    """A small model of the world above, on the real meta-features."""
+    return train_world_bundle()
 
 
 @pytest.fixture

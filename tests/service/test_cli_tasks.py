@@ -8,19 +8,22 @@ three observations and suggests none of their configs again.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.metamodel.synthetic_world import FAST, SPACE
+from tests.metamodel.synthetic_world import SPACE
 from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
-from tests.service.test_cli_suggest import FEATURES, RECORDS, TASKS, _iris_frame, _suggest
+from tests.service.test_cli_suggest import (
+    FEATURES,
+    TASKS,
+    _iris_frame,
+    _suggest,
+    train_world_bundle,
+)
 from warmstart.metamodel.bundle import ModelBundle
-from warmstart.metamodel.bundle._train import train_from_records
-from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordStore
 from warmstart.service.cli import app
@@ -31,11 +34,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def mf_bundle() -> ModelBundle:
     """The small model of `test_cli_suggest`'s world, on the real meta-features."""
-    features = {f.task_id: f for f in FEATURES}
-    names = {t.task_id: t.name for t in TASKS}
-    with warnings.catch_warnings():  # iris leaves the regression-only features NaN everywhere
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return train_from_records(SPACE, RECORDS, features, names, FEATURE_VERSION, FAST)
+    return train_world_bundle()
 
 
 @pytest.fixture
