@@ -16,8 +16,9 @@ the space.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from warmstart.benchmarks.live import (
 from warmstart.benchmarks.live._split import comparable_scores, evaluated_rows
 from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
 from warmstart.benchmarks.sequential._flaml_start import cfo_start
-from warmstart.benchmarks.sequential._run import TaskInputs, run_arms
+from warmstart.benchmarks.sequential._run import TaskInputs, fallback_notes, run_arms
 from warmstart.benchmarks.sequential._surrogate import best_so_far, check_optional_libraries
 from warmstart.benchmarks.sequential._types import SequentialResult, SequentialSettings, TaskRun
 from warmstart.benchmarks.tasks import Suite, TaskData
@@ -87,12 +88,14 @@ class _LiveLoss:
         return -self.scores[key]
 
 
-def _regret(losses: list[float], best: float, worst: float) -> list[float]:
-    """Normalised regret of live losses (negated scores); a failure (NaN) is the worst, 1."""
-    return [
-        float(np.clip((best + v) / (best - worst), 0.0, 1.0)) if np.isfinite(v) else 1.0
-        for v in losses
-    ]
+def _regret_so_far(losses: Sequence[float], best: float, worst: float) -> np.ndarray:
+    """Best-so-far normalised regret of live losses (negated scores); a failure (NaN) is 1."""
+    return best_so_far(
+        [
+            float(np.clip((best + v) / (best - worst), 0.0, 1.0)) if np.isfinite(v) else 1.0
+            for v in losses
+        ]
+    )
 
 
 def run_sequential_live(
@@ -195,23 +198,16 @@ def run_sequential_live(
             best, worst = max(pool), min(pool)
 
             runs.append(
-                TaskRun(
-                    task_id=task_id,
-                    name=data.names[task_id],
-                    family=data.families[task_id],
-                    fold=fold,
-                    curves={
-                        arm: np.vstack([best_so_far(_regret(ls, best, worst)) for ls in per_repeat])
-                        for arm, per_repeat in found.losses.items()
-                    },
-                    cfo_start=dict(start),
-                    fallbacks=found.fallbacks,
+                found.task_run(
+                    task_id,
+                    data.names[task_id],
+                    data.families[task_id],
+                    fold,
+                    start,
+                    partial(_regret_so_far, best=best, worst=worst),
                 )
             )
     if not runs:
         raise NotFoundError("no held-out task could be evaluated live: " + "; ".join(notes))
-    for arm in settings.arms:
-        total = sum(r.fallbacks.get(arm, 0) for r in runs)
-        if total:
-            notes.append(f"{arm}: {total} trials took a random config (the arm proposed none)")
+    notes.extend(fallback_notes(runs, settings.arms))
     return SequentialResult(space_name, settings, "live", runs, notes, protocol_note)

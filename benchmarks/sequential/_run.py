@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from ConfigSpace import ConfigurationSpace
 
 from warmstart.benchmarks.sequential._arms import (
@@ -15,11 +16,11 @@ from warmstart.benchmarks.sequential._arms import (
     warmstart_loop,
 )
 from warmstart.benchmarks.sequential._cfo import cfo_search
-from warmstart.benchmarks.sequential._types import SequentialSettings
+from warmstart.benchmarks.sequential._types import SequentialSettings, TaskRun
 from warmstart.metamodel.spaces import sample_configs
 from warmstart.metamodel.types import ConfigValue
 
-__all__ = ["ArmLosses", "TaskInputs", "run_arms"]
+__all__ = ["ArmLosses", "TaskInputs", "fallback_notes", "run_arms"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,39 @@ class ArmLosses:
 
     losses: dict[str, list[list[float]]] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=dict)
+
+    def task_run(
+        self,
+        task_id: str,
+        name: str,
+        family: str,
+        fold: int,
+        start: Mapping[str, ConfigValue],
+        curve: Callable[[Sequence[float]], np.ndarray],
+    ) -> TaskRun:
+        """The task's run: ``curve`` of each repeat's losses, stacked per arm."""
+        return TaskRun(
+            task_id=task_id,
+            name=name,
+            family=family,
+            fold=fold,
+            curves={
+                arm: np.vstack([curve(losses) for losses in per_repeat])
+                for arm, per_repeat in self.losses.items()
+            },
+            cfo_start=dict(start),
+            fallbacks=self.fallbacks,
+        )
+
+
+def fallback_notes(runs: Sequence[TaskRun], arms: Iterable[str]) -> list[str]:
+    """A note per arm that took random configs, with how many trials it did so."""
+    notes = []
+    for arm in arms:
+        total = sum(r.fallbacks.get(arm, 0) for r in runs)
+        if total:
+            notes.append(f"{arm}: {total} trials took a random config (the arm proposed none)")
+    return notes
 
 
 def run_arms(task: TaskInputs, settings: SequentialSettings) -> ArmLosses:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from warmstart.benchmarks.sequential._flaml_start import cfo_start, flaml_zeroshot_for_task
-from warmstart.benchmarks.sequential._run import TaskInputs, run_arms
+from warmstart.benchmarks.sequential._run import TaskInputs, fallback_notes, run_arms
 from warmstart.benchmarks.sequential._types import SequentialResult, SequentialSettings, TaskRun
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import (
@@ -151,17 +151,13 @@ def run_sequential(
             )
             found = run_arms(inputs, settings)
             runs.append(
-                TaskRun(
-                    task_id=task_id,
-                    name=data.names[task_id],
-                    family=data.families[task_id],
-                    fold=fold,
-                    curves={
-                        arm: np.vstack([best_so_far(losses) for losses in per_repeat])
-                        for arm, per_repeat in found.losses.items()
-                    },
-                    cfo_start=dict(start),
-                    fallbacks=found.fallbacks,
+                found.task_run(
+                    task_id,
+                    data.names[task_id],
+                    data.families[task_id],
+                    fold,
+                    start,
+                    best_so_far,
                 )
             )
     notes = []
@@ -170,8 +166,5 @@ def run_sequential(
             f"FLAML has no zero-shot config mapped for {space_name!r}: CFO starts from the "
             "space's default config"
         )
-    for arm in settings.arms:
-        total = sum(r.fallbacks.get(arm, 0) for r in runs)
-        if total:
-            notes.append(f"{arm}: {total} trials took a random config (the arm proposed none)")
+    notes.extend(fallback_notes(runs, settings.arms))
     return SequentialResult(space_name, settings, "surrogate", runs, notes)
