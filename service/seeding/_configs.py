@@ -9,15 +9,34 @@ attribute. Configs hold the *active* parameters only, as the service returns the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
-from ConfigSpace import ConfigurationSpace
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    Constant,
+    OrdinalHyperparameter,
+    UniformIntegerHyperparameter,
+)
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import canonical_config, load_configspace, validate_config
+from warmstart.metamodel.spaces import (
+    active_parameters,
+    canonical_config,
+    load_configspace,
+    validate_config,
+)
 from warmstart.metamodel.types import ConfigValue, SearchSpace
 
-__all__ = ["ConfigLike", "HasConfig", "SpaceLike", "as_configspace", "prepare_configs"]
+__all__ = [
+    "ConfigLike",
+    "HasConfig",
+    "SpaceLike",
+    "as_configspace",
+    "choice_values",
+    "optimizer_config",
+    "prepare_configs",
+]
 
 
 class HasConfig(Protocol):
@@ -102,3 +121,44 @@ def prepare_configs(
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"config #{index}: {exc}") from None
     return out
+
+
+def choice_values(param: Any, library: str) -> list[ConfigValue]:
+    """A categorical, ordinal or constant parameter's values, as plain canonical values.
+
+    Raises:
+        InvalidRequestError: If the parameter has no list of values; the message
+            names ``library`` as the one it has no counterpart in.
+    """
+    raw: Iterable[Any]
+    if isinstance(param, CategoricalHyperparameter):
+        raw = param.choices
+    elif isinstance(param, OrdinalHyperparameter):
+        raw = param.sequence
+    elif isinstance(param, Constant):
+        raw = [param.value]
+    else:
+        raise InvalidRequestError(
+            f"parameter {param.name!r}: {type(param).__name__} has no {library} counterpart "
+            "here; supported are uniform float/integer (log or not), categorical, ordinal, "
+            "constant"
+        )
+    return [canonical_config({param.name: c})[param.name] for c in raw]
+
+
+def optimizer_config(cs: ConfigurationSpace, values: Mapping[str, Any]) -> dict[str, ConfigValue]:
+    """The valid config of an optimizer's flat values.
+
+    Integers are rounded and clipped into their bounds, inactive parameters dropped.
+
+    Raises:
+        InvalidRequestError: If the config is not valid in the space.
+    """
+    plain = canonical_config(values)
+    for param in cs.values():
+        if isinstance(param, UniformIntegerHyperparameter) and param.name in plain:
+            number = plain[param.name]
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                plain[param.name] = min(max(round(number), int(param.lower)), int(param.upper))
+    active = active_parameters(cs, plain)
+    return validate_config(cs, {k: v for k, v in plain.items() if k in active})

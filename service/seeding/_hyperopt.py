@@ -43,12 +43,14 @@ from ConfigSpace import (
 )
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.spaces import canonical_config
 from warmstart.metamodel.types import ConfigValue
 from warmstart.service.seeding._configs import (
     ConfigLike,
     SpaceLike,
     as_configspace,
+    choice_values,
+    optimizer_config,
     prepare_configs,
 )
 
@@ -96,9 +98,9 @@ def to_hyperopt_space(space: SpaceLike) -> dict[str, Any]:
             )
             out[name] = scope.int(draw)
         elif isinstance(param, Constant):
-            out[name] = _plain_choices(param)[0]
+            out[name] = choice_values(param, "hyperopt")[0]
         else:
-            choices = _plain_choices(param)
+            choices = choice_values(param, "hyperopt")
             weights = getattr(param, "weights", None)
             out[name] = (
                 hp.pchoice(name, [(float(w), c) for w, c in zip(weights, choices, strict=True)])
@@ -144,7 +146,7 @@ def to_hyperopt_points_to_evaluate(
             else:
                 value = canonical_config({param.name: param.default_value})[param.name]
             if isinstance(param, (CategoricalHyperparameter, OrdinalHyperparameter)):
-                value = _index_of(_plain_choices(param), value)
+                value = _index_of(choice_values(param, "hyperopt"), value)
             point[param.name] = value
         points.append(point)
     return points
@@ -194,31 +196,7 @@ def config_from_hyperopt(space: SpaceLike, params: Mapping[str, Any]) -> dict[st
             falls under a forbidden clause (return ``STATUS_FAIL`` for it).
     """
     cs = as_configspace(space)
-    values = canonical_config(params)
-    for param in cs.values():
-        if isinstance(param, UniformIntegerHyperparameter) and param.name in values:
-            number = values[param.name]
-            if isinstance(number, (int, float)) and not isinstance(number, bool):
-                values[param.name] = min(max(round(number), int(param.lower)), int(param.upper))
-    active = active_parameters(cs, values)
-    return validate_config(cs, {k: v for k, v in values.items() if k in active})
-
-
-def _plain_choices(param: Any) -> list[ConfigValue]:
-    choices: Sequence[Any]
-    if isinstance(param, CategoricalHyperparameter):
-        choices = param.choices
-    elif isinstance(param, OrdinalHyperparameter):
-        choices = param.sequence
-    elif isinstance(param, Constant):
-        choices = [param.value]
-    else:
-        raise InvalidRequestError(
-            f"parameter {param.name!r}: {type(param).__name__} has no hyperopt counterpart "
-            "here; supported are uniform float/integer (log or not), categorical, ordinal, "
-            "constant"
-        )
-    return [canonical_config({param.name: c})[param.name] for c in choices]
+    return optimizer_config(cs, params)
 
 
 def _index_of(choices: Sequence[ConfigValue], value: ConfigValue) -> int:

@@ -58,12 +58,14 @@ from ConfigSpace import (
 )
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.spaces import canonical_config
 from warmstart.metamodel.types import ConfigValue
 from warmstart.service.seeding._configs import (
     ConfigLike,
     SpaceLike,
     as_configspace,
+    choice_values,
+    optimizer_config,
     prepare_configs,
 )
 
@@ -165,14 +167,7 @@ def config_from_raytune(space: SpaceLike, config: Mapping[str, Any]) -> dict[str
     names = set(cs.keys())
     values: dict[str, Any] = {}
     _flatten(config, names, values)
-    plain = canonical_config(values)
-    for param in cs.values():
-        if isinstance(param, UniformIntegerHyperparameter) and param.name in plain:
-            number = plain[param.name]
-            if isinstance(number, (int, float)) and not isinstance(number, bool):
-                plain[param.name] = min(max(round(number), int(param.lower)), int(param.upper))
-    active = active_parameters(cs, plain)
-    return validate_config(cs, {k: v for k, v in plain.items() if k in active})
+    return optimizer_config(cs, values)
 
 
 def to_raytune_hyperopt_search(
@@ -348,7 +343,7 @@ def _switched_on(cs: ConfigurationSpace, child: Any, parent: str, value: ConfigV
 
 def _parent_values(param: Any) -> list[ConfigValue]:
     if isinstance(param, (CategoricalHyperparameter, OrdinalHyperparameter, Constant)):
-        return _choices(param)
+        return choice_values(param, "Ray Tune")
     if isinstance(param, UniformIntegerHyperparameter):
         lower, upper = int(param.lower), int(param.upper)
         if upper - lower + 1 > MAX_PARENT_VALUES:
@@ -361,22 +356,6 @@ def _parent_values(param: Any) -> list[ConfigValue]:
         f"parameter {param.name!r} ({type(param).__name__}) switches others on; Ray Tune "
         "nesting supports categorical, ordinal and integer parents"
     )
-
-
-def _choices(param: Any) -> list[ConfigValue]:
-    if isinstance(param, CategoricalHyperparameter):
-        raw: Iterable[Any] = param.choices
-    elif isinstance(param, OrdinalHyperparameter):
-        raw = param.sequence
-    elif isinstance(param, Constant):
-        raw = [param.value]
-    else:
-        raise InvalidRequestError(
-            f"parameter {param.name!r}: {type(param).__name__} has no Ray Tune counterpart "
-            "here; supported are uniform float/integer (log or not), categorical, ordinal, "
-            "constant"
-        )
-    return [canonical_config({param.name: c})[param.name] for c in raw]
 
 
 def _domain(param: Any, values: list[ConfigValue] | None) -> Any:
@@ -398,7 +377,7 @@ def _domain(param: Any, values: list[ConfigValue] | None) -> Any:
         if param.log and low > 0:
             return tune.lograndint(low, high + 1)
         return tune.randint(low, high + 1)
-    choices = _choices(param) if values is None else values
+    choices = choice_values(param, "Ray Tune") if values is None else values
     return choices[0] if len(choices) == 1 else tune.choice(choices)
 
 
@@ -417,7 +396,7 @@ def _hyperopt_value(param: Any, values: list[ConfigValue] | None, value: ConfigV
             return value
         domain_values = values
     else:
-        domain_values = _choices(param) if values is None else values
+        domain_values = choice_values(param, "Ray Tune") if values is None else values
     for index, choice in enumerate(domain_values):
         if type(choice) is type(value) and choice == value:
             return index
