@@ -51,7 +51,9 @@ from warmstart.benchmarks.live._protocol import recorded_protocol, resolve_proto
 from warmstart.benchmarks.live._split import (
     comparable_scores,
     evaluated_rows,
+    held_out_data,
     spread_over_families,
+    suite_names,
 )
 from warmstart.benchmarks.live._types import (
     FLAML_METHODS,
@@ -270,18 +272,6 @@ def _flaml_params(data: TaskData, context: _Context) -> dict[str, Any] | None:
         return None
 
 
-def _suite_names(suite: Suite, task_names: Mapping[str, str]) -> dict[str, str]:
-    """Name in the suite of each stored task that comes from it."""
-    prefix = f"{suite.name}/"
-    listed = set(suite.task_names())
-    out = {}
-    for task_id, name in task_names.items():
-        short = name.removeprefix(prefix)
-        if name.startswith(prefix) and short in listed:
-            out[task_id] = short
-    return out
-
-
 def evaluate_live(
     store: RecordStore,
     suite: Suite,
@@ -325,7 +315,7 @@ def evaluate_live(
     features, usable, families = split.features, split.usable, split.families
     fold_of, names = split.fold_of, split.names
     tasks = {t.task_id: t for t in store.list_tasks()}
-    in_suite = _suite_names(suite, names)
+    in_suite = suite_names(suite, names)
     notes: list[str] = []
     if len(in_suite) < len(usable):
         notes.append(
@@ -378,12 +368,8 @@ def evaluate_live(
         for task_id in test_ids:
             done = f"{len(results) + 1}/{len(chosen)}"
             say(f"fold {fold + 1}/{settings.n_folds}: {names[task_id]} ({done})")
-            data = suite.load(in_suite[task_id])
-            if data.task.task_id != task_id:
-                notes.append(
-                    f"{names[task_id]} skipped: its data in the suite have id "
-                    f"{data.task.task_id}, the records' task is {task_id}"
-                )
+            data = held_out_data(suite, in_suite[task_id], task_id, names[task_id], notes)
+            if data is None:
                 continue
             feats = features[task_id].as_dict()
             # As a user would: the request states the rows the configs will be trained on.

@@ -8,20 +8,22 @@ store, seed and fold count.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from warmstart.benchmarks.runner import Protocol
-from warmstart.benchmarks.tasks import TaskData
+from warmstart.benchmarks.tasks import Suite, TaskData
 from warmstart.metamodel.evaluation import spread_over_families, task_families, usable_records
 from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
 __all__ = [
     "comparable_scores",
     "evaluated_rows",
+    "held_out_data",
     "spread_over_families",
     "stored_scores",
+    "suite_names",
     "task_families",
     "usable_records",
 ]
@@ -63,3 +65,29 @@ def comparable_scores(
         and r.metrics.get("folds") == protocol.folds
     ]
     return stored_scores(same)
+
+
+def suite_names(suite: Suite, task_names: Mapping[str, str]) -> dict[str, str]:
+    """Name in the suite of each stored task that comes from it."""
+    prefix = f"{suite.name}/"
+    listed = set(suite.task_names())
+    out = {}
+    for task_id, name in task_names.items():
+        short = name.removeprefix(prefix)
+        if name.startswith(prefix) and short in listed:
+            out[task_id] = short
+    return out
+
+
+def held_out_data(
+    suite: Suite, suite_name: str, task_id: str, name: str, notes: list[str]
+) -> TaskData | None:
+    """The task's data from the suite; ``None``, with a note, when they are another task's."""
+    data = suite.load(suite_name)
+    if data.task.task_id != task_id:
+        notes.append(
+            f"{name} skipped: its data in the suite have id "
+            f"{data.task.task_id}, the records' task is {task_id}"
+        )
+        return None
+    return data

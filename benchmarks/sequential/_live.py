@@ -28,7 +28,12 @@ from warmstart.benchmarks.live import (
     recorded_protocol,
     resolve_protocol,
 )
-from warmstart.benchmarks.live._split import comparable_scores, evaluated_rows
+from warmstart.benchmarks.live._split import (
+    comparable_scores,
+    evaluated_rows,
+    held_out_data,
+    suite_names,
+)
 from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
 from warmstart.benchmarks.sequential._flaml_start import cfo_start
 from warmstart.benchmarks.sequential._run import TaskInputs, fallback_notes, run_arms
@@ -131,12 +136,7 @@ def run_sequential_live(
     data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
     cs = load_configspace(space)
     tasks = {t.task_id: t for t in store.list_tasks()}
-    prefix, listed = f"{suite.name}/", set(suite.task_names())
-    in_suite = {
-        t: name.removeprefix(prefix)
-        for t, name in data.names.items()
-        if name.startswith(prefix) and name.removeprefix(prefix) in listed
-    }
+    in_suite = suite_names(suite, data.names)
     if not in_suite:
         raise FailedPreconditionError(
             f"none of the {len(data.usable)} tasks with records is in suite "
@@ -164,12 +164,8 @@ def run_sequential_live(
         ).recommender()
         for task_id in test_ids:
             say(f"fold {fold + 1}/{settings.n_folds}: {data.names[task_id]} ({len(runs) + 1})")
-            task_data = suite.load(in_suite[task_id])
-            if task_data.task.task_id != task_id:
-                notes.append(
-                    f"{data.names[task_id]} skipped: its data in the suite have id "
-                    f"{task_data.task.task_id}, the records' task is {task_id}"
-                )
+            task_data = held_out_data(suite, in_suite[task_id], task_id, data.names[task_id], notes)
+            if task_data is None:
                 continue
             train_rows = evaluated_rows(task_data, protocol)
             stored = comparable_scores(data.usable[task_id], train_rows, protocol, cv_seed)
