@@ -24,20 +24,21 @@ user-facing helpers on this; the evaluation's seeding experiment uses it too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ConfigSpace import (
-    CategoricalHyperparameter,
     ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
 
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import active_parameters, canonical_config, validate_config
+from warmstart.metamodel.spaces import (
+    active_parameters,
+    canonical_config,
+    listed_choices,
+    validate_config,
+)
 from warmstart.metamodel.types import ConfigValue
 
 if TYPE_CHECKING:
@@ -94,14 +95,8 @@ def _suggest(trial: optuna.trial.BaseTrial, hp: Any) -> ConfigValue:
         return trial.suggest_float(name, float(hp.lower), float(hp.upper), log=bool(hp.log))
     if isinstance(hp, UniformIntegerHyperparameter):
         return trial.suggest_int(name, int(hp.lower), int(hp.upper), log=bool(hp.log))
-    choices: Sequence[Any]
-    if isinstance(hp, CategoricalHyperparameter):
-        choices = hp.choices
-    elif isinstance(hp, OrdinalHyperparameter):
-        choices = hp.sequence
-    elif isinstance(hp, Constant):
-        choices = [hp.value]
-    else:
+    choices = listed_choices(hp)
+    if choices is None:
         raise InvalidRequestError(
             f"parameter {name!r}: {type(hp).__name__} has no Optuna counterpart here; "
             "supported are uniform float/integer (log or not), categorical, ordinal, constant"

@@ -49,6 +49,7 @@ __all__ = [
     "default_config",
     "fill_defaults",
     "hash_config_json",
+    "listed_choices",
     "load_configspace",
     "make_search_space",
     "parse_search_space",
@@ -136,6 +137,17 @@ def _describe_allowed(hp: Any) -> str:
     return f"a legal value of {type(hp).__name__}"
 
 
+def listed_choices(hp: Any) -> Sequence[Any] | None:
+    """The values of a categorical, ordinal or constant hyperparameter; ``None`` for others."""
+    if isinstance(hp, CategoricalHyperparameter):
+        return hp.choices
+    if isinstance(hp, OrdinalHyperparameter):
+        return hp.sequence
+    if isinstance(hp, Constant):
+        return [hp.value]
+    return None
+
+
 def _check_value(hp: Any, value: ConfigValue) -> ConfigValue:
     """Check one value against its hyperparameter, returning it in the right type."""
     name = hp.name
@@ -158,14 +170,8 @@ def _check_value(hp: Any, value: ConfigValue) -> ConfigValue:
             )
         clipped = min(max(number, low), high)
         return round(clipped) if is_int else clipped
-    choices: Sequence[Any]
-    if isinstance(hp, CategoricalHyperparameter):
-        choices = hp.choices
-    elif isinstance(hp, OrdinalHyperparameter):
-        choices = hp.sequence
-    elif isinstance(hp, Constant):
-        choices = [hp.value]
-    else:  # pragma: no cover - other ConfigSpace types are not used in warmstart
+    choices = listed_choices(hp)
+    if choices is None:  # pragma: no cover - other ConfigSpace types are not used in warmstart
         raise InvalidRequestError(f"parameter {name!r}: unsupported type {type(hp).__name__}")
     for choice in choices:
         canonical = canonical_value(name, choice)

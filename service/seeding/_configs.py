@@ -12,10 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeAlias
 
 from ConfigSpace import (
-    CategoricalHyperparameter,
     ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
     UniformIntegerHyperparameter,
 )
 
@@ -23,6 +20,7 @@ from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.spaces import (
     active_parameters,
     canonical_config,
+    listed_choices,
     load_configspace,
     validate_config,
 )
@@ -130,14 +128,8 @@ def choice_values(param: Any, library: str) -> list[ConfigValue]:
         InvalidRequestError: If the parameter has no list of values; the message
             names ``library`` as the one it has no counterpart in.
     """
-    raw: Iterable[Any]
-    if isinstance(param, CategoricalHyperparameter):
-        raw = param.choices
-    elif isinstance(param, OrdinalHyperparameter):
-        raw = param.sequence
-    elif isinstance(param, Constant):
-        raw = [param.value]
-    else:
+    raw = listed_choices(param)
+    if raw is None:
         raise InvalidRequestError(
             f"parameter {param.name!r}: {type(param).__name__} has no {library} counterpart "
             "here; supported are uniform float/integer (log or not), categorical, ordinal, "
