@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.benchmarks.learners import Learner
 from warmstart.benchmarks.live._flaml import (
     FLAML_LIGHTGBM,
     flaml_lightgbm_params,
@@ -52,6 +52,7 @@ from warmstart.benchmarks.live._split import (
     comparable_scores,
     evaluated_rows,
     held_out_data,
+    learner_of_stored_space,
     spread_over_families,
     suite_names,
 )
@@ -69,7 +70,7 @@ from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
 from warmstart.metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from warmstart.metamodel.recommend import Recommender
-from warmstart.metamodel.spaces import config_hash, make_search_space
+from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
@@ -302,13 +303,7 @@ def evaluate_live(
     settings = settings or LiveSettings()
     settings.check()
     say = progress or (lambda _: None)
-    learner = get_learner(space_name)
-    space = store.find_space(space_name)
-    if make_search_space(learner.name, learner.search_space()).space_id != space.space_id:
-        raise FailedPreconditionError(
-            f"the stored space {space_name!r} ({space.space_id}) is not the learner's current "
-            "space: its suggestions could not be trained; re-run `warmstart bench run`"
-        )
+    learner, space = learner_of_stored_space(store, space_name, "suggestions")
     split = load_evaluation_data(
         store, space_name, feature_version, settings.n_folds, settings.seed
     )

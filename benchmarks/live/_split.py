@@ -12,15 +12,20 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from warmstart.benchmarks.learners import Learner, get_learner
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.tasks import Suite, TaskData
+from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import spread_over_families, task_families, usable_records
-from warmstart.metamodel.types import EvaluationRecord, RecordStatus
+from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, SearchSpace
 
 __all__ = [
     "comparable_scores",
     "evaluated_rows",
     "held_out_data",
+    "learner_of_stored_space",
     "spread_over_families",
     "stored_scores",
     "suite_names",
@@ -91,3 +96,27 @@ def held_out_data(
         )
         return None
     return data
+
+
+def learner_of_stored_space(
+    store: RecordStore, space_name: str, trained: str
+) -> tuple[Learner, SearchSpace]:
+    """The learner of a space and the stored space, checked to be the learner's current one.
+
+    Args:
+        store: The record store.
+        space_name: The space's (and learner's) name.
+        trained: What could not be trained on a stale space, for the error.
+
+    Raises:
+        NotFoundError: No space or learner of that name.
+        FailedPreconditionError: The stored space differs from the learner's.
+    """
+    learner = get_learner(space_name)
+    space = store.find_space(space_name)
+    if make_search_space(learner.name, learner.search_space()).space_id != space.space_id:
+        raise FailedPreconditionError(
+            f"the stored space {space_name!r} ({space.space_id}) is not the learner's current "
+            f"space: its {trained} could not be trained; re-run `warmstart bench run`"
+        )
+    return learner, space

@@ -22,7 +22,7 @@ from functools import partial
 
 import numpy as np
 
-from warmstart.benchmarks.learners import Learner, get_learner
+from warmstart.benchmarks.learners import Learner
 from warmstart.benchmarks.live import (
     flaml_lightgbm_params,
     recorded_protocol,
@@ -32,6 +32,7 @@ from warmstart.benchmarks.live._split import (
     comparable_scores,
     evaluated_rows,
     held_out_data,
+    learner_of_stored_space,
     suite_names,
 )
 from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
@@ -42,7 +43,7 @@ from warmstart.benchmarks.sequential._types import SequentialResult, SequentialS
 from warmstart.benchmarks.tasks import Suite, TaskData
 from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
 from warmstart.metamodel.evaluation import load_evaluation_data, spread_over_families
-from warmstart.metamodel.spaces import config_hash, load_configspace, make_search_space
+from warmstart.metamodel.spaces import config_hash, load_configspace
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, RecordStatus
 
@@ -126,13 +127,7 @@ def run_sequential_live(
     options = options or LiveOptions()
     check_optional_libraries(settings.arms)
     say = progress or (lambda _: None)
-    learner = get_learner(space_name)
-    space = store.find_space(space_name)
-    if make_search_space(learner.name, learner.search_space()).space_id != space.space_id:
-        raise FailedPreconditionError(
-            f"the stored space {space_name!r} ({space.space_id}) is not the learner's current "
-            "space: its configs could not be trained; re-run `warmstart bench run`"
-        )
+    learner, space = learner_of_stored_space(store, space_name, "configs")
     data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
     cs = load_configspace(space)
     tasks = {t.task_id: t for t in store.list_tasks()}
@@ -195,12 +190,7 @@ def run_sequential_live(
 
             runs.append(
                 found.task_run(
-                    task_id,
-                    data.names[task_id],
-                    data.families[task_id],
-                    fold,
-                    start,
-                    partial(_regret_so_far, best=best, worst=worst),
+                    data, task_id, fold, start, partial(_regret_so_far, best=best, worst=worst)
                 )
             )
     if not runs:

@@ -17,6 +17,7 @@ from warmstart.benchmarks.sequential._arms import (
 )
 from warmstart.benchmarks.sequential._cfo import cfo_search
 from warmstart.benchmarks.sequential._types import SequentialSettings, TaskRun
+from warmstart.metamodel.evaluation import EvaluationData
 from warmstart.metamodel.spaces import sample_configs
 from warmstart.metamodel.types import ConfigValue
 
@@ -58,9 +59,8 @@ class ArmLosses:
 
     def task_run(
         self,
+        data: EvaluationData,
         task_id: str,
-        name: str,
-        family: str,
         fold: int,
         start: Mapping[str, ConfigValue],
         curve: Callable[[Sequence[float]], np.ndarray],
@@ -68,8 +68,8 @@ class ArmLosses:
         """The task's run: ``curve`` of each repeat's losses, stacked per arm."""
         return TaskRun(
             task_id=task_id,
-            name=name,
-            family=family,
+            name=data.names[task_id],
+            family=data.families[task_id],
             fold=fold,
             curves={
                 arm: np.vstack([curve(losses) for losses in per_repeat])

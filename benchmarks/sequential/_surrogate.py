@@ -150,16 +150,7 @@ def run_sequential(
                 cfo_start=start,
             )
             found = run_arms(inputs, settings)
-            runs.append(
-                found.task_run(
-                    task_id,
-                    data.names[task_id],
-                    data.families[task_id],
-                    fold,
-                    start,
-                    best_so_far,
-                )
-            )
+            runs.append(found.task_run(data, task_id, fold, start, best_so_far))
     notes = []
     if space_name != "lightgbm" and "flaml_cfo" in settings.arms:
         notes.append(
