@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest worker processes (pytest-xdist); each has its own PostgreSQL database and temp dirs.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test protos protos-check clean
 
@@ -23,7 +25,7 @@ test: $(STAMP) protos-check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Generated gRPC code is committed; these regenerate it and check it is current.
 # Compiled through the warmstart/protos link, so the generated imports say warmstart.protos.
