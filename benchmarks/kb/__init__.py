@@ -13,8 +13,7 @@ others load on first use, since they bring in the runner, pandas and training.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from warmstart.benchmarks.kb._layout import (
     KB_FEATURES,
@@ -28,6 +27,7 @@ from warmstart.benchmarks.kb._layout import (
     kb_files,
     source_root,
 )
+from warmstart.metamodel.lazy import lazy_names
 
 if TYPE_CHECKING:
     from warmstart.benchmarks.kb._build import (
@@ -106,14 +106,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'warmstart.benchmarks.kb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

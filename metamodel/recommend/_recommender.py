@@ -392,7 +392,7 @@ class Recommender:
             )
         masks = found.masks()
         per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, found.encoded())
-        _, fit_seconds = self.compiled.scores_and_fit_seconds(task, masks)
+        fit_seconds = self.compiled.fit_seconds(task, masks)  # the scores are per_world's
         choice = ScoredCandidates.of(
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
             found.columns, masks, len(found),
