@@ -81,6 +81,7 @@ class WarmstartServer:
         settings: ServerSettings,
         health: HealthServicer,
         metrics: CallMetrics,
+        servicer: WarmstartServicer | None = None,
     ) -> None:
         self.server = server
         self.models = models
@@ -88,6 +89,7 @@ class WarmstartServer:
         self.settings = settings
         self.health = health
         self.metrics = metrics
+        self._servicer = servicer
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -168,7 +170,11 @@ class WarmstartServer:
                 log.warning("model reload refused, the current model keeps serving: %s", exc)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop accepting calls, let in-flight calls finish within ``grace`` seconds, close."""
+        """Stop accepting calls, let in-flight calls finish within ``grace`` seconds, close.
+
+        Then the thread of long work is shut down (the work it has started finishes, see
+        :meth:`WarmstartServicer.close`), and only then the store is closed.
+        """
         if self._stopping:
             return
         self._stopping = True
@@ -178,6 +184,8 @@ class WarmstartServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+        if self._servicer is not None:
+            await self._servicer.close()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
         self.store.close()
@@ -221,17 +229,14 @@ def make_server(
         call_metrics,
     )
     operations = Operations(models, store, max_results=settings.max_results)
-    register_services(
-        server,
-        WarmstartServicer(
-            operations,
-            runner,
-            settings.max_describe_bytes,
-            batch_wait=settings.batch_wait_ms / 1000,
-            describe_budget_bytes=settings.describe_budget_bytes,
-        ),
-        AdminServicer(operations, runner),
+    servicer = WarmstartServicer(
+        operations,
+        runner,
+        settings.max_describe_bytes,
+        batch_wait=settings.batch_wait_ms / 1000,
+        describe_budget_bytes=settings.describe_budget_bytes,
     )
+    register_services(server, servicer, AdminServicer(operations, runner))
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -243,7 +248,7 @@ def make_server(
         ),
         server,
     )
-    return WarmstartServer(server, models, store, settings, health, call_metrics)
+    return WarmstartServer(server, models, store, settings, health, call_metrics, servicer)
 
 
 async def serve(

@@ -64,11 +64,15 @@ from warmstart.service.wire.api import (
 
 __all__ = [
     "EXCLUDE_ON_LOOP",
+    "HEAVY_THREAD_PREFIX",
     "AdminServicer",
     "CallRunner",
     "WarmstartServicer",
     "register_services",
 ]
+
+HEAVY_THREAD_PREFIX = "warmstart-heavy"
+"""The name of the thread that long work takes turns on (see :class:`WarmstartServicer`)."""
 
 EXCLUDE_ON_LOOP = 64
 """A SuggestConfigs request from meta-features that excludes at most this many configs is
@@ -213,7 +217,8 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         # Long CPU-bound work (many excluded configs, uploads) takes turns on one thread:
         # the GIL runs one of them at a time anyway, and each more thread that wants it
         # delays the event loop's turns (health checks, small calls) further.
-        self._heavy = ThreadPoolExecutor(1, thread_name_prefix="warmstart-heavy")
+        self._heavy = ThreadPoolExecutor(1, thread_name_prefix=HEAVY_THREAD_PREFIX)
+        self._closed = False
         self._suggestions: Batcher[SuggestRequest, SuggestAnswer] = Batcher(
             operations.suggest_many,
             max_wait=batch_wait,
@@ -300,10 +305,23 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                 )
             finally:
                 collector.release()
-                self._heavy.submit(release_free_memory)  # after the upload, off the loop
+                if not self._closed:  # after the upload, off the loop
+                    self._heavy.submit(release_free_memory)
             return convert.description_to_proto(description)
 
         return await self._runner.run("DescribeTask", Access.READ, context, body)
+
+    async def close(self) -> None:
+        """Shut down the thread of long work once the server has stopped taking calls.
+
+        Work that has started runs to its end (an upload being described with a write
+        token still stores its task, before the store is closed); work still queued
+        belongs to calls that gRPC has cancelled at the end of the grace period, whose
+        clients were told so, and is dropped. Waits off the event loop; returns when the
+        thread has exited. Idempotent.
+        """
+        self._closed = True
+        await asyncio.to_thread(self._heavy.shutdown, wait=True, cancel_futures=True)
 
     def _describe(self, asked: tuple[ChunkCollector, str, bool]) -> TaskDescription:
         collector, name, store = asked

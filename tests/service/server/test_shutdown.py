@@ -1,7 +1,9 @@
-"""SIGTERM under load: `warmstart serve` drains in-flight calls; no acknowledged result is lost."""
+"""Stopping: `warmstart serve` drains in-flight calls on SIGTERM and loses no acknowledged
+result; a stopped server leaves no thread of its own behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -14,12 +16,23 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.service.server.conftest import TASK_IDS, WRITE_TOKEN, seed_store
+from tests.service.server.conftest import (
+    TASK_IDS,
+    WRITE_TOKEN,
+    ServerThread,
+    registry_with,
+    seed_store,
+    settings,
+)
 from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import RecordSource
+from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
+from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.client import WarmstartClient, WarmstartRpcError
-from warmstart.service.wire.api import ReportedResult
+from warmstart.service.server._operations import Operations
+from warmstart.service.server._servicer import HEAVY_THREAD_PREFIX
+from warmstart.service.wire.api import DescribeUpload, ReportedResult, TaskDescription
 
 CLIENTS = 4
 BATCH = 200
@@ -128,3 +141,63 @@ def test_sigterm_drains_in_flight_calls_and_loses_no_acknowledged_result(
             assert code in {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, code
         # Never half-done: a refused batch is stored whole or not at all.
         assert code is grpc.StatusCode.OK or not ids & stored or ids <= stored
+
+
+CSV = pb.DescribeTaskChunk.FORMAT_CSV
+AUTH = (("authorization", f"Bearer {WRITE_TOKEN}"),)
+TABLE = b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(200))
+
+
+def heavy_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Threads of long work started since ``before`` and still alive."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.name.startswith(HEAVY_THREAD_PREFIX) and t.is_alive()
+    ]
+
+
+def test_a_stopped_server_leaves_no_thread_of_long_work_behind(bundle: ModelBundle, tmp_path: Path):
+    before = set(threading.enumerate())
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    with ServerThread(registry_with(bundle), store, settings()) as server:
+        with grpc.insecure_channel(server.target) as channel:
+            chunk = pb.DescribeTaskChunk(format=CSV, target="y", data=TABLE)
+            answer = pb_grpc.WarmstartStub(channel).DescribeTask(iter([chunk]), timeout=60)
+        assert answer.n_rows == 200
+        assert heavy_threads(before), "the upload was not described on the thread of long work"
+    assert heavy_threads(before) == []
+
+
+def test_stopping_waits_for_an_upload_being_described_and_stores_its_task(
+    bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    entered, release = threading.Event(), threading.Event()
+    describe = Operations.describe
+
+    def held(self: Operations, upload: DescribeUpload, *, store: bool = False) -> TaskDescription:
+        entered.set()
+        release.wait(60)
+        return describe(self, upload, store=store)
+
+    monkeypatch.setattr(Operations, "describe", held)
+    before = set(threading.enumerate())
+    url = f"sqlite:///{tmp_path / 'warmstart.db'}"
+    server = ServerThread(registry_with(bundle), seed_store(url), settings(grace_seconds=30.0))
+    with server, grpc.insecure_channel(server.target) as channel:
+        chunk = pb.DescribeTaskChunk(format=CSV, target="y", data=TABLE, name="held/upload")
+        call = pb_grpc.WarmstartStub(channel).DescribeTask.future(
+            iter([chunk]), metadata=AUTH, timeout=60
+        )
+        assert entered.wait(60)
+        assert server.server is not None
+        stopping = asyncio.run_coroutine_threadsafe(server.server.stop(), server.loop)
+        time.sleep(0.3)
+        assert not stopping.done(), "the server stopped while an upload was being described"
+        release.set()
+        answer = call.result(timeout=60)
+        stopping.result(timeout=60)
+        server.server = None  # stopped already
+    assert heavy_threads(before) == []
+    with RecordStore.open(url) as store:
+        assert store.get_task(answer.task_id).name == "held/upload"
