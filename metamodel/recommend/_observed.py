@@ -36,7 +36,14 @@ from warmstart.metamodel.surrogate import CompiledSurrogate
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestRegressor
 
-__all__ = ["ObservedWorlds", "OwnWorld", "concordance", "observed_worlds", "own_world"]
+__all__ = [
+    "ObservedWorlds",
+    "OwnWorld",
+    "concordance",
+    "improvement_picks",
+    "observed_worlds",
+    "own_world",
+]
 
 # How many observations the weights look at (the best ones): the pair count, and so
 # the cost, grows with the square of it.
@@ -233,3 +240,50 @@ def _weights(agreement: np.ndarray, n: int, sharpness: float) -> np.ndarray:
     """``exp(sharpness * n * (agreement - best))``, normalised."""
     weights = np.exp(sharpness * n * (agreement - agreement.max()))
     return np.asarray(weights / weights.sum(), dtype=float)
+
+
+def improvement_picks(
+    per_world: np.ndarray,
+    weights: np.ndarray,
+    observed_best: np.ndarray,
+    ranked: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+) -> list[int]:
+    """Greedily pick ``k`` candidates for the largest expected gain over the best so far.
+
+    In each world the best so far starts at its best observed config's prediction; a
+    candidate's gain is the weighted sum, over worlds, of how far it is predicted above
+    that best. Each pick raises the best in the worlds where it is predicted higher, so
+    the next pick gains where the set is weak: while the worlds disagree this spreads
+    the picks over them (the expected best of a set, continued from the observations);
+    once one world holds the weight it is that world's best candidates in order. Ties
+    (no gain anywhere) go to the better weighted mean.
+
+    Args:
+        per_world: Worlds x candidates, the predictions.
+        weights: The worlds' weights (>= 0).
+        observed_best: Each world's prediction of its best observed config.
+        ranked: The weighted mean per candidate (the tie-break).
+        k: How many to pick.
+        allowed: Which candidates may be picked (None: all).
+
+    Returns:
+        Candidate indices, in the order they would be tried.
+    """
+    best = np.asarray(observed_best, dtype=float).copy()
+    base = weights @ best
+    # A tie-break far below any gain that matters; what may not be picked gets -inf.
+    bias = np.asarray(ranked, dtype=float) * 1e-9
+    if allowed is not None:
+        bias = np.where(allowed, bias, -np.inf)
+    picks: list[int] = []
+    for _ in range(min(k, int(np.isfinite(bias).sum()))):
+        lifted = np.maximum(per_world, best[:, None])
+        gain = np.add.reduce(weights[:, None] * lifted, axis=0) - base
+        pick = int(np.argmax(gain + bias))
+        picks.append(pick)
+        bias[pick] = -np.inf
+        best = lifted[:, pick]
+        base = weights @ best
+    return picks

@@ -38,8 +38,17 @@ from warmstart.metamodel.errors import (
 )
 from warmstart.metamodel.recommend._candidates import Candidates, gather_candidates, refinements
 from warmstart.metamodel.recommend._index import TaskIndex
-from warmstart.metamodel.recommend._observed import ObservedWorlds, observed_worlds
-from warmstart.metamodel.recommend._request import Recommendation, SuggestQuery, check_query
+from warmstart.metamodel.recommend._observed import (
+    ObservedWorlds,
+    improvement_picks,
+    observed_worlds,
+)
+from warmstart.metamodel.recommend._request import (
+    MAX_K,
+    Recommendation,
+    SuggestQuery,
+    check_query,
+)
 from warmstart.metamodel.recommend._set_choice import (
     PORTFOLIO_RULES,
     ScoredCandidates,
@@ -242,7 +251,7 @@ class Recommender:
         zero_metas: list[np.ndarray] = []
         for position, meta in zip(valid, metas, strict=True):
             query = queries[position]
-            if len(query.observations) < 2:
+            if len(query.observations) < self.settings.observed_from:
                 zero_shot.append(position)
                 zero_metas.append(meta)
                 continue
@@ -257,9 +266,10 @@ class Recommender:
             else:
                 answers[position] = observed
         if zero_shot:
-            found = self._answer([queries[p] for p in zero_shot], np.vstack(zero_metas))
-            for position, answer in zip(zero_shot, found, strict=True):
-                answers[position] = answer
+            asked = [_continued(queries[p]) for p in zero_shot]
+            found = self._answer(asked, np.vstack(zero_metas))
+            for position, query, answer in zip(zero_shot, asked, found, strict=True):
+                answers[position] = _continuation(queries[position], query, answer)
         return _filled(answers)
 
     def _answer(
@@ -286,7 +296,7 @@ class Recommender:
                         settings,
                         rows[i],
                         bool(out[i]),
-                        (*query.exclude, *(o.config for o in query.observations)),
+                        query.exclude,
                         screen=query.train_rows is None,
                     )
                 )
@@ -397,10 +407,9 @@ class Recommender:
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
             found.columns, masks, len(found),
         )  # fmt: skip
-        order = np.argsort(-ranked, kind="stable")
-        if choice.allowed is not None:
-            order = order[choice.allowed[order]]
-        chosen = order[: query.k].tolist()
+        chosen = self._observed_picks(
+            worlds, task, seen, per_world, ranked, query.k, choice.allowed
+        )
         spread = np.sqrt(worlds.weights @ (per_world[:, chosen] - ranked[chosen]) ** 2)
         nearest = tuple(self.index.tasks_at(rows, distances))
         origins = found.origins
@@ -416,6 +425,27 @@ class Recommender:
             for i, deviation in zip(chosen, spread.tolist(), strict=True)
         ]
         return Recommendation(suggestions, bool(out), nearest, observations=len(seen.configs))
+
+    def _observed_picks(
+        self,
+        worlds: ObservedWorlds,
+        task: np.ndarray,
+        seen: EncodedConfigs,
+        per_world: np.ndarray,
+        ranked: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+    ) -> list[int]:
+        """The k candidates a request with observations gets, by ``observed_choice``."""
+        if self.settings.observed_choice == "improvement":
+            observed, _ = worlds.scores(self.compiled, self.table, task, seen.masks, seen.encoded)
+            return improvement_picks(
+                per_world, worlds.weights, observed.max(axis=1), ranked, k, allowed
+            )
+        order = np.argsort(-ranked, kind="stable")
+        if allowed is not None:
+            order = order[allowed[order]]
+        return [int(i) for i in order[:k]]
 
     def _add_refinements(
         self,
@@ -465,11 +495,17 @@ class Recommender:
         encoded = self.encoder.encode(pool)
         masks = self.compiled.configs(encoded)
         task = self.compiled.task(self.task_input(features, train_rows))
-        if len(observations) >= 2:
-            _, worlds = self._observed(observations, task)
+        if len(observations) >= self.settings.observed_from:
+            seen, worlds = self._observed(observations, task)
             if worlds is not None:
-                _, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
-                return [int(i) for i in np.argsort(-ranked, kind="stable")[:k]]
+                per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
+                return self._observed_picks(worlds, task, seen, per_world, ranked, k, None)
+        if observations:  # continue the zero-shot set: the observed configs are its members
+            tried = {config_hash(o.config) for o in observations}
+            extra = [dict(o.config) for o in observations]
+            picks = self.choose(features, [*pool, *extra], k + len(extra), train_rows)
+            kept = [i for i in picks if i < len(pool) and config_hash(pool[i]) not in tried]
+            return kept[:k]
         predictions = self.compiled.scores(task, masks)
         mean = np.add.reduce(predictions, axis=0) / predictions.shape[0]
         unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice
@@ -510,6 +546,33 @@ def _suggestions(
             strict=True,
         )
     ]
+
+
+def _continued(query: SuggestQuery) -> SuggestQuery:
+    """The zero-shot query that continues ``query``'s set past its observations: ``k`` plus
+    their number (observations not among the candidates take no place in the set)."""
+    if not query.observations:
+        return query
+    return replace(query, k=query.k + min(len(query.observations), MAX_K))
+
+
+def _continuation(
+    query: SuggestQuery, asked: SuggestQuery, answer: Recommendation | WarmstartError
+) -> Recommendation | WarmstartError:
+    """``query``'s answer from the answer to its continued set ``asked``: the members not
+    observed, at most ``k`` of them.
+
+    An observation of a config the request also excludes is simply excluded.
+    """
+    if asked is query or isinstance(answer, WarmstartError):
+        return answer
+    tried = {config_hash(o.config) for o in query.observations}
+    kept = [s for s in answer.suggestions if config_hash(s.config) not in tried]
+    if not kept:
+        return FailedPreconditionError(
+            "every candidate config is in the exclude list or among the observations"
+        )
+    return replace(answer, suggestions=kept[: query.k])
 
 
 def _filled(

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 from warmstart.metamodel.errors import InvalidRequestError
 
-__all__ = ["RecommenderSettings"]
+__all__ = ["OBSERVED_CHOICES", "RecommenderSettings"]
 
 # Each integer field's least allowed value (none has an upper bound).
 _AT_LEAST = {
@@ -23,7 +23,11 @@ _AT_LEAST = {
     "observed_worlds": 1,
     "observed_refine_from": 0,
     "observed_own_from": 0,
+    "observed_from": 2,
 }
+
+OBSERVED_CHOICES = ("mean", "improvement")
+"""How a request with observations picks from its ranked candidates (``observed_choice``)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,16 @@ class RecommenderSettings:
             configs into extra candidates (>= 0; each ``n_refine_each`` times).
         observed_own_from: From this many observations on, a model fitted on the task's
             own observations joins the worlds (>= 0; 0: never).
+        observed_from: From this many observations on, they weigh the worlds (>= 2).
+            With fewer, the answer continues the zero-shot set: the set of ``k`` plus
+            the number of observations, the observed configs counted as its members
+            and left out of the answer, so a client that tries the suggestions one by
+            one walks through the zero-shot set in its order.
+        observed_choice: How the k are picked in the credible worlds: ``"mean"``, the
+            best weighted-mean predictions; ``"improvement"``, greedily the largest
+            expected gain over the best observed config, world by world (the expected
+            best of the observed configs and the set, as ``expected_best`` chooses a
+            zero-shot set), ties going to the better mean.
 
     Raises:
         InvalidRequestError: A field is of the wrong type or out of its range.
@@ -83,6 +97,8 @@ class RecommenderSettings:
     observed_sharpness: float = 2.0
     observed_refine_from: int = 3
     observed_own_from: int = 8
+    observed_from: int = 2
+    observed_choice: str = "mean"
 
     def __post_init__(self) -> None:
         self.check()
@@ -102,6 +118,11 @@ class RecommenderSettings:
             )
         _check_unit("refine_scale", self.refine_scale, zero_allowed=False)
         _check_unit("self_weight", self.self_weight, zero_allowed=True)
+        if self.observed_choice not in OBSERVED_CHOICES:
+            raise InvalidRequestError(
+                f"`observed_choice` must be one of {', '.join(OBSERVED_CHOICES)}, but got "
+                f"observed_choice={str(self.observed_choice)[:60]!r}."
+            )
         sharp = self.observed_sharpness
         if isinstance(sharp, bool) or not isinstance(sharp, Real) or not 0 < float(sharp) < 1e6:
             raise InvalidRequestError(

@@ -16,7 +16,7 @@ from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, tr
 from warmstart.metamodel.bundle import ModelBundle, train_from_records
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import RecommenderSettings
-from warmstart.metamodel.recommend._observed import concordance
+from warmstart.metamodel.recommend._observed import concordance, improvement_picks
 from warmstart.metamodel.spaces import config_hash, sample_configs
 from warmstart.metamodel.types import Observation
 
@@ -40,6 +40,31 @@ def test_concordance_counts_pairs_ordered_as_the_scores() -> None:
     assert concordance(predicted, np.array([0.5, 0.5, 0.5])) is None
 
 
+def test_improvement_picks_spread_over_worlds_then_exploit_one() -> None:
+    # Two worlds; the observed best is predicted 0.5 in both.
+    per_world = np.array(
+        [
+            [0.9, 0.85, 0.4, 0.4],  # candidates 0 and 1 shine in world 0
+            [0.4, 0.4, 0.8, 0.45],  # candidate 2 in world 1
+        ]
+    )
+    best = np.array([0.5, 0.5])
+    mean = per_world.mean(axis=0)
+    # Equal weights: the first pick gains most in world 0; its near-copy 1 adds nothing
+    # there, so world 1's best comes second; then nothing gains and the mean decides.
+    assert improvement_picks(per_world, np.array([0.5, 0.5]), best, mean, 3) == [0, 2, 1]
+    assert improvement_picks(per_world, np.array([0.5, 0.5]), best, mean - [0, 1, 0, 0], 3) == [
+        0,
+        2,
+        3,
+    ]
+    # All the weight on world 0: its candidates in order, then ties by the mean.
+    assert improvement_picks(per_world, np.array([1.0, 0.0]), best, mean, 3) == [0, 1, 2]
+    # What is not allowed is never picked, and k is capped by what is.
+    allowed = np.array([False, True, True, False])
+    assert improvement_picks(per_world, np.array([0.5, 0.5]), best, mean, 4, allowed) == [1, 2]
+
+
 def test_observed_configs_are_never_suggested_and_are_counted(trained: ModelBundle) -> None:
     recommender = trained.recommender()
     task = _claims([0.6, 0.2, 0.5, 0.5])
@@ -58,13 +83,48 @@ def test_without_observations_the_answer_is_the_zero_shot_one(trained: ModelBund
     zero = recommender.suggest(task, k=4)
     assert zero.observations == 0
     assert recommender.suggest(task, k=4, observations=[]) == zero
-    # Observations that cannot tell worlds apart (all the same score) change nothing but
-    # the exclusion of what was tried.
+    # Observations that cannot tell worlds apart (all the same score) continue the
+    # zero-shot set: its first two members tried, the next two come.
     same = [Observation(s.config, 0.5) for s in zero.suggestions[:2]]
     answer = recommender.suggest(task, k=2, observations=same)
-    expected = recommender.suggest(task, k=2, exclude=[o.config for o in same])
-    assert [s.config for s in answer.suggestions] == [s.config for s in expected.suggestions]
+    assert [s.config for s in answer.suggestions] == [s.config for s in zero.suggestions[2:]]
     assert answer.observations == 2
+
+
+def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
+    trained: ModelBundle,
+) -> None:
+    recommender = trained.recommender(RecommenderSettings(observed_from=6))
+    task = _claims([0.6, 0.3, 0.5, 0.5])
+    zero = [s.config for s in recommender.suggest(task, k=5).suggestions]
+    seen: list[Observation] = []
+    for i in range(5):
+        config = recommender.suggest(task, k=1, observations=seen).suggestions[0].config
+        seen.append(Observation(config, float(i % 3)))
+    assert [o.config for o in seen] == zero
+    # From observed_from on the observations weigh the worlds: nothing tried comes back.
+    seen.append(
+        Observation(recommender.suggest(task, k=1, observations=seen).suggestions[0].config, 1.5)
+    )
+    later = recommender.suggest(task, k=3, observations=seen)
+    assert later.observations == 6
+    tried = {config_hash(o.config) for o in seen}
+    assert len(tried) == 6
+    assert not tried & {config_hash(s.config) for s in later.suggestions}
+
+
+@pytest.mark.parametrize("choice", ["mean", "improvement"])
+def test_each_observed_choice_answers_k_untried_configs(trained: ModelBundle, choice: str) -> None:
+    recommender = trained.recommender(RecommenderSettings(observed_choice=choice))
+    task = _claims([0.4, 0.6, 0.5, 0.5])
+    first = recommender.suggest(task, k=4).suggestions
+    seen = [Observation(s.config, float(i)) for i, s in enumerate(first)]
+    answer = recommender.suggest(task, k=6, observations=seen)
+    chosen = [config_hash(s.config) for s in answer.suggestions]
+    assert len(set(chosen)) == 6
+    assert not set(chosen) & {config_hash(s.config) for s in first}
+    pool = [dict(s.config) for s in answer.suggestions]
+    assert sorted(recommender.choose(task, pool, 6, observations=seen)) == list(range(6))
 
 
 def test_observations_pull_the_suggestions_towards_the_task_they_come_from(
