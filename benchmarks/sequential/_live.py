@@ -41,7 +41,11 @@ from warmstart.benchmarks.sequential._run import TaskInputs, fallback_notes, run
 from warmstart.benchmarks.sequential._surrogate import best_so_far, check_optional_libraries
 from warmstart.benchmarks.sequential._types import SequentialResult, SequentialSettings, TaskRun
 from warmstart.benchmarks.tasks import Suite, TaskData
-from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
+from warmstart.metamodel.errors import (
+    FailedPreconditionError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from warmstart.metamodel.evaluation import load_evaluation_data, spread_over_families
 from warmstart.metamodel.spaces import config_hash, load_configspace
 from warmstart.metamodel.store import RecordStore
@@ -59,12 +63,21 @@ class LiveOptions:
         cv_folds: CV folds.
         cv_seed: Seed of the splits and models.
         n_threads: Threads per model fit.
+        max_rows: Only held-out tasks of at most this many rows (the store's count;
+            None: all), chosen before the tasks are spread over families.
     """
 
     row_cap: int | None = None
     cv_folds: int | None = None
     cv_seed: int | None = None
     n_threads: int = 1
+    max_rows: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`InvalidRequestError` for a ``max_rows`` below 1."""
+        rows = self.max_rows
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+            raise InvalidRequestError(f"max_rows must be an integer >= 1, got {rows!r}")
 
 
 class _LiveLoss:
@@ -125,6 +138,7 @@ def run_sequential_live(
     settings = settings or SequentialSettings()
     settings.check()
     options = options or LiveOptions()
+    options.check()
     check_optional_libraries(settings.arms)
     say = progress or (lambda _: None)
     learner, space = learner_of_stored_space(store, space_name, "configs")
@@ -137,6 +151,13 @@ def run_sequential_live(
             f"none of the {len(data.usable)} tasks with records is in suite "
             f"{suite.describe()!r}; give the suite the records were made from"
         )
+    if options.max_rows is not None:
+        limit = options.max_rows
+        in_suite = {t: n for t, n in in_suite.items() if tasks[t].n_rows <= limit}
+        if not in_suite:
+            raise FailedPreconditionError(
+                f"no task of suite {suite.describe()!r} with records has at most {limit} rows"
+            )
     chosen = set(
         spread_over_families(sorted(in_suite), data.families, settings.max_tasks, settings.seed)
     )

@@ -12,7 +12,8 @@ of the best config so far against trials:
 - ``random``: random orders (mean of five).
 
 With ``--inner-folds N`` the observation settings (sharpness, worlds kept, when
-the task's own model joins) are
+the task's own model joins, from how many observations they weigh the worlds, how
+the next configs are picked) are
 chosen per outer fold on N inner family folds of its training tasks, from
 ``--grid``, by mean regret over the trials; the outer fold's tasks choose nothing.
 
@@ -164,8 +165,33 @@ def _choose_settings(
 def _label(settings: RecommenderSettings) -> str:
     return (
         f"sharpness={settings.observed_sharpness:g},worlds={settings.observed_worlds},"
-        f"own_from={settings.observed_own_from}"
+        f"own_from={settings.observed_own_from},from={settings.observed_from},"
+        f"choice={settings.observed_choice}"
     )
+
+
+def parse_grid(text: str) -> list[RecommenderSettings]:
+    """Settings from ``SHARPNESS:WORLDS:OWN_FROM[:FROM[:CHOICE]]`` items, comma-separated
+    (FROM and CHOICE default to :class:`RecommenderSettings`' own)."""
+    grid = []
+    defaults = RecommenderSettings()
+    for item in text.split(","):
+        parts = item.split(":")
+        if not 3 <= len(parts) <= 5:
+            raise SystemExit(
+                f"--grid item {item!r}: want SHARPNESS:WORLDS:OWN_FROM[:FROM[:CHOICE]]"
+            )
+        grid.append(
+            replace(
+                defaults,
+                observed_sharpness=float(parts[0]),
+                observed_worlds=int(parts[1]),
+                observed_own_from=int(parts[2]),
+                observed_from=int(parts[3]) if len(parts) > 3 else defaults.observed_from,
+                observed_choice=parts[4] if len(parts) > 4 else defaults.observed_choice,
+            )
+        )
+    return grid
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -182,20 +208,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--grid",
         default="2:16:0,2:16:8,1:16:8,4:16:8,2:4:8",
-        help="SHARPNESS:WORLDS:OWN_FROM triples the inner folds choose from.",
+        help="SHARPNESS:WORLDS:OWN_FROM[:FROM[:CHOICE]] settings the inner folds choose from "
+        "(FROM: observations before they weigh the worlds; CHOICE: mean or improvement).",
     )
     parser.add_argument("--cache", type=Path, default=Path("observed-loop-bundles"))
     parser.add_argument("--out", type=Path, help="Write the curves as JSON here.")
     args = parser.parse_args(argv)
-    grid = [
-        replace(
-            RecommenderSettings(),
-            observed_sharpness=float(s),
-            observed_worlds=int(w),
-            observed_own_from=int(o),
-        )
-        for s, w, o in (triple.split(":") for triple in args.grid.split(","))
-    ]
+    grid = parse_grid(args.grid)
     with RecordStore.open(args.db, create=False) as store:
         data = load_evaluation_data(store, args.space, FEATURE_VERSION, args.folds, args.seed)
     curves: dict[str, list[dict[int, float]]] = defaultdict(list)

@@ -99,7 +99,7 @@ _MODES = ("pool", "live", "seeding", "sequential")
 _SHARED_FLAGS: dict[str, tuple[str, ...]] = {
     "pool": (),
     "seeding": ("--tasks", "--k"),
-    "sequential": ("--suite", "--tasks", "--k", "--cv-folds", "--row-cap"),
+    "sequential": ("--suite", "--tasks", "--k", "--cv-folds", "--row-cap", "--max-rows"),
 }
 
 
@@ -155,6 +155,13 @@ def evaluate(
             "(default: as the stored records, else 2000)."
         ),
     ] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Sequential with --suite: only held-out tasks of at most this many rows "
+            "(live training of 50 trials per arm costs hours on large tasks)."
+        ),
+    ] = None,
     flaml: Annotated[
         bool,
         typer.Option(
@@ -191,6 +198,7 @@ def evaluate(
             "--k": k,
             "--cv-folds": cv_folds,
             "--row-cap": row_cap,
+            "--max-rows": max_rows,
             "--no-flaml": None if flaml else True,
         }
         given = [n for n, v in live_only.items() if v is not None and n not in _SHARED_FLAGS[mode]]
@@ -221,7 +229,8 @@ def evaluate(
         evaluate_sequential(
             space, feature_version=feature_version, folds=folds, seed=seed, train=train,
             k=10 if k is None else k, trials=trials, repeats=repeats, tasks=tasks, suite=suite,
-            cv_folds=cv_folds, row_cap=row_cap, out=out, db=db, command=command_line(),
+            cv_folds=cv_folds, row_cap=row_cap, max_rows=max_rows, out=out, db=db,
+            command=command_line(),
         )  # fmt: skip
     else:
         if suite is None:

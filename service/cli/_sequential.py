@@ -41,6 +41,7 @@ def evaluate_sequential(
     out: Path,
     db: str | None,
     command: str,
+    max_rows: int | None = None,
 ) -> SequentialResult:
     """Run the sequential evaluation (live when ``suite`` is given), print it, write the report.
 
@@ -48,10 +49,10 @@ def evaluate_sequential(
         InvalidRequestError: Settings out of range, or live-only options without ``suite``.
         FailedPreconditionError: Too few families, or Optuna or FLAML missing.
     """
-    if suite is None and (cv_folds is not None or row_cap is not None):
+    if suite is None and (cv_folds is not None or row_cap is not None or max_rows is not None):
         raise InvalidRequestError(
-            "--cv-folds and --row-cap apply to live training: give --suite, the suite the "
-            "records were made from (without it the arms run on surrogate benchmarks)"
+            "--cv-folds, --row-cap and --max-rows apply to live training: give --suite, the "
+            "suite the records were made from (without it the arms run on surrogate benchmarks)"
         )
     settings = SequentialSettings(
         n_trials=trials,
@@ -67,7 +68,7 @@ def evaluate_sequential(
         if suite is None:
             result = run_sequential(store, space, feature_version, settings, progress=status.update)
         else:
-            options = LiveOptions(row_cap=row_cap, cv_folds=cv_folds)
+            options = LiveOptions(row_cap=row_cap, cv_folds=cv_folds, max_rows=max_rows)
             result = run_sequential_live(
                 store,
                 load_suite(suite),

@@ -435,3 +435,25 @@ def test_cli_pool_mode_is_unchanged_by_default(db: str, tmp_path: Path) -> None:
     assert "9 held-out tasks; report:" in outcome.output
     assert (tmp_path / "lightgbm_pool.md").is_file()
     assert not (tmp_path / "lightgbm_live.md").exists()
+
+
+def test_sequential_live_keeps_to_tasks_of_at_most_max_rows(db: str, suite: Suite) -> None:
+    from warmstart.benchmarks.sequential import LiveOptions, SequentialSettings, run_sequential_live
+    from warmstart.metamodel.errors import FailedPreconditionError
+
+    settings = SequentialSettings(
+        n_trials=3, k_seed=1, repeats=1, n_folds=3, arms=("warmstart", "random"), train=TINY
+    )
+    with RecordStore.open(db) as store:
+        rows = {t.task_id: t.n_rows for t in store.list_tasks()}
+        small = LiveOptions(max_rows=200)
+        found = run_sequential_live(store, suite, "lightgbm", FEATURE_VERSION, settings, small)
+        with pytest.raises(FailedPreconditionError, match="at most 100 rows"):
+            run_sequential_live(
+                store, suite, "lightgbm", FEATURE_VERSION, settings, LiveOptions(max_rows=100)
+            )
+    assert found.tasks
+    assert all(rows[run.task_id] <= 200 for run in found.tasks)
+    assert {run.name.split("/")[-1] for run in found.tasks} <= {"iris", "glass2"}
+    with pytest.raises(InvalidRequestError, match="max_rows"):
+        LiveOptions(max_rows=0).check()

@@ -187,6 +187,9 @@ def test_the_cli_runs_the_sequential_mode_and_refuses_live_only_flags(tmp_path: 
     refused = CliRunner().invoke(app, [*base, "--no-flaml"])
     assert refused.exit_code != 0
     assert "--no-flaml applies to --mode live only" in refused.output
+    surrogate_only = CliRunner().invoke(app, [*base, "--max-rows", "500"])
+    assert surrogate_only.exit_code != 0
+    assert "--max-rows apply to live training: give --suite" in surrogate_only.output
     small = ["--tasks", "1", "--trials", "4", "--k", "2", "--repeats", "1"]
     small += ["--n-models", "1", "--n-estimators", "20"]
     done = CliRunner().invoke(app, [*base, *small])
