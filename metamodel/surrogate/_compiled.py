@@ -14,6 +14,16 @@ LightGBM's own (the same decisions and leaf values; sums may differ in the last 
 tests check against ``Booster.predict`` on real bundles and on rows with NaN,
 zero and out-of-range values.
 
+A tree with no split on a task feature (the surrogate's config-only first stage,
+or any such tree of a one-stage booster) gives a config the same leaf on every
+task. Its leaf values are summed per booster when the config's masks are
+computed, once per config, and a request evaluates only the task-dependent
+trees: a config's row of masks is the masks of those trees followed by its
+per-booster sums of the others (float64, stored bit for bit in the mask type,
+so that any selection or stacking of rows keeps them together). Which trees
+these are is read from the trees themselves, so a booster of any stage layout
+compiles the same way.
+
 Supported: regression trees (no output transform) of at most 64 leaves with
 numerical and categorical splits, as :class:`~warmstart.metamodel.surrogate.Surrogate`
 trains them; :class:`CompiledTrees` refuses anything else with a clear error.
@@ -98,12 +108,23 @@ class CompiledTrees:
     Args:
         boosters: The models; :meth:`predict` returns one row of outputs per booster.
         n_task_features: Inputs ``[0, n_task_features)`` are the task's; the rest the config's.
+        fold: Sum the trees that split on no task feature once per config, in
+            :meth:`config_masks` (the default), rather than on every :meth:`predict`.
+            The outputs are the same to rounding; False is the reference.
+
+    Attributes:
+        n_trees: Trees of all the boosters.
+        task_trees: Indices of the trees a request evaluates (those that split on a task
+            feature; every tree where ``fold`` is False), in booster and tree order.
+        mask_type: The unsigned integer type of the masks.
 
     Raises:
         FailedPreconditionError: A booster that cannot be compiled (the reason is said).
     """
 
-    def __init__(self, boosters: Sequence[lgb.Booster], n_task_features: int) -> None:
+    def __init__(
+        self, boosters: Sequence[lgb.Booster], n_task_features: int, *, fold: bool = True
+    ) -> None:
         trees: list[dict[str, Any]] = []
         self.n_features = -1
         block_starts = []
@@ -133,25 +154,67 @@ class CompiledTrees:
         self.mask_type: type[np.unsignedinteger[Any]] = next(
             t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width
         )
-        self.values = np.ascontiguousarray(values[:, :width]).reshape(-1)
-        self.all_leaves = np.array(leaf_sets, dtype=self.mask_type)
         self.n_trees = len(trees)
+        all_leaves = np.array(leaf_sets, dtype=self.mask_type)
+        # Trees that split on a task feature depend on the request; the others are folded
+        # into each config's per-booster sums.
+        depends = np.zeros(self.n_trees, dtype=bool)
+        depends[[n[0] for n in task_nodes]] = True
+        if not fold:
+            depends[:] = True
+        self.task_trees = np.flatnonzero(depends)
+        fixed_trees = np.flatnonzero(~depends)
+        renumber = np.cumsum(depends) - 1  # a task tree's position among the task trees
+        booster_of = np.repeat(np.arange(self.n_boosters), np.diff([*block_starts, self.n_trees]))
+        self._width = width
+        self.values = np.ascontiguousarray(values[self.task_trees, :width]).reshape(-1)
+        self.all_leaves = all_leaves[self.task_trees]
+        self._bounds = _bounds(booster_of[self.task_trees], self.n_boosters)
+        self._fixed_values = np.ascontiguousarray(values[fixed_trees, :width]).reshape(-1)
+        self._fixed_leaves = all_leaves[fixed_trees][None]
+        self._fixed_bounds = _bounds(booster_of[fixed_trees], self.n_boosters)
+        self._fixed_trees = fixed_trees
+        self._every_tree_leaves = all_leaves
+        # One float64 per booster, stored as this many masks.
+        self._sum_columns = self.n_boosters * 8 // np.dtype(self.mask_type).itemsize
         config_width = self.n_features - n_task_features
-        self.task = _splits(task_nodes, 0, self.mask_type, self.n_trees, n_task_features)
+        # The task side's nodes numbered by task tree (every tree with one is a task tree).
+        numbered = [(int(renumber[t]), node, left, right) for t, node, left, right in task_nodes]
+        self.task = _splits(numbered, 0, self.mask_type, len(self.task_trees), n_task_features)
         self.config = _splits(
             config_nodes, n_task_features, self.mask_type, self.n_trees, config_width
         )
-        self._bounds = np.append(self.block_starts, self.n_trees).astype(np.intp)
-        self._width = width
+
+    @property
+    def config_width(self) -> int:
+        """Columns of a config's row of :meth:`config_masks`."""
+        return len(self.task_trees) + self._sum_columns
 
     def task_masks(self, task: np.ndarray) -> np.ndarray:
-        """Tasks x trees masks from the task side (one row of meta-features gives one row)."""
+        """Tasks x task trees masks from the task side (one row of meta-features gives one
+        row)."""
         return self.task.allowed(_side(task, self.n_task_features), self.all_leaves)
 
     def config_masks(self, encoded: np.ndarray) -> np.ndarray:
-        """Configs x trees masks from the config side of the inputs."""
+        """Configs x :attr:`config_width`: each config's masks of the task trees, then its
+        per-booster sums of the other trees (see the module's docstring).
+
+        Rows may be selected and stacked as any array's; :meth:`predict` reads them.
+        """
         width = self.n_features - self.n_task_features
-        return self.config.allowed(_side(encoded, width), self.all_leaves)
+        masks = self.config.allowed(_side(encoded, width), self._every_tree_leaves)
+        # A tree without task splits: the config's mask alone has one bit, its leaf.
+        sums = leaf_sums(
+            self._fixed_leaves,
+            np.ascontiguousarray(masks[:, self._fixed_trees]),
+            self._fixed_values,
+            self._width,
+            self._fixed_bounds,
+            0,
+            self.n_boosters,
+        )
+        packed = np.ascontiguousarray(sums.T).view(self.mask_type)
+        return np.hstack([masks[:, self.task_trees], packed])
 
     def predict(
         self, task_mask: np.ndarray, config_masks: np.ndarray, boosters: slice = slice(None)
@@ -159,13 +222,17 @@ class CompiledTrees:
         """Boosters x configs: the models' outputs for one task (its mask) and the configs.
 
         Args:
-            task_mask: One task's masks (trees,), or one row per config (configs x trees).
-            config_masks: Configs x trees masks.
+            task_mask: One task's masks (task trees,), or one row per config (configs x
+                task trees), from :meth:`task_masks`.
+            config_masks: Configs' rows from :meth:`config_masks`.
             boosters: Only these boosters (a slice of the compiled ones, step 1).
         """
         first, stop, _ = boosters.indices(self.n_boosters)
         tasks = task_mask.reshape(1, -1) if task_mask.ndim == 1 else task_mask
-        return leaf_sums(tasks, config_masks, self.values, self._width, self._bounds, first, stop)
+        out = leaf_sums(tasks, config_masks, self.values, self._width, self._bounds, first, stop)
+        fixed = np.ascontiguousarray(config_masks[:, len(self.task_trees) :]).view(np.float64)
+        out += fixed[:, first:stop].T
+        return out
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         """Boosters x rows for full input rows (task features, then config), any tasks."""
@@ -174,6 +241,12 @@ class CompiledTrees:
             return np.zeros((self.n_boosters, 0))
         tasks = self.task_masks(X[:, : self.n_task_features])
         return self.predict(tasks, self.config_masks(X[:, self.n_task_features :]))
+
+
+def _bounds(booster_of: np.ndarray, n_boosters: int) -> np.ndarray:
+    """Each booster's first tree among trees listed by booster, then their number."""
+    counts = np.bincount(booster_of, minlength=n_boosters)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
 
 
 def _side(X: np.ndarray, width: int) -> np.ndarray:
@@ -276,28 +349,36 @@ class CompiledSurrogate:
         members: The ensemble's boosters.
         fit_time: The fit-time booster (predicts ``log1p`` seconds), or ``None``.
         n_task_features: How many leading inputs are the task's meta-features.
+        fold: Sum the trees that split on no task feature once per config
+            (:class:`CompiledTrees`); False evaluates every tree per request.
     """
 
     def __init__(
-        self, members: Sequence[lgb.Booster], fit_time: lgb.Booster | None, n_task_features: int
+        self,
+        members: Sequence[lgb.Booster],
+        fit_time: lgb.Booster | None,
+        n_task_features: int,
+        *,
+        fold: bool = True,
     ) -> None:
         self.n_members = len(members)
         self.has_fit_time = fit_time is not None
         boosters = [*members, fit_time] if fit_time is not None else list(members)
-        self.trees = CompiledTrees(boosters, n_task_features)
+        self.trees = CompiledTrees(boosters, n_task_features, fold=fold)
 
     def task(self, meta: np.ndarray) -> np.ndarray:
-        """A task's masks (trees,) from its raw meta-features (NaN: undefined)."""
+        """A task's masks (task trees,) from its raw meta-features (NaN: undefined)."""
         return np.asarray(self.trees.task_masks(meta)[0])
 
     def tasks(self, metas: np.ndarray) -> np.ndarray:
-        """Tasks x trees masks, one row of meta-features per task."""
+        """Tasks x task trees masks, one row of meta-features per task."""
         return self.trees.task_masks(metas)
 
     def configs(self, encoded: np.ndarray) -> np.ndarray:
-        """Configs x trees masks from encoded configs."""
+        """Each encoded config's row of masks and folded sums
+        (:meth:`CompiledTrees.config_masks`)."""
         if not len(encoded):
-            return np.zeros((0, self.trees.n_trees), dtype=self.trees.mask_type)
+            return np.zeros((0, self.trees.config_width), dtype=self.trees.mask_type)
         return self.trees.config_masks(encoded)
 
     def scores(self, task: np.ndarray, configs: np.ndarray) -> np.ndarray:
@@ -327,8 +408,8 @@ class CompiledSurrogate:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`scores_and_fit_seconds` of several tasks, each with its own configs.
 
-        One pass over the trees for all of them: row ``i`` of ``tasks`` (tasks x trees
-        masks) is scored with ``configs[i]`` (configs x trees masks). The numbers are
+        One pass over the trees for all of them: row ``i`` of ``tasks`` (:meth:`tasks`)
+        is scored with ``configs[i]`` (:meth:`configs`). The numbers are
         those of one call per task.
         """
         counts = [len(c) for c in configs]

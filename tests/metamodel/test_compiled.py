@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
-from warmstart.metamodel.bundle import load_bundle
+from tests.metamodel.synthetic_world import NAMES, SPACE, features, world
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
-from warmstart.metamodel.surrogate import SIZE_INPUT, CompiledTrees, SurrogateParams
+from warmstart.metamodel.recommend import Recommendation
+from warmstart.metamodel.surrogate import (
+    SIZE_INPUT,
+    CompiledSurrogate,
+    CompiledTrees,
+    Surrogate,
+    SurrogateParams,
+)
+from warmstart.metamodel.types import Observation
 
 SHIPPED = sorted((Path(__file__).parents[2] / "kb" / "models").glob("*.wsb"))
+SHIPPED_LIGHTGBM = Path(__file__).parents[2] / "kb" / "models" / "lightgbm.wsb"
+
+
+def _n_task(bundle: ModelBundle) -> int:
+    """The surrogate's task-side inputs: the meta-features, then the training size where the
+    surrogate takes it."""
+    return len(bundle.index.feature_names) + int(SIZE_INPUT in bundle.surrogate.feature_names)
 
 
 def _odd_rows(n_features: int, n_rows: int, seed: int) -> np.ndarray:
@@ -37,8 +55,7 @@ def test_shipped_bundles_compile_to_the_same_predictions(path: Path) -> None:
     bundle = load_bundle(path)
     surrogate = bundle.surrogate
     boosters = [*surrogate.members, *([surrogate.fit_time] if surrogate.fit_time else [])]
-    # The task side: the meta-features, then the training size where the surrogate takes it.
-    n_task = len(bundle.index.feature_names) + int(SIZE_INPUT in surrogate.feature_names)
+    n_task = _n_task(bundle)
     compiled = CompiledTrees(boosters, n_task)
     X = _odd_rows(compiled.n_features, 400, seed=len(path.stem))
     np.testing.assert_allclose(compiled.predict_rows(X), _lightgbm(boosters, X), rtol=0, atol=1e-12)
@@ -131,3 +148,132 @@ def test_scores_and_fit_seconds_in_one_pass_equal_the_separate_calls() -> None:
     empty, no_seconds = compiled.scores_and_fit_seconds(task, configs[:0])
     assert empty.shape == (compiled.n_members, 0)
     assert no_seconds.shape == (0,)
+
+
+def _splits_on_task(booster: lgb.Booster, n_task: int) -> list[bool]:
+    """For each tree of ``booster``: whether a split tests one of the first ``n_task`` inputs."""
+    found = []
+    for tree in booster.dump_model()["tree_info"]:
+        stack, on_task = [tree["tree_structure"]], False
+        while stack:
+            node = stack.pop()
+            if "split_feature" in node:
+                on_task = on_task or int(node["split_feature"]) < n_task
+                stack += [node["left_child"], node["right_child"]]
+        found.append(on_task)
+    return found
+
+
+def test_the_trees_a_request_evaluates_are_those_that_split_on_the_task() -> None:
+    bundle = load_bundle(SHIPPED_LIGHTGBM)
+    surrogate = bundle.surrogate
+    assert surrogate.fit_time is not None
+    n_task = _n_task(bundle)
+    boosters = [*surrogate.members, surrogate.fit_time]
+    compiled = CompiledTrees(boosters, n_task)
+    on_task = np.concatenate([_splits_on_task(b, n_task) for b in boosters])
+    np.testing.assert_array_equal(compiled.task_trees, np.flatnonzero(on_task))
+    # Two-stage members: the config-only stage is each member's first trees; the fit-time
+    # model has none.
+    rounds = surrogate.params.config_rounds
+    assert rounds > 0
+    for member in surrogate.members:
+        assert _splits_on_task(member, n_task) == [False] * rounds + [True] * (
+            member.num_trees() - rounds
+        )
+    assert all(_splits_on_task(surrogate.fit_time, n_task))
+    assert len(CompiledTrees(boosters, n_task, fold=False).task_trees) == compiled.n_trees
+
+
+def test_trees_without_task_splits_anywhere_in_a_booster_are_folded() -> None:
+    # Few features per tree: some trees split only on the config side, between others.
+    rng = np.random.default_rng(7)
+    X = _odd_rows(8, 3000, seed=8)
+    X[:, 5] = rng.integers(0, 6, size=len(X))
+    y = np.nan_to_num(X[:, 0]) + 2 * np.nan_to_num(X[:, 6]) + (np.nan_to_num(X[:, 5]) == 2)
+    booster = _train({"num_leaves": 7, "feature_fraction": 0.25}, X, y, categorical=[5])
+    on_task = np.array(_splits_on_task(booster, 4))
+    folded = np.flatnonzero(~on_task)
+    assert len(folded) > 2
+    assert on_task[: folded[-1]].any()  # not only leading trees: between the others
+    compiled = CompiledTrees([booster], 4)
+    np.testing.assert_array_equal(compiled.task_trees, np.flatnonzero(on_task))
+    test = _odd_rows(8, 500, seed=9)
+    np.testing.assert_allclose(
+        compiled.predict_rows(test), _lightgbm([booster], test), rtol=0, atol=1e-12
+    )
+
+
+def _one_stage_bundle() -> tuple[ModelBundle, list[dict[str, float]]]:
+    """A small bundle boosted in one stage over task and config, and tasks it has not seen."""
+    tasks, records = world(30, seed=5)
+    params = SurrogateParams(n_models=3, n_estimators=60, min_child_samples=5, config_rounds=0)
+    settings = TrainSettings(surrogate=params, validation_folds=0)
+    bundle = train_from_records(
+        SPACE, records, features(tasks), {t: t for t in tasks}, "test-1", settings
+    )
+    unseen, _ = world(6, seed=50)
+    return bundle, [dict(zip(NAMES, map(float, f), strict=True)) for f in unseen.values()]
+
+
+def _kb_bundle() -> tuple[ModelBundle, list[dict[str, float]]]:
+    """The shipped LightGBM bundle (two-stage) and six knowledge-base tasks."""
+    rows = pq.read_table(SHIPPED_LIGHTGBM.parents[1] / "pmlb_features.parquet").to_pylist()
+    tasks = [dict(zip(r["names"], r["values"], strict=True)) for r in rows[::37]]
+    return load_bundle(SHIPPED_LIGHTGBM), tasks
+
+
+def _same_suggestions(got: Recommendation, want: Recommendation) -> None:
+    assert [s.config for s in got.suggestions] == [s.config for s in want.suggestions]
+    assert [s.origin for s in got.suggestions] == [s.origin for s in want.suggestions]
+    assert got.out_of_distribution == want.out_of_distribution
+    for field in ("predicted_score", "uncertainty", "predicted_fit_seconds"):
+        np.testing.assert_allclose(
+            [getattr(s, field) for s in got.suggestions],
+            [getattr(s, field) for s in want.suggestions],
+            rtol=0,
+            atol=1e-9,
+        )
+
+
+@pytest.mark.parametrize("make", [_kb_bundle, _one_stage_bundle], ids=["shipped", "one-stage"])
+def test_folding_the_config_only_trees_changes_no_score_and_no_suggestion(
+    make: Callable[[], tuple[ModelBundle, list[dict[str, float]]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bundle, tasks = make()
+    folded = bundle.recommender()
+    with monkeypatch.context() as patch:  # the reference: every tree on every request
+        patch.setattr(
+            Surrogate,
+            "compile",
+            lambda self, n: CompiledSurrogate(self.members, self.fit_time, n, fold=False),
+        )
+        reference = bundle.recommender()
+    trees = reference.compiled.trees
+    assert len(trees.task_trees) == trees.n_trees
+    assert len(folded.compiled.trees.task_trees) < trees.n_trees
+    # The world table: every known config on every training task.
+    np.testing.assert_allclose(folded.table.scores, reference.table.scores, rtol=0, atol=1e-9)
+    masks, base = folded.table.fixed.masks, reference.table.fixed.masks
+    for meta in tasks:
+        task = folded.compiled.task(folded.task_input(meta))
+        base_task = reference.compiled.task(reference.task_input(meta))
+        for got, want in zip(
+            folded.compiled.scores_and_fit_seconds(task, masks),
+            reference.compiled.scores_and_fit_seconds(base_task, base),
+            strict=True,
+        ):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+        for k in (1, 5, 10):
+            _same_suggestions(folded.suggest(meta, k), reference.suggest(meta, k))
+        _same_suggestions(
+            folded.suggest(meta, 3, train_rows=500, max_fit_seconds=2.0),
+            reference.suggest(meta, 3, train_rows=500, max_fit_seconds=2.0),
+        )
+        first = [s.config for s in reference.suggest(meta, 3).suggestions]
+        told = [Observation(c, score) for c, score in zip(first, (0.9, 0.7, 0.8), strict=True)]
+        _same_suggestions(
+            folded.suggest(meta, 5, observations=told),
+            reference.suggest(meta, 5, observations=told),
+        )
