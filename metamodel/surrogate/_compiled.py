@@ -408,27 +408,24 @@ class CompiledSurrogate:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`scores_and_fit_seconds` of several tasks, each with its own configs.
 
-        One pass over the trees for all of them: row ``i`` of ``tasks`` (:meth:`tasks`)
-        is scored with ``configs[i]`` (:meth:`configs`). The numbers are
-        those of one call per task.
+        Row ``i`` of ``tasks`` (:meth:`tasks`) is scored with ``configs[i]``
+        (:meth:`configs`), each task's one row of masks serving all its configs (no
+        copy of the masks per config). The numbers are those of one call per task.
         """
-        counts = [len(c) for c in configs]
-        if len(counts) != len(tasks):
-            raise ValueError(f"{len(tasks)} tasks but {len(counts)} config sets")
-        if not sum(counts):
-            return [self.scores_and_fit_seconds(t, c) for t, c in zip(tasks, configs, strict=True)]
+        if len(configs) != len(tasks):
+            raise ValueError(f"{len(tasks)} tasks but {len(configs)} config sets")
         boosters = slice(None) if self.has_fit_time else slice(0, self.n_members)
-        if len(counts) == 1:  # one task: its masks serve every config
-            out = self.trees.predict(tasks[0], configs[0], boosters)
-        else:
-            stacked = np.concatenate([c for c in configs if len(c)])
-            out = self.trees.predict(np.repeat(tasks, counts, axis=0), stacked, boosters)
-        ends = np.cumsum(counts).tolist()
-        parts = [out[:, end - n : end] for n, end in zip(counts, ends, strict=True)]
-        if not self.has_fit_time:
-            return [(part, np.full(part.shape[1], np.nan)) for part in parts]
-        members = self.n_members
-        return [(part[:members], _seconds(part[members])) for part in parts]
+        found = []
+        for task, masks in zip(tasks, configs, strict=True):
+            if not len(masks):
+                found.append(self.scores_and_fit_seconds(task, masks))
+                continue
+            out = self.trees.predict(task, masks, boosters)
+            if self.has_fit_time:
+                found.append((out[: self.n_members], _seconds(out[self.n_members])))
+            else:
+                found.append((out, np.full(out.shape[1], np.nan)))
+        return found
 
 
 def _seconds(log_seconds: np.ndarray) -> np.ndarray:

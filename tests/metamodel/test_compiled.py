@@ -277,3 +277,22 @@ def test_folding_the_config_only_trees_changes_no_score_and_no_suggestion(
             folded.suggest(meta, 5, observations=told),
             reference.suggest(meta, 5, observations=told),
         )
+
+
+def test_several_tasks_scored_together_get_the_numbers_of_one_call_each() -> None:
+    bundle = load_bundle(SHIPPED_LIGHTGBM)
+    compiled = bundle.surrogate.compile(_n_task(bundle))
+    X = _odd_rows(compiled.trees.n_features, 30, seed=11)
+    n_task = compiled.trees.n_task_features
+    tasks = compiled.tasks(X[:4, :n_task])
+    configs = compiled.configs(X[:, n_task:])
+    sets = [configs[:10], configs[:0], configs[10:], configs[5:6]]
+    together = compiled.scores_and_fit_seconds_many(tasks, sets)
+    assert len(together) == len(sets)
+    for task, masks, (scores, seconds) in zip(tasks, sets, together, strict=True):
+        alone_scores, alone_seconds = compiled.scores_and_fit_seconds(task, masks)
+        np.testing.assert_array_equal(scores, alone_scores)
+        np.testing.assert_array_equal(seconds, alone_seconds)
+        assert scores.shape == (compiled.n_members, len(masks))
+    with pytest.raises(ValueError, match="4 tasks but 3 config sets"):
+        compiled.scores_and_fit_seconds_many(tasks, sets[:3])
