@@ -116,6 +116,7 @@ class CompiledTrees:
         n_trees: Trees of all the boosters.
         task_trees: Indices of the trees a request evaluates (those that split on a task
             feature; every tree where ``fold`` is False), in booster and tree order.
+        all_leaves: Each task tree's mask of all its leaves.
         mask_type: The unsigned integer type of the masks.
 
     Raises:
