@@ -132,6 +132,7 @@ def gather_candidates(
     exclude: Iterable[Mapping[str, ConfigValue]],
     *,
     screen: bool = True,
+    nearest_rows: int = 0,
 ) -> Candidates:
     """The table's configs a request considers, robust ones first.
 
@@ -144,6 +145,8 @@ def gather_candidates(
         screen: Screen the samples on the nearest tasks' worlds (predicted at those
             tasks' own training sizes); False scores every sample for the task itself,
             as a request for another training size needs.
+        nearest_rows: Also take the best config of each of this many nearest tasks
+            (the ``nearest_best`` rule's candidates), beyond ``n_neighbours``.
     """
     candidates = Candidates(table, {config_hash(c) for c in exclude})
     samples, portfolio = table.positions["samples"], table.positions["portfolio"]
@@ -160,6 +163,8 @@ def gather_candidates(
         candidates.take(portfolio.tolist(), SuggestionOrigin.PORTFOLIO)
     best = table.best_by_row
     neighbours_best = [c for row in rows[: settings.n_neighbours].tolist() for c in best[row]]
+    n = settings.n_neighbours
+    neighbours_best += [best[row][0] for row in rows[n:nearest_rows].tolist() if best[row]]
     candidates.take(neighbours_best, SuggestionOrigin.NEIGHBOUR)
     if out_of_distribution:
         return candidates

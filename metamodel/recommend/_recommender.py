@@ -50,6 +50,7 @@ from warmstart.metamodel.recommend._request import (
     check_query,
 )
 from warmstart.metamodel.recommend._set_choice import (
+    NEAREST_RULES,
     PORTFOLIO_RULES,
     ScoredCandidates,
     SetChoice,
@@ -135,6 +136,10 @@ class Recommender:
         if settings.screen_portfolio and set(rules.values()) & set(PORTFOLIO_RULES):
             settings = replace(settings, screen_portfolio=False)
         self._settings = settings
+        # The nearest_best rule takes the best config of each of its world neighbours.
+        self._nearest_rows = (
+            settings.world_neighbours if set(rules.values()) & set(NEAREST_RULES) else 0
+        )
         self.set_rule = set_rule
         expected = n_index + int(sized) + len(self.encoder.names)
         if len(surrogate.feature_names) != expected:
@@ -298,6 +303,7 @@ class Recommender:
                         bool(out[i]),
                         query.exclude,
                         screen=query.train_rows is None,
+                        nearest_rows=self._nearest_rows,
                     )
                 )
             except WarmstartError as exc:

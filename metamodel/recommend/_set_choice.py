@@ -14,6 +14,9 @@ and returns, for each, the chosen candidate indices (:class:`SetChoice`). The ru
 - ``portfolio`` and ``top_then_portfolio`` (:class:`PortfolioOrder`): the greedy
   portfolio in its order, after the model's best for the second; the model's
   best fill what the portfolio cannot.
+- ``nearest_best`` (:class:`NearestOrder`): the nearest-neighbour warm start, the
+  best config of the nearest training task, then of the next nearest, ...; the
+  model's best fill what the neighbours cannot.
 
 Which rule a bundle serves is chosen when it is trained, on inner splits of its
 training tasks (see :mod:`warmstart.metamodel.bundle`): in some spaces the model ranks
@@ -35,9 +38,11 @@ from warmstart.metamodel.recommend._settings import RecommenderSettings
 from warmstart.metamodel.recommend._worlds import WorldTable
 
 __all__ = [
+    "NEAREST_RULES",
     "PORTFOLIO_RULES",
     "SET_RULES",
     "ExpectedBestSets",
+    "NearestOrder",
     "PortfolioOrder",
     "ScoredCandidates",
     "SetChoice",
@@ -46,10 +51,12 @@ __all__ = [
     "rules_by_k",
 ]
 
-SET_RULES = ("expected_best", "top_predicted", "portfolio", "top_then_portfolio")
+SET_RULES = ("expected_best", "top_predicted", "portfolio", "top_then_portfolio", "nearest_best")
 """The set rules a recommender can serve."""
 PORTFOLIO_RULES = ("portfolio", "top_then_portfolio")
 """The rules that follow the portfolio's order."""
+NEAREST_RULES = ("nearest_best",)
+"""The rules that follow the nearest training tasks' best configs."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +285,52 @@ class TopPredicted:
         return [_ranked(choice)[: choice.k] for choice in requests]
 
 
+def _first_at_column(choice: ScoredCandidates) -> dict[int, int]:
+    """Each world-table column's first candidate index."""
+    at: dict[int, int] = {}
+    for i, column in enumerate(choice.columns.tolist()):
+        if column >= 0:
+            at.setdefault(column, i)
+    return at
+
+
+def _in_order(choice: ScoredCandidates, lead: int, columns: Sequence[int]) -> list[int]:
+    """The model's ``lead`` best, then the candidates at ``columns`` in that order, then the
+    model's best: the first ``k`` allowed, each once."""
+    ranked = _ranked(choice)
+    allowed = set(ranked)
+    at = _first_at_column(choice)
+    order = ranked[:lead]
+    for column in columns:
+        found = at.get(column)
+        if found is not None and found in allowed and found not in order:
+            order.append(found)
+    taken = set(order)
+    order += [i for i in ranked if i not in taken]
+    return order[: choice.k]
+
+
+class NearestOrder:
+    """The nearest training tasks' best configs, nearest first (nearest-neighbour warm start).
+
+    Args:
+        table: The world table (its ``best_by_row`` gives each training task's best).
+    """
+
+    def __init__(self, table: WorldTable) -> None:
+        self.best_by_row = table.best_by_row
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, the chosen candidate indices, in the order they would be tried."""
+        chosen = []
+        for choice in requests:
+            firsts = [
+                self.best_by_row[row][0] for row in choice.rows.tolist() if self.best_by_row[row]
+            ]
+            chosen.append(_in_order(choice, 0, firsts))
+        return chosen
+
+
 class PortfolioOrder:
     """The greedy portfolio's configs in its order, optionally after the model's best.
 
@@ -293,22 +346,7 @@ class PortfolioOrder:
 
     def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
         """For each request, the chosen candidate indices, in the order they would be tried."""
-        chosen: list[list[int]] = []
-        for choice in requests:
-            ranked = _ranked(choice)
-            allowed = set(ranked)
-            at: dict[int, int] = {}
-            for i, column in enumerate(choice.columns.tolist()):
-                if column >= 0:
-                    at.setdefault(column, i)
-            order = ranked[: self.lead]
-            for column in self.portfolio:
-                found = at.get(column)
-                if found is not None and found in allowed and found not in order:
-                    order.append(found)
-            order += [i for i in ranked if i not in set(order)]
-            chosen.append(order[: choice.k])
-        return chosen
+        return [_in_order(choice, self.lead, self.portfolio) for choice in requests]
 
 
 def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings) -> SetChoice:
@@ -325,6 +363,8 @@ def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings)
         return PortfolioOrder(table, lead=0)
     if rule == "top_then_portfolio":
         return PortfolioOrder(table, lead=1)
+    if rule == "nearest_best":
+        return NearestOrder(table)
     raise InvalidRequestError(
         f"unknown set rule {_shown(rule)}; the rules are {', '.join(SET_RULES)}"
     )

@@ -217,3 +217,29 @@ def test_validation_needs_as_many_families_as_folds() -> None:
     bundle = _train(tasks, records, families)
     assert bundle.set_rules == {1: "expected_best"}
     assert bundle.metrics == {}
+
+
+def test_nearest_best_is_the_nearest_neighbour_warm_start(tmp_path: Path) -> None:
+    from warmstart.metamodel.evaluation._pool import neighbour_order
+    from warmstart.metamodel.portfolio import score_matrix
+
+    tasks, records = world(30, seed=5)
+    bundle = _train(tasks, records, None, folds=0)
+    recommender = bundle.recommender()
+    recommender.set_choice = make_set_choice(
+        "nearest_best", recommender.table, recommender.settings
+    )
+    matrix = score_matrix(records)
+    pool_hashes = sorted({r.config_hash for r in records})
+    configs = {r.config_hash: dict(r.config) for r in records}
+    query = {name: 0.3 + 0.1 * i for i, name in enumerate(NAMES)}
+    chosen = recommender.choose(query, [configs[h] for h in pool_hashes], 5)
+    expected = list(dict.fromkeys(neighbour_order(recommender.index, query, matrix)))[:5]
+    assert [pool_hashes[i] for i in chosen] == expected
+    # Served: a bundle whose rule is nearest_best answers the nearest tasks' best, in order.
+    served = ModelBundle(
+        **{**bundle.__dict__, "training": dict(bundle.training, set_rules={1: "nearest_best"})}
+    )
+    served.save(tmp_path / "nearest.wsb")
+    answer = load_bundle(tmp_path / "nearest.wsb").recommender().suggest(query, k=5)
+    assert [config_hash(s.config) for s in answer.suggestions] == expected
