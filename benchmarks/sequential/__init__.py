@@ -35,7 +35,12 @@ from warmstart.benchmarks.sequential._flaml_start import (
 from warmstart.benchmarks.sequential._live import LiveOptions, run_sequential_live
 from warmstart.benchmarks.sequential._report import write_sequential_report
 from warmstart.benchmarks.sequential._surrogate import best_so_far, run_sequential
-from warmstart.benchmarks.sequential._types import SequentialResult, SequentialSettings, TaskRun
+from warmstart.benchmarks.sequential._types import (
+    SequentialResult,
+    SequentialSettings,
+    TaskRun,
+    load_recommender_by_fold,
+)
 
 __all__ = [
     "ARMS",
@@ -51,6 +56,7 @@ __all__ = [
     "flaml_domains",
     "flaml_zeroshot_for_task",
     "lightgbm_start",
+    "load_recommender_by_fold",
     "random_search",
     "run_sequential",
     "run_sequential_live",

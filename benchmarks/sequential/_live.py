@@ -177,7 +177,7 @@ def run_sequential_live(
         say(f"fold {fold + 1}/{settings.n_folds}: training")
         recommender = data.train(
             data.training_records(fold), feature_version, settings.train
-        ).recommender()
+        ).recommender(settings.recommender_settings(fold))
         for task_id in test_ids:
             say(f"fold {fold + 1}/{settings.n_folds}: {data.names[task_id]} ({len(runs) + 1})")
             task_data = held_out_data(suite, in_suite[task_id], task_id, data.names[task_id], notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from warmstart.benchmarks.sequential._types import SequentialResult
 from warmstart.metamodel.evaluation import markdown_table
+from warmstart.metamodel.recommend import RecommenderSettings
 
 __all__ = ["ARM_LABELS", "write_sequential_report"]
 
@@ -96,6 +98,9 @@ def _summary(result: SequentialResult, commit: str, command: str) -> dict[str, A
             "n_folds": settings.n_folds,
             "seed": settings.seed,
             "arms": list(result.arms),
+            "recommender_by_fold": {
+                str(fold): _changed(chosen) for fold, chosen in settings.recommender_by_fold.items()
+            },
         },
         "n_tasks": len(result.tasks),
         "tasks": [r.name for r in result.tasks],
@@ -108,6 +113,16 @@ def _summary(result: SequentialResult, commit: str, command: str) -> dict[str, A
         },
         "targets": result.targets(),
         "notes": result.notes,
+    }
+
+
+def _changed(settings: RecommenderSettings) -> dict[str, object]:
+    """The fields of ``settings`` that differ from the defaults."""
+    defaults = RecommenderSettings()
+    return {
+        f.name: getattr(settings, f.name)
+        for f in fields(settings)
+        if getattr(settings, f.name) != getattr(defaults, f.name)
     }
 
 
@@ -175,6 +190,15 @@ def write_sequential_report(
                 f"{'met' if found['met'] else 'NOT met'}; it holds on "
                 f"{100 * float(found['share_of_tasks']):.0f}% of the tasks."
             )
+    if settings.recommender_by_fold:
+        lines += [
+            "",
+            "The ask/tell loop's recommender settings, chosen per fold on inner folds:",
+            "",
+        ]
+        for fold, chosen in sorted(settings.recommender_by_fold.items()):
+            shown = ", ".join(f"{k}={v}" for k, v in _changed(chosen).items()) or "the defaults"
+            lines.append(f"- fold {fold}: {shown}")
     if result.notes:
         lines += ["", *(f"- {note}" for note in result.notes)]
     lines += [

@@ -132,7 +132,7 @@ def run_sequential(
             continue
         say(f"fold {fold + 1}/{settings.n_folds}: training")
         bundle = data.train(data.training_records(fold), feature_version, settings.train)
-        recommender = bundle.recommender()
+        recommender = bundle.recommender(settings.recommender_settings(fold))
         for task_id in test_ids:
             say(f"fold {fold + 1}/{settings.n_folds}: {data.names[task_id]} ({len(runs) + 1})")
             objective = TaskObjective(cs, data.usable[task_id], seed=settings.seed)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
 from warmstart.benchmarks.sequential._arms import ARMS
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.recommend import RecommenderSettings
 
-__all__ = ["SequentialResult", "SequentialSettings", "TaskRun"]
+__all__ = ["SequentialResult", "SequentialSettings", "TaskRun", "load_recommender_by_fold"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class SequentialSettings:
         seed: Seed of the folds, the task choice, the training and the arms' seeds.
         arms: The arms to run (all of :data:`ARMS` by default).
         train: How each fold's bundle is trained.
+        recommender_by_fold: The recommender settings of each fold's bundle (a fold
+            not named gets the defaults): settings chosen per outer fold on inner
+            folds of its training tasks (``benchmarks.studies.observed_loop``), so
+            the reported tasks choose nothing.
     """
 
     n_trials: int = 50
@@ -39,6 +47,11 @@ class SequentialSettings:
     seed: int = 0
     arms: tuple[str, ...] = ARMS
     train: TrainSettings = field(default_factory=TrainSettings)
+    recommender_by_fold: Mapping[int, RecommenderSettings] = field(default_factory=dict)
+
+    def recommender_settings(self, fold: int) -> RecommenderSettings | None:
+        """The settings of fold ``fold``'s recommender (None: the defaults)."""
+        return self.recommender_by_fold.get(fold)
 
     def check(self) -> None:
         """Refuse settings that cannot run.
@@ -58,6 +71,12 @@ class SequentialSettings:
             raise InvalidRequestError(f"max_tasks must be >= 1, got {self.max_tasks}")
         if self.n_folds < 2:
             raise InvalidRequestError(f"n_folds must be >= 2, got {self.n_folds}")
+        outside = sorted(f for f in self.recommender_by_fold if not 0 <= f < self.n_folds)
+        if outside:
+            raise InvalidRequestError(
+                f"recommender settings are given for folds {outside}, but the folds are "
+                f"0 to {self.n_folds - 1}"
+            )
         unknown = [a for a in self.arms if a not in ARMS]
         if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
             raise InvalidRequestError(
@@ -165,3 +184,47 @@ class SequentialResult:
                 "share_of_tasks": self.share_at_most("warmstart", trial, other, 50),
             }
         return out
+
+
+def load_recommender_by_fold(path: Path) -> dict[int, RecommenderSettings]:
+    """Read per-fold recommender settings from a JSON file.
+
+    The file maps each fold (``"0"``, ``"1"``, ...) to the fields of
+    :class:`RecommenderSettings` that differ from the defaults; the observed-loop
+    study's ``--out`` file holds such a mapping under ``settings_by_fold``, and is
+    read as well.
+
+    Raises:
+        InvalidRequestError: Naming the file and what is wrong in it: unreadable, not
+            JSON, a fold that is not an integer >= 0, an unknown field (the allowed
+            ones are listed) or a value out of range.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError(f"cannot read recommender settings from {path}: {exc}") from None
+    if isinstance(data, dict) and "settings_by_fold" in data:
+        data = data["settings_by_fold"]
+    if not isinstance(data, dict):
+        raise InvalidRequestError(
+            f"{path}: want an object mapping folds to settings, e.g. "
+            '{"0": {"observed_from": 10}}'
+        )
+    allowed = [f.name for f in fields(RecommenderSettings)]
+    found: dict[int, RecommenderSettings] = {}
+    for key, values in data.items():
+        if not str(key).isdigit():
+            raise InvalidRequestError(f"{path}: fold {str(key)[:40]!r} is not an integer >= 0")
+        if not isinstance(values, dict):
+            raise InvalidRequestError(f"{path}: fold {key}: want an object of settings")
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise InvalidRequestError(
+                f"{path}: fold {key}: unknown settings {', '.join(u[:40] for u in unknown)}; "
+                f"the settings are {', '.join(allowed)}"
+            )
+        try:
+            found[int(key)] = RecommenderSettings(**values)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"{path}: fold {key}: {exc}") from None
+    return found

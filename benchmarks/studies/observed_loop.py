@@ -16,6 +16,8 @@ the task's own model joins, from how many observations they weigh the worlds, ho
 the next configs are picked) are
 chosen per outer fold on N inner family folds of its training tasks, from
 ``--grid``, by mean regret over the trials; the outer fold's tasks choose nothing.
+``--out`` holds the choices as ``settings_by_fold``, which ``warmstart evaluate
+--mode sequential --recommender-settings FILE`` reads.
 
     python -m warmstart.benchmarks.studies.observed_loop --db sqlite:///kb.db --space lightgbm
 """
@@ -27,7 +29,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="SHARPNESS:WORLDS:OWN_FROM[:FROM[:CHOICE]] settings the inner folds choose from "
         "(FROM: observations before they weigh the worlds; CHOICE: mean or improvement).",
     )
+    parser.add_argument(
+        "--only-folds",
+        help="Comma-separated outer folds to run (default: all); to split a run over processes.",
+    )
     parser.add_argument("--cache", type=Path, default=Path("observed-loop-bundles"))
     parser.add_argument("--out", type=Path, help="Write the curves as JSON here.")
     args = parser.parse_args(argv)
@@ -219,7 +225,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         data = load_evaluation_data(store, args.space, FEATURE_VERSION, args.folds, args.seed)
     curves: dict[str, list[dict[int, float]]] = defaultdict(list)
     chosen: dict[int, object] = {}
-    for fold in range(args.folds):
+    by_fold: dict[str, dict[str, object]] = {}
+    folds = list(range(args.folds))
+    if args.only_folds:
+        folds = sorted({int(f) for f in args.only_folds.split(",")})
+    for fold in folds:
         train_ids = {t for t, f in data.fold_of.items() if f != fold}
         test_ids = sorted(t for t, f in data.fold_of.items() if f == fold)
         cache = args.cache / args.space / f"fold{fold}"
@@ -231,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.inner_tasks,
             )  # fmt: skip
             chosen[fold] = {"chosen": _label(settings), "inner_mean_regret": inner}
+            by_fold[str(fold)] = {
+                f.name: getattr(settings, f.name)
+                for f in fields(settings)
+                if getattr(settings, f.name) != getattr(RecommenderSettings(), f.name)
+            }
             print(f"fold {fold}: chose {_label(settings)} from {inner}", flush=True)
         found = _curves(
             data, bundle.recommender(settings), train_ids, test_ids, args.trials, args.seed
@@ -255,7 +270,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             + "".join(f"{m:>9.4f} ({e:.3f})" for m, e in zip(means, errors, strict=True))
         )
     if args.out:
-        args.out.write_text(json.dumps({"summary": summary, "chosen": chosen}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {"summary": summary, "chosen": chosen, "settings_by_fold": by_fold}, indent=1
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,15 @@ _MODES = ("pool", "live", "seeding", "sequential")
 _SHARED_FLAGS: dict[str, tuple[str, ...]] = {
     "pool": (),
     "seeding": ("--tasks", "--k"),
-    "sequential": ("--suite", "--tasks", "--k", "--cv-folds", "--row-cap", "--max-rows"),
+    "sequential": (
+        "--suite",
+        "--tasks",
+        "--k",
+        "--cv-folds",
+        "--row-cap",
+        "--max-rows",
+        "--recommender-settings",
+    ),
 }
 
 
@@ -162,6 +170,14 @@ def evaluate(
             "(live training of 50 trials per arm costs hours on large tasks)."
         ),
     ] = None,
+    recommender_settings: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sequential: JSON mapping each fold to the ask/tell loop's recommender "
+            'settings, e.g. {"0": {"observed_from": 10}} (the observed-loop study\'s --out '
+            "file holds its per-fold choices; default: the defaults)."
+        ),
+    ] = None,
     flaml: Annotated[
         bool,
         typer.Option(
@@ -199,6 +215,7 @@ def evaluate(
             "--cv-folds": cv_folds,
             "--row-cap": row_cap,
             "--max-rows": max_rows,
+            "--recommender-settings": recommender_settings,
             "--no-flaml": None if flaml else True,
         }
         given = [n for n, v in live_only.items() if v is not None and n not in _SHARED_FLAGS[mode]]
@@ -230,7 +247,7 @@ def evaluate(
             space, feature_version=feature_version, folds=folds, seed=seed, train=train,
             k=10 if k is None else k, trials=trials, repeats=repeats, tasks=tasks, suite=suite,
             cv_folds=cv_folds, row_cap=row_cap, max_rows=max_rows, out=out, db=db,
-            command=command_line(),
+            command=command_line(), recommender_settings=recommender_settings,
         )  # fmt: skip
     else:
         if suite is None:

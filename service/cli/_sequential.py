@@ -10,6 +10,7 @@ from warmstart.benchmarks.sequential import (
     LiveOptions,
     SequentialResult,
     SequentialSettings,
+    load_recommender_by_fold,
     run_sequential,
     run_sequential_live,
     write_sequential_report,
@@ -42,6 +43,7 @@ def evaluate_sequential(
     db: str | None,
     command: str,
     max_rows: int | None = None,
+    recommender_settings: Path | None = None,
 ) -> SequentialResult:
     """Run the sequential evaluation (live when ``suite`` is given), print it, write the report.
 
@@ -62,6 +64,9 @@ def evaluate_sequential(
         n_folds=folds,
         seed=seed,
         train=train,
+        recommender_by_fold=(
+            {} if recommender_settings is None else load_recommender_by_fold(recommender_settings)
+        ),
     )
     settings.check()
     with open_store(db) as store, console.status("sequential evaluation...") as status:

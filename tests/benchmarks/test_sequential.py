@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -198,3 +199,50 @@ def test_the_cli_runs_the_sequential_mode_and_refuses_live_only_flags(tmp_path: 
     summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
     assert summary["n_tasks"] == 1
     assert summary["command"].startswith("warmstart ")
+
+
+def test_per_fold_recommender_settings_are_read_checked_and_reported(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warmstart.benchmarks.sequential import load_recommender_by_fold
+    from warmstart.metamodel.recommend import RecommenderSettings
+    from warmstart.service.cli import app
+
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"0": {"observed_from": 10}, "2": {}}))
+    assert load_recommender_by_fold(plain) == {
+        0: RecommenderSettings(observed_from=10),
+        2: RecommenderSettings(),
+    }
+    study = tmp_path / "study.json"
+    study.write_text(json.dumps({"summary": {}, "settings_by_fold": {"1": {"observed_from": 20}}}))
+    assert load_recommender_by_fold(study) == {1: RecommenderSettings(observed_from=20)}
+    bad = {
+        "[1, 2]": "mapping folds to settings",
+        '{"x": {}}': "fold 'x' is not an integer",
+        '{"0": {"observed_frm": 3}}': "unknown settings observed_frm; the settings are n_samples",
+        '{"0": {"observed_from": 1}}': "fold 0: `observed_from` must be an integer >= 2",
+        "{not json": "cannot read recommender settings",
+    }
+    for text, message in bad.items():
+        plain.write_text(text)
+        with pytest.raises(InvalidRequestError, match=re.escape(message)):
+            load_recommender_by_fold(plain)
+    with pytest.raises(InvalidRequestError, match=r"folds \[7\], but the folds are 0 to 4"):
+        SequentialSettings(recommender_by_fold={7: RecommenderSettings()}).check()
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with RecordStore.open(db) as store:
+        _fill_store(store, 20)
+    plain.write_text(json.dumps({str(f): {"observed_from": 3} for f in range(5)}))
+    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
+    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
+    args += ["--tasks", "1", "--trials", "4", "--k", "2", "--repeats", "1"]
+    args += ["--n-models", "1", "--n-estimators", "20", "--recommender-settings", str(plain)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
+    chosen = summary["settings"]["recommender_by_fold"]
+    assert chosen == {str(f): {"observed_from": 3} for f in range(5)}
+    report = (tmp_path / "out" / "svm_like_sequential.md").read_text()
+    assert "- fold 0: observed_from=3" in report
