@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.store import MissingDatabaseError
 from warmstart.service.cli._common import (
     DbOption,
@@ -22,6 +24,7 @@ from warmstart.service.cli._common import (
     open_store,
 )
 from warmstart.service.server import (
+    DEFAULT_UPLOAD_RATE_MB,
     ModelRegistry,
     WarmstartServer,
     bundle_files,
@@ -34,7 +37,31 @@ from warmstart.service.server import (
 )
 from warmstart.service.settings import data_dir, server_settings
 
-__all__ = ["serve"]
+__all__ = ["UPLOAD_RATE_MB_ENV", "serve", "upload_rate"]
+
+UPLOAD_RATE_MB_ENV = "WARMSTART_UPLOAD_RATE_MB"
+
+
+def upload_rate(flag: float | None) -> float:
+    """The DescribeTask upload rate, MiB/s: the flag, else ``$WARMSTART_UPLOAD_RATE_MB``,
+    else the default; 0 means unpaced.
+
+    Raises:
+        InvalidRequestError: It is not a number >= 0.
+    """
+    raw = os.environ.get(UPLOAD_RATE_MB_ENV, "").strip()
+    if flag is None and not raw:
+        return DEFAULT_UPLOAD_RATE_MB
+    try:
+        rate = float(raw) if flag is None else flag
+    except ValueError:
+        raise InvalidRequestError(f"${UPLOAD_RATE_MB_ENV} must be a number, got {raw!r}") from None
+    if not (math.isfinite(rate) and rate >= 0):
+        raise InvalidRequestError(
+            f"server settings: the upload rate must be a number of MiB/s >= 0 (0: unpaced), "
+            f"got {rate:g}"
+        )
+    return rate
 
 
 def _announce(server: WarmstartServer) -> None:
@@ -98,6 +125,16 @@ def serve(
             help="Most DescribeTask data held at once over all uploads, MiB; an upload past "
             "it is refused with RESOURCE_EXHAUSTED (default 512; at least --max-describe-mb). "
             "Env: WARMSTART_DESCRIBE_BUDGET_MB.",
+            show_default=False,
+        ),
+    ] = None,
+    upload_rate_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="MiB a second of DescribeTask data read over all uploads; a faster sender "
+            "is slowed by HTTP/2 flow control, which keeps the CPU for the other calls "
+            f"(default {DEFAULT_UPLOAD_RATE_MB:g}; 0: as fast as it comes). "
+            f"Env: {UPLOAD_RATE_MB_ENV}.",
             show_default=False,
         ),
     ] = None,
@@ -231,6 +268,7 @@ def serve(
         max_connection_age_seconds=max_connection_age_seconds,
         connection_age_grace_seconds=connection_age_grace_seconds,
     )
+    rate = upload_rate(upload_rate_mb)
     if settings.tls_cert is not None and settings.tls_key is not None:
         server_credentials(settings.tls_cert, settings.tls_key)  # a bad pair stops us here
     configure_json_logging(log_level)
@@ -251,6 +289,6 @@ def serve(
     except FailedPreconditionError as exc:
         logging.getLogger("warmstart.server").warning("starting without a model: %s", exc)
     try:
-        asyncio.run(run_server(models, store, settings, on_started=_announce))
+        asyncio.run(run_server(models, store, settings, on_started=_announce, upload_rate_mb=rate))
     except OSError as exc:  # the port cannot be bound: say so in one line
         raise FailedPreconditionError(str(exc)) from None

@@ -22,11 +22,18 @@ from warmstart.service.server._observe import (
     JsonLogFormatter,
     configure_json_logging,
 )
-from warmstart.service.server._server import SERVICE_NAME, WarmstartServer, make_server, serve
+from warmstart.service.server._server import (
+    DEFAULT_UPLOAD_RATE_MB,
+    SERVICE_NAME,
+    WarmstartServer,
+    make_server,
+    serve,
+)
 from warmstart.service.server._transport import server_credentials
 
 __all__ = [
     "ACCESS_LOGGER",
+    "DEFAULT_UPLOAD_RATE_MB",
     "SERVICE_NAME",
     "BundleLocator",
     "JsonLogFormatter",

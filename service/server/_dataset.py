@@ -10,8 +10,10 @@ holds several copies of them).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,7 @@ from warmstart.service.wire.api import DescribeUpload, TableFormat
 __all__ = [
     "ChunkCollector",
     "UploadBudget",
+    "UploadPace",
     "infer_task_type",
     "read_upload",
     "release_free_memory",
@@ -91,6 +94,48 @@ class UploadBudget:
     def give(self, size: int) -> None:
         """Count ``size`` bytes as no longer held."""
         self.used = max(0, self.used - size)
+
+
+class UploadPace:
+    """Paces the reading of DescribeTask data to at most ``rate`` bytes a second over all
+    uploads, so that HTTP/2 flow control slows their senders.
+
+    gRPC reads a stream's next message from the connection only when the servicer asks
+    for it; a servicer that waits before asking leaves the rest of the upload unread in
+    the client, whose writes then wait for window updates. Without pacing, uploads over
+    a fast link (loopback, a LAN) go as fast as the CPUs can carry them through both
+    processes' gRPC stacks and take the CPU that health checks and small calls need.
+
+    Each chunk read books the next ``len / rate`` seconds of a clock shared by all
+    uploads (first come, first served: at most one chunk of each upload waits at a
+    time); an idle clock lends up to ``burst`` seconds, so a small upload on a quiet
+    server is read at once. Used from the event loop only.
+
+    Args:
+        rate: Bytes a second over all uploads; ``None`` or 0: no pacing.
+        burst: Seconds of reading an idle server lends at once.
+    """
+
+    def __init__(self, rate: float | None, burst: float = 0.25) -> None:
+        if rate is not None and not rate >= 0:
+            raise ValueError(f"the upload rate must be >= 0 bytes/s, got {rate}")
+        self.rate = rate or None
+        self.burst = burst
+        self._free_at = -math.inf  # when the data booked so far has been read (loop clock)
+
+    def book(self, size: int, now: float) -> float:
+        """Book the reading of ``size`` bytes at ``now``; return the seconds to wait first."""
+        if self.rate is None or size <= 0:
+            return 0.0
+        start = max(self._free_at, now - self.burst)
+        self._free_at = start + size / self.rate
+        return max(0.0, self._free_at - now)
+
+    async def pace(self, size: int) -> None:
+        """Wait until ``size`` more bytes may be read."""
+        wait = self.book(size, asyncio.get_running_loop().time())
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from warmstart.service.server._servicer import (
 from warmstart.service.server._transport import connection_options, server_credentials
 from warmstart.service.settings import ServerSettings
 
-__all__ = ["SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
+__all__ = ["DEFAULT_UPLOAD_RATE_MB", "SERVICE_NAME", "WarmstartServer", "make_server", "serve"]
 
 log = logging.getLogger("warmstart.server")
 
@@ -48,6 +48,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name
 ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WarmstartAdmin"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+DEFAULT_UPLOAD_RATE_MB = 64.0
+"""MiB a second of DescribeTask data a server reads over all uploads, unless told otherwise."""
+_MIB = 1024 * 1024
 SWITCH_INTERVAL_SECONDS = 0.001
 """The server process's GIL switch interval (:func:`sys.setswitchinterval`)."""
 
@@ -201,6 +204,7 @@ def make_server(
     settings: ServerSettings,
     *,
     metrics: CollectorRegistry | None = None,
+    upload_rate_mb: float = DEFAULT_UPLOAD_RATE_MB,
 ) -> WarmstartServer:
     """Build the server from loaded models, an open store and settings (call inside an event loop).
 
@@ -210,6 +214,8 @@ def make_server(
         store: The open records store; :meth:`WarmstartServer.stop` closes it.
         settings: Address, limits, tokens, TLS, watcher and metrics.
         metrics: Registry for the Prometheus metrics; a new one by default.
+        upload_rate_mb: MiB a second of DescribeTask data read over all uploads; 0: as
+            fast as they come (see :class:`~warmstart.service.server._dataset.UploadPace`).
 
     Returns:
         The server, not started yet.
@@ -235,6 +241,7 @@ def make_server(
         settings.max_describe_bytes,
         batch_wait=settings.batch_wait_ms / 1000,
         describe_budget_bytes=settings.describe_budget_bytes,
+        upload_rate=upload_rate_mb * _MIB,
     )
     register_services(server, servicer, AdminServicer(operations, runner))
     health = HealthServicer()
@@ -257,6 +264,7 @@ async def serve(
     settings: ServerSettings,
     *,
     on_started: Callable[[WarmstartServer], None] | None = None,
+    upload_rate_mb: float = DEFAULT_UPLOAD_RATE_MB,
 ) -> None:
     """Run a server until SIGTERM or SIGINT, then drain in-flight calls and close the store.
 
@@ -265,8 +273,9 @@ async def serve(
         store: The open records store (closed on the way out).
         settings: The server settings.
         on_started: Called once the server listens (to print where).
+        upload_rate_mb: MiB a second of DescribeTask data read over all uploads; 0: unpaced.
     """
-    server = make_server(models, store, settings)
+    server = make_server(models, store, settings, upload_rate_mb=upload_rate_mb)
     try:
         await server.start()
     except BaseException:

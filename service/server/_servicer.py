@@ -35,7 +35,12 @@ from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.server._auth import Access, TokenGuard
 from warmstart.service.server._batching import Batcher
-from warmstart.service.server._dataset import ChunkCollector, UploadBudget, release_free_memory
+from warmstart.service.server._dataset import (
+    ChunkCollector,
+    UploadBudget,
+    UploadPace,
+    release_free_memory,
+)
 from warmstart.service.server._edge import (
     MAX_EXCLUDE,
     MAX_PAGE_TOKEN_CHARS,
@@ -199,6 +204,8 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
             be answered with it (see :class:`~warmstart.service.server._batching.Batcher`).
         describe_budget_bytes: The byte limit of all DescribeTask streams at once
             (default: no limit but each stream's).
+        upload_rate: Bytes a second of DescribeTask data read over all streams (see
+            :class:`~warmstart.service.server._dataset.UploadPace`); ``None``: unpaced.
     """
 
     def __init__(
@@ -209,11 +216,13 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         *,
         batch_wait: float = 0.001,
         describe_budget_bytes: int | None = None,
+        upload_rate: float | None = None,
     ) -> None:
         self._ops = operations
         self._runner = runner
         self._max_describe = max_describe_bytes
         self._uploads = UploadBudget(describe_budget_bytes or max_describe_bytes)
+        self._pace = UploadPace(upload_rate)
         # Long CPU-bound work (many excluded configs, uploads) takes turns on one thread:
         # the GIL runs one of them at a time anyway, and each more thread that wants it
         # delays the event loop's turns (health checks, small calls) further.
@@ -300,6 +309,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                         raise chunk.error()
                     collector.add(*convert.chunk_header(chunk), chunk.data)
                     name = text(chunk.name, "name", MAX_TASK_NAME_CHARS) or name
+                    await self._pace.pace(len(chunk.data))  # before asking for the next
                 description = await self._runner.blocking(
                     context, self._describe, (collector, name, store), self._heavy
                 )

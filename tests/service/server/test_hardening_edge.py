@@ -4,8 +4,8 @@ Each test here is one finding of the hardening review (issue 22): size and count
 checked before any work and heavy decoding off the event loop (1), strings checked once
 (NUL, length, UTF-8) so SQLite and PostgreSQL answer alike (2), undecodable requests
 answered INVALID_ARGUMENT and logged and counted (3), nested Arrow columns refused (4),
-echoed input cut short (5), a memory budget for concurrent uploads (9), and warnings in
-the JSON log with no overflow at a huge meta-feature (12).
+echoed input cut short (5), a memory budget for concurrent uploads, read at a paced rate
+(9), and warnings in the JSON log with no overflow at a huge meta-feature (12).
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from warmstart.service.server import configure_json_logging
+from warmstart.service.cli._serve import UPLOAD_RATE_MB_ENV, upload_rate
+from warmstart.service.server import DEFAULT_UPLOAD_RATE_MB, configure_json_logging
+from warmstart.service.server._dataset import UploadPace
 from warmstart.service.server._edge import (
     MAX_CHUNK_FIELDS,
     MAX_ERROR_CHARS,
@@ -64,6 +66,7 @@ FEATURES = [("f0", 0.3), ("f1", 0.7), ("f2", 0.5), ("f3", 0.5)]
 GOOD = {"C": 1.0, "kernel": "linear", "shrinking": True}
 CSV = pb.DescribeTaskChunk.FORMAT_CSV
 ARROW = pb.DescribeTaskChunk.FORMAT_ARROW_IPC
+MIB = 1024 * 1024
 
 
 def _value(v: object) -> pb.ParameterValue:
@@ -523,6 +526,58 @@ def test_the_budget_holds_at_least_one_largest_upload_and_is_set_by_flag_or_env(
     monkeypatch.setenv("WARMSTART_DESCRIBE_BUDGET_MB", "300")
     assert server_settings().describe_budget_bytes == 300 << 20
     assert server_settings(describe_budget_mb=400).describe_budget_bytes == 400 << 20
+
+
+def test_the_upload_pace_shares_one_clock_over_all_uploads_and_lends_a_burst():
+    pace = UploadPace(rate=4 * MIB, burst=0.25)
+    assert pace.book(MIB // 2, now=100.0) == 0.0  # an idle server lends 0.25 s: 1 MiB
+    assert pace.book(MIB // 2, now=100.0) == 0.0
+    assert pace.book(MIB, now=100.0) == pytest.approx(0.25)  # past the burst: wait
+    assert pace.book(MIB, now=100.0) == pytest.approx(0.5)  # another upload queues behind
+    assert pace.book(MIB, now=101.0) == pytest.approx(0.0)  # the clock caught up
+    assert pace.book(2 * MIB, now=110.0) == pytest.approx(0.25)  # idle again: 0.25 s lent
+    unpaced = UploadPace(rate=0)
+    assert [unpaced.book(256 * MIB, now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="upload rate"):
+        UploadPace(rate=-1.0)
+
+
+def test_each_chunk_is_paced_before_the_next_is_read(
+    bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    booked: list[tuple[int, float]] = []
+    book = UploadPace.book
+
+    def recorded(self: UploadPace, size: int, now: float) -> float:
+        booked.append((size, self.rate or 0.0))
+        return book(self, size, now)
+
+    monkeypatch.setattr(UploadPace, "book", recorded)
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(3000))
+    parts = [b"a,b,y\n" + rows[:10_000], rows[10_000:20_000], rows[20_000:]]
+    chunks = [pb.DescribeTaskChunk(format=CSV, target="y", data=parts[0])]
+    chunks += [pb.DescribeTaskChunk(data=p) for p in parts[1:]]
+    with (
+        ServerThread(registry_with(bundle), store, settings()) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        answer = pb_grpc.WarmstartStub(channel).DescribeTask(iter(chunks), timeout=60)
+    assert answer.n_rows == 3000
+    assert booked == [(len(p), DEFAULT_UPLOAD_RATE_MB * MIB) for p in parts]
+
+
+def test_the_upload_rate_is_set_by_flag_or_env(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(UPLOAD_RATE_MB_ENV, raising=False)
+    assert upload_rate(None) == DEFAULT_UPLOAD_RATE_MB
+    monkeypatch.setenv(UPLOAD_RATE_MB_ENV, "16")
+    assert upload_rate(None) == 16.0
+    assert upload_rate(0.0) == 0.0  # the flag wins; 0: unpaced
+    monkeypatch.setenv(UPLOAD_RATE_MB_ENV, "fast")
+    with pytest.raises(InvalidRequestError, match="WARMSTART_UPLOAD_RATE_MB must be a number"):
+        upload_rate(None)
+    with pytest.raises(InvalidRequestError, match="upload rate must be a number of MiB/s >= 0"):
+        upload_rate(-1.0)
 
 
 # -- 12. warnings go to the JSON log; a huge meta-feature overflows nothing -----------------
