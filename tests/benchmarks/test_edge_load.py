@@ -17,11 +17,13 @@ def test_edge_load_reports_latencies_statuses_memory_and_targets() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "warmstart.benchmarks.perf.edge_load", "--duration", "1",
          "--heavy", "2",
-         "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "2"],
+         "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "2",
+         "--upload-rate-mb", "32"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
+    assert re.search(r"^server: warmstart serve .* --upload-rate-mb 32\.0$", out, re.M)
     rows = {
         (rpc, client): int(calls)
         for rpc, client, calls in re.findall(r"^(\w+)\s+(light|heavy)\s+(\d+)\s", out, re.M)
