@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import small_space
+from warmstart.metamodel import spaces as spaces_module
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.spaces import (
     canonical_config,
@@ -112,3 +113,66 @@ def test_sampling_is_reproducible() -> None:
     space = load_configspace(small_space())
     assert sample_configs(space, 20, seed=3) == sample_configs(space, 20, seed=3)
     assert sample_configs(space, 20, seed=3) != sample_configs(space, 20, seed=4)
+
+
+def test_conditions_are_worked_out_once_per_combination_of_their_parents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Checking 1,000 excluded configs worked out each one's active parameters through
+    # ConfigSpace's conditions, holding the server's GIL for about 150 ms.
+    space = load_configspace(small_space())
+    configs = sample_configs(space, 300, seed=5)
+    calls: list[object] = []
+    real = spaces_module.active_parameters
+
+    def counting(*args: object) -> set[str]:
+        calls.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spaces_module, "active_parameters", counting)
+    for config in configs:
+        assert validate_config(space, config) == config
+    assert len(calls) <= 3  # kernel is rbf, linear or poly: the conditions' only parent
+
+
+@settings(max_examples=60, deadline=None)
+@given(space=spaces(), seed=st.integers(0, 99), data=st.data())
+def test_prepared_checks_answer_as_the_full_check(
+    space: ConfigurationSpace, seed: int, data: st.DataObject
+) -> None:
+    values = st.one_of(
+        st.integers(-5, 2000),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.booleans(),
+        st.sampled_from(["c0", "c1", "c3", "on", "off", ""]),
+    )
+    for config in sample_configs(space, 6, seed=seed):
+        changed = dict(config)
+        for name in data.draw(st.lists(st.sampled_from([*space.keys(), "nope"]), max_size=3)):
+            if data.draw(st.booleans()):
+                changed[name] = data.draw(values)
+            else:
+                changed.pop(name, None)
+        for candidate in (config, changed):
+            try:
+                expected: object = spaces_module._validate_fully(space, candidate)
+            except InvalidRequestError as exc:
+                expected = str(exc)
+            try:
+                got: object = validate_config(space, candidate)
+            except InvalidRequestError as exc:
+                got = str(exc)
+            assert got == expected
+            assert [type(v) for v in getattr(got, "values", list)()] == [
+                type(v) for v in getattr(expected, "values", list)()
+            ]
+
+
+def test_a_space_added_to_after_use_is_checked_as_it_is_now() -> None:
+    space = load_configspace(small_space(), fresh=True)
+    config = {"C": 1.0, "kernel": "linear", "shrinking": True}
+    assert validate_config(space, config) == config
+    space.add(Float("tol", (1e-5, 1e-1), log=True))
+    with pytest.raises(InvalidRequestError, match="missing: 'tol'"):
+        validate_config(space, config)
+    assert validate_config(space, {**config, "tol": 0.01})["tol"] == 0.01
