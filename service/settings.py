@@ -10,6 +10,7 @@ through :func:`server_settings`; the client commands (``warmstart suggest``,
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ TLS_KEY_ENV = "WARMSTART_TLS_KEY"
 MAX_MESSAGE_MB_ENV = "WARMSTART_MAX_MESSAGE_MB"
 MAX_DESCRIBE_MB_ENV = "WARMSTART_MAX_DESCRIBE_MB"
 DESCRIBE_BUDGET_MB_ENV = "WARMSTART_DESCRIBE_BUDGET_MB"
+UPLOAD_RATE_MB_ENV = "WARMSTART_UPLOAD_RATE_MB"
 READS_OPEN_ENV = "WARMSTART_READS_OPEN"
 WATCH_SECONDS_ENV = "WARMSTART_WATCH_SECONDS"
 METRICS_PORT_ENV = "WARMSTART_METRICS_PORT"
@@ -114,6 +116,8 @@ class ServerSettings:
         describe_budget_bytes: Most DescribeTask data held at once over all streams (a
             stream's chunk that would pass it is refused with RESOURCE_EXHAUSTED); at
             least ``max_describe_bytes``. Describing holds a few times its data.
+        upload_rate_bytes: Bytes a second of DescribeTask data read over all streams; a
+            faster sender is slowed by HTTP/2 flow control. 0: as fast as it comes.
         max_results: Most results one ReportResults call may carry.
         reads_open: Whether reads need no token; when ``False`` any valid token reads.
         watch_seconds: How often model files are checked for changes; 0 turns it off.
@@ -147,6 +151,7 @@ class ServerSettings:
     max_message_bytes: int = 16 * _MIB
     max_describe_bytes: int = 256 * _MIB
     describe_budget_bytes: int = 512 * _MIB
+    upload_rate_bytes: float = 64 * _MIB
     max_results: int = 10_000
     reads_open: bool = True
     watch_seconds: float = 5.0
@@ -177,6 +182,11 @@ class ServerSettings:
             problems.append(
                 f"the DescribeTask budget ({self.describe_budget_bytes / _MIB:g} MiB) must be "
                 f"at least the largest dataset ({self.max_describe_bytes / _MIB:g} MiB)"
+            )
+        if not (math.isfinite(self.upload_rate_bytes) and self.upload_rate_bytes >= 0):
+            problems.append(
+                "the upload rate must be a number of MiB/s >= 0 (0: unpaced), "
+                f"got {self.upload_rate_bytes / _MIB:g}"
             )
         if self.max_results < 1:
             problems.append(f"max results per call must be >= 1, got {self.max_results}")
@@ -257,6 +267,7 @@ def server_settings(
     max_message_mb: float | None = None,
     max_describe_mb: float | None = None,
     describe_budget_mb: float | None = None,
+    upload_rate_mb: float | None = None,
     reads_open: bool | None = None,
     watch_seconds: float | None = None,
     metrics_port: int | None = None,
@@ -276,7 +287,7 @@ def server_settings(
     separated by ``os.pathsep``), ``WARMSTART_TOKENS`` and ``WARMSTART_ADMIN_TOKENS``
     (comma-separated), ``WARMSTART_TLS_CERT``, ``WARMSTART_TLS_KEY``,
     ``WARMSTART_MAX_MESSAGE_MB``, ``WARMSTART_MAX_DESCRIBE_MB``,
-    ``WARMSTART_DESCRIBE_BUDGET_MB``, ``WARMSTART_READS_OPEN``,
+    ``WARMSTART_DESCRIBE_BUDGET_MB``, ``WARMSTART_UPLOAD_RATE_MB``, ``WARMSTART_READS_OPEN``,
     ``WARMSTART_WATCH_SECONDS``, ``WARMSTART_METRICS_PORT``, ``WARMSTART_GRACE_SECONDS``,
     ``WARMSTART_REUSE_PORT``, ``WARMSTART_REFINE_FROM``, ``WARMSTART_BATCH_WAIT_MS``,
     ``WARMSTART_KEEPALIVE_SECONDS``, ``WARMSTART_KEEPALIVE_TIMEOUT_SECONDS``,
@@ -323,6 +334,10 @@ def server_settings(
                 float,
                 defaults.describe_budget_bytes / _MIB,
             )
+            * _MIB
+        ),
+        upload_rate_bytes=float(
+            pick(upload_rate_mb, UPLOAD_RATE_MB_ENV, float, defaults.upload_rate_bytes / _MIB)
             * _MIB
         ),
         reads_open=defaults.reads_open if open_reads is None else open_reads,

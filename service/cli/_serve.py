@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.store import MissingDatabaseError
 from warmstart.service.cli._common import (
     DbOption,
@@ -35,33 +33,9 @@ from warmstart.service.server import (
 from warmstart.service.server import (
     serve as run_server,
 )
-from warmstart.service.settings import data_dir, server_settings
+from warmstart.service.settings import UPLOAD_RATE_MB_ENV, data_dir, server_settings
 
-__all__ = ["UPLOAD_RATE_MB_ENV", "serve", "upload_rate"]
-
-UPLOAD_RATE_MB_ENV = "WARMSTART_UPLOAD_RATE_MB"
-
-
-def upload_rate(flag: float | None) -> float:
-    """The DescribeTask upload rate, MiB/s: the flag, else ``$WARMSTART_UPLOAD_RATE_MB``,
-    else the default; 0 means unpaced.
-
-    Raises:
-        InvalidRequestError: It is not a number >= 0.
-    """
-    raw = os.environ.get(UPLOAD_RATE_MB_ENV, "").strip()
-    if flag is None and not raw:
-        return DEFAULT_UPLOAD_RATE_MB
-    try:
-        rate = float(raw) if flag is None else flag
-    except ValueError:
-        raise InvalidRequestError(f"${UPLOAD_RATE_MB_ENV} must be a number, got {raw!r}") from None
-    if not (math.isfinite(rate) and rate >= 0):
-        raise InvalidRequestError(
-            f"server settings: the upload rate must be a number of MiB/s >= 0 (0: unpaced), "
-            f"got {rate:g}"
-        )
-    return rate
+__all__ = ["serve"]
 
 
 def _announce(server: WarmstartServer) -> None:
@@ -255,6 +229,7 @@ def serve(
         max_message_mb=max_message_mb,
         max_describe_mb=max_describe_mb,
         describe_budget_mb=describe_budget_mb,
+        upload_rate_mb=upload_rate_mb,
         reads_open=reads_open,
         watch_seconds=watch_seconds,
         metrics_port=metrics_port,
@@ -268,7 +243,6 @@ def serve(
         max_connection_age_seconds=max_connection_age_seconds,
         connection_age_grace_seconds=connection_age_grace_seconds,
     )
-    rate = upload_rate(upload_rate_mb)
     if settings.tls_cert is not None and settings.tls_key is not None:
         server_credentials(settings.tls_cert, settings.tls_key)  # a bad pair stops us here
     configure_json_logging(log_level)
@@ -289,6 +263,6 @@ def serve(
     except FailedPreconditionError as exc:
         logging.getLogger("warmstart.server").warning("starting without a model: %s", exc)
     try:
-        asyncio.run(run_server(models, store, settings, on_started=_announce, upload_rate_mb=rate))
+        asyncio.run(run_server(models, store, settings, on_started=_announce))
     except OSError as exc:  # the port cannot be bound: say so in one line
         raise FailedPreconditionError(str(exc)) from None

@@ -48,9 +48,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Warmstart"].full_name
 ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WarmstartAdmin"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-DEFAULT_UPLOAD_RATE_MB = 64.0
-"""MiB a second of DescribeTask data a server reads over all uploads, unless told otherwise."""
 _MIB = 1024 * 1024
+DEFAULT_UPLOAD_RATE_MB = ServerSettings.upload_rate_bytes / _MIB
+"""MiB a second of DescribeTask data a server reads over all uploads, unless told otherwise."""
 SWITCH_INTERVAL_SECONDS = 0.0002
 """The server process's GIL switch interval (:func:`sys.setswitchinterval`)."""
 
@@ -208,7 +208,6 @@ def make_server(
     settings: ServerSettings,
     *,
     metrics: CollectorRegistry | None = None,
-    upload_rate_mb: float = DEFAULT_UPLOAD_RATE_MB,
 ) -> WarmstartServer:
     """Build the server from loaded models, an open store and settings (call inside an event loop).
 
@@ -216,10 +215,10 @@ def make_server(
         models: The registry of served models (may be empty: the server then
             reports NOT_SERVING and SuggestConfigs says how to get a model).
         store: The open records store; :meth:`WarmstartServer.stop` closes it.
-        settings: Address, limits, tokens, TLS, watcher and metrics.
+        settings: Address, limits (the upload rate included: see
+            :class:`~warmstart.service.server._dataset.UploadPace`), tokens, TLS, watcher
+            and metrics.
         metrics: Registry for the Prometheus metrics; a new one by default.
-        upload_rate_mb: MiB a second of DescribeTask data read over all uploads; 0: as
-            fast as they come (see :class:`~warmstart.service.server._dataset.UploadPace`).
 
     Returns:
         The server, not started yet.
@@ -245,7 +244,7 @@ def make_server(
         settings.max_describe_bytes,
         batch_wait=settings.batch_wait_ms / 1000,
         describe_budget_bytes=settings.describe_budget_bytes,
-        upload_rate=upload_rate_mb * _MIB,
+        upload_rate=settings.upload_rate_bytes,
     )
     register_services(server, servicer, AdminServicer(operations, runner))
     health = HealthServicer()
@@ -268,7 +267,6 @@ async def serve(
     settings: ServerSettings,
     *,
     on_started: Callable[[WarmstartServer], None] | None = None,
-    upload_rate_mb: float = DEFAULT_UPLOAD_RATE_MB,
 ) -> None:
     """Run a server until SIGTERM or SIGINT, then drain in-flight calls and close the store.
 
@@ -277,9 +275,8 @@ async def serve(
         store: The open records store (closed on the way out).
         settings: The server settings.
         on_started: Called once the server listens (to print where).
-        upload_rate_mb: MiB a second of DescribeTask data read over all uploads; 0: unpaced.
     """
-    server = make_server(models, store, settings, upload_rate_mb=upload_rate_mb)
+    server = make_server(models, store, settings)
     try:
         await server.start()
     except BaseException:

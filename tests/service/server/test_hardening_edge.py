@@ -41,7 +41,6 @@ from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
-from warmstart.service.cli._serve import UPLOAD_RATE_MB_ENV, upload_rate
 from warmstart.service.server import DEFAULT_UPLOAD_RATE_MB, configure_json_logging
 from warmstart.service.server._dataset import UploadPace
 from warmstart.service.server._edge import (
@@ -57,7 +56,7 @@ from warmstart.service.server._edge import (
     parse_request,
 )
 from warmstart.service.server._errors import MAX_MESSAGE_CHARS, status_for
-from warmstart.service.settings import ServerSettings, server_settings
+from warmstart.service.settings import UPLOAD_RATE_MB_ENV, ServerSettings, server_settings
 from warmstart.service.wire import convert as convert_module
 
 CODE = grpc.StatusCode
@@ -559,25 +558,28 @@ def test_each_chunk_is_paced_before_the_next_is_read(
     chunks = [pb.DescribeTaskChunk(format=CSV, target="y", data=parts[0])]
     chunks += [pb.DescribeTaskChunk(data=p) for p in parts[1:]]
     with (
-        ServerThread(registry_with(bundle), store, settings()) as server,
+        ServerThread(registry_with(bundle), store, settings(upload_rate_bytes=MIB)) as server,
         grpc.insecure_channel(server.target) as channel,
     ):
         answer = pb_grpc.WarmstartStub(channel).DescribeTask(iter(chunks), timeout=60)
     assert answer.n_rows == 3000
-    assert booked == [(len(p), DEFAULT_UPLOAD_RATE_MB * MIB) for p in parts]
+    assert booked == [(len(p), MIB) for p in parts]  # at the settings' rate
 
 
-def test_the_upload_rate_is_set_by_flag_or_env(monkeypatch: pytest.MonkeyPatch):
+def test_the_upload_rate_is_a_server_setting_by_flag_or_env(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(UPLOAD_RATE_MB_ENV, raising=False)
-    assert upload_rate(None) == DEFAULT_UPLOAD_RATE_MB
+    assert server_settings().upload_rate_bytes == DEFAULT_UPLOAD_RATE_MB * MIB == 64 * MIB
     monkeypatch.setenv(UPLOAD_RATE_MB_ENV, "16")
-    assert upload_rate(None) == 16.0
-    assert upload_rate(0.0) == 0.0  # the flag wins; 0: unpaced
+    assert server_settings().upload_rate_bytes == 16 * MIB
+    assert server_settings(upload_rate_mb=0.0).upload_rate_bytes == 0.0  # the flag wins
     monkeypatch.setenv(UPLOAD_RATE_MB_ENV, "fast")
     with pytest.raises(InvalidRequestError, match="WARMSTART_UPLOAD_RATE_MB must be a number"):
-        upload_rate(None)
+        server_settings()
+    monkeypatch.setenv(UPLOAD_RATE_MB_ENV, "nan")
     with pytest.raises(InvalidRequestError, match="upload rate must be a number of MiB/s >= 0"):
-        upload_rate(-1.0)
+        server_settings()
+    with pytest.raises(InvalidRequestError, match=r"server settings: the upload rate .* got -1"):
+        ServerSettings(upload_rate_bytes=-MIB)
 
 
 # -- 12. warnings go to the JSON log; a huge meta-feature overflows nothing -----------------
