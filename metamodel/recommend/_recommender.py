@@ -254,9 +254,16 @@ class Recommender:
                 valid.append(position)
         zero_shot: list[int] = []
         zero_metas: list[np.ndarray] = []
+        tried: dict[int, set[str]] = {}
         for position, meta in zip(valid, metas, strict=True):
             query = queries[position]
             if len(query.observations) < self.settings.observed_from:
+                try:
+                    seen = self._validated(query.observations)
+                except WarmstartError as exc:
+                    answers[position] = exc
+                    continue
+                tried[position] = {config_hash(c) for c in seen}
                 zero_shot.append(position)
                 zero_metas.append(meta)
                 continue
@@ -266,6 +273,7 @@ class Recommender:
                 answers[position] = exc
                 continue
             if observed is None:  # the observations cannot tell the worlds apart
+                tried[position] = {config_hash(o.config) for o in query.observations}
                 zero_shot.append(position)
                 zero_metas.append(meta)
             else:
@@ -274,7 +282,7 @@ class Recommender:
             asked = [_continued(queries[p]) for p in zero_shot]
             found = self._answer(asked, np.vstack(zero_metas))
             for position, query, answer in zip(zero_shot, asked, found, strict=True):
-                answers[position] = _continuation(queries[position], query, answer)
+                answers[position] = _continuation(queries[position], query, answer, tried[position])
         return _filled(answers)
 
     def _answer(
@@ -358,13 +366,7 @@ class Recommender:
         Raises:
             InvalidRequestError: An observed config is not valid in the space.
         """
-        configs = []
-        for i, observation in enumerate(observations):
-            try:
-                configs.append(validate_config(self.space, observation.config))
-            except InvalidRequestError as exc:
-                raise InvalidRequestError(f"observation {i}: {exc}") from exc
-        seen = EncodedConfigs.of(self.encoder, self.compiled, configs)
+        seen = EncodedConfigs.of(self.encoder, self.compiled, self._validated(observations))
         settings = self.settings
         worlds = observed_worlds(
             self.compiled,
@@ -379,6 +381,20 @@ class Recommender:
             seed=settings.seed,
         )
         return seen, worlds
+
+    def _validated(self, observations: Sequence[Observation]) -> list[dict[str, ConfigValue]]:
+        """The observed configs, each checked against the space.
+
+        Raises:
+            InvalidRequestError: Naming the first observation whose config is not valid.
+        """
+        configs = []
+        for i, observation in enumerate(observations):
+            try:
+                configs.append(validate_config(self.space, observation.config))
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"observation {i}: {exc}") from exc
+        return configs
 
     def _answer_observed(self, query: SuggestQuery, meta: np.ndarray) -> Recommendation | None:
         """The answer to a request with observations, ranked in the worlds they make
@@ -563,16 +579,18 @@ def _continued(query: SuggestQuery) -> SuggestQuery:
 
 
 def _continuation(
-    query: SuggestQuery, asked: SuggestQuery, answer: Recommendation | WarmstartError
+    query: SuggestQuery,
+    asked: SuggestQuery,
+    answer: Recommendation | WarmstartError,
+    tried: set[str],
 ) -> Recommendation | WarmstartError:
     """``query``'s answer from the answer to its continued set ``asked``: the members not
-    observed, at most ``k`` of them.
+    among the ``tried`` (the observed configs' hashes), at most ``k`` of them.
 
     An observation of a config the request also excludes is simply excluded.
     """
     if asked is query or isinstance(answer, WarmstartError):
         return answer
-    tried = {config_hash(o.config) for o in query.observations}
     kept = [s for s in answer.suggestions if config_hash(s.config) not in tried]
     if not kept:
         return FailedPreconditionError(

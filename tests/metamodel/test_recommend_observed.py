@@ -65,6 +65,10 @@ def test_improvement_picks_spread_over_worlds_then_exploit_one() -> None:
     assert improvement_picks(per_world, np.array([0.5, 0.5]), best, mean, 4, allowed) == [1, 2]
 
 
+# Observations weigh the worlds from the second on (the default waits for ten).
+WEIGHING = RecommenderSettings(observed_from=2)
+
+
 def test_observed_configs_are_never_suggested_and_are_counted(trained: ModelBundle) -> None:
     recommender = trained.recommender()
     task = _claims([0.6, 0.2, 0.5, 0.5])
@@ -115,7 +119,8 @@ def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
 
 @pytest.mark.parametrize("choice", ["mean", "improvement"])
 def test_each_observed_choice_answers_k_untried_configs(trained: ModelBundle, choice: str) -> None:
-    recommender = trained.recommender(RecommenderSettings(observed_choice=choice))
+    settings = RecommenderSettings(observed_from=2, observed_choice=choice)
+    recommender = trained.recommender(settings)
     task = _claims([0.4, 0.6, 0.5, 0.5])
     first = recommender.suggest(task, k=4).suggestions
     seen = [Observation(s.config, float(i)) for i, s in enumerate(first)]
@@ -131,7 +136,7 @@ def test_observations_pull_the_suggestions_towards_the_task_they_come_from(
     trained: ModelBundle,
 ) -> None:
     """The task claims a small best C and a linear kernel but scores like a large C, rbf."""
-    recommender = trained.recommender()
+    recommender = trained.recommender(WEIGHING)
     claimed = _claims([0.05, 0.1, 0.5, 0.5])
     actual = np.array([0.95, 0.9, 0.5, 0.5])
     zero = recommender.suggest(claimed, k=3).suggestions
@@ -146,7 +151,7 @@ def test_observations_pull_the_suggestions_towards_the_task_they_come_from(
 
 
 def test_an_ask_tell_loop_improves_and_never_repeats(trained: ModelBundle) -> None:
-    recommender = trained.recommender()
+    recommender = trained.recommender(WEIGHING)
     claimed = _claims([0.05, 0.1, 0.5, 0.5])
     actual = np.array([0.95, 0.9, 0.5, 0.5])
     seen: list[Observation] = []
@@ -158,7 +163,7 @@ def test_an_ask_tell_loop_improves_and_never_repeats(trained: ModelBundle) -> No
 
 
 def test_pool_choice_uses_observations_too(trained: ModelBundle) -> None:
-    recommender = trained.recommender()
+    recommender = trained.recommender(WEIGHING)
     claimed = _claims([0.05, 0.1, 0.5, 0.5])
     actual = np.array([0.95, 0.9, 0.5, 0.5])
     pool = sample_configs(CS, 60, method="random", seed=11)
