@@ -279,7 +279,8 @@ class Recommender:
             else:
                 answers[position] = observed
         if zero_shot:
-            asked = [_continued(queries[p]) for p in zero_shot]
+            horizon = self.settings.observed_from
+            asked = [_continued(queries[p], horizon) for p in zero_shot]
             found = self._answer(asked, np.vstack(zero_metas))
             for position, query, answer in zip(zero_shot, asked, found, strict=True):
                 answers[position] = _continuation(queries[position], query, answer, tried[position])
@@ -525,7 +526,8 @@ class Recommender:
         if observations:  # continue the zero-shot set: the observed configs are its members
             tried = {config_hash(o.config) for o in observations}
             extra = [dict(o.config) for o in observations]
-            picks = self.choose(features, [*pool, *extra], k + len(extra), train_rows)
+            horizon = max(k + len(extra), self.settings.observed_from)
+            picks = self.choose(features, [*pool, *extra], horizon, train_rows)
             kept = [i for i in picks if i < len(pool) and config_hash(pool[i]) not in tried]
             return kept[:k]
         predictions = self.compiled.scores(task, masks)
@@ -570,12 +572,14 @@ def _suggestions(
     ]
 
 
-def _continued(query: SuggestQuery) -> SuggestQuery:
-    """The zero-shot query that continues ``query``'s set past its observations: ``k`` plus
-    their number (observations not among the candidates take no place in the set)."""
+def _continued(query: SuggestQuery, horizon: int) -> SuggestQuery:
+    """The zero-shot query whose set ``query`` continues past its observations: the set of
+    ``horizon`` (until observations weigh the worlds, the client walks through one set, in
+    the order its rule gives), or of ``k`` plus their number where that is more
+    (observations not among the candidates take no place in the set)."""
     if not query.observations:
         return query
-    return replace(query, k=query.k + min(len(query.observations), MAX_K))
+    return replace(query, k=max(query.k + min(len(query.observations), MAX_K), horizon))
 
 
 def _continuation(

@@ -68,10 +68,11 @@ class RecommenderSettings:
             own observations joins the worlds (>= 0; 0: never).
         observed_from: From this many observations on, they weigh the worlds (>= 2;
             10 by default, as four of five outer folds' inner folds chose it).
-            With fewer, the answer continues the zero-shot set: the set of ``k`` plus
-            the number of observations, the observed configs counted as its members
-            and left out of the answer, so a client that tries the suggestions one by
-            one walks through the zero-shot set in its order.
+            With fewer (but some), the answer continues the zero-shot set of
+            ``observed_from`` configs (of ``k`` plus the number of observations where
+            that is more), the observed configs counted as its members and left out
+            of the answer: a client that tries the suggestions one by one walks
+            through that one set in its order, then the observations take over.
         observed_choice: How the k are picked in the credible worlds: ``"mean"``, the
             best weighted-mean predictions; ``"improvement"``, greedily the largest
             expected gain over the best observed config, world by world (the expected

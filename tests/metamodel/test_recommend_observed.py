@@ -87,11 +87,12 @@ def test_without_observations_the_answer_is_the_zero_shot_one(trained: ModelBund
     zero = recommender.suggest(task, k=4)
     assert zero.observations == 0
     assert recommender.suggest(task, k=4, observations=[]) == zero
-    # Observations that cannot tell worlds apart (all the same score) continue the
-    # zero-shot set: its first two members tried, the next two come.
-    same = [Observation(s.config, 0.5) for s in zero.suggestions[:2]]
+    # Too few observations to weigh the worlds (fewer than observed_from, 10): the answer
+    # continues the zero-shot set of 10, its tried members left out.
+    ten = [s.config for s in recommender.suggest(task, k=10).suggestions]
+    same = [Observation(c, 0.5) for c in ten[:2]]
     answer = recommender.suggest(task, k=2, observations=same)
-    assert [s.config for s in answer.suggestions] == [s.config for s in zero.suggestions[2:]]
+    assert [s.config for s in answer.suggestions] == ten[2:4]
     assert answer.observations == 2
 
 
@@ -100,12 +101,14 @@ def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
 ) -> None:
     recommender = trained.recommender(RecommenderSettings(observed_from=6))
     task = _claims([0.6, 0.3, 0.5, 0.5])
-    zero = [s.config for s in recommender.suggest(task, k=5).suggestions]
+    first = recommender.suggest(task, k=1).suggestions[0].config
+    six = [s.config for s in recommender.suggest(task, k=6).suggestions]
     seen: list[Observation] = []
     for i in range(5):
         config = recommender.suggest(task, k=1, observations=seen).suggestions[0].config
         seen.append(Observation(config, float(i % 3)))
-    assert [o.config for o in seen] == zero
+    # The zero-shot answer first, then the zero-shot set of observed_from in its order.
+    assert [o.config for o in seen] == [first, *[c for c in six if c != first][:4]]
     # From observed_from on the observations weigh the worlds: nothing tried comes back.
     seen.append(
         Observation(recommender.suggest(task, k=1, observations=seen).suggestions[0].config, 1.5)

@@ -145,8 +145,8 @@ def test_enqueued_trials_keep_their_values_and_are_not_asked_about(
     study.optimize(lambda t: float(suggest_from_space(t, sampler.space)["num_leaves"]), n_trials=3)
     assert study.trials[0].params == default
     assert spy.calls[0]["exclude"] == [default]  # the enqueued trial, already tried
-    # One observation (the default): the answer continues the zero-shot set of 2 + 1.
-    zero = [dict(s.config) for s in spy.inner.suggest(features, 3, exclude=[default]).suggestions]
+    # One observation (the default): the answer continues the zero-shot set of 10.
+    zero = [dict(s.config) for s in spy.inner.suggest(features, 10, exclude=[default]).suggestions]
     assert [t.params for t in study.trials[1:]] == zero[:2]
 
 
