@@ -2,10 +2,13 @@
 
 The limit is enforced as chunks arrive, so an oversized upload is refused as
 soon as it passes the limit, not after it has all been buffered. An
-:class:`UploadBudget` bounds the bytes of all uploads the server holds at once:
-a chunk that would pass it is refused with RESOURCE_EXHAUSTED, and an upload's
-bytes count until its meta-features are computed (the time the server's memory
-holds several copies of them).
+:class:`UploadBudget` bounds the bytes of all uploads the server holds at once.
+Each upload is admitted or refused before any of its data is read: it reserves its
+declared size (the ``warmstart-upload-bytes`` request header) or, undeclared, the
+largest dataset the server takes, and is refused with RESOURCE_EXHAUSTED at once if
+the budget cannot hold that. Once its stream ends the reservation shrinks to the bytes
+it sent, which count until its meta-features are computed (the time the server's
+memory holds several copies of them).
 """
 
 from __future__ import annotations
@@ -26,13 +29,18 @@ from warmstart.service.server._errors import ResourceExhaustedError
 from warmstart.service.wire.api import DescribeUpload, TableFormat
 
 __all__ = [
+    "UPLOAD_BYTES_HEADER",
     "ChunkCollector",
     "UploadBudget",
     "UploadPace",
+    "declared_size",
     "infer_task_type",
     "read_upload",
     "release_free_memory",
 ]
+
+UPLOAD_BYTES_HEADER = "warmstart-upload-bytes"
+"""Request header in which a DescribeTask client may declare its upload's size in bytes."""
 
 MAX_CLASSES_INFERRED = 20
 """An integer target with at most this many distinct values is taken as classes."""
@@ -77,17 +85,23 @@ class UploadBudget:
         self.limit = limit
         self.used = 0
 
-    def take(self, size: int) -> None:
+    def take(self, size: int, why: str = "") -> None:
         """Count ``size`` more bytes held.
+
+        Args:
+            size: The bytes.
+            why: What they are, for the message (``"its declared size"``).
 
         Raises:
             ResourceExhaustedError: They would pass the limit.
         """
         if self.used + size > self.limit:
+            because = f" ({why})" if why else ""
             raise ResourceExhaustedError(
                 f"the server is describing other datasets: {_size(self.used)} of its "
-                f"{_size(self.limit)} DescribeTask budget (all uploads at once) is in use; "
-                "retry with backoff, or send a row sample"
+                f"{_size(self.limit)} DescribeTask budget (all uploads at once) is in use "
+                f"and this upload needs {_size(size)}{because}; retry with backoff, or send "
+                f"a row sample (declaring a smaller size in the {UPLOAD_BYTES_HEADER} header)"
             )
         self.used += size
 
@@ -138,19 +152,79 @@ class UploadPace:
             await asyncio.sleep(wait)
 
 
+def declared_size(value: str | bytes | None, limit: int) -> int | None:
+    """An upload's size from its ``warmstart-upload-bytes`` header; ``None`` if not given.
+
+    Raises:
+        InvalidRequestError: Not a whole number of bytes >= 1.
+        ResourceExhaustedError: More than ``limit`` bytes.
+    """
+    if value is None:
+        return None
+    raw = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequestError(
+            f"the {UPLOAD_BYTES_HEADER} header must be the upload's size, a whole number of "
+            f"bytes >= 1, got {shown(raw)}"
+        )
+    size = int(raw)
+    if size > limit:
+        raise ResourceExhaustedError(
+            f"the upload declares {size} bytes; this server describes datasets of at most "
+            f"{limit} bytes: send a row sample"
+        )
+    return size
+
+
 @dataclass
 class ChunkCollector:
     """Joins the chunks of one DescribeTask stream, refusing it once it passes ``limit`` bytes
-    or the ``budget`` of all uploads at once; :meth:`release` gives its bytes back."""
+    (or its ``declared`` size); :meth:`admit` reserves its room in the ``budget`` of all
+    uploads at once, :meth:`trim` shrinks that to what it sent, :meth:`release` gives it
+    back."""
 
     limit: int
     budget: UploadBudget | None = None
+    declared: int | None = None
     format: TableFormat | None = None
     target: str = ""
     task_type: TaskType | None = None
     size: int = 0
     chunks: int = 0
+    reserved: int = 0
+    _admitted: bool = False
     _parts: list[bytes | memoryview] = field(default_factory=list)
+
+    def admit(self) -> None:
+        """Reserve the upload's room in the budget: its declared size, else ``limit``.
+
+        Called before the first chunk is read (else by the first :meth:`add`), so that an
+        upload the budget cannot hold is refused before any of its data is read, not
+        part-way. Idempotent.
+
+        Raises:
+            ResourceExhaustedError: The budget cannot hold it now.
+        """
+        if self._admitted:
+            return
+        if self.budget is not None:
+            need = self.limit if self.declared is None else self.declared
+            why = (
+                f"the largest dataset this server takes; declare the upload's size in the "
+                f"{UPLOAD_BYTES_HEADER} header to reserve less"
+                if self.declared is None
+                else "its declared size"
+            )
+            self.budget.take(need, why)
+            self.reserved = need
+        self._admitted = True
+
+    def trim(self) -> None:
+        """Once the stream has ended: give back the reserved room it did not use."""
+        if self.budget is not None and self.reserved > self.size:
+            self.budget.give(self.reserved - self.size)
+            self.reserved = self.size
 
     def add(
         self,
@@ -183,22 +257,27 @@ class ChunkCollector:
                 f"chunk {self.chunks} changes the format, target or task type set by the first "
                 "chunk; later chunks carry data only"
             )
+        self.admit()
         self.chunks += 1
         if self.size + len(data) > self.limit:
             raise ResourceExhaustedError(
                 f"the dataset passed {self.limit} bytes at chunk {self.chunks - 1}; this server "
                 f"describes datasets of at most {self.limit} bytes: send a row sample"
             )
-        if self.budget is not None:
-            self.budget.take(len(data))
+        if self.declared is not None and self.size + len(data) > self.declared:
+            raise InvalidRequestError(
+                f"the dataset passed the {self.declared} bytes its {UPLOAD_BYTES_HEADER} "
+                f"header declared at chunk {self.chunks - 1}"
+            )
         self.size += len(data)
         self._parts.append(data)
 
     def release(self) -> None:
         """Give the bytes taken back to the budget (call once the upload is done with)."""
         if self.budget is not None:
-            self.budget.give(self.size)
+            self.budget.give(self.reserved)
             self.budget = None
+        self.reserved = 0
         self._parts = []
 
     def finish(self) -> DescribeUpload:

@@ -36,9 +36,11 @@ from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.server._auth import Access, TokenGuard
 from warmstart.service.server._batching import Batcher
 from warmstart.service.server._dataset import (
+    UPLOAD_BYTES_HEADER,
     ChunkCollector,
     UploadBudget,
     UploadPace,
+    declared_size,
     release_free_memory,
 )
 from warmstart.service.server._edge import (
@@ -247,8 +249,8 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
             convert.check_suggest_counts(request)
             if len(request.exclude) + len(request.observations) > EXCLUDE_ON_LOOP:
                 # Checking excluded and observed configs takes time that grows with them
-                # (about 50 us each): past a few milliseconds' worth, in the thread of
-                # long work.
+                # (about 30 us each, decoding included): past a few milliseconds' worth, in
+                # the thread of long work.
                 answer = await self._runner.blocking(
                     context, self._suggest_decoding, request, self._heavy
                 )
@@ -294,22 +296,27 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         """Meta-features of a dataset streamed in chunks; with a write token the task is
         also stored and its id returned (without one nothing is stored).
 
-        The stream's byte limit and the budget of all streams at once are enforced as
-        chunks arrive; the bytes stay counted against the budget until the answer is
-        computed.
+        The stream is admitted to the budget of all streams at once before any of it is
+        read (it reserves its declared size, else the largest dataset), or refused with
+        RESOURCE_EXHAUSTED; its byte limit is enforced as chunks arrive, and the bytes it
+        sent stay counted against the budget until the answer is computed.
         """
 
         async def body() -> pb.DescribeTaskResponse:
             store = self._runner.may_write(context, "DescribeTask")
-            collector = ChunkCollector(self._max_describe, self._uploads)
+            header = dict(context.invocation_metadata() or ()).get(UPLOAD_BYTES_HEADER)
+            declared = declared_size(header, self._max_describe)
+            collector = ChunkCollector(self._max_describe, self._uploads, declared)
             name = ""
             try:
+                collector.admit()  # in the budget or refused, before any data is read
                 async for chunk in request_iterator:
                     if isinstance(chunk, Undecodable):
                         raise chunk.error()
                     collector.add(*convert.chunk_header(chunk), chunk.data)
                     name = text(chunk.name, "name", MAX_TASK_NAME_CHARS) or name
                     await self._pace.pace(len(chunk.data))  # before asking for the next
+                collector.trim()  # the stream is whole: keep only what it sent
                 description = await self._runner.blocking(
                     context, self._describe, (collector, name, store), self._heavy
                 )

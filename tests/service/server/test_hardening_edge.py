@@ -42,7 +42,12 @@ from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.server import DEFAULT_UPLOAD_RATE_MB, configure_json_logging
-from warmstart.service.server._dataset import UploadPace
+from warmstart.service.server._dataset import (
+    UPLOAD_BYTES_HEADER,
+    ChunkCollector,
+    UploadBudget,
+    UploadPace,
+)
 from warmstart.service.server._edge import (
     MAX_CHUNK_FIELDS,
     MAX_ERROR_CHARS,
@@ -55,9 +60,10 @@ from warmstart.service.server._edge import (
     decode_chunk,
     parse_request,
 )
-from warmstart.service.server._errors import MAX_MESSAGE_CHARS, status_for
+from warmstart.service.server._errors import MAX_MESSAGE_CHARS, ResourceExhaustedError, status_for
 from warmstart.service.settings import UPLOAD_RATE_MB_ENV, ServerSettings, server_settings
 from warmstart.service.wire import convert as convert_module
+from warmstart.service.wire.api import TableFormat
 
 CODE = grpc.StatusCode
 AUTH = (("authorization", f"Bearer {WRITE_TOKEN}"),)
@@ -468,6 +474,29 @@ def test_a_refusal_message_is_bounded_whatever_it_lists():
 # -- 9. a memory budget for all uploads at once ---------------------------------------------
 
 
+def _describe(
+    stub: pb_grpc.WarmstartStub,
+    chunks: list[bytes],
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> pb.DescribeTaskResponse | grpc.Call:
+    """A CSV upload of ``chunks``: its answer, or the refusal."""
+    messages = [pb.DescribeTaskChunk(format=CSV, target="y", data=chunks[0])]
+    messages += [pb.DescribeTaskChunk(data=data) for data in chunks[1:]]
+    try:
+        response: pb.DescribeTaskResponse = stub.DescribeTask(
+            iter(messages), timeout=30, metadata=metadata
+        )
+    except grpc.RpcError as exc:
+        return cast(grpc.Call, exc)
+    return response
+
+
+def _held(data: bytes, release: threading.Event) -> Iterator[pb.DescribeTaskChunk]:
+    """An upload whose stream stays open after its first chunk until ``release``."""
+    yield pb.DescribeTaskChunk(format=CSV, target="y", data=data)
+    release.wait(60)
+
+
 def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
     bundle: ModelBundle, tmp_path: Path
 ):
@@ -477,31 +506,19 @@ def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
     rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(4000))[: 40 * 1024]
     data = header + rows[: rows.rindex(b"\n") + 1]
 
-    def held(release: threading.Event) -> Iterator[pb.DescribeTaskChunk]:
-        yield pb.DescribeTaskChunk(format=CSV, target="y", data=data)
-        release.wait(60)  # the stream stays open, its bytes held by the server
-
-    def other(stub: pb_grpc.WarmstartStub) -> pb.DescribeTaskResponse | grpc.Call:
-        chunk = pb.DescribeTaskChunk(format=CSV, target="y", data=data)
-        try:
-            response: pb.DescribeTaskResponse = stub.DescribeTask(iter([chunk]), timeout=30)
-        except grpc.RpcError as exc:
-            return cast(grpc.Call, exc)
-        return response
-
     with (
         ServerThread(registry_with(bundle), store, limits) as server,
         grpc.insecure_channel(server.target) as channel,
     ):
         stub = pb_grpc.WarmstartStub(channel)
         release = threading.Event()
-        first = stub.DescribeTask.future(held(release), timeout=60)
+        first = stub.DescribeTask.future(_held(data, release), timeout=60)
         refused: grpc.Call | None = None
         for _ in range(600):  # until the server holds the first upload's bytes
             if first.done():  # it came while another upload held the budget: again
                 release = threading.Event()
-                first = stub.DescribeTask.future(held(release), timeout=60)
-            answer = other(stub)
+                first = stub.DescribeTask.future(_held(data, release), timeout=60)
+            answer = _describe(stub, [data])
             if isinstance(answer, grpc.Call) and not first.done():
                 refused = answer
                 break
@@ -513,8 +530,91 @@ def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
         )
         release.set()
         assert first.result().n_rows > 0
-        again = other(stub)  # the budget was given back
+        again = _describe(stub, [data])  # the budget was given back
         assert isinstance(again, pb.DescribeTaskResponse)
+
+
+def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
+    bundle: ModelBundle, tmp_path: Path
+):
+    # Uploads took the budget a chunk at a time, so one could be refused part-way, after
+    # the server had read and held some of its data: 7 to 11 per full-size edge_load run.
+    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(600))
+    small = b"a,b,y\n" + rows[: rows.rindex(b"\n", 0, 6 * 1024) + 1]
+
+    def upload(
+        stub: pb_grpc.WarmstartStub, chunks: list[bytes], declared: object = None
+    ) -> pb.DescribeTaskResponse | grpc.Call:
+        header = () if declared is None else ((UPLOAD_BYTES_HEADER, str(declared)),)
+        return _describe(stub, chunks, header)
+
+    with (
+        ServerThread(registry_with(bundle), store, limits) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = pb_grpc.WarmstartStub(channel)
+        # Declared sizes are checked before any data: too large, malformed, exceeded.
+        too_big = upload(stub, [small], declared=48 * 1024 + 1)
+        assert isinstance(too_big, grpc.Call)
+        assert too_big.code() == CODE.RESOURCE_EXHAUSTED
+        assert "declares 49153 bytes; this server describes datasets of at most 49152" in str(
+            too_big.details()
+        )
+        malformed = upload(stub, [small], declared="lots")
+        assert isinstance(malformed, grpc.Call)
+        assert malformed.code() == CODE.INVALID_ARGUMENT
+        assert "warmstart-upload-bytes header must be the upload's size" in str(malformed.details())
+        cut = len(small) // 2
+        over = upload(stub, [small[:cut], small[cut:]], declared=cut)
+        assert isinstance(over, grpc.Call)
+        assert over.code() == CODE.INVALID_ARGUMENT
+        assert f"passed the {cut} bytes its warmstart-upload-bytes header declared" in str(
+            over.details()
+        )
+        assert isinstance(upload(stub, [small], declared=len(small)), pb.DescribeTaskResponse)
+
+        release = threading.Event()
+        first = stub.DescribeTask.future(_held(small, release), timeout=60)  # undeclared: 48 KiB
+        refused: grpc.Call | None = None
+        for _ in range(600):  # until the server holds the first upload's room
+            answer = upload(stub, [small[:cut], small[cut:]])
+            if isinstance(answer, grpc.Call) and not first.done():
+                refused = answer
+                break
+            threading.Event().wait(0.05)
+        assert refused is not None, "a 6 KiB upload beside one holding 6 KiB of 64 was refused"
+        assert refused.code() == CODE.RESOURCE_EXHAUSTED
+        details = str(refused.details())
+        assert "48.0 KiB of its 64.0 KiB DescribeTask budget (all uploads at once) is in use" in (
+            details
+        )
+        assert "this upload needs 48.0 KiB (the largest dataset this server takes" in details
+        # One that declares its size fits beside it.
+        beside = upload(stub, [small], declared=len(small))
+        assert isinstance(beside, pb.DescribeTaskResponse), beside
+        release.set()
+        assert first.result().n_rows > 0
+        assert isinstance(upload(stub, [small]), pb.DescribeTaskResponse)  # room given back
+
+
+def test_the_collector_reserves_at_admission_and_keeps_what_was_sent():
+    budget = UploadBudget(100)
+    first = ChunkCollector(60, budget)
+    first.admit()
+    assert budget.used == 60  # undeclared: the largest dataset
+    second = ChunkCollector(60, budget, declared=30)
+    second.admit()
+    assert budget.used == 90
+    with pytest.raises(ResourceExhaustedError, match=r"this upload needs 0\.1 KiB"):
+        ChunkCollector(60, budget).admit()
+    first.add(TableFormat.CSV, "y", None, b"x" * 10)
+    first.trim()  # the stream ended: 10 bytes held, 50 given back
+    assert budget.used == 40
+    first.release()
+    second.release()
+    assert budget.used == 0
 
 
 def test_the_budget_holds_at_least_one_largest_upload_and_is_set_by_flag_or_env(
