@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from warmstart.benchmarks.sequential import load_recommender_by_fold
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle
 from warmstart.metamodel.evaluation import (
     EvaluationData,
@@ -217,10 +218,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--only-folds",
         help="Comma-separated outer folds to run (default: all); to split a run over processes.",
     )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        help="Per-fold settings to use instead of choosing them (a file as --out writes, or "
+        "as evaluate --recommender-settings reads); with --inner-folds 0 only.",
+    )
     parser.add_argument("--cache", type=Path, default=Path("observed-loop-bundles"))
     parser.add_argument("--out", type=Path, help="Write the curves as JSON here.")
     args = parser.parse_args(argv)
     grid = parse_grid(args.grid)
+    given = {} if args.settings is None else load_recommender_by_fold(args.settings)
+    if given and args.inner_folds:
+        raise SystemExit("--settings and --inner-folds: give one or the other")
     with RecordStore.open(args.db, create=False) as store:
         data = load_evaluation_data(store, args.space, FEATURE_VERSION, args.folds, args.seed)
     curves: dict[str, list[dict[int, float]]] = defaultdict(list)
@@ -234,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         test_ids = sorted(t for t, f in data.fold_of.items() if f == fold)
         cache = args.cache / args.space / f"fold{fold}"
         bundle = _bundle(data, train_ids, cache / "outer.wsb", TrainSettings())
-        settings = RecommenderSettings()
+        settings = given.get(fold, RecommenderSettings())
         if args.inner_folds:
             settings, inner = _choose_settings(
                 data, train_ids, grid, args.inner_folds, args.trials, cache, args.seed,
