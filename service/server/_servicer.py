@@ -322,7 +322,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                 )
             finally:
                 collector.release()
-                if not self._closed:  # after the upload, off the loop
+                if collector.chunks and not self._closed:  # after an upload, off the loop
                     self._heavy.submit(release_free_memory)
             return convert.description_to_proto(description)
 

@@ -42,6 +42,7 @@ from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 from warmstart.service.server import DEFAULT_UPLOAD_RATE_MB, configure_json_logging
+from warmstart.service.server import _servicer as servicer_module
 from warmstart.service.server._dataset import (
     UPLOAD_BYTES_HEADER,
     ChunkCollector,
@@ -597,6 +598,42 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
         release.set()
         assert first.result().n_rows > 0
         assert isinstance(upload(stub, [small]), pb.DescribeTaskResponse)  # room given back
+
+
+def test_an_upload_refused_at_admission_costs_the_thread_of_long_work_nothing(
+    bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Each refusal queued a malloc_trim on the thread of long work, ahead of the
+    # SuggestConfigs waiting there, though nothing of it had been read.
+    trims: list[float] = []
+    monkeypatch.setattr(servicer_module, "release_free_memory", lambda: trims.append(1.0))
+    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    data = b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i % 7, i % 2) for i in range(300))
+    with (
+        ServerThread(registry_with(bundle), store, limits) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = pb_grpc.WarmstartStub(channel)
+        release = threading.Event()
+        first = stub.DescribeTask.future(_held(data, release), timeout=60)
+        refused = described = 0
+        for _ in range(600):  # until the server holds the first upload's room
+            if first.done():  # it came while another upload held the budget: again
+                release = threading.Event()
+                first = stub.DescribeTask.future(_held(data, release), timeout=60)
+            answer = _describe(stub, [data])
+            if isinstance(answer, pb.DescribeTaskResponse):
+                described += 1  # it came before the first upload
+            elif not first.done():
+                refused += 1
+                if refused == 3:
+                    break
+            threading.Event().wait(0.05)
+        assert refused == 3
+        release.set()
+        assert first.result().n_rows > 0
+    assert len(trims) == described + 1  # one per upload described; none for the refusals
 
 
 def test_the_collector_reserves_at_admission_and_keeps_what_was_sent():
