@@ -3,7 +3,7 @@
 Usage:
     python -m warmstart.benchmarks.perf.edge_load [--model BUNDLE.wsb] [--db URL] [--duration 3]
         [--heavy 4] [--light 16] [--exclude 1000] [--describe-mb 2] [--budget-mb 4]
-        [--upload-rate-mb N] [--rss-bound-mb N] [--log-level warning]
+        [--upload-rate-mb N] [--retry-after 1] [--rss-bound-mb N] [--log-level warning]
 
 The server is ``warmstart serve`` in a child process on a free loopback port, with
 ``--max-describe-mb`` set to the upload size and ``--describe-budget-mb`` to the budget,
@@ -22,9 +22,12 @@ the server's peak RSS against ``--rss-bound-mb`` (by default: its RSS before the
 plus 3 times the upload budget, plus 256 MiB), and the targets: health Check p99 under
 50 ms, small SuggestConfigs p99 under 100 ms, no status but OK and the one documented
 refusal: RESOURCE_EXHAUSTED from DescribeTask when the upload budget is full (an upload
-is refused at the chunk that would pass it, which at full size, 4 uploads of 256 MiB
-against a 512 MiB budget, is most of them). Paced uploads are slower, not refused: a
-DescribeTask that waits on the pace is answered OK. The client runs in this process and
+is refused before any of it is read when the budget cannot hold the largest dataset, which
+at full size, 4 uploads of 256 MiB against a 512 MiB budget, is most of them). A heavy
+client whose upload is refused backs off, as the refusal asks: ``--retry-after`` seconds,
+doubled after each refusal in a row up to 8 times that, before its next call (0: at
+once). Paced uploads are slower, not refused: a DescribeTask that waits on the pace is
+answered OK. The client runs in this process and
 competes with the server for the CPUs: the figures are a floor for the server.
 """
 
@@ -233,7 +236,7 @@ class Calls:
             self.latencies.setdefault((rpc, client), []).append(seconds)
 
 
-async def _timed(calls: Calls, rpc: str, client: str, call: Awaitable[object]) -> None:
+async def _timed(calls: Calls, rpc: str, client: str, call: Awaitable[object]) -> str:
     start = time.perf_counter()
     try:
         await call
@@ -242,6 +245,7 @@ async def _timed(calls: Calls, rpc: str, client: str, call: Awaitable[object]) -
         code = exc.code().name
         calls.details.setdefault((rpc, code), str(exc.details()))
     calls.add(rpc, client, code, time.perf_counter() - start)
+    return code
 
 
 async def warm_up(address: str, small: pb.SuggestConfigsRequest) -> None:
@@ -253,11 +257,18 @@ async def warm_up(address: str, small: pb.SuggestConfigsRequest) -> None:
 
 
 async def heavy_load(
-    address: str, big: bytes, chunks: Sequence[bytes], clients: int, duration: float
+    address: str,
+    big: bytes,
+    chunks: Sequence[bytes],
+    clients: int,
+    duration: float,
+    retry_after: float = 1.0,
 ) -> Calls:
     """``clients`` clients alternating the largest SuggestConfigs and DescribeTask, each on
-    its own connection, for ``duration`` seconds. The requests go pre-serialized: encoding
-    them on every call would cost CPU the server shares."""
+    its own connection, for ``duration`` seconds; one whose upload is refused waits
+    ``retry_after`` seconds, doubled for each refusal in a row (up to 8 times), first. The
+    requests go pre-serialized: encoding them on every call would cost CPU the server
+    shares."""
     channels = [aio.insecure_channel(address) for _ in range(clients)]
     calls = Calls()
     until = time.perf_counter() + duration
@@ -269,10 +280,16 @@ async def heavy_load(
         describe: aio.StreamUnaryMultiCallable[bytes, bytes] = channel.stream_unary(
             f"/{SERVICE}/DescribeTask"
         )
+        backoff = 0.0
         while time.perf_counter() < until:
             await _timed(calls, "SuggestConfigs", "heavy", suggest(big, timeout=60))
             if chunks and time.perf_counter() < until:
-                await _timed(calls, "DescribeTask", "heavy", describe(iter(chunks), timeout=120))
+                upload = describe(iter(chunks), timeout=120)
+                if await _timed(calls, "DescribeTask", "heavy", upload) == "OK":
+                    backoff = 0.0
+                elif retry_after > 0:  # refused (a grpc.aio client may see INTERNAL)
+                    backoff = min(max(2 * backoff, retry_after), 8 * retry_after)
+                    await asyncio.sleep(max(0.0, min(backoff, until - time.perf_counter())))
 
     try:
         await asyncio.gather(*(client(c) for c in channels))
@@ -313,6 +330,7 @@ def _heavy_process(
     upload_bytes: int,
     clients: int,
     duration: float,
+    retry_after: float,
     ready: EventType,
     go: EventType,
     results: Connection,
@@ -321,7 +339,7 @@ def _heavy_process(
     chunks = [c.SerializeToString() for c in upload_chunks(upload_bytes)] if upload_bytes else []
     ready.set()
     go.wait()
-    results.send(asyncio.run(heavy_load(address, big, chunks, clients, duration)))
+    results.send(asyncio.run(heavy_load(address, big, chunks, clients, duration, retry_after)))
 
 
 def run_load(
@@ -332,6 +350,7 @@ def run_load(
     heavy: int,
     light: int,
     duration: float,
+    retry_after: float = 1.0,
 ) -> Calls:
     """The heavy clients in a child process and the light ones in this one, together for
     ``duration`` seconds. Apart, the heavy clients' own work (sending hundreds of MiB)
@@ -341,7 +360,17 @@ def run_load(
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
         target=_heavy_process,
-        args=(address, big.SerializeToString(), upload_bytes, heavy, duration, ready, go, sender),
+        args=(
+            address,
+            big.SerializeToString(),
+            upload_bytes,
+            heavy,
+            duration,
+            retry_after,
+            ready,
+            go,
+            sender,
+        ),
     )
     child.start()
     try:
@@ -467,6 +496,13 @@ def main() -> None:
         type=float,
         help="the server's --upload-rate-mb, MiB/s (default: the server's default; 0: unpaced)",
     )
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        default=1.0,
+        help="seconds a heavy client waits after a refused upload, doubled per refusal in a "
+        "row up to 8 times (0: at once)",
+    )
     parser.add_argument("--rss-bound-mb", type=float, help="the server's RSS bound, MiB")
     parser.add_argument("--task", default="breast_cancer", help="the query task (scikit-learn)")
     parser.add_argument("--log-level", default="warning", help="the server's log level")
@@ -511,14 +547,22 @@ def main() -> None:
                 f"{len(big.exclude)} configs ({big.ByteSize() / 1024:.0f} KiB) and DescribeTask "
                 f"uploads of {upload / _MIB:.1f} MiB in {len(chunks)} chunks; {args.light} light "
                 f"clients alternating SuggestConfigs from meta-features and health Check; "
-                f"{args.duration:g} s\n"
+                f"{args.duration:g} s; a client whose upload is refused waits "
+                f"{args.retry_after:g} s (doubling) first\n"
                 f"machine: {os.cpu_count()} CPUs shared by client and server, load average "
                 f"{os.getloadavg()[0]:.2f} before the run\n"
             )
             asyncio.run(warm_up(address, small))
             before = server_calls(metrics_port)
             calls = run_load(
-                address, small, big, upload_bytes, args.heavy, args.light, args.duration
+                address,
+                small,
+                big,
+                upload_bytes,
+                args.heavy,
+                args.light,
+                args.duration,
+                args.retry_after,
             )
             served = server_calls(metrics_port)
             served.subtract(before)

@@ -18,12 +18,14 @@ def test_edge_load_reports_latencies_statuses_memory_and_targets() -> None:
         [sys.executable, "-m", "warmstart.benchmarks.perf.edge_load", "--duration", "1",
          "--heavy", "2",
          "--light", "4", "--exclude", "200", "--describe-mb", "1", "--budget-mb", "2",
-         "--upload-rate-mb", "32"],
+         "--upload-rate-mb", "32", "--retry-after", "0.5"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert re.search(r"^server: warmstart serve .* --upload-rate-mb 32\.0$", out, re.M)
+    # A heavy client whose upload is refused backs off, as the refusal asks.
+    assert re.search(r"^load: .* a client whose upload is refused waits 0\.5 s", out, re.M)
     rows = {
         (rpc, client): int(calls)
         for rpc, client, calls in re.findall(r"^(\w+)\s+(light|heavy)\s+(\d+)\s", out, re.M)
