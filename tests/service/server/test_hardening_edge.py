@@ -19,6 +19,7 @@ import random
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -498,39 +499,71 @@ def _held(data: bytes, release: threading.Event) -> Iterator[pb.DescribeTaskChun
     release.wait(60)
 
 
-def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
-    bundle: ModelBundle, tmp_path: Path
-):
+@contextmanager
+def _small_budget_server(bundle: ModelBundle, tmp_path: Path) -> Iterator[pb_grpc.WarmstartStub]:
+    """A server taking datasets of at most 48 KiB, 64 KiB of them at once."""
     limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
     store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
-    header = b"a,b,y\n"
-    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(4000))[: 40 * 1024]
-    data = header + rows[: rows.rindex(b"\n") + 1]
-
     with (
         ServerThread(registry_with(bundle), store, limits) as server,
         grpc.insecure_channel(server.target) as channel,
     ):
-        stub = pb_grpc.WarmstartStub(channel)
-        release = threading.Event()
-        first = stub.DescribeTask.future(_held(data, release), timeout=60)
-        refused: grpc.Call | None = None
-        for _ in range(600):  # until the server holds the first upload's bytes
-            if first.done():  # it came while another upload held the budget: again
-                release = threading.Event()
-                first = stub.DescribeTask.future(_held(data, release), timeout=60)
-            answer = _describe(stub, [data])
-            if isinstance(answer, grpc.Call) and not first.done():
-                refused = answer
-                break
-            threading.Event().wait(0.05)
-        assert refused is not None
+        yield pb_grpc.WarmstartStub(channel)
+
+
+class _HeldUpload:
+    """An undeclared upload (so reserving the largest dataset) whose stream stays open
+    after its first chunk, holding its room in the budget, until :meth:`finish`."""
+
+    def __init__(self, stub: pb_grpc.WarmstartStub, data: bytes) -> None:
+        self.stub, self.data = stub, data
+        self._start()
+
+    def _start(self) -> None:
+        self.release = threading.Event()
+        self.future = self.stub.DescribeTask.future(_held(self.data, self.release), timeout=60)
+
+    def beside(
+        self, attempt: Callable[[], pb.DescribeTaskResponse | grpc.Call]
+    ) -> Iterator[tuple[pb.DescribeTaskResponse | grpc.Call, bool]]:
+        """``attempt()``'s answers, each with whether it was refused while this upload held
+        its room (the caller stops when it has seen enough)."""
+        for _ in range(600):
+            if self.future.done():  # it came while another upload held the budget: again
+                self._start()
+            answer = attempt()
+            held = isinstance(answer, grpc.Call) and not self.future.done()
+            yield answer, held
+            if not held:
+                threading.Event().wait(0.05)
+        raise AssertionError("the held upload never held the budget beside another")
+
+    def finish(self) -> pb.DescribeTaskResponse:
+        """Send the end of the stream; its answer."""
+        self.release.set()
+        return self.future.result()
+
+
+def _first_refusal(
+    answers: Iterator[tuple[pb.DescribeTaskResponse | grpc.Call, bool]],
+) -> grpc.Call:
+    return next(cast(grpc.Call, answer) for answer, held in answers if held)
+
+
+def test_uploads_past_the_budget_are_resource_exhausted_until_others_finish(
+    bundle: ModelBundle, tmp_path: Path
+):
+    header = b"a,b,y\n"
+    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(4000))[: 40 * 1024]
+    data = header + rows[: rows.rindex(b"\n") + 1]
+    with _small_budget_server(bundle, tmp_path) as stub:
+        first = _HeldUpload(stub, data)
+        refused = _first_refusal(first.beside(lambda: _describe(stub, [data])))
         assert refused.code() == CODE.RESOURCE_EXHAUSTED
         assert "of its 64.0 KiB DescribeTask budget (all uploads at once) is in use" in str(
             refused.details()
         )
-        release.set()
-        assert first.result().n_rows > 0
+        assert first.finish().n_rows > 0
         again = _describe(stub, [data])  # the budget was given back
         assert isinstance(again, pb.DescribeTaskResponse)
 
@@ -540,10 +573,9 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
 ):
     # Uploads took the budget a chunk at a time, so one could be refused part-way, after
     # the server had read and held some of its data: 7 to 11 per full-size edge_load run.
-    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
-    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
     rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(600))
     small = b"a,b,y\n" + rows[: rows.rindex(b"\n", 0, 6 * 1024) + 1]
+    cut = len(small) // 2
 
     def upload(
         stub: pb_grpc.WarmstartStub, chunks: list[bytes], declared: object = None
@@ -551,11 +583,7 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
         header = () if declared is None else ((UPLOAD_BYTES_HEADER, str(declared)),)
         return _describe(stub, chunks, header)
 
-    with (
-        ServerThread(registry_with(bundle), store, limits) as server,
-        grpc.insecure_channel(server.target) as channel,
-    ):
-        stub = pb_grpc.WarmstartStub(channel)
+    with _small_budget_server(bundle, tmp_path) as stub:
         # Declared sizes are checked before any data: too large, malformed, exceeded.
         too_big = upload(stub, [small], declared=48 * 1024 + 1)
         assert isinstance(too_big, grpc.Call)
@@ -567,7 +595,6 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
         assert isinstance(malformed, grpc.Call)
         assert malformed.code() == CODE.INVALID_ARGUMENT
         assert "warmstart-upload-bytes header must be the upload's size" in str(malformed.details())
-        cut = len(small) // 2
         over = upload(stub, [small[:cut], small[cut:]], declared=cut)
         assert isinstance(over, grpc.Call)
         assert over.code() == CODE.INVALID_ARGUMENT
@@ -576,16 +603,10 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
         )
         assert isinstance(upload(stub, [small], declared=len(small)), pb.DescribeTaskResponse)
 
-        release = threading.Event()
-        first = stub.DescribeTask.future(_held(small, release), timeout=60)  # undeclared: 48 KiB
-        refused: grpc.Call | None = None
-        for _ in range(600):  # until the server holds the first upload's room
-            answer = upload(stub, [small[:cut], small[cut:]])
-            if isinstance(answer, grpc.Call) and not first.done():
-                refused = answer
-                break
-            threading.Event().wait(0.05)
-        assert refused is not None, "a 6 KiB upload beside one holding 6 KiB of 64 was refused"
+        # Beside an upload holding 6 KiB of data and 48 KiB of room, 6 KiB more undeclared
+        # is refused (it was taken before), and the refusal says why.
+        first = _HeldUpload(stub, small)
+        refused = _first_refusal(first.beside(lambda: upload(stub, [small[:cut], small[cut:]])))
         assert refused.code() == CODE.RESOURCE_EXHAUSTED
         details = str(refused.details())
         assert "48.0 KiB of its 64.0 KiB DescribeTask budget (all uploads at once) is in use" in (
@@ -595,8 +616,7 @@ def test_an_upload_is_admitted_or_refused_before_its_data_is_read(
         # One that declares its size fits beside it.
         beside = upload(stub, [small], declared=len(small))
         assert isinstance(beside, pb.DescribeTaskResponse), beside
-        release.set()
-        assert first.result().n_rows > 0
+        assert first.finish().n_rows > 0
         assert isinstance(upload(stub, [small]), pb.DescribeTaskResponse)  # room given back
 
 
@@ -607,32 +627,20 @@ def test_an_upload_refused_at_admission_costs_the_thread_of_long_work_nothing(
     # SuggestConfigs waiting there, though nothing of it had been read.
     trims: list[float] = []
     monkeypatch.setattr(servicer_module, "release_free_memory", lambda: trims.append(1.0))
-    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
-    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
     data = b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i % 7, i % 2) for i in range(300))
-    with (
-        ServerThread(registry_with(bundle), store, limits) as server,
-        grpc.insecure_channel(server.target) as channel,
-    ):
-        stub = pb_grpc.WarmstartStub(channel)
-        release = threading.Event()
-        first = stub.DescribeTask.future(_held(data, release), timeout=60)
-        refused = described = 0
-        for _ in range(600):  # until the server holds the first upload's room
-            if first.done():  # it came while another upload held the budget: again
-                release = threading.Event()
-                first = stub.DescribeTask.future(_held(data, release), timeout=60)
-            answer = _describe(stub, [data])
-            if isinstance(answer, pb.DescribeTaskResponse):
-                described += 1  # it came before the first upload
-            elif not first.done():
-                refused += 1
-                if refused == 3:
-                    break
-            threading.Event().wait(0.05)
-        assert refused == 3
-        release.set()
-        assert first.result().n_rows > 0
+    with _small_budget_server(bundle, tmp_path) as stub:
+        first = _HeldUpload(stub, data)
+        answers = first.beside(lambda: _describe(stub, [data]))
+        described = refused = 0
+        while refused < 3:
+            answer, held = next(answers)
+            described += isinstance(answer, pb.DescribeTaskResponse)  # before the held one
+            refused += held
+        assert first.finish().n_rows > 0
+        for _ in range(500):  # its trim is queued on the thread: let it run before stopping
+            if len(trims) > described:
+                break
+            threading.Event().wait(0.01)
     assert len(trims) == described + 1  # one per upload described; none for the refusals
 
 
