@@ -45,6 +45,7 @@ from warmstart.service.wire.api import (
     TableFormat,
     TaskDescription,
 )
+from warmstart.service.wire.limits import UPLOAD_BYTES_HEADER
 from warmstart.service.wire.tasks import (
     RegisteredTask,
     TaskDetail,
@@ -215,12 +216,19 @@ class WarmstartClient:
         """Close the channel."""
         self._channel.close()
 
-    def _call(self, method: Callable[..., _T], request: Callable[[], Any]) -> _T:
-        """Call with the deadline and token; retry UNAVAILABLE with backoff and jitter."""
+    def _call(
+        self,
+        method: Callable[..., _T],
+        request: Callable[[], Any],
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> _T:
+        """Call with the deadline, token and ``headers``; retry UNAVAILABLE with backoff and
+        jitter."""
         attempt = 0
+        metadata = self._metadata + headers
         while True:
             try:
-                return method(request(), timeout=self.timeout, metadata=self._metadata)
+                return method(request(), timeout=self.timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 error = _error(exc)
                 if error.code is not grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
@@ -321,7 +329,9 @@ class WarmstartClient:
             name,
         )
         chunks = convert.upload_to_chunks(upload, self.chunk_bytes)
-        message = self._call(self._stub.DescribeTask, lambda: iter(chunks))
+        # Declared, the upload reserves its own size of the server's upload budget.
+        size = ((UPLOAD_BYTES_HEADER, str(len(upload.data))),) if len(upload.data) else ()
+        message = self._call(self._stub.DescribeTask, lambda: iter(chunks), size)
         return convert.description_from_proto(message)
 
     def register_task(

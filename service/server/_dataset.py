@@ -27,6 +27,7 @@ from warmstart.metamodel.errors import InvalidRequestError, shown
 from warmstart.metamodel.types import TaskType
 from warmstart.service.server._errors import ResourceExhaustedError
 from warmstart.service.wire.api import DescribeUpload, TableFormat
+from warmstart.service.wire.limits import UPLOAD_BYTES_HEADER
 
 __all__ = [
     "UPLOAD_BYTES_HEADER",
@@ -39,7 +40,6 @@ __all__ = [
     "release_free_memory",
 ]
 
-UPLOAD_BYTES_HEADER = "warmstart-upload-bytes"
 """Request header in which a DescribeTask client may declare its upload's size in bytes."""
 
 MAX_CLASSES_INFERRED = 20

@@ -26,8 +26,13 @@ __all__ = [
     "MAX_SUGGEST_BYTES",
     "MAX_TASK_NAME_CHARS",
     "MAX_VALUE_CHARS",
+    "UPLOAD_BYTES_HEADER",
     "text",
 ]
+
+UPLOAD_BYTES_HEADER = "warmstart-upload-bytes"
+"""The DescribeTask request header that declares the upload's size in bytes: the server
+reserves that much of its upload budget, not the largest dataset it takes."""
 
 MAX_EXCLUDE = 1000
 """Most configs one SuggestConfigs request may exclude (``exclude``)."""

@@ -764,3 +764,33 @@ def test_a_huge_meta_feature_is_answered_without_an_overflow(
         features = [(n, value if n == name else v) for n, v in FEATURES]
         answer = stub.SuggestConfigs(suggest_request(features), timeout=30)
         assert len(answer.suggestions) == 3
+
+
+def test_the_python_client_declares_its_upload_size_and_fits_beside_a_held_upload(
+    bundle: ModelBundle, tmp_path: Path
+):
+    import pandas as pd
+
+    from warmstart.service.client import WarmstartClient
+
+    rows = b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(600))
+    small = b"a,b,y\n" + rows[: rows.rindex(b"\n", 0, 6 * 1024) + 1]
+    frame = pd.DataFrame({"a": range(200), "b": [i * 7 % 13 for i in range(200)]})
+    target = pd.Series([i % 2 for i in range(200)])
+    limits = settings(max_describe_bytes=48 * 1024, describe_budget_bytes=64 * 1024)
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    with (
+        ServerThread(registry_with(bundle), store, limits) as server,
+        grpc.insecure_channel(server.target) as channel,
+        WarmstartClient(server.target) as client,
+    ):
+        stub = pb_grpc.WarmstartStub(channel)
+        held = _HeldUpload(stub, small)
+        # Undeclared, an upload reserves the largest dataset (48 KiB): no room beside it.
+        refused = _first_refusal(held.beside(lambda: _describe(stub, [small])))
+        assert refused.code() == CODE.RESOURCE_EXHAUSTED
+        # The client declares its few KiB in the header, which the 16 KiB left can hold.
+        described = client.describe(frame, target, "binary")
+        assert not held.future.done()
+        assert described.task_type.value == "binary"
+        assert held.finish().n_rows > 0
