@@ -257,23 +257,18 @@ class Recommender:
         tried: dict[int, set[str]] = {}
         for position, meta in zip(valid, metas, strict=True):
             query = queries[position]
-            if len(query.observations) < self.settings.observed_from:
-                try:
-                    seen = self._validated(query.observations)
-                except WarmstartError as exc:
-                    answers[position] = exc
-                    continue
-                tried[position] = {config_hash(c) for c in seen}
-                zero_shot.append(position)
-                zero_metas.append(meta)
-                continue
             try:
-                observed = self._answer_observed(query, meta)
+                seen = self._validated(query.observations)
+                observed = (
+                    self._answer_observed(query, meta, seen)
+                    if len(seen) >= self.settings.observed_from
+                    else None
+                )
             except WarmstartError as exc:
                 answers[position] = exc
                 continue
-            if observed is None:  # the observations cannot tell the worlds apart
-                tried[position] = {config_hash(o.config) for o in query.observations}
+            if observed is None:  # too few observations, or they cannot tell worlds apart
+                tried[position] = {config_hash(c) for c in seen}
                 zero_shot.append(position)
                 zero_metas.append(meta)
             else:
@@ -360,14 +355,14 @@ class Recommender:
         return _filled(answers)
 
     def _observed(
-        self, observations: Sequence[Observation], task: np.ndarray
+        self,
+        configs: list[dict[str, ConfigValue]],
+        observations: Sequence[Observation],
+        task: np.ndarray,
     ) -> tuple[EncodedConfigs, ObservedWorlds | None]:
-        """The observed configs, checked and encoded, and the worlds they make credible.
-
-        Raises:
-            InvalidRequestError: An observed config is not valid in the space.
-        """
-        seen = EncodedConfigs.of(self.encoder, self.compiled, self._validated(observations))
+        """The observed configs (``configs``: the observations' own, checked by
+        :meth:`_validated`) encoded, and the worlds they make credible."""
+        seen = EncodedConfigs.of(self.encoder, self.compiled, configs)
         settings = self.settings
         worlds = observed_worlds(
             self.compiled,
@@ -397,13 +392,15 @@ class Recommender:
                 raise InvalidRequestError(f"observation {i}: {exc}") from exc
         return configs
 
-    def _answer_observed(self, query: SuggestQuery, meta: np.ndarray) -> Recommendation | None:
+    def _answer_observed(
+        self, query: SuggestQuery, meta: np.ndarray, configs: list[dict[str, ConfigValue]]
+    ) -> Recommendation | None:
         """The answer to a request with observations, ranked in the worlds they make
         credible; None where they cannot tell the worlds apart (answer it zero-shot)."""
         settings = self.settings
         size = None if query.train_rows is None else log_rows(np.nan, train_rows=query.train_rows)
         task = self.compiled.task(self._task_inputs(meta[None], [size])[0])
-        seen, worlds = self._observed(query.observations, task)
+        seen, worlds = self._observed(configs, query.observations, task)
         if worlds is None:
             return None
         rows, distances, out = self.index.nearest(meta, settings.n_neighbours)
@@ -519,7 +516,7 @@ class Recommender:
         masks = self.compiled.configs(encoded)
         task = self.compiled.task(self.task_input(features, train_rows))
         if len(observations) >= self.settings.observed_from:
-            seen, worlds = self._observed(observations, task)
+            seen, worlds = self._observed(self._validated(observations), observations, task)
             if worlds is not None:
                 per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
                 return self._observed_picks(worlds, task, seen, per_world, ranked, k, None)
