@@ -39,6 +39,7 @@ from warmstart.benchmarks.sequential._types import (
     SequentialResult,
     SequentialSettings,
     TaskRun,
+    changed_settings,
     load_recommender_by_fold,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "best_so_far",
     "cfo_search",
     "cfo_start",
+    "changed_settings",
     "flaml_domains",
     "flaml_zeroshot_for_task",
     "lightgbm_start",

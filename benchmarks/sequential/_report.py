@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from warmstart.benchmarks.sequential._types import SequentialResult
+from warmstart.benchmarks.sequential._types import SequentialResult, changed_settings
 from warmstart.metamodel.evaluation import markdown_table
-from warmstart.metamodel.recommend import RecommenderSettings
 
 __all__ = ["ARM_LABELS", "write_sequential_report"]
 
@@ -99,7 +97,8 @@ def _summary(result: SequentialResult, commit: str, command: str) -> dict[str, A
             "seed": settings.seed,
             "arms": list(result.arms),
             "recommender_by_fold": {
-                str(fold): _changed(chosen) for fold, chosen in settings.recommender_by_fold.items()
+                str(fold): changed_settings(chosen)
+                for fold, chosen in settings.recommender_by_fold.items()
             },
         },
         "n_tasks": len(result.tasks),
@@ -113,16 +112,6 @@ def _summary(result: SequentialResult, commit: str, command: str) -> dict[str, A
         },
         "targets": result.targets(),
         "notes": result.notes,
-    }
-
-
-def _changed(settings: RecommenderSettings) -> dict[str, object]:
-    """The fields of ``settings`` that differ from the defaults."""
-    defaults = RecommenderSettings()
-    return {
-        f.name: getattr(settings, f.name)
-        for f in fields(settings)
-        if getattr(settings, f.name) != getattr(defaults, f.name)
     }
 
 
@@ -197,7 +186,9 @@ def write_sequential_report(
             "",
         ]
         for fold, chosen in sorted(settings.recommender_by_fold.items()):
-            shown = ", ".join(f"{k}={v}" for k, v in _changed(chosen).items()) or "the defaults"
+            shown = (
+                ", ".join(f"{k}={v}" for k, v in changed_settings(chosen).items()) or "the defaults"
+            )
             lines.append(f"- fold {fold}: {shown}")
     if result.notes:
         lines += ["", *(f"- {note}" for note in result.notes)]

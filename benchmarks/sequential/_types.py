@@ -14,7 +14,13 @@ from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import RecommenderSettings
 
-__all__ = ["SequentialResult", "SequentialSettings", "TaskRun", "load_recommender_by_fold"]
+__all__ = [
+    "SequentialResult",
+    "SequentialSettings",
+    "TaskRun",
+    "changed_settings",
+    "load_recommender_by_fold",
+]
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,17 @@ class SequentialResult:
                 "share_of_tasks": self.share_at_most("warmstart", trial, other, 50),
             }
         return out
+
+
+def changed_settings(settings: RecommenderSettings) -> dict[str, object]:
+    """The fields of ``settings`` that differ from the defaults: what
+    :func:`load_recommender_by_fold` reads back for one fold."""
+    defaults = RecommenderSettings()
+    return {
+        f.name: getattr(settings, f.name)
+        for f in fields(settings)
+        if getattr(settings, f.name) != getattr(defaults, f.name)
+    }
 
 
 def load_recommender_by_fold(path: Path) -> dict[int, RecommenderSettings]:

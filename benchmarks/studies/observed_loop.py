@@ -29,12 +29,12 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from warmstart.benchmarks.sequential import load_recommender_by_fold
+from warmstart.benchmarks.sequential import changed_settings, load_recommender_by_fold
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle
 from warmstart.metamodel.evaluation import (
     EvaluationData,
@@ -251,11 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.inner_tasks,
             )  # fmt: skip
             chosen[fold] = {"chosen": _label(settings), "inner_mean_regret": inner}
-            by_fold[str(fold)] = {
-                f.name: getattr(settings, f.name)
-                for f in fields(settings)
-                if getattr(settings, f.name) != getattr(RecommenderSettings(), f.name)
-            }
+            by_fold[str(fold)] = changed_settings(settings)
             print(f"fold {fold}: chose {_label(settings)} from {inner}", flush=True)
         found = _curves(
             data, bundle.recommender(settings), train_ids, test_ids, args.trials, args.seed
