@@ -98,6 +98,7 @@ class WarmstartServer:
         self._watcher: asyncio.Task[None] | None = None
         self._metrics_http: Any = None
         self._stopping = False
+        self._switch_before: float | None = None
 
     async def start(self) -> int:
         """Bind, start serving, start the model watcher and metrics; return the gRPC port.
@@ -115,6 +116,7 @@ class WarmstartServer:
         # that work; at 1 ms, Check p99 90 ms and 6,768 Checks in 30 s beside 4 clients of
         # SuggestConfigs excluding 1,000 configs; at 0.2 ms, 58 ms and 9,050 Checks, for
         # 16% fewer of those long calls (edge_load --describe-mb 0, docs/PERFORMANCE.md).
+        self._switch_before = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         address = f"{self.settings.host}:{self.settings.port}"
         credentials = None
@@ -196,6 +198,8 @@ class WarmstartServer:
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
         self.store.close()
+        if self._switch_before is not None:  # the process is the embedder's again
+            sys.setswitchinterval(self._switch_before)
 
     async def wait(self) -> None:
         """Wait until the server has stopped."""

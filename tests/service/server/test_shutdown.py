@@ -201,3 +201,17 @@ def test_stopping_waits_for_an_upload_being_described_and_stores_its_task(
     assert heavy_threads(before) == []
     with RecordStore.open(url) as store:
         assert store.get_task(answer.task_id).name == "held/upload"
+
+
+def test_the_gil_switch_interval_is_the_servers_only_while_it_serves(
+    bundle: ModelBundle, tmp_path: Path
+):
+    import sys
+
+    from warmstart.service.server._server import SWITCH_INTERVAL_SECONDS
+
+    before = sys.getswitchinterval()
+    store = seed_store(f"sqlite:///{tmp_path / 'warmstart.db'}")
+    with ServerThread(registry_with(bundle), store, settings()):
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
+    assert sys.getswitchinterval() == before
