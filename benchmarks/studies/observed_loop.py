@@ -121,14 +121,18 @@ def _curves(
     return out
 
 
-def _bundle(
-    data: EvaluationData, train_ids: set[str], cache: Path, train: TrainSettings
+def cached_bundle(
+    data: EvaluationData,
+    train_ids: set[str],
+    cache: Path,
+    train: TrainSettings,
+    feature_version: str = FEATURE_VERSION,
 ) -> ModelBundle:
     """The bundle trained on ``train_ids``' records, cached by file name."""
     if cache.is_file():
         return load_bundle(cache)
     bundle = data.train(
-        [r for t in sorted(train_ids) for r in data.usable[t]], FEATURE_VERSION, train
+        [r for t in sorted(train_ids) for r in data.usable[t]], feature_version, train
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
     bundle.save(cache)
@@ -154,7 +158,7 @@ def _choose_settings(
         inner_train = {t for t, f in inner.items() if f != fold}
         held = [t for t, f in inner.items() if f == fold]
         inner_test = spread_over_families(held, families, inner_tasks, seed)
-        bundle = _bundle(data, inner_train, cache / f"inner{fold}.wsb", TrainSettings())
+        bundle = cached_bundle(data, inner_train, cache / f"inner{fold}.wsb", TrainSettings())
         for i, settings in enumerate(grid):
             curves = _curves(
                 data, bundle.recommender(settings), inner_train, inner_test, trials, seed
@@ -243,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         train_ids = {t for t, f in data.fold_of.items() if f != fold}
         test_ids = sorted(t for t, f in data.fold_of.items() if f == fold)
         cache = args.cache / args.space / f"fold{fold}"
-        bundle = _bundle(data, train_ids, cache / "outer.wsb", TrainSettings())
+        bundle = cached_bundle(data, train_ids, cache / "outer.wsb", TrainSettings())
         settings = given.get(fold, RecommenderSettings())
         if args.inner_folds:
             settings, inner = _choose_settings(

@@ -36,7 +36,12 @@ from warmstart.metamodel.errors import (
     WarmstartError,
     answer_or_raise,
 )
-from warmstart.metamodel.recommend._candidates import Candidates, gather_candidates, refinements
+from warmstart.metamodel.recommend._candidates import (
+    Candidates,
+    gather_candidates,
+    refinements,
+    space_samples,
+)
 from warmstart.metamodel.recommend._index import TaskIndex
 from warmstart.metamodel.recommend._observed import (
     ObservedWorlds,
@@ -413,13 +418,24 @@ class Recommender:
             if name.startswith("best:"):
                 found.take(columns.tolist(), SuggestionOrigin.NEIGHBOUR)
         found.take(positions["samples"].tolist(), SuggestionOrigin.MODEL)
+        # New draws for each number of observations: a loop keeps exploring.
+        seed = settings.seed + len(seen.configs)
         if settings.observed_refine_from > 0:
-            around = replace(settings, n_refine_from=settings.observed_refine_from)
+            around = replace(
+                settings,
+                n_refine_from=settings.observed_refine_from,
+                n_refine_each=settings.observed_refine_each,
+                refine_scale=settings.observed_refine_scale,
+                seed=seed,
+            )
             scores = np.array([[o.score for o in query.observations]], dtype=float)
             found.add(
                 refinements(self.encoder, self.compiled, around, seen.encoded, scores),
                 SuggestionOrigin.REFINEMENT,
             )
+        if settings.observed_samples > 0:
+            drawn = space_samples(self.encoder, self.compiled, settings.observed_samples, seed)
+            found.add(drawn, SuggestionOrigin.MODEL)
         masks = found.masks()
         per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, found.encoded())
         fit_seconds = self.compiled.fit_seconds(task, masks)  # the scores are per_world's

@@ -22,6 +22,8 @@ _AT_LEAST = {
     "seed": 0,
     "observed_worlds": 1,
     "observed_refine_from": 0,
+    "observed_refine_each": 1,
+    "observed_samples": 0,
     "observed_own_from": 0,
     "observed_from": 2,
 }
@@ -63,7 +65,14 @@ class RecommenderSettings:
             weight (> 0; its weight is ``exp(-sharpness * n * shortfall)`` for ``n``
             observations and a shortfall in the share of concordant pairs).
         observed_refine_from: With observations, perturb this many of the best observed
-            configs into extra candidates (>= 0; each ``n_refine_each`` times).
+            configs into extra candidates (>= 0; each ``observed_refine_each`` times).
+        observed_refine_each: Perturbations of each of those (>= 1); each request draws
+            new ones (their seed is ``seed`` plus the number of observations), so a
+            client in a loop keeps exploring around its best configs.
+        observed_refine_scale: Standard deviation of those perturbations on the unit
+            scale, in (0, 1].
+        observed_samples: With observations, this many configs drawn at random from
+            the whole space join the candidates, new ones for each request (>= 0).
         observed_own_from: From this many observations on, a model fitted on the task's
             own observations joins the worlds (>= 0; 0: never).
         observed_from: From this many observations on, they weigh the worlds (>= 2;
@@ -99,6 +108,9 @@ class RecommenderSettings:
     observed_worlds: int = 16
     observed_sharpness: float = 2.0
     observed_refine_from: int = 3
+    observed_refine_each: int = 8
+    observed_refine_scale: float = 0.08
+    observed_samples: int = 0
     observed_own_from: int = 8
     observed_from: int = 10
     observed_choice: str = "mean"
@@ -121,6 +133,7 @@ class RecommenderSettings:
             )
         _check_unit("refine_scale", self.refine_scale, zero_allowed=False)
         _check_unit("self_weight", self.self_weight, zero_allowed=True)
+        _check_unit("observed_refine_scale", self.observed_refine_scale, zero_allowed=False)
         if self.observed_choice not in OBSERVED_CHOICES:
             raise InvalidRequestError(
                 f"`observed_choice` must be one of {', '.join(OBSERVED_CHOICES)}, but got "

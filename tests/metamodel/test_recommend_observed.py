@@ -8,6 +8,7 @@ scores configs like another exposes a recommender that ignores what it observed.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,9 +17,10 @@ from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, tr
 from warmstart.metamodel.bundle import ModelBundle, train_from_records
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import RecommenderSettings
+from warmstart.metamodel.recommend._candidates import space_samples
 from warmstart.metamodel.recommend._observed import concordance, improvement_picks
-from warmstart.metamodel.spaces import config_hash, sample_configs
-from warmstart.metamodel.types import Observation
+from warmstart.metamodel.spaces import config_hash, sample_configs, validate_config
+from warmstart.metamodel.types import Observation, SuggestionOrigin
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +194,69 @@ def test_bad_observations_say_what_is_wrong(trained: ModelBundle) -> None:
         )
     with pytest.raises(InvalidRequestError, match="observed_sharpness"):
         RecommenderSettings(observed_sharpness=0.0)
+
+
+def test_observed_search_draws_new_candidates_for_each_request(trained: ModelBundle) -> None:
+    """Perturbations of the best observed configs and fresh samples of the whole space
+    are new for each number of observations, so a loop keeps finding untried configs."""
+    settings = RecommenderSettings(
+        observed_from=2, n_samples=0, observed_refine_from=1, observed_refine_each=16
+    )
+    recommender = trained.recommender(settings)
+    table = recommender.table.column
+    claimed = _claims([0.05, 0.1, 0.5, 0.5])
+    actual = np.array([0.95, 0.9, 0.5, 0.5])
+    probes = sample_configs(CS, 6, method="random", seed=3)
+    seen = [Observation(c, true_score(c, actual)) for c in probes]
+    worse = Observation(sample_configs(CS, 1, method="random", seed=99)[0], -1.0)
+
+    def refined(observations: list[Observation]) -> set[str]:
+        answer = recommender.suggest(claimed, k=40, observations=observations)
+        return {
+            config_hash(s.config)
+            for s in answer.suggestions
+            if s.origin is SuggestionOrigin.REFINEMENT
+        }
+
+    # One more observation, worse than every other: the same best configs, new draws.
+    first, second = refined(seen), refined([*seen, worse])
+    assert first
+    assert second
+    assert first != second
+    sampled = trained.recommender(replace(settings, observed_refine_from=0, observed_samples=64))
+    answer = sampled.suggest(claimed, k=20, observations=seen)
+    outside = [s for s in answer.suggestions if config_hash(s.config) not in table]
+    assert outside
+    assert all(s.origin is SuggestionOrigin.MODEL for s in outside)
+    best = max(true_score(dict(s.config), actual) for s in answer.suggestions)
+    assert best >= max(o.score for o in seen) - 0.05
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("observed_refine_each", 0), ("observed_samples", -1), ("observed_refine_scale", 0.0)],
+)
+def test_observed_search_settings_are_checked(field: str, value: object) -> None:
+    with pytest.raises(InvalidRequestError, match=field):
+        RecommenderSettings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_space_samples_are_valid_configs_spread_over_the_space(trained: ModelBundle) -> None:
+    recommender = trained.recommender()
+    drawn = space_samples(recommender.encoder, recommender.compiled, 200, seed=5)
+    assert len(drawn.configs) == 200
+    assert len(set(drawn.hashes)) == 200
+    for config in drawn.configs:
+        assert validate_config(CS, config) == config
+    assert {c["kernel"] for c in drawn.configs} == {"linear", "rbf", "poly"}
+    # Conditional parameters appear exactly where their condition holds.
+    assert all(("gamma" in c) == (c["kernel"] == "rbf") for c in drawn.configs)
+    log_c = np.log10([float(c["C"]) for c in drawn.configs])
+    # Uniform on the log scale of C: each quarter of its range holds about a quarter.
+    low, high = -3.0, 3.0  # C in [1e-3, 1e3]
+    counts = np.histogram(log_c, bins=4, range=(low, high))[0]
+    assert counts.min() > 30
+    again = space_samples(recommender.encoder, recommender.compiled, 200, seed=5)
+    assert again.hashes == drawn.hashes
+    other = space_samples(recommender.encoder, recommender.compiled, 200, seed=6)
+    assert other.hashes != drawn.hashes

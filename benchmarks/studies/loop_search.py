@@ -1,0 +1,186 @@
+"""How should the ask/tell loop search once observations weigh the worlds? Chosen on inner folds.
+
+The ask/tell loop on surrogate benchmarks, as ``warmstart evaluate --mode
+sequential`` runs it, but on *inner* family folds of each outer fold's training
+tasks: for each outer fold, its training tasks are split into ``--inner-folds``
+family folds; a bundle is trained on all but one, and the loop runs on at most
+``--inner-tasks`` tasks of the one left out. Every variant of ``--variant`` (the
+recommender settings that shape the candidates a request with observations
+considers) runs the loop; the variant with the least mean regret over trials
+1..``--trials`` is chosen for the outer fold. The outer fold's own tasks choose
+nothing; ``--out`` writes the choices as ``settings_by_fold``, which
+``warmstart evaluate --mode sequential --recommender-settings FILE`` reads.
+
+Each variant is applied on top of the fold's settings in ``--base`` (for example
+the observed-loop study's choices), so the two studies compose. With ``--tpe``,
+Optuna's TPE seeded with the zero-shot top 10 runs once per task as a reference.
+
+    python -m warmstart.benchmarks.studies.loop_search --db sqlite:///kb.db \\
+        --variant wide:observed_refine_each=32,observed_samples=256 --out choice.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from warmstart.benchmarks.sequential import changed_settings, load_recommender_by_fold
+from warmstart.benchmarks.sequential._arms import tpe_search, warmstart_loop
+from warmstart.benchmarks.sequential._surrogate import SurrogateLoss, best_so_far
+from warmstart.benchmarks.studies.observed_loop import cached_bundle
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.evaluation import (
+    EvaluationData,
+    TaskObjective,
+    load_evaluation_data,
+    spread_over_families,
+)
+from warmstart.metamodel.evaluation._tasks import family_folds
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.recommend import Recommender, RecommenderSettings
+from warmstart.metamodel.spaces import load_configspace, sample_configs
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue
+
+SHOWN = (10, 20, 30, 50)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:FIELD=VALUE,...]`` as a name and the fields it sets (values as JSON, else text).
+
+    Raises:
+        SystemExit: A field that :class:`RecommenderSettings` does not have.
+    """
+    name, _, rest = text.partition(":")
+    allowed = {f.name for f in fields(RecommenderSettings)}
+    values: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, raw = item.partition("=")
+        if key not in allowed:
+            raise SystemExit(f"--variant {name}: unknown setting {key!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return name, values
+
+
+def _task_curves(
+    data: EvaluationData,
+    recommenders: Mapping[str, Recommender],
+    task_id: str,
+    trials: int,
+    seed: int,
+    tpe: bool,
+) -> dict[str, np.ndarray]:
+    """Best-so-far regret of each variant's loop (and seeded TPE) on one task."""
+    cs = load_configspace(data.space)
+    loss = SurrogateLoss(TaskObjective(cs, data.usable[task_id], seed=seed))
+    features = data.features[task_id].as_dict()
+
+    def fallback(trial: int) -> dict[str, ConfigValue]:
+        return sample_configs(cs, 1, method="random", seed=seed * 7919 + trial)[0]
+
+    out = {}
+    for name, recommender in recommenders.items():
+        _, losses = warmstart_loop(recommender, features, loss, trials, fallback=fallback)
+        out[name] = best_so_far(losses)
+    if tpe:
+        first = next(iter(recommenders.values()))
+        advice = first.suggest(features, 10)
+        seeds = [dict(s.config) for s in advice.suggestions]
+        out["tpe_seeded"] = best_so_far(tpe_search(cs, loss, trials, seed, enqueue=seeds)[1])
+    return out
+
+
+def _choose(
+    data: EvaluationData,
+    train_ids: set[str],
+    base: RecommenderSettings,
+    variants: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+    cache: Path,
+    train: TrainSettings,
+) -> tuple[str, dict[str, list[float]]]:
+    """The variant with the least mean loop regret on the inner folds, and every variant's
+    mean curve there."""
+    families = {t: data.families[t] for t in train_ids}
+    inner = family_folds(families, args.inner_folds, args.seed)
+    curves: dict[str, list[np.ndarray]] = defaultdict(list)
+    for fold in range(args.inner_folds):
+        inner_train = {t for t, f in inner.items() if f != fold}
+        held = [t for t, f in inner.items() if f == fold]
+        tasks = spread_over_families(held, families, args.inner_tasks, args.seed)
+        bundle = cached_bundle(
+            data, inner_train, cache / f"inner{fold}.wsb", train, args.feature_version
+        )
+        recommenders = {n: bundle.recommender(replace(base, **v)) for n, v in variants.items()}
+        for task_id in tasks:
+            found = _task_curves(data, recommenders, task_id, args.trials, args.seed, args.tpe)
+            for name, curve in found.items():
+                curves[name].append(curve)
+            print(f"  inner {fold}: {data.names[task_id]}", flush=True)
+    means = {n: np.mean(c, axis=0) for n, c in curves.items()}
+    best = min(variants, key=lambda n: (float(means[n].mean()), list(variants).index(n)))
+    return best, {n: m.tolist() for n, m in means.items()}
+
+
+def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) -> None:
+    """Run the study (``train``: how the inner bundles are trained; the defaults if None)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True, help="Records database URL.")
+    parser.add_argument("--space", default="lightgbm")
+    parser.add_argument("--feature-version", default=FEATURE_VERSION)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only-folds", help="Comma-separated outer folds (default: all).")
+    parser.add_argument("--inner-folds", type=int, default=3)
+    parser.add_argument("--inner-tasks", type=int, default=10, help="Tasks per inner fold.")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME[:FIELD=VALUE,...] recommender settings to compare (repeatable; a variant "
+        "with no fields is the fold's base settings).",
+    )
+    parser.add_argument("--base", type=Path, help="Per-fold base settings (settings_by_fold).")
+    parser.add_argument("--tpe", action="store_true", help="Also run seeded TPE, for reference.")
+    parser.add_argument("--cache", type=Path, default=Path("observed-loop-bundles"))
+    parser.add_argument("--out", type=Path, help="Write the choices and curves as JSON here.")
+    args = parser.parse_args(argv)
+    variants = dict(parse_variant(v) for v in args.variant or ["base"])
+    given = {} if args.base is None else load_recommender_by_fold(args.base)
+    with RecordStore.open(args.db, create=False) as store:
+        data = load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
+    folds = list(range(args.folds))
+    if args.only_folds:
+        folds = sorted({int(f) for f in args.only_folds.split(",")})
+    report: dict[str, object] = {}
+    by_fold: dict[str, dict[str, object]] = {}
+    for fold in folds:
+        train_ids = {t for t, f in data.fold_of.items() if f != fold}
+        base = given.get(fold, RecommenderSettings())
+        cache = args.cache / args.space / f"fold{fold}"
+        chosen, means = _choose(
+            data, train_ids, base, variants, args, cache, train or TrainSettings()
+        )
+        by_fold[str(fold)] = changed_settings(replace(base, **variants[chosen]))
+        report[str(fold)] = {"chosen": chosen, "mean_curves": means}
+        print(f"fold {fold}: chose {chosen}")
+        for name, curve in means.items():
+            at = "  ".join(f"@{t} {curve[t - 1]:.4f}" for t in SHOWN if t <= args.trials)
+            print(f"  {name:<14} mean {float(np.mean(curve)):.4f}  {at}", flush=True)
+    if args.out:
+        args.out.write_text(json.dumps({"folds": report, "settings_by_fold": by_fold}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

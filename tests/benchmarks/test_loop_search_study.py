@@ -1,0 +1,64 @@
+"""warmstart.benchmarks.studies.loop_search: variants of the loop compared on inner folds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from warmstart.benchmarks.sequential import load_recommender_by_fold
+from warmstart.benchmarks.studies.loop_search import main, parse_variant
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import Task, TaskType
+
+
+def test_variants_are_parsed_and_unknown_settings_refused() -> None:
+    assert parse_variant("wide:observed_samples=64,observed_refine_scale=0.2") == (
+        "wide",
+        {"observed_samples": 64, "observed_refine_scale": 0.2},
+    )
+    assert parse_variant("base") == ("base", {})
+    with pytest.raises(SystemExit, match="unknown setting 'samples'"):
+        parse_variant("x:samples=3")
+
+
+def test_each_fold_chooses_the_variant_with_least_inner_regret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks, records = world(24, seed=4)
+    url = f"sqlite:///{tmp_path / 'world.db'}"
+    with RecordStore.open(url) as store:
+        store.add_all(
+            tasks=[
+                Task(t, f"synthetic/{t}", TaskType.BINARY, "test", 500, 2, family=f"f{i % 8}")
+                for i, t in enumerate(tasks)
+            ],
+            spaces=[SPACE],
+            records=records,
+        )
+        store.put_task_features(features(tasks).values())
+    out = tmp_path / "choice.json"
+    args = ["--db", url, "--space", SPACE.name, "--feature-version", "test-1", "--folds", "2"]
+    args += ["--inner-folds", "2", "--inner-tasks", "2", "--trials", "8"]
+    args += ["--cache", str(tmp_path / "cache"), "--out", str(out)]
+    args += ["--variant", "walk:observed_from=8", "--variant", "search:observed_from=2"]
+    args += ["--variant", "sampled:observed_from=2,observed_samples=32"]
+    main(args, train=FAST)
+    printed = capsys.readouterr().out
+    found = json.loads(out.read_text())
+    assert set(found["folds"]) == {"0", "1"}
+    settings = load_recommender_by_fold(out)
+    for fold, report in found["folds"].items():
+        means = {n: sum(c) / len(c) for n, c in report["mean_curves"].items()}
+        assert set(means) == {"walk", "search", "sampled"}
+        assert report["chosen"] == min(means, key=means.__getitem__)
+        assert f"fold {fold}: chose {report['chosen']}" in printed
+        chosen = parse_variant(
+            {"walk": "w:observed_from=8", "search": "s:observed_from=2"}.get(
+                report["chosen"], "x:observed_from=2,observed_samples=32"
+            )
+        )[1]
+        for field, value in chosen.items():
+            assert getattr(settings[int(fold)], field) == value
