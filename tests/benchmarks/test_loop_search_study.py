@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from tests.metamodel.synthetic_world import FAST, SPACE, features, store_world, world
 from warmstart.benchmarks.sequential import load_recommender_by_fold
 from warmstart.benchmarks.studies.loop_search import main, parse_variant
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import Task, TaskType
 
 
 def test_variants_are_parsed_and_unknown_settings_refused() -> None:
@@ -30,14 +29,7 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
     tasks, records = world(24, seed=4)
     url = f"sqlite:///{tmp_path / 'world.db'}"
     with RecordStore.open(url) as store:
-        store.add_all(
-            tasks=[
-                Task(t, f"synthetic/{t}", TaskType.BINARY, "test", 500, 2, family=f"f{i % 8}")
-                for i, t in enumerate(tasks)
-            ],
-            spaces=[SPACE],
-            records=records,
-        )
+        store_world(store, tasks, records, per_family=3)
         store.put_task_features(features(tasks).values())
     out = tmp_path / "choice.json"
     args = ["--db", url, "--space", SPACE.name, "--feature-version", "test-1", "--folds", "2"]

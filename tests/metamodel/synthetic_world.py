@@ -8,16 +8,25 @@ must beat the library default and random configs on tasks it has not seen.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
 from tests.factories import small_space
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.spaces import config_hash, load_configspace, sample_configs
+from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.surrogate import SurrogateParams
-from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.types import (
+    ConfigValue,
+    EvaluationRecord,
+    RecordStatus,
+    Task,
+    TaskFeatures,
+    TaskType,
+)
 
-__all__ = ["CS", "FAST", "NAMES", "SPACE", "features", "true_score", "world"]
+__all__ = ["CS", "FAST", "NAMES", "SPACE", "features", "store_world", "true_score", "world"]
 
 NAMES = ("f0", "f1", "f2", "f3")
 SPACE = small_space()
@@ -60,3 +69,23 @@ def features(tasks: dict[str, np.ndarray]) -> dict[str, TaskFeatures]:
 
 
 FAST = TrainSettings(surrogate=SurrogateParams(n_models=5, n_estimators=150, min_child_samples=5))
+
+
+def store_world(
+    store: RecordStore,
+    task_ids: Iterable[str],
+    records: list[EvaluationRecord],
+    *,
+    per_family: int,
+    n_rows: int = 100,
+) -> None:
+    """Store the world's tasks (binary, ``n_rows`` rows, ``per_family`` consecutive tasks
+    a family: ``fam-0``, ``fam-1``, ...), its space and its records."""
+    store.add_all(
+        tasks=[
+            Task(t, f"synthetic/{t}", TaskType.BINARY, "test", n_rows, 4, family=family)
+            for t, family in ((t, f"fam-{i // per_family}") for i, t in enumerate(task_ids))
+        ],
+        spaces=[SPACE],
+        records=records,
+    )

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, world
+from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, store_world, world
 from warmstart.metamodel.bundle import TrainSettings, train_space
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.surrogate import SurrogateParams
-from warmstart.metamodel.types import Task, TaskFeatures, TaskType
+from warmstart.metamodel.types import TaskFeatures
 
 VERSION = "test-1"
 BLANK = "task-3-0"  # its features are all missing (an OpenML task without qualities)
@@ -24,14 +24,7 @@ BARE = "task-3-1"  # no features of VERSION at all
 def _store(path: Path, n_tasks: int = 16) -> RecordStore:
     tasks, records = world(n_tasks, seed=3)
     store = RecordStore.open(f"sqlite:///{path}")
-    store.add_all(
-        tasks=[
-            Task(t, f"synthetic/{t}", TaskType.BINARY, "test", 100, 4, family=f"fam-{i // 2}")
-            for i, t in enumerate(tasks)
-        ],
-        spaces=[SPACE],
-        records=records,
-    )
+    store_world(store, tasks, records, per_family=2)
     described = features(tasks)
     described[BLANK] = TaskFeatures(BLANK, VERSION, NAMES, tuple(math.nan for _ in NAMES))
     del described[BARE]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.metamodel.synthetic_world import SPACE, world
+from tests.metamodel.synthetic_world import SPACE, store_world, world
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.evaluation import SeedingSettings
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import Task, TaskFeatures, TaskType
+from warmstart.metamodel.types import TaskFeatures
 from warmstart.service.cli import app
 from warmstart.service.evaluation import check_seeding, live_ks
 
@@ -27,14 +27,7 @@ def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'seed.db'}"
     tasks, records = world(15, seed=4)
     with RecordStore.open(url) as store:
-        store.add_all(
-            tasks=[
-                Task(t, f"synthetic/{t}", TaskType.BINARY, "test", 100, 4, family=f"fam-{i // 3}")
-                for i, t in enumerate(tasks)
-            ],
-            spaces=[SPACE],
-            records=records,
-        )
+        store_world(store, tasks, records, per_family=3)
         # The CLI uses the current feature version; the world's four features stand in.
         store.put_task_features(
             TaskFeatures(t, FEATURE_VERSION, ("f0", "f1", "f2", "f3"), tuple(map(float, f)))
