@@ -172,7 +172,14 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
         chosen, means = _choose(
             data, train_ids, base, variants, args, cache, train or TrainSettings()
         )
-        by_fold[str(fold)] = changed_settings(replace(base, **variants[chosen]))
+        settings = replace(base, **variants[chosen])
+        # Every field a variant sets is written out, so the file means the same
+        # whatever the defaults become.
+        varied = {name for values in variants.values() for name in values}
+        by_fold[str(fold)] = {
+            **changed_settings(settings),
+            **{name: getattr(settings, name) for name in sorted(varied)},
+        }
         report[str(fold)] = {"chosen": chosen, "mean_curves": means}
         print(f"fold {fold}: chose {chosen}")
         for name, curve in means.items():
