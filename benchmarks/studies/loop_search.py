@@ -30,19 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ConfigSpace import ConfigurationSpace
 
 from warmstart.benchmarks.sequential import changed_settings, load_recommender_by_fold
 from warmstart.benchmarks.sequential._arms import tpe_search, warmstart_loop
 from warmstart.benchmarks.sequential._surrogate import SurrogateLoss, best_so_far
-from warmstart.benchmarks.studies.observed_loop import cached_bundle
+from warmstart.benchmarks.studies.observed_loop import cached_bundle, inner_splits
 from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.evaluation import (
-    EvaluationData,
-    TaskObjective,
-    load_evaluation_data,
-    spread_over_families,
-)
-from warmstart.metamodel.evaluation._tasks import family_folds
+from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.evaluation import EvaluationData, TaskObjective, load_evaluation_data
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.recommend import Recommender, RecommenderSettings
 from warmstart.metamodel.spaces import load_configspace, sample_configs
@@ -56,7 +52,8 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:FIELD=VALUE,...]`` as a name and the fields it sets (values as JSON, else text).
 
     Raises:
-        SystemExit: A field that :class:`RecommenderSettings` does not have.
+        SystemExit: A field that :class:`RecommenderSettings` does not have, or a value
+            it refuses.
     """
     name, _, rest = text.partition(":")
     allowed = {f.name for f in fields(RecommenderSettings)}
@@ -69,11 +66,16 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
             values[key] = json.loads(raw)
         except json.JSONDecodeError:
             values[key] = raw
+    try:  # checked now, not after the first bundle is trained
+        replace(RecommenderSettings(), **values)
+    except InvalidRequestError as exc:
+        raise SystemExit(f"--variant {name}: {exc}") from None
     return name, values
 
 
 def _task_curves(
     data: EvaluationData,
+    cs: ConfigurationSpace,
     recommenders: Mapping[str, Recommender],
     task_id: str,
     trials: int,
@@ -81,7 +83,6 @@ def _task_curves(
     tpe: bool,
 ) -> dict[str, np.ndarray]:
     """Best-so-far regret of each variant's loop (and seeded TPE) on one task."""
-    cs = load_configspace(data.space)
     loss = SurrogateLoss(TaskObjective(cs, data.usable[task_id], seed=seed))
     features = data.features[task_id].as_dict()
 
@@ -111,19 +112,17 @@ def _choose(
 ) -> tuple[str, dict[str, list[float]]]:
     """The variant with the least mean loop regret on the inner folds, and every variant's
     mean curve there."""
-    families = {t: data.families[t] for t in train_ids}
-    inner = family_folds(families, args.inner_folds, args.seed)
+    cs = load_configspace(data.space)
     curves: dict[str, list[np.ndarray]] = defaultdict(list)
-    for fold in range(args.inner_folds):
-        inner_train = {t for t, f in inner.items() if f != fold}
-        held = [t for t, f in inner.items() if f == fold]
-        tasks = spread_over_families(held, families, args.inner_tasks, args.seed)
+    for fold, inner_train, tasks in inner_splits(
+        data, train_ids, args.inner_folds, args.inner_tasks, args.seed
+    ):
         bundle = cached_bundle(
             data, inner_train, cache / f"inner{fold}.wsb", train, args.feature_version
         )
         recommenders = {n: bundle.recommender(replace(base, **v)) for n, v in variants.items()}
         for task_id in tasks:
-            found = _task_curves(data, recommenders, task_id, args.trials, args.seed, args.tpe)
+            found = _task_curves(data, cs, recommenders, task_id, args.trials, args.seed, args.tpe)
             for name, curve in found.items():
                 curves[name].append(curve)
             print(f"  inner {fold}: {data.names[task_id]}", flush=True)
@@ -163,6 +162,9 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
     folds = list(range(args.folds))
     if args.only_folds:
         folds = sorted({int(f) for f in args.only_folds.split(",")})
+    # Every field a variant sets is written out, so the file means the same whatever the
+    # defaults become.
+    varied = {name for values in variants.values() for name in values}
     report: dict[str, object] = {}
     by_fold: dict[str, dict[str, object]] = {}
     for fold in folds:
@@ -173,9 +175,6 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
             data, train_ids, base, variants, args, cache, train or TrainSettings()
         )
         settings = replace(base, **variants[chosen])
-        # Every field a variant sets is written out, so the file means the same
-        # whatever the defaults become.
-        varied = {name for values in variants.values() for name in values}
         by_fold[str(fold)] = {
             **changed_settings(settings),
             **{name: getattr(settings, name) for name in sorted(varied)},

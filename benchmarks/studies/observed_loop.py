@@ -28,7 +28,7 @@ import argparse
 import json
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,6 +139,22 @@ def cached_bundle(
     return bundle
 
 
+def inner_splits(
+    data: EvaluationData, train_ids: set[str], n_folds: int, n_tasks: int | None, seed: int
+) -> Iterator[tuple[int, set[str], list[str]]]:
+    """Inner family folds of an outer fold's training tasks: for each, its number, the tasks
+    trained on and at most ``n_tasks`` held-out tasks, spread over families."""
+    families = {t: data.families[t] for t in train_ids}
+    inner = family_folds(families, n_folds, seed)
+    for fold in range(n_folds):
+        held = [t for t, f in inner.items() if f == fold]
+        yield (
+            fold,
+            {t for t, f in inner.items() if f != fold},
+            spread_over_families(held, families, n_tasks, seed),
+        )
+
+
 def _choose_settings(
     data: EvaluationData,
     train_ids: set[str],
@@ -151,13 +167,10 @@ def _choose_settings(
 ) -> tuple[RecommenderSettings, dict[str, float]]:
     """The grid setting with the least mean loop regret on inner family folds (on at most
     ``inner_tasks`` held-out tasks per inner fold, spread over families)."""
-    families = {t: data.families[t] for t in train_ids}
-    inner = family_folds(families, inner_folds, seed)
     totals: dict[int, list[float]] = defaultdict(list)
-    for fold in range(inner_folds):
-        inner_train = {t for t, f in inner.items() if f != fold}
-        held = [t for t, f in inner.items() if f == fold]
-        inner_test = spread_over_families(held, families, inner_tasks, seed)
+    for fold, inner_train, inner_test in inner_splits(
+        data, train_ids, inner_folds, inner_tasks, seed
+    ):
         bundle = cached_bundle(data, inner_train, cache / f"inner{fold}.wsb", TrainSettings())
         for i, settings in enumerate(grid):
             curves = _curves(
