@@ -21,7 +21,7 @@ def test_variants_are_parsed_and_unknown_settings_refused() -> None:
     assert parse_variant("base") == ("base", {})
     with pytest.raises(SystemExit, match="unknown setting 'samples'"):
         parse_variant("x:samples=3")
-    with pytest.raises(SystemExit, match="observed_samples.*>= 0"):
+    with pytest.raises(SystemExit, match=r"observed_samples.*>= 0"):
         parse_variant("x:observed_samples=-1")
 
 
