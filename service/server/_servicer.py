@@ -7,12 +7,14 @@ INTERNAL with its traceback logged (the server keeps running), and records metri
 and the access log line.
 
 Only bounded work runs on the event loop: a SuggestConfigs request from
-meta-features (at most :data:`~warmstart.service.server._edge.MAX_FEATURES` of them) that
-excludes at most :data:`EXCLUDE_ON_LOOP` configs, a few milliseconds at most.
-Requests whose decoding grows with their size are decoded and answered in worker
-threads: result batches in the loop's default pool (with the store calls), more
-excluded configs and DescribeTask uploads one at a time on a thread of their own
-(see ``WarmstartServer.start`` for the GIL switch interval that goes with it).
+meta-features (at most :data:`~warmstart.service.server._edge.MAX_FEATURES` of them) with
+no observations that excludes at most :data:`EXCLUDE_ON_LOOP` configs, a few
+milliseconds at most. Requests whose decoding grows with their size are decoded and
+answered in worker threads: result batches in the loop's default pool (with the store
+calls); more excluded configs, suggestions that use observations (inline, or a task
+id's stored results: weighing the worlds and fitting the task's own models takes
+100 ms or more) and DescribeTask uploads one at a time on a thread of their own (see
+``WarmstartServer.start`` for the GIL switch interval that goes with it).
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ HEAVY_THREAD_PREFIX = "warmstart-heavy"
 """The name of the thread that long work takes turns on (see :class:`WarmstartServicer`)."""
 
 EXCLUDE_ON_LOOP = 64
-"""A SuggestConfigs request from meta-features that excludes at most this many configs is
-answered on the event loop (batched with others); one that excludes more, in a thread."""
+"""A SuggestConfigs request from meta-features, without observations, that excludes at
+most this many configs is answered on the event loop (batched with others); one that
+excludes more, or gives observations, on the thread of long work."""
 
 log = logging.getLogger("warmstart.server")
 
@@ -247,16 +250,18 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
 
         async def body() -> bytes:
             convert.check_suggest_counts(request)
-            if len(request.exclude) + len(request.observations) > EXCLUDE_ON_LOOP:
-                # Checking excluded and observed configs takes time that grows with them
-                # (about 30 us each, decoding included): past a few milliseconds' worth, in
-                # the thread of long work.
+            if (
+                len(request.exclude) > EXCLUDE_ON_LOOP
+                or len(request.observations) > 0
+                or request.WhichOneof("task") == "task_id"
+            ):
+                # Checking excluded configs takes time that grows with them (about 30 us
+                # each, decoding included), and observations (given, or the stored results
+                # a task id brings) make the answer 100 ms or more of work: in the thread
+                # of long work, where it takes turns with the rest of it.
                 answer = await self._runner.blocking(
                     context, self._suggest_decoding, request, self._heavy
                 )
-                return convert.suggest_answer_to_bytes(answer)
-            if request.WhichOneof("task") == "task_id":  # features read from the store
-                answer = await self._runner.blocking(context, self._suggest_decoding, request)
                 return convert.suggest_answer_to_bytes(answer)
             decoded = convert.suggest_request_from_proto(request)
             with self._suggestions.attending():  # company for calls arriving meanwhile

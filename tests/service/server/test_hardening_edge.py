@@ -192,6 +192,37 @@ def test_excluded_configs_and_result_batches_are_decoded_off_the_event_loop(
     assert served.thread not in threads  # the server's event loop runs in served.thread
 
 
+def test_suggestions_from_observations_are_worked_out_on_the_thread_of_long_work(
+    served: ServerThread, stub: pb_grpc.WarmstartStub, monkeypatch: pytest.MonkeyPatch
+):
+    """Observations (given or stored for a task id) make an answer 100 ms or more of work:
+    never on the event loop, where a health Check would wait for it."""
+    threads: list[threading.Thread] = []
+    original = servicer_module.Operations.suggest_many
+
+    def spy(self: Any, requests: Any) -> Any:
+        threads.append(threading.current_thread())
+        return original(self, requests)
+
+    monkeypatch.setattr(servicer_module.Operations, "suggest_many", spy)
+    first = stub.SuggestConfigs(suggest_request())
+    given = suggest_request()
+    given.observations.extend(
+        pb.Observation(config=s.config, score=float(i)) for i, s in enumerate(first.suggestions)
+    )
+    informed = stub.SuggestConfigs(given)
+    assert informed.observations == 3
+    by_id = stub.SuggestConfigs(suggest_request(task_id=TASK_IDS[0]))
+    assert len(by_id.suggestions) == 3
+    # The first request went through the loop's batcher (bound before the spy was set);
+    # the two with observations through the thread of long work.
+    assert [t.name.startswith(servicer_module.HEAVY_THREAD_PREFIX) for t in threads] == [
+        True,
+        True,
+    ]
+    assert served.thread not in threads
+
+
 def test_requests_that_carry_a_name_at_most_are_refused_past_64_kib(
     stub: pb_grpc.WarmstartStub,
 ):
