@@ -6,9 +6,13 @@ SuggestConfigs by task id (k=1) and one ReportResults of the suggested config wi
 made-up score. The server is ``warmstart serve`` in a child process on the given
 database, serving the shipped LightGBM bundle. Checked and printed: errors, whether
 every answer used all earlier reports as observations and repeated no tried config,
-whether each task ends with exactly ``--trials`` stored results, and latencies.
+whether each task ends with exactly ``--trials`` stored results, and latencies; and,
+from one more client that sends a health Check every ``--check-every`` seconds while
+the loops run, the Check's latency (the loops' answers are long work: they must not
+hold up the server's other calls).
 
     python -m warmstart.benchmarks.perf.ask_tell_load [--db URL] [--clients 16] [--trials 30]
+        [--check-every 0.01]
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pyarrow.parquet as pq
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from warmstart.benchmarks.kb import KB_FEATURES, default_kb_dir
-from warmstart.benchmarks.perf.edge_load import running_server
+from warmstart.benchmarks.perf.edge_load import SERVICE, running_server
 from warmstart.protos.warmstart.v1 import warmstart_pb2 as pb
 from warmstart.protos.warmstart.v1 import warmstart_pb2_grpc as pb_grpc
 
@@ -106,6 +111,19 @@ def _loop(
     return result
 
 
+def _checks(address: str, every: float, done: threading.Event) -> list[float]:
+    """Seconds of each health Check sent every ``every`` seconds until ``done``."""
+    seconds: list[float] = []
+    request = health_pb2.HealthCheckRequest(service=SERVICE)
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while not done.wait(every):
+            start = time.perf_counter()
+            health.Check(request, timeout=60)
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
 def _features(n: int) -> list[tuple[pb.TaskFeatures, int]]:
     """The meta-features of ``n`` shipped PMLB tasks (their rows from ``log_n_rows``)."""
     table = pq.read_table(default_kb_dir() / KB_FEATURES).to_pylist()[:n]
@@ -124,8 +142,11 @@ def _features(n: int) -> list[tuple[pb.TaskFeatures, int]]:
     return out
 
 
-def run(db: str, clients: int, trials: int, log_dir: Path) -> dict[str, object]:
-    """Run the loops against a fresh server on ``db``; return the figures."""
+def run(
+    db: str, clients: int, trials: int, log_dir: Path, check_every: float = 0.01
+) -> dict[str, object]:
+    """Run the loops against a fresh server on ``db``, health Checks beside them; return
+    the figures."""
     model = default_kb_dir() / "models" / f"{SPACE}.wsb"
     tasks = _features(clients)
     results = [LoopResult() for _ in range(clients)]
@@ -133,6 +154,10 @@ def run(db: str, clients: int, trials: int, log_dir: Path) -> dict[str, object]:
         (log_dir / "server.log").open("w") as log,
         running_server(model, db, log, ["--token", TOKEN, "--create-db"]) as (address, _pid),
     ):
+        done = threading.Event()
+        checks: list[float] = []
+        prober = threading.Thread(target=lambda: checks.extend(_checks(address, check_every, done)))
+        prober.start()
         start = time.perf_counter()
         threads = [
             threading.Thread(
@@ -147,6 +172,8 @@ def run(db: str, clients: int, trials: int, log_dir: Path) -> dict[str, object]:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - start
+        done.set()
+        prober.join()
         with grpc.insecure_channel(address) as channel:
             stub = pb_grpc.WarmstartStub(channel)
             stored = []
@@ -168,6 +195,8 @@ def run(db: str, clients: int, trials: int, log_dir: Path) -> dict[str, object]:
         "wall_seconds": round(wall, 2),
         "suggest_ms_p50_p99": _percentiles(suggest),
         "report_ms_p50_p99": _percentiles(report),
+        "checks": len(checks),
+        "check_ms_p50_p99": _percentiles(np.array(checks) * 1000),
     }
 
 
@@ -182,10 +211,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", help="Database URL (default: a new SQLite file).")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument(
+        "--check-every", type=float, default=0.01, help="Seconds between health Checks."
+    )
     args = parser.parse_args(argv)
+    if args.check_every <= 0:
+        parser.error(f"--check-every must be > 0 seconds, got {args.check_every}")
     with tempfile.TemporaryDirectory() as folder:
         db = args.db or f"sqlite:///{Path(folder) / 'load.db'}"
-        figures = run(db, args.clients, args.trials, Path(folder))
+        figures = run(db, args.clients, args.trials, Path(folder), args.check_every)
     for name, value in figures.items():
         print(f"{name}: {value}")
     ok = (

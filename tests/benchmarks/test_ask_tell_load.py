@@ -19,3 +19,5 @@ def test_every_report_is_stored_once_and_every_answer_uses_them() -> None:
     assert "tasks_with_all_results: 2" in done.stdout
     assert "stored_per_task: [3]" in done.stdout
     assert "OK: every report stored once, no error" in done.stdout
+    checks = next(line for line in done.stdout.splitlines() if line.startswith("checks: "))
+    assert int(checks.split(": ")[1]) > 0  # health Checks were answered beside the loops
