@@ -68,6 +68,14 @@ class ObservedWorlds:
     agreement: np.ndarray
     own: OwnWorld | None = None
 
+    def without_own(self) -> ObservedWorlds:
+        """The same worlds without the task's own model, their weights summing to 1 again."""
+        if self.own is None:
+            return self
+        n = len(self.rows)
+        weights = self.weights[:n]
+        return ObservedWorlds(self.rows, weights / weights.sum(), self.agreement[:n])
+
     def scores(
         self,
         compiled: CompiledSurrogate,

@@ -54,6 +54,7 @@ from warmstart.metamodel.recommend._request import (
     SuggestQuery,
     check_query,
 )
+from warmstart.metamodel.recommend._residual import residual_picks
 from warmstart.metamodel.recommend._set_choice import (
     NEAREST_RULES,
     PORTFOLIO_RULES,
@@ -120,6 +121,8 @@ class Recommender:
     ) -> None:
         self.space = space
         self.encoder = ConfigEncoder(space)
+        # A categorical's choice index divided by this lies in [0, 1], as numbers do.
+        self._widths = np.maximum(np.array(self.encoder.n_choices, dtype=float) - 1.0, 1.0)
         self.surrogate = surrogate
         n_index = len(index.feature_names)
         # The surrogate takes the training size after the meta-features where its feature
@@ -436,15 +439,16 @@ class Recommender:
         if settings.observed_samples > 0:
             drawn = space_samples(self.encoder, self.compiled, settings.observed_samples, seed)
             found.add(drawn, SuggestionOrigin.MODEL)
-        masks = found.masks()
-        per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, found.encoded())
+        masks, encoded = found.masks(), found.encoded()
+        per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
         fit_seconds = self.compiled.fit_seconds(task, masks)  # the scores are per_world's
         choice = ScoredCandidates.of(
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
             found.columns, masks, len(found),
         )  # fmt: skip
+        scores = np.array([o.score for o in query.observations], dtype=float)
         chosen = self._observed_picks(
-            worlds, task, seen, per_world, ranked, query.k, choice.allowed
+            worlds, task, seen, scores, (per_world, ranked, encoded), query.k, choice.allowed
         )
         spread = np.sqrt(worlds.weights @ (per_world[:, chosen] - ranked[chosen]) ** 2)
         nearest = tuple(self.index.tasks_at(rows, distances))
@@ -467,13 +471,37 @@ class Recommender:
         worlds: ObservedWorlds,
         task: np.ndarray,
         seen: EncodedConfigs,
-        per_world: np.ndarray,
-        ranked: np.ndarray,
+        scores: np.ndarray,
+        candidates: tuple[np.ndarray, np.ndarray, np.ndarray],
         k: int,
         allowed: np.ndarray | None,
     ) -> list[int]:
-        """The k candidates a request with observations gets, by ``observed_choice``."""
-        if self.settings.observed_choice == "improvement":
+        """The k candidates a request with observations gets, by ``observed_choice``.
+
+        Args:
+            worlds: The credible worlds.
+            task: The request's task-side masks.
+            seen: The observed configs, encoded.
+            scores: Their scores.
+            candidates: The candidates' predictions in each world, their weighted mean
+                and their encodings.
+            k: How many to pick.
+            allowed: Which candidates may be picked (None: all).
+        """
+        per_world, ranked, encoded = candidates
+        choice = self.settings.observed_choice
+        if choice in ("residual", "corrected"):
+            # The prior is the meta-model's worlds alone: the task's own model was fitted
+            # on these observations, so its predictions of them are not a prior.
+            prior = worlds.without_own()
+            _, prior_seen = prior.scores(self.compiled, self.table, task, seen.masks)
+            n = len(prior.rows)
+            prior_candidates = prior.weights @ per_world[:n]
+            return residual_picks(
+                prior_seen, scores, seen.encoded, prior_candidates, encoded, k, allowed,
+                self.settings.seed, self._widths, explore=choice == "residual",
+            )  # fmt: skip
+        if choice == "improvement":
             observed, _ = worlds.scores(self.compiled, self.table, task, seen.masks, seen.encoded)
             return improvement_picks(
                 per_world, worlds.weights, observed.max(axis=1), ranked, k, allowed
@@ -535,7 +563,9 @@ class Recommender:
             seen, worlds = self._observed(self._validated(observations), observations, task)
             if worlds is not None:
                 per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
-                return self._observed_picks(worlds, task, seen, per_world, ranked, k, None)
+                scores = np.array([o.score for o in observations], dtype=float)
+                found = (per_world, ranked, encoded)
+                return self._observed_picks(worlds, task, seen, scores, found, k, None)
         if observations:  # continue the zero-shot set: the observed configs are its members
             tried = {config_hash(o.config) for o in observations}
             extra = [dict(o.config) for o in observations]

@@ -28,7 +28,7 @@ _AT_LEAST = {
     "observed_from": 2,
 }
 
-OBSERVED_CHOICES = ("mean", "improvement")
+OBSERVED_CHOICES = ("mean", "improvement", "residual", "corrected")
 """How a request with observations picks from its ranked candidates (``observed_choice``)."""
 
 
@@ -90,8 +90,11 @@ class RecommenderSettings:
             best weighted-mean predictions; ``"improvement"``, greedily the largest
             expected gain over the best observed config, world by world (the expected
             best of the observed configs and the set, as ``expected_best`` chooses a
-            zero-shot set), ties going to the better mean (``"mean"`` by default, as
-            three of five outer folds' inner folds chose it).
+            zero-shot set), ties going to the better mean; ``"residual"``, the largest
+            expected improvement of the worlds' mean corrected by a Gaussian process
+            fitted on the observations (:mod:`warmstart.metamodel.recommend._residual`);
+            ``"corrected"``, the best means of that corrected prediction.
+            ``"mean"`` by default, as three of five outer folds' inner folds chose it.
 
     Raises:
         InvalidRequestError: A field is of the wrong type or out of its range.

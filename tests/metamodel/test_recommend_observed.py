@@ -122,7 +122,7 @@ def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
     assert not tried & {config_hash(s.config) for s in later.suggestions}
 
 
-@pytest.mark.parametrize("choice", ["mean", "improvement"])
+@pytest.mark.parametrize("choice", ["mean", "improvement", "residual", "corrected"])
 def test_each_observed_choice_answers_k_untried_configs(trained: ModelBundle, choice: str) -> None:
     settings = RecommenderSettings(observed_from=2, observed_choice=choice)
     recommender = trained.recommender(settings)
