@@ -63,6 +63,7 @@ from warmstart.service.server._edge import (
     parse_request,
 )
 from warmstart.service.server._errors import MAX_MESSAGE_CHARS, ResourceExhaustedError, status_for
+from warmstart.service.server._operations import Operations
 from warmstart.service.settings import UPLOAD_RATE_MB_ENV, ServerSettings, server_settings
 from warmstart.service.wire import convert as convert_module
 from warmstart.service.wire.api import TableFormat
@@ -198,13 +199,13 @@ def test_suggestions_from_observations_are_worked_out_on_the_thread_of_long_work
     """Observations (given or stored for a task id) make an answer 100 ms or more of work:
     never on the event loop, where a health Check would wait for it."""
     threads: list[threading.Thread] = []
-    original = servicer_module.Operations.suggest_many
+    original = Operations.suggest_many
 
     def spy(self: Any, requests: Any) -> Any:
         threads.append(threading.current_thread())
         return original(self, requests)
 
-    monkeypatch.setattr(servicer_module.Operations, "suggest_many", spy)
+    monkeypatch.setattr(Operations, "suggest_many", spy)
     first = stub.SuggestConfigs(suggest_request())
     given = suggest_request()
     given.observations.extend(
