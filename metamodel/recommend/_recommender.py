@@ -446,10 +446,10 @@ class Recommender:
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
             found.columns, masks, len(found),
         )  # fmt: skip
-        scores = np.array([o.score for o in query.observations], dtype=float)
         chosen = self._observed_picks(
-            worlds, task, seen, scores, (per_world, ranked, encoded), query.k, choice.allowed
-        )
+            worlds, task, seen, query.observations, (per_world, ranked, encoded), query.k,
+            choice.allowed,
+        )  # fmt: skip
         spread = np.sqrt(worlds.weights @ (per_world[:, chosen] - ranked[chosen]) ** 2)
         nearest = tuple(self.index.tasks_at(rows, distances))
         origins = found.origins
@@ -471,7 +471,7 @@ class Recommender:
         worlds: ObservedWorlds,
         task: np.ndarray,
         seen: EncodedConfigs,
-        scores: np.ndarray,
+        observations: Sequence[Observation],
         candidates: tuple[np.ndarray, np.ndarray, np.ndarray],
         k: int,
         allowed: np.ndarray | None,
@@ -482,7 +482,7 @@ class Recommender:
             worlds: The credible worlds.
             task: The request's task-side masks.
             seen: The observed configs, encoded.
-            scores: Their scores.
+            observations: The observations (their scores, in ``seen``'s order).
             candidates: The candidates' predictions in each world, their weighted mean
                 and their encodings.
             k: How many to pick.
@@ -497,6 +497,7 @@ class Recommender:
             _, prior_seen = prior.scores(self.compiled, self.table, task, seen.masks)
             n = len(prior.rows)
             prior_candidates = prior.weights @ per_world[:n]
+            scores = np.array([o.score for o in observations], dtype=float)
             return residual_picks(
                 prior_seen, scores, seen.encoded, prior_candidates, encoded, k, allowed,
                 self.settings.seed, self._widths, explore=choice == "residual",
@@ -563,9 +564,8 @@ class Recommender:
             seen, worlds = self._observed(self._validated(observations), observations, task)
             if worlds is not None:
                 per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
-                scores = np.array([o.score for o in observations], dtype=float)
                 found = (per_world, ranked, encoded)
-                return self._observed_picks(worlds, task, seen, scores, found, k, None)
+                return self._observed_picks(worlds, task, seen, observations, found, k, None)
         if observations:  # continue the zero-shot set: the observed configs are its members
             tried = {config_hash(o.config) for o in observations}
             extra = [dict(o.config) for o in observations]

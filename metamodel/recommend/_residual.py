@@ -92,7 +92,7 @@ def residual_picks(
         mu = base + mean
         std = np.maximum(std, 1e-9)
         z = (mu - best) / std
-        gain = std * (z * norm.cdf(z) + norm.pdf(z)) if explore else mu - mu.min()
+        gain = std * (z * norm.cdf(z) + norm.pdf(z)) if explore else mu
         # The better mean breaks ties (no improvement expected anywhere).
         gain = np.where(open_, gain + 1e-12 * mu, -np.inf)
         pick = int(np.argmax(gain))
