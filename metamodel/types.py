@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from warmstart.metamodel.errors import InvalidRequestError
 
@@ -65,6 +65,13 @@ class RecordSource(StrEnum):
 
 def _frozen_mapping(value: Mapping[str, object]) -> Mapping[str, object]:
     return MappingProxyType(dict(value))
+
+
+def _reduced(obj: Any) -> tuple[type, tuple[object, ...]]:
+    """Pickle a frozen dataclass by its constructor arguments: a read-only mapping view
+    cannot be pickled itself, so it travels as a dict and ``__post_init__`` freezes it."""
+    values = (getattr(obj, f.name) for f in fields(obj))
+    return type(obj), tuple(dict(v) if isinstance(v, MappingProxyType) else v for v in values)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,9 @@ class Task:
                     f"{'exactly 2' if lowest == 2 else 'at least 3'} classes, got {self.n_classes}"
                 )
         object.__setattr__(self, "stats", _frozen_mapping(self.stats))
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return _reduced(self)
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,9 @@ class EvaluationRecord:
         object.__setattr__(self, "config", _frozen_mapping(self.config))
         object.__setattr__(self, "metrics", _frozen_mapping(self.metrics))
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return _reduced(self)
+
     @property
     def key(self) -> tuple[str, str, str, int, float]:
         """The natural key a record is unique on."""
@@ -258,6 +271,9 @@ class ModelVersion:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", _frozen_mapping(self.metrics))
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return _reduced(self)
 
 
 class SuggestionOrigin(StrEnum):

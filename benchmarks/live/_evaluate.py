@@ -32,9 +32,11 @@ the worst.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,43 +346,68 @@ def evaluate_live(
     max_k = max(settings.ks)
     results: list[LiveTaskResult] = []
     set_rules: dict[int, str] = {}
-    for fold in range(settings.n_folds):
-        test_ids = [t for t in chosen if fold_of[t] == fold]
-        if not test_ids:
-            continue
-        train_ids = {t for t, f in fold_of.items() if f != fold}
-        say(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
-        train_records = [r for t in sorted(train_ids) for r in usable[t]]
-        bundle = split.train(train_records, feature_version, settings.train)
-        recommender = bundle.recommender()
-        set_rules[fold] = _set_rule_note(bundle.training, bundle.metrics)
-        matrix = score_matrix(train_records)
-        shared: dict[str, list[dict[str, ConfigValue]]] = {
-            "default": [learner.default_config()],
-            "single_best": [_single_best(matrix)],
-            "greedy_portfolio": [dict(matrix.configs[i]) for i in greedy_portfolio(matrix, max_k)],
-        }
-        for task_id in test_ids:
-            done = f"{len(results) + 1}/{len(chosen)}"
-            say(f"fold {fold + 1}/{settings.n_folds}: {names[task_id]} ({done})")
-            data = held_out_data(suite, in_suite[task_id], task_id, names[task_id], notes)
-            if data is None:
+    # Tasks are trained in worker processes (spawned: a forked child of a process whose
+    # OpenMP pool is running can hang); their suggestions are made here, fold by fold.
+    pool = (
+        ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn"))
+        if settings.workers > 1
+        else None
+    )
+    pending: list[tuple[str, Future[LiveTaskResult]]] = []
+    submitted = 0
+    try:
+        for fold in range(settings.n_folds):
+            test_ids = [t for t in chosen if fold_of[t] == fold]
+            if not test_ids:
                 continue
-            feats = features[task_id].as_dict()
-            # As a user would: the request states the rows the configs will be trained on.
-            advice = recommender.suggest(feats, max_k, train_rows=evaluated_rows(data, protocol))
-            suggested = [dict(s.config) for s in advice.suggestions]
-            if not suggested:
-                notes.append(f"{names[task_id]} skipped: the model suggested no config")
-                continue
-            configs: dict[str, list[dict[str, ConfigValue]]] = {
-                "warmstart": suggested,
-                **shared,
-                "nearest_neighbour": _neighbour_configs(recommender, feats, matrix, max_k),
+            train_ids = {t for t, f in fold_of.items() if f != fold}
+            say(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
+            train_records = [r for t in sorted(train_ids) for r in usable[t]]
+            bundle = split.train(train_records, feature_version, settings.train)
+            recommender = bundle.recommender()
+            set_rules[fold] = _set_rule_note(bundle.training, bundle.metrics)
+            matrix = score_matrix(train_records)
+            shared: dict[str, list[dict[str, ConfigValue]]] = {
+                "default": [learner.default_config()],
+                "single_best": [_single_best(matrix)],
+                "greedy_portfolio": [
+                    dict(matrix.configs[i]) for i in greedy_portfolio(matrix, max_k)
+                ],
             }
-            results.append(
-                _task_result(context, data, families[task_id], fold, configs, usable[task_id])
-            )
+            for task_id in test_ids:
+                submitted += 1
+                say(
+                    f"fold {fold + 1}/{settings.n_folds}: {names[task_id]} "
+                    f"({submitted}/{len(chosen)})"
+                )
+                data = held_out_data(suite, in_suite[task_id], task_id, names[task_id], notes)
+                if data is None:
+                    continue
+                feats = features[task_id].as_dict()
+                # As a user would: the request states the rows the configs will be trained on.
+                advice = recommender.suggest(
+                    feats, max_k, train_rows=evaluated_rows(data, protocol)
+                )
+                suggested = [dict(s.config) for s in advice.suggestions]
+                if not suggested:
+                    notes.append(f"{names[task_id]} skipped: the model suggested no config")
+                    continue
+                configs: dict[str, list[dict[str, ConfigValue]]] = {
+                    "warmstart": suggested,
+                    **shared,
+                    "nearest_neighbour": _neighbour_configs(recommender, feats, matrix, max_k),
+                }
+                job = (context, data, families[task_id], fold, configs, usable[task_id])
+                if pool is None:
+                    results.append(_task_result(*job))
+                else:
+                    pending.append((names[task_id], pool.submit(_task_result, *job)))
+        for name, future in pending:
+            results.append(future.result())
+            say(f"trained {name} ({len(results)}/{len(pending)})")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if not results:
         raise NotFoundError("no held-out task could be evaluated live: " + "; ".join(notes))
     return LiveEvaluation(

@@ -74,6 +74,7 @@ class LiveSettings:
             say); 0: no cap.
         cv_seed: Seed of the CV splits and of the models; ``None``: the records'.
         n_threads: Threads per model fit.
+        workers: Held-out tasks trained at once, each in its own process (1: in this one).
         flaml: Include the FLAML baselines, zero-shot and configs sampled from
             FLAML's space (LightGBM only).
         train: How each fold's bundle is trained.
@@ -87,6 +88,7 @@ class LiveSettings:
     row_cap: int | None = None
     cv_seed: int | None = None
     n_threads: int = 1
+    workers: int = 1
     flaml: bool = True
     train: TrainSettings = field(default_factory=TrainSettings)
 
@@ -108,6 +110,10 @@ class LiveSettings:
             raise InvalidRequestError(f"row_cap must be >= 0 (0: no cap), got {self.row_cap}")
         if self.n_threads < 1:
             raise InvalidRequestError(f"n_threads must be >= 1, got {self.n_threads}")
+        if self.workers < 1:
+            raise InvalidRequestError(
+                f"workers must be >= 1 (held-out tasks trained at once), got {self.workers}"
+            )
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,12 @@ def evaluate(
             "(live training of 50 trials per arm costs hours on large tasks)."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Live: held-out tasks trained at once, each in its own process (default 1)."
+        ),
+    ] = None,
     recommender_settings: Annotated[
         Path | None,
         typer.Option(
@@ -215,6 +221,7 @@ def evaluate(
             "--cv-folds": cv_folds,
             "--row-cap": row_cap,
             "--max-rows": max_rows,
+            "--workers": workers,
             "--recommender-settings": recommender_settings,
             "--no-flaml": None if flaml else True,
         }
@@ -258,6 +265,7 @@ def evaluate(
         live = LiveSettings(
             ks=live_ks(5 if k is None else k), n_folds=folds, seed=seed, max_tasks=tasks,
             cv_folds=cv_folds, row_cap=row_cap, flaml=flaml, train=train,
+            workers=1 if workers is None else workers,
         )  # fmt: skip
         live.check()
         with open_store(db, create=False) as store:

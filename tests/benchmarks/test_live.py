@@ -370,8 +370,30 @@ def test_report_has_tables_plots_and_json(result: LiveEvaluation, tmp_path: Path
     assert (tmp_path / "lightgbm_live.json").is_file()
 
 
+@pytest.mark.slow
+def test_tasks_trained_in_worker_processes_give_the_same_results(
+    result: LiveEvaluation, db: str, suite: Suite
+) -> None:
+    with RecordStore.open(db) as store:
+        lines: list[str] = []
+        parallel = evaluate_live(
+            store, suite, "lightgbm", FEATURE_VERSION, replace(SETTINGS, workers=2), lines.append
+        )
+    assert [t.task_id for t in parallel.tasks] == [t.task_id for t in result.tasks]
+    for ours, theirs in zip(parallel.tasks, result.tasks, strict=True):
+        assert ours.config_scores == theirs.config_scores
+        assert ours.regret == theirs.regret
+    assert sum(line.startswith("trained ") for line in lines) == len(result.tasks)
+
+
 def test_bad_settings_are_refused() -> None:
-    for bad in (LiveSettings(ks=(2,)), LiveSettings(n_folds=1), LiveSettings(max_tasks=0)):
+    bad_settings = (
+        LiveSettings(ks=(2,)),
+        LiveSettings(n_folds=1),
+        LiveSettings(max_tasks=0),
+        LiveSettings(workers=0),
+    )
+    for bad in bad_settings:
         with pytest.raises(InvalidRequestError):
             bad.check()
 
@@ -388,6 +410,8 @@ runner = CliRunner()
         (["--suite", "sklearn:iris", "--k", "2"], "--suite, --k apply to --mode live only"),
         (["--mode", "live", "--suite", "sklearn:iris", "--k", "0"], "k must be in [1, 100], got 0"),
         (["--mode", "live", "--suite", "sklearn:iris", "--tasks", "0"], "max_tasks must be >= 1"),
+        (["--workers", "2"], "--workers applies to --mode live only"),
+        (["--mode", "live", "--suite", "sklearn:iris", "--workers", "0"], "workers must be >= 1"),
     ],
 )
 def test_cli_refuses_bad_input_clearly(args: list[str], message: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 
 import pytest
 
@@ -65,6 +66,23 @@ def test_add_records_counts_only_new_ones(store: RecordStore) -> None:
     assert store.add_records(records) == 0
     assert store.add_records(records[:10] + records[:10]) == 0
     assert store.count_records() == 60
+
+
+def test_what_the_store_reads_back_pickles_and_stays_read_only(store: RecordStore) -> None:
+    # Evaluations hand tasks and records to worker processes by pickling them.
+    tasks, space = pmlb_tasks(2), small_space()
+    store.put_tasks(tasks)
+    store.put_space(space)
+    store.add_records(make_records(tasks, space, 3))
+    version = ModelVersion("lgbm-1", "lightgbm", "/models/1", "aa", metrics={"regret@1": 0.1})
+    for value in [*store.list_tasks(), *store.get_records(), version]:
+        copy = pickle.loads(pickle.dumps(value))
+        assert repr(copy) == repr(value)  # NaN metrics compare unequal to themselves
+        assert type(copy) is type(value)
+        for name in ("stats", "config", "metrics"):
+            if hasattr(copy, name):
+                with pytest.raises(TypeError):
+                    getattr(copy, name)["x"] = 1
 
 
 def test_duplicates_inside_one_batch_are_stored_once(store: RecordStore) -> None:
