@@ -6,8 +6,9 @@ held-out task is loaded from its suite and these are evaluated on it with the
 protocol of the stored records (same CV folds, row cap and seed, through the
 runner's own :func:`warmstart.benchmarks.runner.evaluate_config`):
 
-- ``warmstart``: the bundle's top-k suggestions (``Recommender.suggest``, told
-  the rows the configs are trained on);
+- ``warmstart``: the bundle's suggestions (``Recommender.suggest``, told the rows
+  the configs are trained on), asked once for each reported k: its best of k is
+  the best of its answer to k, as the set rule served at k chose it;
 - ``default``: the learner's library default;
 - ``single_best``: the config with the best mean normalised score over the
   training tasks (pool mode's rule);
@@ -198,6 +199,9 @@ def _task_result(
     # One pool of scores: the comparable stored records and everything measured live.
     pool = {f"stored:{h}": s for h, s in stored.items()}
     pool.update({f"live:{key}": o.score for key, o in outcomes.items()})
+    # warmstart's best of k is the best of its answer to a request for k (``_asked``).
+    asked = {k: orders.pop(_asked(k)) for k in context.ks if _asked(k) in orders}
+    asked[max(context.ks)] = orders["warmstart"]
     regret = {
         method: regret_curve(
             pool,
@@ -205,6 +209,9 @@ def _task_result(
             (1,) if method in SINGLE_CONFIG_METHODS else context.ks,
         )
         for method, keys in orders.items()
+    }
+    regret["warmstart"] = {
+        k: regret_curve(pool, [f"live:{key}" for key in asked[k]], (k,))[k] for k in context.ks
     }
     finite = [s for s in pool.values() if np.isfinite(s)]
     stored_finite = [s for s in stored.values() if np.isfinite(s)]
@@ -223,6 +230,7 @@ def _task_result(
     config_scores = {
         method: tuple(outcomes[key].score for key in keys) for method, keys in orders.items()
     }
+    top = outcomes[asked[1][0]].score if asked[1] else np.nan
     return LiveTaskResult(
         task_id=data.task.task_id,
         name=data.task.name,
@@ -230,7 +238,10 @@ def _task_result(
         fold=fold,
         task_type=data.task.task_type.value,
         rows_used=rows_used,
-        scores={m: scores[0] if scores else np.nan for m, scores in config_scores.items()},
+        scores={
+            m: top if m == "warmstart" else scores[0] if scores else np.nan
+            for m, scores in config_scores.items()
+        },
         warmstart_scores=config_scores["warmstart"],
         config_scores=config_scores,
         regret=regret,
@@ -243,6 +254,11 @@ def _task_result(
         errors=errors,
         seconds=time.perf_counter() - start,
     )
+
+
+def _asked(k: int) -> str:
+    """The key of warmstart's answer to a request for ``k`` configs among a task's methods."""
+    return f"warmstart:k={k}"
 
 
 def _set_rule_note(training: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
@@ -385,15 +401,24 @@ def evaluate_live(
                     continue
                 feats = features[task_id].as_dict()
                 # As a user would: the request states the rows the configs will be trained on.
-                advice = recommender.suggest(
-                    feats, max_k, train_rows=evaluated_rows(data, protocol)
-                )
-                suggested = [dict(s.config) for s in advice.suggestions]
+                # A request for k configs is answered by the set rule served at k: best of
+                # k is measured on the answer to k, not on the first k of a longer answer.
+                answers = {
+                    k: [
+                        dict(s.config)
+                        for s in recommender.suggest(
+                            feats, k, train_rows=evaluated_rows(data, protocol)
+                        ).suggestions
+                    ]
+                    for k in settings.ks
+                }
+                suggested = answers[max_k]
                 if not suggested:
                     notes.append(f"{names[task_id]} skipped: the model suggested no config")
                     continue
                 configs: dict[str, list[dict[str, ConfigValue]]] = {
                     "warmstart": suggested,
+                    **{_asked(k): answers[k] for k in settings.ks if k != max_k},
                     **shared,
                     "nearest_neighbour": _neighbour_configs(recommender, feats, matrix, max_k),
                 }

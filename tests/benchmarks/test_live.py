@@ -195,11 +195,11 @@ def titanic_suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
 def test_uncapped_runs_at_the_real_size_and_reports_its_bucket(
     db: str, titanic_suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[int | None] = []
+    asked: list[tuple[int, int | None]] = []
     suggest = Recommender.suggest
 
     def spy(self: Recommender, *args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs.get("train_rows"))
+        asked.append((args[1], kwargs.get("train_rows")))
         return suggest(self, *args, **kwargs)
 
     monkeypatch.setattr(Recommender, "suggest", spy)
@@ -225,8 +225,9 @@ def test_uncapped_runs_at_the_real_size_and_reports_its_bucket(
     assert small.rows_used == 300
     assert list(capped.by_bucket()) == ["<= 2k"]
     assert small.n_stored == 6
-    # warmstart is asked for the size its suggestions are trained on, as a user would ask.
-    assert asked == [2201, 300]
+    # warmstart is asked for the size its suggestions are trained on, as a user would ask,
+    # and once for each reported k.
+    assert asked == [(1, 2201), (2, 2201), (1, 300), (2, 300)]
     text = write_live_report(uncapped, tmp_path).read_text()
     assert "## By data size" in text
     assert "| 2k-20k | 1 | warmstart (ours) |" in text
