@@ -2,8 +2,9 @@
 
 A bundle is one gzip'd JSON file holding the surrogate's LightGBM models (as
 text), the task index, the portfolio and each training task's best configs,
-the feature names and version, the search space (JSON and hash), a summary and
-hash of the training data, evaluation metrics, library versions and the
+the feature names and version, the search space (JSON and hash), the training
+tasks' measured scores (for the local portfolio rules), a summary and hash of the
+training data, evaluation metrics, library versions and the
 creation time. Loading checks all of it and refuses a mismatch with a
 :class:`FailedPreconditionError` that says what differs.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
+from warmstart.metamodel.recommend._set_choice import LOCAL_RULES
 from warmstart.metamodel.spaces import load_configspace, parse_search_space
 from warmstart.metamodel.surrogate import SIZE_INPUT, Surrogate, size_source
 from warmstart.metamodel.types import ConfigValue, SearchSpace
@@ -59,6 +61,8 @@ class ModelBundle:
         metrics: Evaluation metrics (e.g. mean normalised regret at k).
         libraries: Library versions it was trained with.
         created_at: When it was trained (UTC).
+        task_scores: Each training task's measured, min-max normalised score per config
+            hash (the local portfolio rules read them; empty in older bundles).
     """
 
     version: str
@@ -72,6 +76,7 @@ class ModelBundle:
     metrics: dict[str, float] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=library_versions)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    task_scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -96,6 +101,7 @@ class ModelBundle:
             settings,
             set_rule=self.set_rules,
             task_sizes=self.training.get("task_log_train_rows"),
+            task_scores=self.task_scores,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +120,7 @@ class ModelBundle:
             "index": self.index.to_dict(),
             "portfolio": self.portfolio,
             "task_best": self.task_best,
+            "task_scores": _packed(self.task_scores),
             "training": self.training,
             "metrics": self.metrics,
             "libraries": self.libraries,
@@ -133,6 +140,48 @@ class ModelBundle:
         finally:
             tmp.unlink(missing_ok=True)
         return hashlib.sha256(data).hexdigest()
+
+
+def _packed(task_scores: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Task scores as one list of config hashes and a row of scores per task (None: not
+    measured), rounded to 4 decimals: a tenth of the size of a mapping per task."""
+    hashes = sorted({h for scores in task_scores.values() for h in scores})
+    rows = {
+        task_id: [None if scores.get(h) is None else round(float(scores[h]), 4) for h in hashes]
+        for task_id, scores in sorted(task_scores.items())
+    }
+    return {"configs": hashes, "tasks": rows}
+
+
+def _unpacked(data: Any) -> dict[str, dict[str, float]]:
+    """:func:`_packed`'s inverse, checked.
+
+    Raises:
+        ValueError: Not the packed layout, a row of another length, or a score outside [0, 1].
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("configs"), list):
+        raise ValueError("task_scores must hold a list of configs and a row per task")
+    hashes, rows = data["configs"], data.get("tasks")
+    if not isinstance(rows, Mapping):
+        raise ValueError("task_scores must hold a row per task")
+    out: dict[str, dict[str, float]] = {}
+    for task_id, row in rows.items():
+        if not isinstance(row, list) or len(row) != len(hashes):
+            raise ValueError(f"task_scores of task {str(task_id)[:40]!r} do not match its configs")
+        scores = {}
+        for digest, value in zip(hashes, row, strict=True):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValueError(
+                    f"task_scores of task {str(task_id)[:40]!r}: {str(value)[:20]!r} is not a "
+                    "normalised score in [0, 1]"
+                )
+            scores[str(digest)] = float(value)
+        out[str(task_id)] = scores
+    return out
 
 
 def _set_rules(training: Mapping[str, Any]) -> dict[int, str]:
@@ -222,9 +271,15 @@ def load_bundle(
             f"and space give {n_inputs}"
         )
     try:
-        _set_rules(data["training"])
+        rules = _set_rules(data["training"])
+        task_scores = _unpacked(data.get("task_scores"))
     except ValueError as exc:
         raise FailedPreconditionError(f"{path}: {exc}; retrain it or upgrade warmstart") from None
+    local = sorted(set(rules.values()) & set(LOCAL_RULES))
+    if local and not task_scores:
+        raise FailedPreconditionError(
+            f"{path} serves {', '.join(local)} but holds no measured task scores; retrain it"
+        )
     installed = library_versions()
     for library in _MAJOR_MUST_MATCH:
         trained = str(data["libraries"].get(library, "?")).split(".")[0]
@@ -247,4 +302,5 @@ def load_bundle(
         metrics=data["metrics"],
         libraries=data["libraries"],
         created_at=datetime.fromisoformat(data["created_at"]),
+        task_scores=task_scores,
     )

@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from warmstart.metamodel.bundle._bundle import ModelBundle
 from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
-from warmstart.metamodel.portfolio import greedy_portfolio, score_matrix
+from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from warmstart.metamodel.recommend import TaskIndex
 from warmstart.metamodel.spaces import load_configspace
 from warmstart.metamodel.store import RecordFilter, RecordStore
@@ -98,6 +100,7 @@ def train_from_records(
         index=index,
         portfolio=portfolio,
         task_best=task_best,
+        task_scores=_task_scores(matrix),
         training={
             "records": len(table.y),
             "tasks": table.n_tasks,
@@ -114,6 +117,18 @@ def train_from_records(
         metrics={} if validation is None else validation.metrics(),
         created_at=created,
     )
+
+
+def _task_scores(matrix: ScoreMatrix) -> dict[str, dict[str, float]]:
+    """Each task's measured scores by config hash, as the local portfolio rules read them."""
+    return {
+        task_id: {
+            digest: float(value)
+            for digest, value in zip(matrix.config_hashes, row.tolist(), strict=True)
+            if np.isfinite(value)
+        }
+        for task_id, row in zip(matrix.task_ids, matrix.scores, strict=True)
+    }
 
 
 @dataclass(frozen=True)

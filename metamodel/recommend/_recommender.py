@@ -56,6 +56,7 @@ from warmstart.metamodel.recommend._request import (
 )
 from warmstart.metamodel.recommend._residual import residual_picks
 from warmstart.metamodel.recommend._set_choice import (
+    LOCAL_RULES,
     NEAREST_RULES,
     PORTFOLIO_RULES,
     ScoredCandidates,
@@ -118,6 +119,7 @@ class Recommender:
         settings: RecommenderSettings | None = None,
         set_rule: str | Mapping[int, str] = "expected_best",
         task_sizes: Mapping[str, float] | None = None,
+        task_scores: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.space = space
         self.encoder = ConfigEncoder(space)
@@ -148,6 +150,9 @@ class Recommender:
         self._nearest_rows = (
             settings.world_neighbours if set(rules.values()) & set(NEAREST_RULES) else 0
         )
+        # The local portfolio rules choose among the best configs of their neighbours.
+        if set(rules.values()) & set(LOCAL_RULES):
+            self._nearest_rows = max(self._nearest_rows, settings.local_neighbours)
         self.set_rule = set_rule
         expected = n_index + int(sized) + len(self.encoder.names)
         if len(surrogate.feature_names) != expected:
@@ -165,6 +170,8 @@ class Recommender:
         self.table = WorldTable(
             self.encoder, self.compiled, index, groups, self._task_inputs(training, known)
         )
+        if task_scores:
+            self.table.measure(task_scores)
         self.set_choice: SetChoice = rules_by_k(rules, self.table, settings)
 
     def _task_inputs(
@@ -299,9 +306,11 @@ class Recommender:
             for q in queries
         ]
         tasks = self.compiled.tasks(self._task_inputs(metas, sizes))
-        rows, distances, out = self.index.nearest_many(
-            metas, max(settings.n_neighbours, settings.world_neighbours)
+        wide, distances, out = self.index.nearest_many(
+            metas,
+            max(settings.n_neighbours, settings.world_neighbours, self._near_count()),
         )
+        rows = wide[:, : max(settings.n_neighbours, settings.world_neighbours)]
         answers: list[Recommendation | WarmstartError | None] = [None] * len(queries)
         candidates: list[Candidates] = []
         live: list[int] = []
@@ -311,7 +320,7 @@ class Recommender:
                     gather_candidates(
                         self.table,
                         settings,
-                        rows[i],
+                        wide[i],
                         bool(out[i]),
                         query.exclude,
                         screen=query.train_rows is None,
@@ -344,6 +353,7 @@ class Recommender:
                     found.columns,
                     mask,
                     len(found),
+                    wide[i],
                 )
             except WarmstartError as exc:
                 answers[i] = exc
@@ -556,7 +566,10 @@ class Recommender:
         if not pool:
             return []
         meta = self.index.vector(features)
-        rows, _, _ = self.index.nearest(meta, self.settings.world_neighbours)
+        wide, _, _ = self.index.nearest(
+            meta, max(self.settings.world_neighbours, self._near_count())
+        )
+        rows = wide[: self.settings.world_neighbours]
         encoded = self.encoder.encode(pool)
         masks = self.compiled.configs(encoded)
         task = self.compiled.task(self.task_input(features, train_rows))
@@ -578,8 +591,13 @@ class Recommender:
         unknown = np.full(len(pool), np.nan)  # fit times play no part in the choice
         known = self.table.column
         columns = np.array([known.get(config_hash(c), -1) for c in pool], dtype=int)
-        choice = ScoredCandidates(rows, predictions, mean, unknown, None, k, columns, masks)
+        choice = ScoredCandidates(rows, predictions, mean, unknown, None, k, columns, masks, wide)
         return self.set_choice([choice])[0]
+
+    def _near_count(self) -> int:
+        """How many nearest training tasks a request looks up for the local portfolio rules
+        (0 where the model holds no measured scores: no such rule can be served)."""
+        return 0 if self.table.measured is None else self.settings.local_neighbours
 
 
 def _suggestions(

@@ -17,6 +17,11 @@ and returns, for each, the chosen candidate indices (:class:`SetChoice`). The ru
 - ``nearest_best`` (:class:`NearestOrder`): the nearest-neighbour warm start, the
   best config of the nearest training task, then of the next nearest, ...; the
   model's best fill what the neighbours cannot.
+- ``local_portfolio`` and ``top_then_local`` (:class:`LocalPortfolio`): a greedy
+  portfolio of the *measured* scores of the task's nearest training tasks, built
+  for the request, after the model's best for the second: between the global
+  portfolio, which covers every kind of task alike, and the nearest neighbour's
+  best, which bets on one.
 
 Which rule a bundle serves is chosen when it is trained, on inner splits of its
 training tasks (see :mod:`warmstart.metamodel.bundle`): in some spaces the model ranks
@@ -38,10 +43,12 @@ from warmstart.metamodel.recommend._settings import RecommenderSettings
 from warmstart.metamodel.recommend._worlds import WorldTable
 
 __all__ = [
+    "LOCAL_RULES",
     "NEAREST_RULES",
     "PORTFOLIO_RULES",
     "SET_RULES",
     "ExpectedBestSets",
+    "LocalPortfolio",
     "NearestOrder",
     "PortfolioOrder",
     "ScoredCandidates",
@@ -51,12 +58,22 @@ __all__ = [
     "rules_by_k",
 ]
 
-SET_RULES = ("expected_best", "top_predicted", "portfolio", "top_then_portfolio", "nearest_best")
+SET_RULES = (
+    "expected_best",
+    "top_predicted",
+    "portfolio",
+    "top_then_portfolio",
+    "nearest_best",
+    "local_portfolio",
+    "top_then_local",
+)
 """The set rules a recommender can serve."""
 PORTFOLIO_RULES = ("portfolio", "top_then_portfolio")
 """The rules that follow the portfolio's order."""
 NEAREST_RULES = ("nearest_best",)
 """The rules that follow the nearest training tasks' best configs."""
+LOCAL_RULES = ("local_portfolio", "top_then_local")
+"""The rules that need the training tasks' measured scores (:attr:`WorldTable.measured`)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class ScoredCandidates:
     k: int
     columns: np.ndarray  # each candidate's world-table column (-1: outside it)
     masks: np.ndarray  # each candidate's config-side tree masks
+    near: np.ndarray | None = None  # the local rules' nearest index rows (None: ``rows``)
 
     @classmethod
     def of(
@@ -83,6 +101,7 @@ class ScoredCandidates:
         columns: np.ndarray,
         masks: np.ndarray,
         n_candidates: int,
+        near: np.ndarray | None = None,
     ) -> ScoredCandidates:
         """A request's candidates, once its fit-time limit is applied.
 
@@ -102,7 +121,7 @@ class ScoredCandidates:
                     f"no candidate is predicted to fit within {limit:g} s; the "
                     f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
                 )
-        return cls(rows, predictions, mean, fit_seconds, allowed, k, columns, masks)
+        return cls(rows, predictions, mean, fit_seconds, allowed, k, columns, masks, near)
 
 
 class SetChoice(Protocol):
@@ -349,6 +368,69 @@ class PortfolioOrder:
         return [_in_order(choice, self.lead, self.portfolio) for choice in requests]
 
 
+class LocalPortfolio:
+    """A greedy portfolio of the nearest training tasks' measured scores, per request.
+
+    Configs are chosen one at a time to maximise the sum over the task's
+    ``local_neighbours`` nearest training tasks of the best measured (min-max
+    normalised) score within the set, as the greedy portfolio does over all training
+    tasks; a score not measured counts as 0, as there. Only candidates in the world
+    table have measured scores; ties (no gain on any neighbour) go to the model's
+    best, which also fill what the neighbours' scores cannot.
+
+    Args:
+        table: The world table, with :attr:`WorldTable.measured`.
+        settings: ``local_neighbours`` is used.
+        lead: How many of the model's best come first (their scores count as chosen).
+
+    Raises:
+        FailedPreconditionError: The table holds no measured scores.
+    """
+
+    def __init__(self, table: WorldTable, settings: RecommenderSettings, lead: int) -> None:
+        if table.measured is None:
+            raise FailedPreconditionError(
+                "the local_portfolio rules need the training tasks' measured scores, which "
+                "this model does not hold; retrain it with this warmstart"
+            )
+        self.values = np.nan_to_num(table.measured, nan=0.0)
+        self.n_near = settings.local_neighbours
+        self.lead = lead
+
+    def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
+        """For each request, the chosen candidate indices, in the order they would be tried."""
+        return [self._one(choice) for choice in requests]
+
+    def _one(self, choice: ScoredCandidates) -> list[int]:
+        ranked = _ranked(choice)
+        order = ranked[: self.lead]
+        near = (choice.rows if choice.near is None else choice.near)[: self.n_near]
+        usable = choice.columns >= 0
+        if choice.allowed is not None:
+            usable &= choice.allowed
+        usable[order] = False
+        if len(near) and usable.any():
+            picks = np.flatnonzero(usable)
+            values = self.values[near[:, None], choice.columns[picks]]  # near x picks
+            best = np.zeros(len(near))
+            for i in order:
+                if choice.columns[i] >= 0:
+                    best = np.maximum(best, self.values[near, choice.columns[i]])
+            mean = choice.mean[picks]
+            free = np.ones(len(picks), dtype=bool)
+            while len(order) < choice.k and free.any():
+                gain = np.add.reduce(np.maximum(values - best[:, None], 0.0), axis=0)
+                gain[~free] = -np.inf
+                top = gain == gain.max()
+                j = int(np.flatnonzero(top)[np.argmax(mean[top])])  # ties: the model's best
+                order.append(int(picks[j]))
+                free[j] = False
+                best = np.maximum(best, values[:, j])
+        taken = set(order)
+        order += [i for i in ranked if i not in taken]
+        return order[: choice.k]
+
+
 def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings) -> SetChoice:
     """The set choice of a rule named in :data:`SET_RULES`.
 
@@ -365,6 +447,10 @@ def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings)
         return PortfolioOrder(table, lead=1)
     if rule == "nearest_best":
         return NearestOrder(table)
+    if rule == "local_portfolio":
+        return LocalPortfolio(table, settings, lead=0)
+    if rule == "top_then_local":
+        return LocalPortfolio(table, settings, lead=1)
     raise InvalidRequestError(
         f"unknown set rule {_shown(rule)}; the rules are {', '.join(SET_RULES)}"
     )

@@ -18,6 +18,7 @@ _AT_LEAST = {
     "n_neighbours": 0,
     "best_per_neighbour": 0,
     "world_neighbours": 0,
+    "local_neighbours": 1,
     "shortlist": 1,
     "seed": 0,
     "observed_worlds": 1,
@@ -53,6 +54,10 @@ class RecommenderSettings:
         world_neighbours: Nearest training tasks whose meta-features serve as
             extra "worlds" when screening and choosing the set (>= 0; 0: only the
             ensemble members, and no screening).
+        local_neighbours: The ``local_portfolio`` rules' greedy portfolio is built over
+            the measured scores of this many nearest training tasks (>= 1; 32 by
+            default, about a fifth of the suite's training tasks per fold; set a
+            priori, not tuned).
         self_weight: Weight of the task's own worlds, in [0, 1]; the neighbours share
             the rest (1: the task's own alone).
         shortlist: Only this many of the best-predicted candidates (at least 4k)
@@ -109,6 +114,7 @@ class RecommenderSettings:
     n_neighbours: int = 5
     best_per_neighbour: int = 3
     world_neighbours: int = 10
+    local_neighbours: int = 32
     self_weight: float = 0.75
     shortlist: int = 64
     seed: int = 0

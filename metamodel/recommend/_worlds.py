@@ -111,6 +111,24 @@ class WorldTable:
             for screened, pool in ((True, np.concatenate([portfolio, samples])), (False, samples))
         }
         self.pool_means = {screened: self.means[:, pool] for screened, pool in self.pools.items()}
+        self.measured: np.ndarray | None = None
+        """Tasks x columns: each training task's measured, min-max normalised score of
+        the column's config (NaN: not measured); None where the model holds none."""
+
+    def measure(self, task_scores: Mapping[str, Mapping[str, float]]) -> None:
+        """Set :attr:`measured` from ``{task id: {config hash: normalised score}}``
+        (tasks outside the index and configs outside the table are left out)."""
+        measured = np.full(self.means.shape, np.nan)
+        rows = {t: i for i, t in enumerate(self.index.task_ids)}
+        for task_id, scores in task_scores.items():
+            row = rows.get(task_id)
+            if row is None:
+                continue
+            for digest, value in scores.items():
+                column = self.column.get(digest)
+                if column is not None:
+                    measured[row, column] = value
+        self.measured = measured
 
     def world(self, task_id: str) -> np.ndarray:
         """Members x columns: the ensemble's predictions as if the task were ``task_id``."""

@@ -243,3 +243,76 @@ def test_nearest_best_is_the_nearest_neighbour_warm_start(tmp_path: Path) -> Non
     served.save(tmp_path / "nearest.wsb")
     answer = load_bundle(tmp_path / "nearest.wsb").recommender().suggest(query, k=5)
     assert [config_hash(s.config) for s in answer.suggestions] == expected
+
+
+def _coverage(values: np.ndarray, picks: list[int]) -> float:
+    """Sum over the rows of the best of ``picks``' columns (0 with none)."""
+    return float(values[:, picks].max(axis=1).sum()) if picks else 0.0
+
+
+def test_local_portfolio_is_the_greedy_portfolio_of_the_nearest_tasks(tmp_path: Path) -> None:
+    from warmstart.metamodel.portfolio import score_matrix
+    from warmstart.metamodel.recommend import RecommenderSettings
+
+    tasks, records = world(30, seed=5)
+    bundle = _train(tasks, records, None, folds=0)
+    settings = RecommenderSettings(local_neighbours=6)
+    recommender = bundle.recommender(settings)
+    matrix = score_matrix(records)
+    pool_hashes = sorted({r.config_hash for r in records})
+    configs = {r.config_hash: dict(r.config) for r in records}
+    query = {name: 0.3 + 0.1 * i for i, name in enumerate(NAMES)}
+    rows, _, _ = recommender.index.nearest(recommender.index.vector(query), 6)
+    near = [matrix.task_ids.index(recommender.index.task_ids[r]) for r in rows.tolist()]
+    # Only configs in the world table carry measured scores; the others count 0 here.
+    in_table = [h in recommender.table.column for h in pool_hashes]
+    columns = [matrix.config_hashes.index(h) for h in pool_hashes]
+    values = np.nan_to_num(matrix.scores[np.ix_(near, columns)], nan=0.0) * np.array(in_table)
+    for lead, rule in ((0, "local_portfolio"), (1, "top_then_local")):
+        recommender.set_choice = make_set_choice(rule, recommender.table, settings)
+        chosen = recommender.choose(query, [configs[h] for h in pool_hashes], 5)
+        assert len(set(chosen)) == 5
+        # Each pick adds as much coverage of the nearest tasks as the best pick could.
+        for j in range(lead, 5):
+            best_gain = max(_coverage(values, [*chosen[:j], c]) for c in range(len(pool_hashes)))
+            assert _coverage(values, chosen[: j + 1]) == pytest.approx(best_gain)
+    recommender.set_choice = make_set_choice("top_predicted", recommender.table, settings)
+    top = recommender.choose(query, [configs[h] for h in pool_hashes], 1)
+    assert chosen[0] == top[0]
+    # The nearest tasks' scores decide: far tasks' scores do not enter the choice.
+    recommender.set_choice = make_set_choice("local_portfolio", recommender.table, settings)
+    before = recommender.choose(query, [configs[h] for h in pool_hashes], 5)
+    measured = recommender.table.measured
+    assert measured is not None
+    far = np.setdiff1d(np.arange(len(measured)), rows)
+    measured[far] = np.nan_to_num(measured[far], nan=0.0)[:, ::-1]
+    assert recommender.choose(query, [configs[h] for h in pool_hashes], 5) == before
+
+
+def test_bundles_keep_measured_scores_and_serve_the_local_rules(tmp_path: Path) -> None:
+    tasks, records = world(30, seed=5)
+    bundle = _train(tasks, records, None, folds=0)
+    assert set(bundle.task_scores) == set(tasks)
+    served = ModelBundle(
+        **{**bundle.__dict__, "training": dict(bundle.training, set_rules={1: "local_portfolio"})}
+    )
+    served.save(tmp_path / "local.wsb")
+    loaded = load_bundle(tmp_path / "local.wsb")
+    for task_id, scores in bundle.task_scores.items():
+        assert loaded.task_scores[task_id] == pytest.approx(scores, abs=5e-5)
+    query = {name: 0.3 + 0.1 * i for i, name in enumerate(NAMES)}
+    answer = loaded.recommender().suggest(query, k=5)
+    assert len({config_hash(s.config) for s in answer.suggestions}) == 5
+    # Without the scores the rule cannot be served; bad scores are refused by name.
+    for task_scores, message in (
+        ({}, "serves local_portfolio but holds no measured task scores"),
+        ({"t": {"h": 1.5}}, "is not a normalised score in"),
+    ):
+        odd = ModelBundle(**{**served.__dict__, "task_scores": task_scores})
+        odd.save(tmp_path / "odd.wsb")
+        with pytest.raises(FailedPreconditionError, match=message):
+            load_bundle(tmp_path / "odd.wsb")
+    # Older bundles, without measured scores, load and serve the other rules.
+    older = ModelBundle(**{**bundle.__dict__, "task_scores": {}})
+    older.save(tmp_path / "older.wsb")
+    assert load_bundle(tmp_path / "older.wsb").recommender().suggest(query, k=3).suggestions
