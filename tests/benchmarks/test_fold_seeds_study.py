@@ -1,0 +1,58 @@
+"""The fold-seeds study: warmstart against the best free baseline of each seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from warmstart.benchmarks.studies.fold_seeds import main, read_cells
+
+METHODS = ("warmstart", "default", "single_best", "greedy_portfolio", "nearest_neighbour")
+
+
+def _write(folder: Path, space: str, means: dict[str, dict[int, float]]) -> None:
+    """Two tasks per seed whose mean regret per method and k is ``means``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for shift in (-0.001, 0.001):
+        row: dict[str, object] = {"task_id": f"t{shift}"}
+        for method in METHODS:
+            for k, value in means[method].items():
+                row[f"{method}@{k}"] = value + shift
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(folder / f"{space}_pool_tasks.csv", index=False)
+
+
+def test_cells_compare_with_the_best_baseline_of_each_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = [tmp_path / f"s{seed}" for seed in range(3)]
+    for seed, folder in enumerate(folders):
+        noise = 0.001 * seed
+        base = {m: {1: 0.10, 3: 0.05} for m in METHODS}
+        # k = 1: warmstart ahead of every baseline; k = 3: the portfolio wins every seed.
+        base["warmstart"] = {1: 0.05 + noise, 3: 0.06 + noise}
+        base["greedy_portfolio"] = {1: 0.10, 3: 0.03 + noise}
+        base["nearest_neighbour"] = {1: 0.08 - noise, 3: 0.05}
+        _write(folder, "svm", base)
+    _write(tmp_path / "s0", "knn", {m: {1: 0.1} for m in METHODS})  # not in every folder
+    cells = read_cells(folders)
+    assert [(c.space, c.k) for c in cells] == [("svm", 1), ("svm", 3)]
+    first, third = cells
+    assert first.best_of == ("nearest_neighbour",) * 3
+    assert first.verdict == "ahead"
+    assert third.best_of == ("greedy_portfolio",) * 3
+    assert third.difference[0] == pytest.approx(0.03)
+    assert third.verdict == "behind"
+    main([str(f) for f in folders])
+    out = capsys.readouterr().out
+    assert "| svm | 3 | 0.0600 / 0.0610 / 0.0620 |" in out
+    assert "2 cells: 1 behind beyond noise, 1 ahead, 0 within noise." in out
+
+
+def test_folders_without_a_common_space_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "a")])
