@@ -113,6 +113,7 @@ def train_from_records(
             "set_rules": {"1": DEFAULT_RULE}
             if validation is None
             else {str(k): rule for k, rule in validation.rules.items()},
+            **({} if validation is None else {"set_rule_procedure": validation.procedure}),
         },
         metrics={} if validation is None else validation.metrics(),
         created_at=created,

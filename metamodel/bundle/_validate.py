@@ -11,7 +11,12 @@ rule with the lowest mean normalised regret is served for requests of that k
 and up to the next, but only where it beats the default rule,
 ``expected_best``, by more than the standard error of their paired per-task
 difference: the folds are small, and a rule chosen on noise would serve worse
-than the default. The figures of every rule go into the bundle's
+than the default. Choosing a rule for each k makes four choices on the same
+few tasks, each open to noise; choosing one rule for every k (on the regret
+averaged over the ks) makes one. Which of the two procedures serves is itself
+decided on the inner folds: each procedure chooses without one inner fold and
+is scored on it, and the one with the lower held-out regret chooses the rules
+on all the inner folds. The figures of every rule go into the bundle's
 metrics, so ``model info`` and GetModelInfo show why. An evaluation that trains
 a bundle per outer fold thus chooses each fold's rules on that fold's training
 tasks alone, never on the tasks it reports.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,16 +56,23 @@ class RuleValidation:
         regret: Mean normalised regret of each rule at each k over the held-out tasks.
         n_tasks: Held-out tasks measured (each once).
         n_folds: Inner folds.
+        procedure: How ``rules`` were chosen (a key of :data:`PROCEDURES`).
+        procedure_regret: Each procedure's regret on the inner folds it did not choose on.
     """
 
     rules: Mapping[int, str]
     regret: Mapping[str, Mapping[int, float]]
     n_tasks: int
     n_folds: int
+    procedure: str = "rule_per_k"
+    procedure_regret: Mapping[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
-        """Flat figures for a bundle's metrics (``validation.<rule>.regret@<k>``)."""
+        """Flat figures for a bundle's metrics (``validation.<rule>.regret@<k>``, and
+        ``validation.procedure.<name>``: each procedure's held-out regret)."""
         out = {"validation.tasks": float(self.n_tasks), "validation.folds": float(self.n_folds)}
+        for name, value in self.procedure_regret.items():
+            out[f"validation.procedure.{name}"] = float(value)
         for k, rule in self.rules.items():
             out[f"validation.served.regret@{k}"] = float(self.regret[rule][k])
         for rule, by_k in self.regret.items():
@@ -105,6 +117,7 @@ def choose_set_rule(
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
     found: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in rules}
+    task_folds: list[int] = []  # each measured task's inner fold, in the order of ``found``
     measured = 0
     for fold in range(n_folds):
         held_out = [t for t in usable if fold_of_family[families[t]] == fold]
@@ -124,9 +137,58 @@ def choose_set_rule(
                 for k, value in _regret(pool, [hashes[i] for i in chosen]).items():
                     found[rule][k].append(value)
         measured += len(held_out)
+        task_folds += [fold] * len(held_out)
     regret = {r: {k: float(np.mean(v)) for k, v in by_k.items()} for r, by_k in found.items()}
-    served = {k: _chosen(found, k, rules) for k in VALIDATION_KS}
-    return RuleValidation(served, regret, measured, n_folds)
+    table = {r: np.array([found[r][k] for k in VALIDATION_KS]).T for r in rules}  # tasks x ks
+    folds_of = np.array(task_folds)
+    held_out_regret = {
+        name: _cross_validated(procedure, table, folds_of, rules)
+        for name, procedure in PROCEDURES.items()
+    }
+    # The procedure whose choices, made without a fold, served that fold best; ties go to
+    # the first (one rule for every k: fewer choices made on the same tasks).
+    procedure = min(PROCEDURES, key=lambda n: (held_out_regret[n], list(PROCEDURES).index(n)))
+    served = PROCEDURES[procedure](table, rules)
+    return RuleValidation(served, regret, measured, n_folds, procedure, held_out_regret)
+
+
+def _one_rule(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:
+    """One rule for every k: the lowest regret averaged over the ks, where it beats the
+    default beyond noise (on the per-task averages)."""
+    averaged = {r: {0: list(table[r].mean(axis=1))} for r in rules}
+    rule = _chosen(averaged, 0, rules)
+    return dict.fromkeys(VALIDATION_KS, rule)
+
+
+def _rule_per_k(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:
+    """A rule for each k, each chosen at its k alone (beyond noise against the default)."""
+    found = {r: {k: list(table[r][:, i]) for i, k in enumerate(VALIDATION_KS)} for r in rules}
+    return {k: _chosen(found, k, rules) for k in VALIDATION_KS}
+
+
+PROCEDURES: dict[str, Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[int, str]]] = {
+    "one_rule": _one_rule,
+    "rule_per_k": _rule_per_k,
+}
+"""How the served rules are chosen from the rules' inner regrets (tasks x ks per rule)."""
+
+
+def _cross_validated(
+    procedure: Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[int, str]],
+    table: Mapping[str, np.ndarray],
+    folds_of: np.ndarray,
+    rules: Sequence[str],
+) -> float:
+    """Mean regret over tasks and ks of the rules ``procedure`` chooses without each inner
+    fold, on that fold's tasks: how well the procedure's choices carry to other tasks."""
+    total, count = 0.0, 0
+    for fold in np.unique(folds_of).tolist():
+        inside = folds_of == fold
+        chosen = procedure({r: t[~inside] for r, t in table.items()}, rules)
+        for i, k in enumerate(VALIDATION_KS):
+            total += float(table[chosen[k]][inside, i].sum())
+        count += int(inside.sum()) * len(VALIDATION_KS)
+    return total / max(count, 1)
 
 
 def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Sequence[str]) -> str:

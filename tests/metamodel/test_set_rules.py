@@ -17,7 +17,12 @@ from scipy.stats import spearmanr
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
-from warmstart.metamodel.bundle._validate import VALIDATION_KS, choose_set_rule
+from warmstart.metamodel.bundle._validate import (
+    PROCEDURES,
+    VALIDATION_KS,
+    _cross_validated,
+    choose_set_rule,
+)
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.recommend import SET_RULES, SuggestQuery
@@ -164,11 +169,41 @@ def test_validation_chooses_a_rule_and_records_its_figures() -> None:
         assert rule in SET_RULES
         served = metrics[f"validation.served.regret@{k}"]
         assert served == metrics[f"validation.{rule}.regret@{k}"]
-        assert served <= metrics[f"validation.expected_best.regret@{k}"]
+    # Served only where it beats the default: at its k, or over every k for one rule.
+    assert sum(metrics[f"validation.served.regret@{k}"] for k in VALIDATION_KS) <= sum(
+        metrics[f"validation.expected_best.regret@{k}"] for k in VALIDATION_KS
+    )
+    # The procedure that chose them is the one whose choices carried best to held-out folds.
+    procedure = bundle.training["set_rule_procedure"]
+    held_out = {name: metrics[f"validation.procedure.{name}"] for name in PROCEDURES}
+    assert held_out[procedure] == min(held_out.values())
+    if procedure == "one_rule":
+        assert len(set(bundle.set_rules.values())) == 1
     for rule in SET_RULES:
         assert all(0.0 <= metrics[f"validation.{rule}.regret@{k}"] <= 1.0 for k in VALIDATION_KS)
     # Where the best config follows the task, the fixed list is not served.
     assert "portfolio" not in bundle.set_rules.values()
+
+
+def test_procedures_are_scored_on_the_folds_they_did_not_choose_on() -> None:
+    # Three inner folds of two tasks. Rule "b" wins k = 1 on folds 0 and 1 only by chance
+    # (it loses badly on fold 2); "a" is steady.
+    folds = np.array([0, 0, 1, 1, 2, 2])
+    a = np.full((6, 4), 0.10)
+    b = np.full((6, 4), 0.20)
+    b[:4, 0] = 0.0
+    b[4:, 0] = 0.9
+    rules = ("a", "b")
+    table = {"a": a, "b": b}
+    per_k = PROCEDURES["rule_per_k"](table, rules)
+    one = PROCEDURES["one_rule"](table, rules)
+    assert one == dict.fromkeys(VALIDATION_KS, "a")
+    assert per_k[3] == "a"
+    # Without fold 2, rule_per_k serves "b" at k = 1 and pays 0.9 on fold 2's tasks.
+    assert _cross_validated(PROCEDURES["rule_per_k"], table, folds, rules) > _cross_validated(
+        PROCEDURES["one_rule"], table, folds, rules
+    )
+    assert _cross_validated(PROCEDURES["one_rule"], table, folds, rules) == pytest.approx(0.10)
 
 
 def _same_everywhere(n_tasks: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
