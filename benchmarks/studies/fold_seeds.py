@@ -106,12 +106,16 @@ def markdown(cells: Sequence[Cell]) -> str:
             f"| {c.space} | {c.k} | {' / '.join(f'{v:.4f}' for v in c.warmstart)} | {best} | "
             f"{mean:+.4f} ± {error:.4f} | {verdict} |"
         )
-    counts = {v: sum(c.verdict == v for c in cells) for v in ("behind", "ahead", "within noise")}
+    verdicts = ("behind", "ahead", "within noise", "one seed")
+    counts = {v: sum(c.verdict == v for c in cells) for v in verdicts}
     lines.append("")
-    lines.append(
-        f"{len(cells)} cells: {counts['behind']} behind beyond noise, {counts['ahead']} ahead, "
-        f"{counts['within noise']} within noise."
-    )
+    if counts["one seed"]:
+        lines.append(f"{len(cells)} cells from one seed: no noise to compare with.")
+    else:
+        lines.append(
+            f"{len(cells)} cells: {counts['behind']} behind beyond noise, "
+            f"{counts['ahead']} ahead, {counts['within noise']} within noise."
+        )
     return "\n".join(lines)
 
 

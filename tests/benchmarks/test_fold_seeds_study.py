@@ -56,3 +56,11 @@ def test_folders_without_a_common_space_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     with pytest.raises(SystemExit):
         main([str(tmp_path / "a")])
+
+
+def test_one_seed_gives_no_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path / "s0", "svm", {m: {1: 0.1} for m in METHODS})
+    (cell,) = read_cells([tmp_path / "s0"])
+    assert cell.verdict == "one seed"
+    main([str(tmp_path / "s0")])
+    assert "1 cells from one seed: no noise to compare with." in capsys.readouterr().out
