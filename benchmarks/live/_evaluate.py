@@ -403,12 +403,11 @@ def evaluate_live(
                 # As a user would: the request states the rows the configs will be trained on.
                 # A request for k configs is answered by the set rule served at k: best of
                 # k is measured on the answer to k, not on the first k of a longer answer.
+                rows = evaluated_rows(data, protocol)
                 answers = {
                     k: [
                         dict(s.config)
-                        for s in recommender.suggest(
-                            feats, k, train_rows=evaluated_rows(data, protocol)
-                        ).suggestions
+                        for s in recommender.suggest(feats, k, train_rows=rows).suggestions
                     ]
                     for k in settings.ks
                 }

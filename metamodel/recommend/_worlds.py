@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from warmstart.metamodel.encoding import ConfigEncoder
+from warmstart.metamodel.errors import NotFoundError
 from warmstart.metamodel.recommend._index import TaskIndex
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.surrogate import CompiledSurrogate
@@ -119,10 +120,10 @@ class WorldTable:
         """Set :attr:`measured` from ``{task id: {config hash: normalised score}}``
         (tasks outside the index and configs outside the table are left out)."""
         measured = np.full(self.means.shape, np.nan)
-        rows = {t: i for i, t in enumerate(self.index.task_ids)}
         for task_id, scores in task_scores.items():
-            row = rows.get(task_id)
-            if row is None:
+            try:
+                row = self.index.row(task_id)
+            except NotFoundError:
                 continue
             for digest, value in scores.items():
                 column = self.column.get(digest)
