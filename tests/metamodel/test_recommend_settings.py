@@ -26,6 +26,7 @@ from warmstart.metamodel.recommend import RecommenderSettings
         ("n_neighbours", True, "`n_neighbours` must be an integer >= 0, but got n_neighbours=True"),
         ("best_per_neighbour", -2, "`best_per_neighbour` must be an integer >= 0"),
         ("world_neighbours", -1, "`world_neighbours` must be an integer >= 0"),
+        ("local_neighbours", 0, "`local_neighbours` must be an integer >= 1, but got"),
         ("shortlist", 0, "`shortlist` must be an integer >= 1, but got shortlist=0"),
         ("seed", -1, "`seed` must be an integer >= 0, but got seed=-1"),
         ("seed", "7", "`seed` must be an integer >= 0, but got seed='7'"),
