@@ -121,7 +121,13 @@ def run_live(
     """
     settings.check()
     result = evaluate_live(
-        store, load_suite(suite), space, feature_version, settings, progress=progress
+        store,
+        load_suite(suite),
+        space,
+        feature_version,
+        settings,
+        progress=progress,
+        suite_spec=suite,  # a time limit's worker processes load the tasks from it
     )
     return EvaluationRun(result, write_live_report(result, out, command=command))
 

@@ -29,6 +29,13 @@ train one config. Normalised regret follows HPO-B:
 config trained live on the task (all methods) and the task's stored records
 measured on the same rows, CV folds and seed; a failed evaluation counts as
 the worst.
+
+With a time limit (``LiveSettings.time_limit``) each config is evaluated in
+the runner's worker process (:class:`warmstart.benchmarks.runner.WorkerProcess`,
+one per held-out task), which loads the task from the suite's spec string and
+is killed when a config's CV evaluation runs past the limit: that config
+counts as failed. The job is the one :func:`evaluate_config` runs, so a config
+within the limit scores exactly as it does in process.
 """
 
 from __future__ import annotations
@@ -67,9 +74,16 @@ from warmstart.benchmarks.live._types import (
     LiveSettings,
     LiveTaskResult,
 )
-from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
+from warmstart.benchmarks.runner import (
+    JobResult,
+    Protocol,
+    WorkerProcess,
+    cap_rows,
+    config_job,
+    evaluate_config,
+)
 from warmstart.benchmarks.tasks import Suite, TaskData
-from warmstart.metamodel.errors import FailedPreconditionError, NotFoundError
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
 from warmstart.metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
 from warmstart.metamodel.recommend import Recommender
@@ -86,38 +100,101 @@ def _single_best(matrix: ScoreMatrix) -> dict[str, ConfigValue]:
     return dict(matrix.configs[int(np.argmax(means))])
 
 
+# The FLAML learners are not registered: a worker process imports them by path.
+_FLAML_ZEROSHOT_SPEC = "warmstart.benchmarks.live._flaml:FLAML_LIGHTGBM"
+_FLAML_SPACE_SPEC = "warmstart.benchmarks.live._flaml_space:FLAML_SPACE_LIGHTGBM"
+
+
 @dataclass(frozen=True)
 class _Outcome:
     score: float
     error: str | None
+    timed_out: bool = False
 
 
-def _run(
-    data: TaskData,
-    learner: Learner,
-    config: Mapping[str, ConfigValue],
-    protocol: Protocol,
-    seed: int,
-    space_id: str,
-) -> _Outcome:
-    """One live evaluation through the runner's protocol; an exception is a failure."""
-    result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="live")
-    if result.status is not RecordStatus.OK or result.score is None:
-        return _Outcome(float("nan"), result.error or result.status.value)
-    return _Outcome(float(result.score), None)
+@dataclass(frozen=True)
+class _Limit:
+    """A wall-time limit on each config's evaluation, and where its worker loads tasks from.
+
+    Attributes:
+        seconds: Wall seconds one config's whole CV evaluation may take.
+        suite_spec: The suite's spec string (as ``load_suite`` takes it).
+    """
+
+    seconds: float
+    suite_spec: str
 
 
 @dataclass(frozen=True)
 class _Context:
-    """What every held-out task's evaluation shares."""
+    """What every held-out task's evaluation shares.
+
+    Attributes:
+        learner_spec: The learner as a worker process resolves it (its
+            registered name, or ``"module:attribute"``).
+        limit: The time limit (None: none, configs are evaluated in this process).
+    """
 
     learner: Learner
+    learner_spec: str
     space_id: str
     protocol: Protocol
     seed: int
     ks: tuple[int, ...]
     with_flaml: bool
     fold_seed: int
+    limit: _Limit | None = None
+
+
+@dataclass(frozen=True)
+class _Worker:
+    """A held-out task's worker process and what its jobs need to load the task.
+
+    Attributes:
+        process: The worker process (one config at a time, killed past the limit).
+        limit: The time limit and the suite's spec string.
+        task_name: The task's name in the suite.
+    """
+
+    process: WorkerProcess
+    limit: _Limit
+    task_name: str
+
+
+def _run(
+    context: _Context,
+    data: TaskData,
+    worker: _Worker | None,
+    learner: Learner,
+    learner_spec: str,
+    config: Mapping[str, ConfigValue],
+    space_id: str,
+) -> _Outcome:
+    """One live evaluation through the runner's protocol; an exception is a failure.
+
+    In this process (no worker), or in the task's worker process under the
+    time limit; the job (seed, protocol, config hash) is the same either way.
+    """
+    protocol, seed = context.protocol, context.seed
+    result: JobResult
+    if worker is None:
+        result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="live")
+    else:
+        job = config_job(
+            data,
+            learner_spec,
+            space_id,
+            config,
+            protocol,
+            seed,
+            suite=worker.limit.suite_spec,
+            task_name=worker.task_name,
+        )
+        result = worker.process.run(job, worker.limit.seconds)
+    if result.status is not RecordStatus.OK or result.score is None:
+        timed_out = result.status is RecordStatus.TIMEOUT
+        return _Outcome(float("nan"), result.error or result.status.value, timed_out)
+    return _Outcome(float(result.score), None)
 
 
 @dataclass(frozen=True)
@@ -131,14 +208,19 @@ class _Trained:
 def _evaluate_task(
     context: _Context,
     data: TaskData,
+    suite_name: str,
     configs: Mapping[str, Sequence[Mapping[str, ConfigValue]]],
     flaml_space: Sequence[Mapping[str, ConfigValue]],
 ) -> _Trained:
     """Evaluate every distinct config once (one that several methods chose is shared).
 
+    With a time limit the configs run one after another in a worker process of
+    the task's own, closed when the task is done.
+
     Args:
         context: The shared settings.
         data: The held-out task.
+        suite_name: The task's name in the suite.
         configs: Each method's configs in the learner's space, in order.
         flaml_space: Configs sampled from FLAML's space (trained with its learner).
 
@@ -152,31 +234,48 @@ def _evaluate_task(
         orders[method] = [config_hash(c) for c in listed]
         for digest, config in zip(orders[method], listed, strict=True):
             distinct.setdefault(digest, config)
-    outcomes = {
-        digest: _run(
-            data, context.learner, config, context.protocol, context.seed, context.space_id
-        )
-        for digest, config in distinct.items()
-    }
-    if context.with_flaml:
-        orders["flaml_zeroshot"] = ["flaml_zeroshot"]
-        outcomes["flaml_zeroshot"] = _run(
-            data, FLAML_LIGHTGBM, {}, context.protocol, context.seed, ""
-        )
-        orders["flaml_space"] = []
-        for config in flaml_space:
-            key = f"flaml_space:{config_hash(config)}"
-            orders["flaml_space"].append(key)
-            if key not in outcomes:
-                outcomes[key] = _run(
-                    data, FLAML_SPACE_LIGHTGBM, config, context.protocol, context.seed, ""
-                )
+    worker = None
+    if context.limit is not None:
+        # No memory limit, as in process: only the time limit was asked for.
+        worker = _Worker(WorkerProcess(memory_limit_mb=0), context.limit, suite_name)
+    try:
+        outcomes = {
+            digest: _run(
+                context,
+                data,
+                worker,
+                context.learner,
+                context.learner_spec,
+                config,
+                context.space_id,
+            )
+            for digest, config in distinct.items()
+        }
+        if context.with_flaml:
+            orders["flaml_zeroshot"] = ["flaml_zeroshot"]
+            outcomes["flaml_zeroshot"] = _run(
+                context, data, worker, FLAML_LIGHTGBM, _FLAML_ZEROSHOT_SPEC, {}, ""
+            )
+            orders["flaml_space"] = []
+            for config in flaml_space:
+                key = f"flaml_space:{config_hash(config)}"
+                orders["flaml_space"].append(key)
+                if key not in outcomes:
+                    outcomes[key] = _run(
+                        context, data, worker, FLAML_SPACE_LIGHTGBM, _FLAML_SPACE_SPEC, config, ""
+                    )
+    finally:
+        if worker is not None:
+            if worker.process.job is not None:
+                worker.process.kill()  # interrupted mid-config: stop it at once
+            worker.process.close()  # an idle child exits when its job pipe closes
     return _Trained(outcomes, orders)
 
 
 def _task_result(
     context: _Context,
     data: TaskData,
+    suite_name: str,
     family: str,
     fold: int,
     configs: Mapping[str, Sequence[Mapping[str, ConfigValue]]],
@@ -193,7 +292,7 @@ def _task_result(
             max(context.ks),
             [context.fold_seed, zlib.crc32(data.task.task_id.encode())],
         )
-    trained = _evaluate_task(context, data, configs, flaml_space)
+    trained = _evaluate_task(context, data, suite_name, configs, flaml_space)
     outcomes, orders = trained.outcomes, trained.orders
     stored = comparable_scores(records, rows_used, context.protocol, context.seed)
     # One pool of scores: the comparable stored records and everything measured live.
@@ -253,6 +352,7 @@ def _task_result(
         flaml_params=_flaml_params(data, context) if context.with_flaml else None,
         errors=errors,
         seconds=time.perf_counter() - start,
+        timeouts=sum(o.timed_out for o in outcomes.values()),
     )
 
 
@@ -298,6 +398,8 @@ def evaluate_live(
     feature_version: str,
     settings: LiveSettings | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    suite_spec: str | None = None,
 ) -> LiveEvaluation:
     """Run the leave-family-out live evaluation of one space on tasks of ``suite``.
 
@@ -308,18 +410,30 @@ def evaluate_live(
         feature_version: The meta-feature version the bundles use.
         settings: How to run (default :class:`LiveSettings`).
         progress: Called with a line of text as the evaluation advances.
+        suite_spec: The spec string ``suite`` was loaded from (as
+            :func:`~warmstart.benchmarks.tasks.load_suite` takes it); needed with
+            a time limit, since the worker processes load the tasks themselves.
 
     Returns:
         Per-task scores and regrets, with the protocol used.
 
     Raises:
-        InvalidRequestError: Bad settings.
+        InvalidRequestError: Bad settings, or a time limit without ``suite_spec``.
         NotFoundError: No space or learner of that name.
         FailedPreconditionError: Too few families, a stored space that differs
             from the learner's, or no held-out task in the suite.
     """
     settings = settings or LiveSettings()
     settings.check()
+    limit = None
+    if settings.time_limit is not None:
+        if suite_spec is None:
+            raise InvalidRequestError(
+                f"a time limit ({settings.time_limit:g} s) needs the suite's spec string "
+                "(suite_spec, e.g. 'pmlb:PATH'): configs under a limit are trained in worker "
+                "processes that load the tasks from it"
+            )
+        limit = _Limit(settings.time_limit, suite_spec)
     say = progress or (lambda _: None)
     learner, space = learner_of_stored_space(store, space_name, "suggestions")
     split = load_evaluation_data(
@@ -356,9 +470,18 @@ def evaluate_live(
             say(missing)
     methods = tuple(m for m in LIVE_METHODS if with_flaml or m not in FLAML_METHODS)
     context = _Context(
-        learner, space.space_id, protocol, cv_seed, settings.ks, with_flaml, settings.seed
+        learner=learner,
+        learner_spec=learner.name,
+        space_id=space.space_id,
+        protocol=protocol,
+        seed=cv_seed,
+        ks=settings.ks,
+        with_flaml=with_flaml,
+        fold_seed=settings.seed,
+        limit=limit,
     )
-    say(f"live protocol: {protocol_note}; {len(chosen)} held-out tasks")
+    per_config = "" if limit is None else f"; at most {limit.seconds:g} s per config"
+    say(f"live protocol: {protocol_note}; {len(chosen)} held-out tasks{per_config}")
     max_k = max(settings.ks)
     results: list[LiveTaskResult] = []
     set_rules: dict[int, str] = {}
@@ -421,7 +544,15 @@ def evaluate_live(
                     **shared,
                     "nearest_neighbour": _neighbour_configs(recommender, feats, matrix, max_k),
                 }
-                job = (context, data, families[task_id], fold, configs, usable[task_id])
+                job = (
+                    context,
+                    data,
+                    in_suite[task_id],
+                    families[task_id],
+                    fold,
+                    configs,
+                    usable[task_id],
+                )
                 if pool is None:
                     results.append(_task_result(*job))
                 else:

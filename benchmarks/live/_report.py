@@ -248,6 +248,17 @@ def _plots(result: LiveEvaluation, folder: Path) -> tuple[Path, Path]:
     return by_k, scatter
 
 
+def _time_limit_sentence(result: LiveEvaluation) -> str:
+    """The time limit of each config's evaluation, when one was set ("" otherwise)."""
+    limit = result.settings.time_limit
+    if limit is None:
+        return ""
+    return (
+        f"Each config's whole CV evaluation was limited to {limit:g} s of wall time "
+        "(in a worker process, killed past it): a config past the limit counts as failed. "
+    )
+
+
 def _nan_to_none(values: tuple[float, ...]) -> list[float | None]:
     return [None if math.isnan(v) else v for v in values]
 
@@ -283,7 +294,8 @@ def write_live_report(result: LiveEvaluation, folder: Path, *, command: str = ""
         f"Leave-family-out over {settings.n_folds} folds (pool mode's folds): "
         f"{len(result.tasks)} held-out tasks in {len({t.family for t in result.tasks})} "
         f"families, each trained for real with {result.protocol_note}. "
-        f"Each fold's model is trained on the other folds' records ({result.n_records:,} "
+        + _time_limit_sentence(result)
+        + f"Each fold's model is trained on the other folds' records ({result.n_records:,} "
         "records in all). " + _SELECTION_NOTE + " Normalised regret: "
         "`(best_t - score) / (best_t - worst_t)`, with best and worst over every config "
         "trained live on the task (all methods) and the task's stored records measured on the "
@@ -303,6 +315,12 @@ def write_live_report(result: LiveEvaluation, folder: Path, *, command: str = ""
     new_best = sum(t.new_best for t in result.tasks)
     gaps = [t.stored_gap for t in result.tasks if t.stored_gap is not None]
     lines += ["", f"A live score beat every stored score on {new_best} tasks."]
+    timeouts = [t.timeouts for t in result.tasks if t.timeouts]
+    if timeouts:
+        lines.append(
+            "Configs that ran past the time limit, counted as failed (the worst): "
+            f"{sum(timeouts)} on {len(timeouts)} tasks."
+        )
     if gaps:
         within = "exactly" if max(gaps) == 0 else f"within {max(gaps):.2g} of"
         lines.append(

@@ -73,8 +73,11 @@ class LiveSettings:
         row_cap: Row cap; ``None``: as the stored records (2000 when they do not
             say); 0: no cap.
         cv_seed: Seed of the CV splits and of the models; ``None``: the records'.
-        n_threads: Threads per model fit.
         workers: Held-out tasks trained at once, each in its own process (1: in this one).
+        time_limit: Wall seconds one config's whole CV evaluation may take; each
+            config then runs in a worker process that is killed past it, and
+            counts as failed (the worst). ``None``: no limit, configs are
+            trained in the process of their task.
         flaml: Include the FLAML baselines, zero-shot and configs sampled from
             FLAML's space (LightGBM only).
         train: How each fold's bundle is trained.
@@ -87,8 +90,8 @@ class LiveSettings:
     cv_folds: int | None = None
     row_cap: int | None = None
     cv_seed: int | None = None
-    n_threads: int = 1
     workers: int = 1
+    time_limit: float | None = None
     flaml: bool = True
     train: TrainSettings = field(default_factory=TrainSettings)
 
@@ -108,11 +111,16 @@ class LiveSettings:
             raise InvalidRequestError(f"cv_folds must be >= 2, got {self.cv_folds}")
         if self.row_cap is not None and self.row_cap < 0:
             raise InvalidRequestError(f"row_cap must be >= 0 (0: no cap), got {self.row_cap}")
-        if self.n_threads < 1:
-            raise InvalidRequestError(f"n_threads must be >= 1, got {self.n_threads}")
         if self.workers < 1:
             raise InvalidRequestError(
                 f"workers must be >= 1 (held-out tasks trained at once), got {self.workers}"
+            )
+        limit = self.time_limit
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
+        ):
+            raise InvalidRequestError(
+                f"time_limit must be a number of seconds > 0 (None: no limit), got {limit!r}"
             )
 
 
@@ -137,6 +145,7 @@ class LiveTaskResult:
             the report; each CV fold asked FLAML again with its own rows).
         errors: Error text of each method whose evaluation failed.
         seconds: Wall time of the task's live evaluations.
+        timeouts: Distinct configs whose evaluation ran past the time limit.
     """
 
     task_id: str
@@ -157,6 +166,7 @@ class LiveTaskResult:
     flaml_params: dict[str, Any] | None
     errors: dict[str, str]
     seconds: float
+    timeouts: int = 0
 
 
 @dataclass(frozen=True)

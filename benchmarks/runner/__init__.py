@@ -14,7 +14,7 @@ from warmstart.benchmarks.runner._dask import DaskExecutor
 from warmstart.benchmarks.runner._jobs import Job, JobResult, Protocol
 from warmstart.benchmarks.runner._learners import resolve_learner
 from warmstart.benchmarks.runner._plan import Plan, PlanSpec, build_plan, parse_shard, shard_bounds
-from warmstart.benchmarks.runner._protocol import cap_rows, evaluate, evaluate_config
+from warmstart.benchmarks.runner._protocol import cap_rows, config_job, evaluate, evaluate_config
 from warmstart.benchmarks.runner._run import Executor, RunSummary, run_plan, to_record
 from warmstart.benchmarks.runner._session import (
     ProgressLog,
@@ -47,6 +47,7 @@ __all__ = [
     "WorkerProcess",
     "build_plan",
     "cap_rows",
+    "config_job",
     "describe_plan",
     "describe_summary",
     "evaluate",

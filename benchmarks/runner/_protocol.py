@@ -24,7 +24,7 @@ from warmstart.metamodel.metrics import primary_metric
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.types import ConfigValue, RecordStatus, TaskType
 
-__all__ = ["cap_rows", "evaluate", "splits"]
+__all__ = ["cap_rows", "config_job", "evaluate", "evaluate_config", "splits"]
 
 _EPS = float(np.finfo(float).eps)  # as scikit-learn clips in log_loss
 
@@ -172,6 +172,47 @@ def evaluate(job: Job, data: TaskData, learner: Learner) -> JobResult:
     return JobResult(job, RecordStatus.OK, score=float(score), **common)  # type: ignore[arg-type]
 
 
+def config_job(
+    data: TaskData,
+    learner: str,
+    space_id: str,
+    config: Mapping[str, ConfigValue],
+    protocol: Protocol,
+    seed: int,
+    *,
+    suite: str = "adhoc",
+    task_name: str | None = None,
+) -> Job:
+    """The job that evaluates one config on ``data`` outside a plan.
+
+    :func:`evaluate_config` evaluates it in this process; a worker process
+    (:class:`~warmstart.benchmarks.runner.WorkerProcess`) can run the same job,
+    with the same seed, protocol and config hash, so both give the same score.
+
+    Args:
+        data: The task's data.
+        learner: The learner's registered name or ``"module:attribute"`` (what
+            a worker process resolves with :func:`resolve_learner`).
+        space_id: The search space's id.
+        config: The config.
+        protocol: How it is evaluated.
+        seed: Seed of the splits and the model.
+        suite: The suite's spec string (a worker process loads the task from it).
+        task_name: The task's name in that suite (default: ``data.task.name``).
+    """
+    return Job(
+        suite=suite,
+        task_name=data.task.name if task_name is None else task_name,
+        task_id=data.task.task_id,
+        learner=learner,
+        space_id=space_id,
+        config=dict(config),
+        config_hash=config_hash(config),
+        seed=seed,
+        protocol=protocol,
+    )
+
+
 def evaluate_config(
     data: TaskData,
     learner: Learner,
@@ -187,17 +228,7 @@ def evaluate_config(
     Unlike :func:`evaluate`, an exception is a ``failed`` result carrying the
     error, as the runner's workers would store it.
     """
-    job = Job(
-        suite=suite,
-        task_name=data.task.name,
-        task_id=data.task.task_id,
-        learner=learner.name,
-        space_id=space_id,
-        config=dict(config),
-        config_hash=config_hash(config),
-        seed=seed,
-        protocol=protocol,
-    )
+    job = config_job(data, learner.name, space_id, config, protocol, seed, suite=suite)
     try:
         return evaluate(job, data, learner)
     except Exception as exc:

@@ -176,6 +176,15 @@ def evaluate(
             help="Live: held-out tasks trained at once, each in its own process (default 1)."
         ),
     ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Live: wall seconds one config's whole CV evaluation may take; each config "
+            "then runs in a worker process that is killed past it, and counts as failed "
+            "(the worst). Default: no limit.",
+        ),
+    ] = None,
     recommender_settings: Annotated[
         Path | None,
         typer.Option(
@@ -222,6 +231,7 @@ def evaluate(
             "--row-cap": row_cap,
             "--max-rows": max_rows,
             "--workers": workers,
+            "--time-limit": time_limit,
             "--recommender-settings": recommender_settings,
             "--no-flaml": None if flaml else True,
         }
@@ -265,7 +275,7 @@ def evaluate(
         live = LiveSettings(
             ks=live_ks(5 if k is None else k), n_folds=folds, seed=seed, max_tasks=tasks,
             cv_folds=cv_folds, row_cap=row_cap, flaml=flaml, train=train,
-            workers=1 if workers is None else workers,
+            workers=1 if workers is None else workers, time_limit=time_limit,
         )  # fmt: skip
         live.check()
         with open_store(db, create=False) as store:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.benchmarks.faulty_learner import faulty
 from tests.factories import require_pmlb
 from warmstart.benchmarks.learners import get_learner
 from warmstart.benchmarks.live import (
@@ -33,6 +34,7 @@ from warmstart.benchmarks.live import (
     spread_over_families,
     write_live_report,
 )
+from warmstart.benchmarks.live._evaluate import _Context, _evaluate_task, _Limit
 from warmstart.benchmarks.runner import Job, Protocol, evaluate, to_record
 from warmstart.benchmarks.tasks import Suite, load_suite
 from warmstart.metamodel.bundle import TrainSettings
@@ -399,6 +401,96 @@ def test_bad_settings_are_refused() -> None:
             bad.check()
 
 
+@pytest.mark.parametrize("limit", [0, 0.0, -1.0, float("nan")])
+def test_a_time_limit_must_be_positive_seconds(limit: float) -> None:
+    with pytest.raises(InvalidRequestError, match=r"time_limit must be a number of seconds > 0"):
+        LiveSettings(time_limit=limit).check()
+    LiveSettings(time_limit=0.5).check()
+
+
+def test_a_time_limit_needs_the_suites_spec() -> None:
+    store: Any = object()  # refused before the store is read
+    suite = load_suite("sklearn:iris")
+    settings = LiveSettings(time_limit=60)
+    with pytest.raises(InvalidRequestError, match="needs the suite's spec string"):
+        evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings)
+
+
+@pytest.mark.slow
+def test_configs_under_a_generous_time_limit_score_as_in_process(
+    result: LiveEvaluation, db: str, suite: Suite
+) -> None:
+    lines: list[str] = []
+    limited = replace(SETTINGS, time_limit=600)
+    with RecordStore.open(db) as store:
+        in_workers = evaluate_live(
+            store, suite, "lightgbm", FEATURE_VERSION, limited, lines.append,
+            suite_spec=f"pmlb:{require_pmlb()}",
+        )  # fmt: skip
+    assert [t.task_id for t in in_workers.tasks] == [t.task_id for t in result.tasks]
+    for ours, theirs in zip(in_workers.tasks, result.tasks, strict=True):
+        assert ours.config_scores == theirs.config_scores
+        assert ours.regret == theirs.regret
+        assert ours.errors == theirs.errors
+        assert ours.timeouts == 0
+    assert any(line.endswith("at most 600 s per config") for line in lines)
+
+
+@pytest.mark.slow
+def test_configs_past_a_tiny_time_limit_fail_and_the_run_completes(
+    db: str, suite: Suite, tmp_path: Path
+) -> None:
+    settings = LiveSettings(ks=(1,), n_folds=3, max_tasks=1, train=TINY, time_limit=0.001)
+    with RecordStore.open(db) as store:
+        limited = evaluate_live(
+            store, suite, "lightgbm", FEATURE_VERSION, settings,
+            suite_spec=f"pmlb:{require_pmlb()}",
+        )  # fmt: skip
+    (task,) = limited.tasks
+    trained = {s for scores in task.config_scores.values() for s in scores}
+    assert all(np.isnan(s) for s in trained)
+    # Every method's configs failed (labels are "method" or "method#i").
+    assert {label.split("#")[0] for label in task.errors} == set(limited.methods)
+    for error in task.errors.values():
+        assert "evaluation exceeded the time limit of 0.001 s" in error
+    assert task.timeouts >= 1
+    # A failed evaluation counts as the worst of the stored scores.
+    assert task.n_stored > 0
+    assert all(task.regret[m][1] == 1.0 for m in limited.methods)
+    text = write_live_report(limited, tmp_path).read_text()
+    assert "limited to 0.001 s of wall time" in text
+    assert f"counted as failed (the worst): {task.timeouts} on 1 tasks." in text
+
+
+@pytest.mark.slow
+def test_a_config_past_the_limit_fails_and_the_next_runs_in_a_fresh_worker() -> None:
+    iris = load_suite("sklearn:iris").load("iris")
+    context = _Context(
+        learner=faulty,
+        learner_spec="tests.benchmarks.faulty_learner:faulty",  # the worker imports it
+        space_id="faulty-space",
+        protocol=Protocol(folds=2, row_cap=None),
+        seed=0,
+        ks=(1,),
+        with_flaml=False,
+        fold_seed=0,
+        limit=_Limit(3.0, "sklearn:iris"),
+    )
+    configs = {"method": [{"mode": "sleep"}, {"mode": "ok"}, {"mode": "raise"}]}
+    trained = _evaluate_task(context, iris, "iris", configs, [])
+    sleep, ok, raised = (trained.outcomes[key] for key in trained.orders["method"])
+    assert np.isnan(sleep.score)
+    assert sleep.timed_out
+    assert sleep.error is not None
+    assert "exceeded the time limit of 3 s" in sleep.error
+    assert np.isfinite(ok.score)
+    assert ok.error is None
+    assert np.isnan(raised.score)
+    assert not raised.timed_out
+    assert raised.error is not None
+    assert "deliberate failure for the test" in raised.error
+
+
 runner = CliRunner()
 
 
@@ -413,6 +505,12 @@ runner = CliRunner()
         (["--mode", "live", "--suite", "sklearn:iris", "--tasks", "0"], "max_tasks must be >= 1"),
         (["--workers", "2"], "--workers applies to --mode live only"),
         (["--mode", "live", "--suite", "sklearn:iris", "--workers", "0"], "workers must be >= 1"),
+        (["--time-limit", "60"], "--time-limit applies to --mode live only"),
+        (["--mode", "seeding", "--time-limit", "60"], "--time-limit applies to --mode live only"),
+        (
+            ["--mode", "live", "--suite", "sklearn:iris", "--time-limit", "0"],
+            "time_limit must be a number of seconds > 0",
+        ),
     ],
 )
 def test_cli_refuses_bad_input_clearly(args: list[str], message: str, tmp_path: Path) -> None:
