@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         read_records_columns,
         records_counts,
     )
-    from warmstart.benchmarks.kb._plan import KbPlan, KbStep, load_kb_plan
+    from warmstart.benchmarks.kb._plan import KbPlan, KbStep, load_kb_plan, split_suite_options
     from warmstart.benchmarks.kb._write import SpaceBuilt, SpaceCounts
 
 _LAZY = {
@@ -68,7 +68,10 @@ _LAZY = {
         ("FileCheck", "KbInfo", "kb_info", "read_records_columns", "records_counts"),
         "warmstart.benchmarks.kb._info",
     ),
-    **dict.fromkeys(("KbPlan", "KbStep", "load_kb_plan"), "warmstart.benchmarks.kb._plan"),
+    **dict.fromkeys(
+        ("KbPlan", "KbStep", "load_kb_plan", "split_suite_options"),
+        "warmstart.benchmarks.kb._plan",
+    ),
     **dict.fromkeys(("SpaceBuilt", "SpaceCounts"), "warmstart.benchmarks.kb._write"),
 }
 
@@ -103,6 +106,7 @@ __all__ = [
     "records_counts",
     "resolve_out_dir",
     "source_root",
+    "split_suite_options",
 ]
 
 

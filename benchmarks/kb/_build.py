@@ -64,6 +64,9 @@ class KbBuildRequest:
     Attributes:
         plan: The plan (:func:`load_kb_plan`).
         suite: The plan's suite with its path, e.g. ``pmlb:../shared/datasets/pmlb``.
+        suites: The plan's further suites (its ``[suites]`` table) with their paths,
+            by name, e.g. ``{"pmlb-large": "pmlb:../shared/datasets/pmlb-large"}``;
+            needed for the steps that run on them, unless ``bench`` is False.
         out: The folder to write (:func:`resolve_out_dir`).
         command: The command line recorded in provenance.
         learners: Evaluate only these of the plan's learners (None: all); the
@@ -86,6 +89,7 @@ class KbBuildRequest:
     seed: int = 0
     workers: int = 1
     dask: str | None = None
+    suites: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ class KbBuild:
         """Check the request and load its suite; nothing is opened or written.
 
         Raises:
-            InvalidRequestError: The suite is not of the plan's kind or cannot be
+            InvalidRequestError: A suite is not of the plan's kind for it, is not
+                in the plan, is missing for a step to evaluate or cannot be
                 loaded, ``learners`` names a learner the plan lacks or none, a
                 shard is asked without evaluating, or the seed is out of range.
         """
@@ -164,6 +169,21 @@ class KbBuild:
                 f"for {plan.suite!r}: give --suite {plan.suite}:..."
             )
         self.suite: Suite = load_suite(request.suite)
+        self.suites: dict[str, Suite] = {}
+        for name, spec in request.suites.items():
+            if name not in plan.suites:
+                named = ", ".join(plan.suites) or "none"
+                raise InvalidRequestError(
+                    f"--suite {name}=...: the plan {plan.path} has no suite {name!r} "
+                    f"(its [suites]: {named})"
+                )
+            kind, _ = parse_suite_spec(spec)
+            if kind != plan.suites[name]:
+                raise InvalidRequestError(
+                    f"--suite {name}={spec}: a {kind!r} suite, but the plan's suite {name!r} "
+                    f"is {plan.suites[name]!r}: give --suite {name}={plan.suites[name]}:..."
+                )
+            self.suites[name] = load_suite(spec)
         if request.learners is not None:
             if not request.learners:
                 raise InvalidRequestError("--learners names no learner")
@@ -177,6 +197,15 @@ class KbBuild:
             raise InvalidRequestError(
                 "--shard chooses tasks to evaluate; --no-bench evaluates none"
             )
+        if request.bench:
+            for index, step in enumerate(plan.steps):
+                runs = request.learners is None or set(step.learners) & set(request.learners)
+                if runs and step.suite is not None and step.suite not in request.suites:
+                    kind = plan.suites[step.suite]
+                    raise InvalidRequestError(
+                        f"steps[{index}] of the plan {plan.path} runs on suite {step.suite!r}: "
+                        f"give its path too, --suite {step.suite}={kind}:PATH"
+                    )
         self.params = SurrogateParams(seed=request.seed)
         self.params.check()
 
@@ -238,6 +267,7 @@ class KbBuild:
             "libraries": libraries(),
             "machine": machine(),
             "suite": request.suite,
+            "suites": dict(request.suites),
             "plan": {"file": shown, "sha256": file_sha256(plan.path), **plan.to_dict()},
             "learners": sorted(request.learners) if request.learners is not None else None,
             "shard": f"{request.shard[0]}/{request.shard[1]}" if request.shard else None,
@@ -266,9 +296,10 @@ class KbBuild:
         self, store: RecordStore, step: KbStep, learners: tuple[str, ...], observer: RunObserver
     ) -> RunSummary:
         request = self.request
+        suite = request.suite if step.suite is None else request.suites[step.suite]
         return run_spec(
             store,
-            step.spec(request.suite, learners, request.shard),
+            step.spec(suite, learners, request.shard),
             workers=request.workers,
             dask=request.dask,
             time_limit=step.time_limit,
@@ -279,30 +310,38 @@ class KbBuild:
     def _describe_missing(
         self, store: RecordStore, held: dict[str, SpaceCounts], observer: BuildObserver
     ) -> int:
-        """Compute the meta-features of tasks with records that lack them, from the suite."""
+        """Compute the meta-features of tasks with records that lack them, from the suites."""
         task_ids = set[str]().union(*(c.task_ids for c in held.values()))
         lacking = task_ids - set(store.list_task_features(FEATURE_VERSION))
         computed = 0
-        if lacking:
-            # A suite stores its task `t` as `{suite.name}/t`.
-            prefix = f"{self.suite.name}/"
-            listed = set(self.suite.task_names())
+        tasks = store.list_tasks() if lacking else []
+        for suite in (self.suite, *self.suites.values()):
+            if not lacking:
+                break
+            # A suite stores its task `t` as `{suite.name}/t`; suites of one kind share
+            # the prefix, so each is asked for the lacking names it lists.
+            prefix = f"{suite.name}/"
+            listed = set(suite.task_names())
             names = [
                 t.name.removeprefix(prefix)
-                for t in store.list_tasks()
+                for t in tasks
                 if t.task_id in lacking
                 and t.name.startswith(prefix)
                 and t.name.removeprefix(prefix) in listed
             ]
+            if not names:
+                continue
             observer.busy("computing meta-features...")
-            computed = describe_suite_tasks(
-                store, self.suite, names, lambda name: observer.busy(f"meta-features of {name}")
+            computed += describe_suite_tasks(
+                store, suite, names, lambda name: observer.busy(f"meta-features of {name}")
             )
-            observer.described(computed)
             lacking -= set(store.list_task_features(FEATURE_VERSION))
+        if computed:
+            observer.described(computed)
         if lacking:
             observer.warning(
                 f"{len(lacking)} tasks with records have no meta-features {FEATURE_VERSION} "
-                "and are not in the suite: the features file leaves them out, training skips them"
+                "and are not in the suites given: the features file leaves them out, training "
+                "skips them"
             )
         return computed

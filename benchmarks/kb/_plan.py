@@ -2,14 +2,19 @@
 
 A plan names a suite kind (its path is given to the build), the
 meta-feature version, and a list of steps; each step is one ``warmstart bench
-run`` (learners, configs per learner, how many tasks, the protocol). Loading
-checks every field and names the file and field of the first bad one.
+run`` (learners, configs per learner, how many tasks, the protocol). A plan may
+name further suites in a ``[suites]`` table (``name = "kind"``, each path also
+given to the build), and a step runs on one of them when it says
+``suite = "name"``: the suite's larger tables, for example, kept apart so the main
+suite's order never changes. Loading checks every field and names the file and
+field of the first bad one.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +24,11 @@ from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.features import FEATURE_VERSION
 
-__all__ = ["KbPlan", "KbStep", "load_kb_plan"]
+__all__ = ["KbPlan", "KbStep", "load_kb_plan", "split_suite_options"]
 
-_PLAN_KEYS = ("suite", "feature_version", "steps")
+_PLAN_KEYS = ("suite", "feature_version", "suites", "steps")
 _STEP_KEYS = (
+    "suite",
     "learners",
     "configs",
     "tasks",
@@ -33,11 +39,17 @@ _STEP_KEYS = (
     "seeds",
 )
 _MIN_ROW_CAP = 20  # as the runner's PlanSpec requires
+SUITE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+"""What a further suite's name in ``[suites]`` may be (no ``:``, so ``NAME=KIND:PATH`` parses)."""
 
 
 @dataclass(frozen=True)
 class KbStep:
-    """One benchmark run of the plan, as ``warmstart bench run`` takes it."""
+    """One benchmark run of the plan, as ``warmstart bench run`` takes it.
+
+    ``suite`` is the name of one of the plan's further suites (``[suites]``), or
+    None for the plan's own suite.
+    """
 
     learners: tuple[str, ...]
     configs: int
@@ -47,6 +59,7 @@ class KbStep:
     row_cap: int = 2000
     time_limit: float = 120.0
     seeds: tuple[int, ...] = (0,)
+    suite: str | None = None
 
     def spec(
         self,
@@ -72,6 +85,8 @@ class KbStep:
         tasks = "all tasks" if self.tasks is None else f"at most {self.tasks} tasks"
         if self.min_rows is not None:
             tasks += f" of at least {self.min_rows} rows"
+        if self.suite is not None:
+            tasks += f" of suite {self.suite}"
         cap = f"row cap {self.row_cap}" if self.row_cap else "all rows"
         return (
             f"{', '.join(self.learners)}: {self.configs} configs, {tasks}, {self.folds} folds, "
@@ -80,7 +95,8 @@ class KbStep:
 
     def to_dict(self) -> dict[str, Any]:
         """The step as the plan file spells it, defaults filled in."""
-        out: dict[str, Any] = {"learners": list(self.learners), "configs": self.configs}
+        out: dict[str, Any] = {} if self.suite is None else {"suite": self.suite}
+        out |= {"learners": list(self.learners), "configs": self.configs}
         if self.tasks is not None:
             out["tasks"] = self.tasks
         if self.min_rows is not None:
@@ -96,12 +112,20 @@ class KbStep:
 
 @dataclass(frozen=True)
 class KbPlan:
-    """The whole plan: a suite kind, a feature version and the steps, in order."""
+    """The whole plan: a suite kind, a feature version and the steps, in order.
+
+    ``suites`` maps the names of further suites that steps may run on to their kinds.
+    """
 
     path: Path
     suite: str
     feature_version: str
     steps: tuple[KbStep, ...]
+    suites: dict[str, str] = field(default_factory=dict)
+
+    def steps_on(self, name: str | None) -> list[int]:
+        """The indices of the steps that run on suite ``name`` (None: the plan's own)."""
+        return [i for i, step in enumerate(self.steps) if step.suite == name]
 
     @property
     def learners(self) -> list[str]:
@@ -110,11 +134,10 @@ class KbPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as loaded (defaults filled in), for provenance."""
-        return {
-            "suite": self.suite,
-            "feature_version": self.feature_version,
-            "steps": [step.to_dict() for step in self.steps],
-        }
+        out: dict[str, Any] = {"suite": self.suite, "feature_version": self.feature_version}
+        if self.suites:
+            out["suites"] = dict(self.suites)
+        return out | {"steps": [step.to_dict() for step in self.steps]}
 
 
 class _Fields:
@@ -157,11 +180,34 @@ class _Fields:
         return str(value)
 
 
-def _step(path: Path, index: int, table: Any) -> KbStep:
+def _suites(fields: _Fields, kinds: list[str]) -> dict[str, str]:
+    """The plan's further suites (``[suites]``: name = kind), checked."""
+    table = fields.table.get("suites", {})
+    if not isinstance(table, dict):
+        raise fields.error('suites must be a table of name = "kind" ([suites])')
+    for name, kind in table.items():
+        if not SUITE_NAME.fullmatch(name):
+            raise fields.error(
+                f"suites: {name!r} is not a suite name (a letter, then letters, digits, - or _)"
+            )
+        if name == fields.table.get("suite"):
+            raise fields.error(f"suites.{name}: the plan's own suite needs no entry")
+        if kind not in kinds:
+            raise fields.error(f"suites.{name} must be one of {', '.join(kinds)}; got {kind!r}")
+    return dict(table)
+
+
+def _step(path: Path, index: int, table: Any, suites: dict[str, str]) -> KbStep:
     where = f"steps[{index}]"
     if not isinstance(table, dict):
         raise InvalidRequestError(f"plan {path}: {where} must be a table ([[steps]])")
     fields = _Fields(path, where, table, _STEP_KEYS)
+    suite = table.get("suite")
+    if suite is not None and suite not in suites:
+        named = ", ".join(suites) if suites else "none"
+        raise fields.error(
+            f"{where}.suite {suite!r} is not a suite of the plan's [suites] table (named: {named})"
+        )
     known = available_learners()
     learners = fields.required("learners")
     if (
@@ -207,6 +253,7 @@ def _step(path: Path, index: int, table: Any) -> KbStep:
         row_cap=row_cap or 0,
         time_limit=float(time_limit),
         seeds=tuple(seeds),
+        suite=suite,
     )
 
 
@@ -235,8 +282,10 @@ def load_kb_plan(path: Path) -> KbPlan:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidRequestError(f"plan {path} is not valid TOML: {exc}") from None
     fields = _Fields(path, "", data, _PLAN_KEYS)
-    suite = fields.text("suite", [kind for kind, _ in available_suite_kinds()])
+    kinds = [kind for kind, _ in available_suite_kinds()]
+    suite = fields.text("suite", kinds)
     version = fields.text("feature_version", [FEATURE_VERSION])
+    suites = _suites(fields, kinds)
     steps = fields.required("steps")
     if not isinstance(steps, list) or not steps:
         raise fields.error("steps must be a non-empty array of tables ([[steps]])")
@@ -244,5 +293,37 @@ def load_kb_plan(path: Path) -> KbPlan:
         path=path,
         suite=suite,
         feature_version=version,
-        steps=tuple(_step(path, i, table) for i, table in enumerate(steps)),
+        steps=tuple(_step(path, i, table, suites) for i, table in enumerate(steps)),
+        suites=suites,
     )
+
+
+def split_suite_options(values: list[str] | tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """Split a build's ``--suite`` options into the plan's suite and its further suites.
+
+    Args:
+        values: ``KIND:PATH`` once (the plan's own suite) and ``NAME=KIND:PATH``
+            for each further suite of the plan's ``[suites]`` table.
+
+    Returns:
+        The plan's suite spec, and the further suites' specs by name.
+
+    Raises:
+        InvalidRequestError: No unnamed suite or more than one, or a name given twice.
+    """
+    main: list[str] = []
+    named: dict[str, str] = {}
+    for value in values:
+        name, sep, spec = value.partition("=")
+        if sep and SUITE_NAME.fullmatch(name):
+            if name in named:
+                raise InvalidRequestError(f"--suite {name}=... is given twice")
+            named[name] = spec
+        else:
+            main.append(value)
+    if len(main) != 1:
+        raise InvalidRequestError(
+            "give the plan's suite once as --suite KIND:PATH (further suites of the plan as "
+            f"--suite NAME=KIND:PATH); got {len(main)} without a name: {main}"
+        )
+    return main[0], named

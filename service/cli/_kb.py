@@ -28,6 +28,7 @@ from warmstart.benchmarks.kb import (
     kb_info,
     load_kb_plan,
     resolve_out_dir,
+    split_suite_options,
 )
 from warmstart.benchmarks.runner import (
     RunSummary,
@@ -113,9 +114,11 @@ def _csv(value: str) -> tuple[str, ...]:
 @handle_errors
 def build(
     suite: Annotated[
-        str,
+        list[str],
         typer.Option(
-            help="The plan's suite with its path, e.g. pmlb:../shared/datasets/pmlb.",
+            help="The plan's suite with its path, e.g. pmlb:../shared/datasets/pmlb; repeat as "
+            "NAME=KIND:PATH for each further suite of the plan's \\[suites] table, e.g. "
+            "pmlb-large=pmlb:../shared/datasets/pmlb-large (needed by the steps on it).",
             show_default=False,
         ),
     ],
@@ -173,9 +176,11 @@ def build(
     kb_plan = load_kb_plan(plan if plan is not None else default_kb_dir() / KB_PLAN)
     only = _csv(learners) if learners is not None else None
     part = parse_shard(shard) if shard is not None else None
+    main_suite, further_suites = split_suite_options(suite)
     request = KbBuildRequest(
         plan=kb_plan,
-        suite=suite,
+        suite=main_suite,
+        suites=further_suites,
         out=resolve_out_dir(out),
         command="warmstart " + shlex.join(sys.argv[1:]),
         learners=only,

@@ -308,3 +308,58 @@ def test_a_bad_request_is_refused_before_anything_is_opened(
         KbBuild(_request(plan, tmp_path / "out", **changes))
     assert message in str(caught.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
+
+
+def _with_further_suite(tmp_path: Path) -> Path:
+    """The tiny plan with a further suite ``extra`` and a k-NN step on it."""
+    path = tmp_path / "plan.toml"
+    text = PLAN.replace("\n[[steps]]", "\n[suites]\nextra = 'sklearn'\n\n[[steps]]", 1)
+    path.write_text(
+        text + '\n[[steps]]\nsuite = "extra"\nlearners = ["knn"]\nconfigs = 2\nfolds = 2\n'
+    )
+    return path
+
+
+def test_a_step_on_a_further_suite_evaluates_and_describes_its_tasks(tmp_path: Path) -> None:
+    plan = _with_further_suite(tmp_path)
+    extra = {"extra": "sklearn:diabetes"}
+    db = f"sqlite:///{tmp_path / 'kb.db'}"
+    result = _build(_request(plan, tmp_path / "out", suites=extra), db)
+    summary = result.steps[2].summary
+    assert summary is not None
+    assert summary.stored == 2
+    assert result.spaces["knn"].counts.records == KNN_RECORDS + 2
+    assert result.provenance["suites"] == extra
+    assert result.provenance["plan"]["steps"][2]["suite"] == "extra"
+    # From the exported records alone, the meta-features of both suites' tasks come back.
+    fresh = f"sqlite:///{tmp_path / 'imported.db'}"
+    with RecordStore.open(fresh) as store:
+        import_records(store, result.out / "pmlb_records.parquet")
+    rebuilt = _build(_request(plan, tmp_path / "again", bench=False, suites=extra), fresh)
+    assert rebuilt.described == 4
+    columns = ["task_id", "values"]
+    first = pq.read_table(result.out / "pmlb_features.parquet", columns=columns).to_pylist()
+    again = pq.read_table(rebuilt.out / "pmlb_features.parquet", columns=columns).to_pylist()
+    assert len(first) == 4
+    assert sorted(map(str, again)) == sorted(map(str, first))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({}, "steps[2] of the plan"),
+        ({"suites": {"other": "sklearn:iris"}}, "has no suite 'other' (its [suites]: extra)"),
+        ({"suites": {"extra": "pmlb:/x"}}, "a 'pmlb' suite, but the plan's suite 'extra' is"),
+    ],
+)
+def test_a_further_suite_missing_or_wrong_is_refused_before_anything_is_opened(
+    changes: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    plan = _with_further_suite(tmp_path)
+    with pytest.raises(InvalidRequestError) as caught:
+        KbBuild(_request(plan, tmp_path / "out", **changes))
+    assert message in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
+    # Without evaluating, the further suite is not needed.
+    if not changes:
+        KbBuild(_request(plan, tmp_path / "out", bench=False))

@@ -10,7 +10,7 @@ import pytest
 
 import warmstart
 from tests.benchmarks.kb_plan import PLAN
-from warmstart.benchmarks.kb import KbStep, default_kb_dir, load_kb_plan
+from warmstart.benchmarks.kb import KbStep, default_kb_dir, load_kb_plan, split_suite_options
 from warmstart.benchmarks.learners import available_learners
 from warmstart.benchmarks.runner import Protocol
 from warmstart.metamodel.errors import InvalidRequestError
@@ -24,6 +24,11 @@ def _plan_with(old: str, new: str) -> str:
     return PLAN.replace(old, new, 1)
 
 
+def _with_suites(entries: str) -> str:
+    """The plan with a [suites] table (TOML: after the top-level keys, before the steps)."""
+    return _plan_with("\n[[steps]]", f"\n[suites]\n{entries}\n\n[[steps]]")
+
+
 BAD_PLANS = [
     (None, "no plan file at"),
     ("suite = 'sklearn'\n[[steps]\n", "is not valid TOML"),
@@ -35,8 +40,16 @@ BAD_PLANS = [
         _plan_with("tasks = 2", "tasks = 2\nmin_rows = 0"),
         "steps[1].min_rows must be an integer >= 1, got 0",
     ),
-    (_plan_with("folds = 2", "fold = 2"), "unknown key 'fold' in steps[0]; allowed keys: learners"),
-    (_plan_with("suite =", "suites ="), "unknown key 'suites'; allowed keys: suite"),
+    (
+        _plan_with("folds = 2", "fold = 2"),
+        "unknown key 'fold' in steps[0]; allowed keys: suite, learners",
+    ),
+    (_plan_with("suite =", "suit ="), "unknown key 'suit'; allowed keys: suite"),
+    (_plan_with("folds = 2\n", 'folds = 2\nsuite = "large"\n'), "steps[0].suite 'large' is not"),
+    ('suites = "sklearn"\n' + PLAN, 'suites must be a table of name = "kind"'),
+    (_with_suites("large = 'csv'"), "suites.large must be one of"),
+    (_with_suites("'a:b' = 'sklearn'"), "suites: 'a:b' is not a suite name"),
+    (_with_suites("sklearn = 'sklearn'"), "suites.sklearn: the plan's own suite needs"),
     (_plan_with('"mf-1"', '"mf-9"'), "feature_version must be one of mf-1; got 'mf-9'"),
     (_plan_with("configs = 2\n", ""), "steps[0].configs is missing"),
     (_plan_with("folds = 2\n", "folds = 2\nseeds = [-1]\n"), "steps[0].seeds must be"),
@@ -83,6 +96,34 @@ def test_a_plan_loads_with_the_defaults_filled_in(tmp_path: Path) -> None:
         2,
     )
     assert (spec.protocol, spec.shard) == (Protocol(folds=2, row_cap=2000), (1, 2))
+
+
+def test_a_step_runs_on_a_further_suite_that_the_plan_names(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        _with_suites("large = 'sklearn'")
+        + '\n[[steps]]\nsuite = "large"\nlearners = ["knn"]\nconfigs = 2\n'
+    )
+    plan = load_kb_plan(path)
+    assert plan.suites == {"large": "sklearn"}
+    assert (plan.steps[2].suite, plan.steps[0].suite) == ("large", None)
+    assert (plan.steps_on("large"), plan.steps_on(None)) == ([2], [0, 1])
+    assert plan.to_dict()["suites"] == {"large": "sklearn"}
+    assert plan.to_dict()["steps"][2]["suite"] == "large"
+    assert "suite" not in plan.to_dict()["steps"][0]
+    assert "of suite large" in plan.steps[2].describe()
+
+
+def test_build_suite_options_split_into_the_plan_suite_and_named_ones() -> None:
+    assert split_suite_options(["pmlb:/a", "big=pmlb:/b"]) == ("pmlb:/a", {"big": "pmlb:/b"})
+    # A suite's own arguments may hold "=": only NAME= before the kind names a suite.
+    assert split_suite_options(["files:/t,target=y"]) == ("files:/t,target=y", {})
+    with pytest.raises(InvalidRequestError, match="got 0 without a name"):
+        split_suite_options(["big=pmlb:/b"])
+    with pytest.raises(InvalidRequestError, match="got 2 without a name"):
+        split_suite_options(["pmlb:/a", "pmlb:/b"])
+    with pytest.raises(InvalidRequestError, match=r"--suite big=\.\.\. is given twice"):
+        split_suite_options(["pmlb:/a", "big=pmlb:/b", "big=pmlb:/c"])
 
 
 def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:

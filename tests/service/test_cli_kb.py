@@ -105,6 +105,8 @@ def test_an_interrupted_build_exits_130_saying_what_was_kept(
         (["--workers", "0"], PLAN, "--workers must be >= 1"),
         (["--shard", "half"], PLAN, "--shard must be I/N with whole numbers 1 <= I <= N"),
         (["--shard", "1/2", "--no-bench"], PLAN, "--shard chooses tasks to evaluate; --no-bench"),
+        (["--suite", "sklearn:iris"], PLAN, "got 2 without a name"),
+        (["--suite", "big=sklearn:iris"], PLAN, "has no suite 'big'"),
     ],
 )
 def test_bad_options_exit_2_naming_the_problem_and_write_nothing(
