@@ -454,7 +454,18 @@ def evaluate_live(
             f"none of the {len(usable)} tasks with records is in suite {suite.describe()!r}; "
             "give the suite the records were made from"
         )
-    chosen = spread_over_families(sorted(in_suite), families, settings.max_tasks, settings.seed)
+    sized = {
+        t: n
+        for t, n in in_suite.items()
+        if (settings.min_rows is None or tasks[t].n_rows >= settings.min_rows)
+        and (settings.max_rows is None or tasks[t].n_rows <= settings.max_rows)
+    }
+    if not sized:
+        raise FailedPreconditionError(
+            f"no task of suite {suite.describe()!r} with records has between "
+            f"{settings.min_rows or 1} and {settings.max_rows or 'any number of'} rows"
+        )
+    chosen = spread_over_families(sorted(sized), families, settings.max_tasks, settings.seed)
     protocol, cv_seed, protocol_note = resolve_protocol(
         recorded_protocol((r for rs in usable.values() for r in rs), tasks),
         folds=settings.cv_folds,

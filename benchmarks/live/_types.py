@@ -68,6 +68,8 @@ class LiveSettings:
         n_folds: Leave-family-out folds (as pool mode).
         seed: Seed of the folds, of the task choice and of the training (as pool mode).
         max_tasks: Evaluate at most this many held-out tasks, spread over families.
+        min_rows: Hold out only tasks of at least this many rows (the store's count).
+        max_rows: Hold out only tasks of at most this many rows.
         cv_folds: CV folds of a live evaluation; ``None``: as the stored records
             (3 when they do not say).
         row_cap: Row cap; ``None``: as the stored records (2000 when they do not
@@ -87,6 +89,8 @@ class LiveSettings:
     n_folds: int = 5
     seed: int = 0
     max_tasks: int | None = None
+    min_rows: int | None = None
+    max_rows: int | None = None
     cv_folds: int | None = None
     row_cap: int | None = None
     cv_seed: int | None = None
@@ -107,6 +111,14 @@ class LiveSettings:
             raise InvalidRequestError(f"n_folds must be >= 2, got {self.n_folds}")
         if self.max_tasks is not None and self.max_tasks < 1:
             raise InvalidRequestError(f"max_tasks must be >= 1, got {self.max_tasks}")
+        for name in ("min_rows", "max_rows"):
+            rows = getattr(self, name)
+            if rows is not None and rows < 1:
+                raise InvalidRequestError(f"{name} must be an integer >= 1, got {rows}")
+        if self.min_rows and self.max_rows and self.min_rows > self.max_rows:
+            raise InvalidRequestError(
+                f"min_rows ({self.min_rows}) must not exceed max_rows ({self.max_rows})"
+            )
         if self.cv_folds is not None and self.cv_folds < 2:
             raise InvalidRequestError(f"cv_folds must be >= 2, got {self.cv_folds}")
         if self.row_cap is not None and self.row_cap < 0:

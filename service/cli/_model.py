@@ -163,10 +163,14 @@ def evaluate(
             "(default: as the stored records, else 2000)."
         ),
     ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(help="Live: only held-out tasks of at least this many rows."),
+    ] = None,
     max_rows: Annotated[
         int | None,
         typer.Option(
-            help="Sequential with --suite: only held-out tasks of at most this many rows "
+            help="Live, sequential with --suite: only held-out tasks of at most this many rows "
             "(live training of 50 trials per arm costs hours on large tasks)."
         ),
     ] = None,
@@ -229,6 +233,7 @@ def evaluate(
             "--k": k,
             "--cv-folds": cv_folds,
             "--row-cap": row_cap,
+            "--min-rows": min_rows,
             "--max-rows": max_rows,
             "--workers": workers,
             "--time-limit": time_limit,
@@ -276,6 +281,7 @@ def evaluate(
             ks=live_ks(5 if k is None else k), n_folds=folds, seed=seed, max_tasks=tasks,
             cv_folds=cv_folds, row_cap=row_cap, flaml=flaml, train=train,
             workers=1 if workers is None else workers, time_limit=time_limit,
+            min_rows=min_rows, max_rows=max_rows,
         )  # fmt: skip
         live.check()
         with open_store(db, create=False) as store:

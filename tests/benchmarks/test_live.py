@@ -38,7 +38,7 @@ from warmstart.benchmarks.live._evaluate import _Context, _evaluate_task, _Limit
 from warmstart.benchmarks.runner import Job, Protocol, evaluate, to_record
 from warmstart.benchmarks.tasks import Suite, load_suite
 from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.errors import InvalidRequestError
+from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.evaluation import EvalSettings, evaluate_pool
 from warmstart.metamodel.features import FEATURE_VERSION, describe_task
 from warmstart.metamodel.recommend import Recommender
@@ -395,10 +395,26 @@ def test_bad_settings_are_refused() -> None:
         LiveSettings(n_folds=1),
         LiveSettings(max_tasks=0),
         LiveSettings(workers=0),
+        LiveSettings(min_rows=0),
+        LiveSettings(max_rows=-5),
+        LiveSettings(min_rows=500, max_rows=100),
     )
     for bad in bad_settings:
         with pytest.raises(InvalidRequestError):
             bad.check()
+
+
+@pytest.mark.slow
+def test_min_and_max_rows_choose_the_held_out_tasks_by_size(db: str, suite: Suite) -> None:
+    with RecordStore.open(db) as store:
+        rows = {t.task_id: t.n_rows for t in store.list_tasks()}
+        middle = sorted(rows.values())[len(rows) // 2]
+        settings = replace(SETTINGS, max_tasks=2, min_rows=middle)
+        large = evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings)
+        assert large.tasks
+        assert all(rows[t.task_id] >= middle for t in large.tasks)
+        with pytest.raises(FailedPreconditionError, match="has between 1 and 1 rows"):
+            evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, replace(SETTINGS, max_rows=1))
 
 
 @pytest.mark.parametrize("limit", [0, 0.0, -1.0, float("nan")])
@@ -506,6 +522,7 @@ runner = CliRunner()
         (["--workers", "2"], "--workers applies to --mode live only"),
         (["--mode", "live", "--suite", "sklearn:iris", "--workers", "0"], "workers must be >= 1"),
         (["--time-limit", "60"], "--time-limit applies to --mode live only"),
+        (["--min-rows", "2001"], "--min-rows applies to --mode live only"),
         (["--mode", "seeding", "--time-limit", "60"], "--time-limit applies to --mode live only"),
         (
             ["--mode", "live", "--suite", "sklearn:iris", "--time-limit", "0"],
