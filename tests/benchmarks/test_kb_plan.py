@@ -134,17 +134,21 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     assert len(plan.learners) == 8
     first = plan.steps[0]
     assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
-    *sampled, sized = plan.steps
+    assert plan.suites == {"pmlb-large": "pmlb"}
+    sampled, sized = plan.steps[:9], plan.steps[9:]
     assert all(
-        (s.folds, s.row_cap, s.time_limit, s.seeds) == (3, 2000, 120.0, (0,)) for s in sampled
+        (s.folds, s.row_cap, s.time_limit, s.seeds, s.suite) == (3, 2000, 120.0, (0,), None)
+        for s in sampled
     )
-    # The last step: the first 12 LightGBM configs at all rows of the tasks over 2,000.
-    assert (sized.learners, sized.configs, sized.min_rows, sized.row_cap) == (
-        ("lightgbm",),
-        12,
-        2001,
-        0,
-    )
+    # Data size: LightGBM configs at all rows and at 8,000 of the suite's larger tasks, then
+    # at 2,000, 8,000 and 32,000 rows of the larger tables of pmlb-large.
+    assert [(s.learners, s.suite, s.configs, s.min_rows, s.row_cap) for s in sized] == [
+        (("lightgbm",), None, 32, 2001, 0),
+        (("lightgbm",), None, 32, 16001, 8000),
+        (("lightgbm",), "pmlb-large", 32, None, 2000),
+        (("lightgbm",), "pmlb-large", 32, 8001, 8000),
+        (("lightgbm",), "pmlb-large", 12, 32001, 32000),
+    ]
 
 
 def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
