@@ -215,7 +215,9 @@ def served(first_start: tuple[Path, str], tmp_path: Path) -> Iterator[tuple[str,
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(child.stdout, lines), daemon=True).start()
     seen: list[str] = []
-    deadline = time.monotonic() + 45
+    # A wait, not a measurement: loading the eight bundles takes about 25 s on a quiet
+    # 2-core host and twice that beside other jobs.
+    deadline = time.monotonic() + 120
     address = None
     try:
         while address is None and time.monotonic() < deadline:
