@@ -336,7 +336,7 @@ class KbBuild:
                 store, suite, names, lambda name: observer.busy(f"meta-features of {name}")
             )
             lacking -= set(store.list_task_features(FEATURE_VERSION))
-        if computed:
+        if tasks:  # some tasks lacked meta-features: report the count computed, 0 included
             observer.described(computed)
         if lacking:
             observer.warning(

@@ -65,6 +65,7 @@ from warmstart.benchmarks.live._split import (
     learner_of_stored_space,
     spread_over_families,
     suite_names,
+    within_rows,
 )
 from warmstart.benchmarks.live._types import (
     FLAML_METHODS,
@@ -454,12 +455,7 @@ def evaluate_live(
             f"none of the {len(usable)} tasks with records is in suite {suite.describe()!r}; "
             "give the suite the records were made from"
         )
-    sized = {
-        t: n
-        for t, n in in_suite.items()
-        if (settings.min_rows is None or tasks[t].n_rows >= settings.min_rows)
-        and (settings.max_rows is None or tasks[t].n_rows <= settings.max_rows)
-    }
+    sized = within_rows(in_suite, tasks, settings.min_rows, settings.max_rows)
     if not sized:
         raise FailedPreconditionError(
             f"no task of suite {suite.describe()!r} with records has between "

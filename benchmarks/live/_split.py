@@ -19,7 +19,7 @@ from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import spread_over_families, task_families, usable_records
 from warmstart.metamodel.spaces import make_search_space
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import EvaluationRecord, RecordStatus, SearchSpace
+from warmstart.metamodel.types import EvaluationRecord, RecordStatus, SearchSpace, Task
 
 __all__ = [
     "comparable_scores",
@@ -31,6 +31,7 @@ __all__ = [
     "suite_names",
     "task_families",
     "usable_records",
+    "within_rows",
 ]
 
 
@@ -82,6 +83,22 @@ def suite_names(suite: Suite, task_names: Mapping[str, str]) -> dict[str, str]:
         if name.startswith(prefix) and short in listed:
             out[task_id] = short
     return out
+
+
+def within_rows(
+    names: Mapping[str, str],
+    tasks: Mapping[str, Task],
+    min_rows: int | None = None,
+    max_rows: int | None = None,
+) -> dict[str, str]:
+    """The entries of ``names`` (task id -> suite name) whose task has between ``min_rows``
+    and ``max_rows`` rows (the store's count; None: no bound)."""
+    return {
+        task_id: name
+        for task_id, name in names.items()
+        if (min_rows is None or tasks[task_id].n_rows >= min_rows)
+        and (max_rows is None or tasks[task_id].n_rows <= max_rows)
+    }
 
 
 def held_out_data(

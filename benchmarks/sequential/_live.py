@@ -34,6 +34,7 @@ from warmstart.benchmarks.live._split import (
     held_out_data,
     learner_of_stored_space,
     suite_names,
+    within_rows,
 )
 from warmstart.benchmarks.runner import Protocol, cap_rows, evaluate_config
 from warmstart.benchmarks.sequential._flaml_start import cfo_start
@@ -153,7 +154,7 @@ def run_sequential_live(
         )
     if options.max_rows is not None:
         limit = options.max_rows
-        in_suite = {t: n for t, n in in_suite.items() if tasks[t].n_rows <= limit}
+        in_suite = within_rows(in_suite, tasks, max_rows=limit)
         if not in_suite:
             raise FailedPreconditionError(
                 f"no task of suite {suite.describe()!r} with records has at most {limit} rows"
