@@ -102,6 +102,8 @@ def run_live(
     *,
     command: str = "",
     progress: Progress | None = None,
+    checkpoint: Path | None = None,
+    fresh: bool = False,
 ) -> EvaluationRun[LiveEvaluation]:
     """Live mode: train each method's configs on the held-out tasks of ``suite`` for real.
 
@@ -114,10 +116,14 @@ def run_live(
         out: Folder of the report.
         command: The command quoted in the report.
         progress: Called with a line per step (runs take minutes to hours).
+        checkpoint: A folder keeping each held-out task's result as it lands; a
+            run with the same folder and fingerprint resumes from it (``None``: none).
+        fresh: Discard what ``checkpoint`` holds and start over.
 
     Raises:
         InvalidRequestError: Settings out of range, or an unknown suite.
-        FailedPreconditionError: Too few families with records and meta-features.
+        FailedPreconditionError: Too few families with records and meta-features, or
+            a checkpoint of another evaluation or with an unreadable file.
     """
     settings.check()
     result = evaluate_live(
@@ -128,6 +134,8 @@ def run_live(
         settings,
         progress=progress,
         suite_spec=suite,  # a time limit's worker processes load the tasks from it
+        checkpoint=checkpoint,
+        fresh=fresh,
     )
     return EvaluationRun(result, write_live_report(result, out, command=command))
 

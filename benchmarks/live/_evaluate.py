@@ -36,6 +36,12 @@ one per held-out task), which loads the task from the suite's spec string and
 is killed when a config's CV evaluation runs past the limit: that config
 counts as failed. The job is the one :func:`evaluate_config` runs, so a config
 within the limit scores exactly as it does in process.
+
+With a checkpoint folder each held-out task's result is written as soon as it is
+finished, and a run with the same folder (and the same fingerprint: settings,
+records, suite, libraries) loads those instead of training them again; a fold
+whose held-out tasks are all done trains no bundle
+(see :mod:`warmstart.benchmarks.live._checkpoint`).
 """
 
 from __future__ import annotations
@@ -44,13 +50,15 @@ import multiprocessing
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from warmstart.benchmarks.learners import Learner
+from warmstart.benchmarks.live._checkpoint import LiveCheckpoint, live_fingerprint, records_hash
 from warmstart.benchmarks.live._flaml import (
     FLAML_LIGHTGBM,
     flaml_lightgbm_params,
@@ -401,6 +409,8 @@ def evaluate_live(
     progress: Callable[[str], None] | None = None,
     *,
     suite_spec: str | None = None,
+    checkpoint: Path | None = None,
+    fresh: bool = False,
 ) -> LiveEvaluation:
     """Run the leave-family-out live evaluation of one space on tasks of ``suite``.
 
@@ -414,18 +424,28 @@ def evaluate_live(
         suite_spec: The spec string ``suite`` was loaded from (as
             :func:`~warmstart.benchmarks.tasks.load_suite` takes it); needed with
             a time limit, since the worker processes load the tasks themselves.
+        checkpoint: A folder where each held-out task's result is written as soon
+            as it is finished; the tasks it already holds are loaded, not trained
+            (``None``: no checkpoint).
+        fresh: Discard what the checkpoint holds and start over.
 
     Returns:
-        Per-task scores and regrets, with the protocol used.
+        Per-task scores and regrets, with the protocol used: the same whether or
+        not some tasks came from the checkpoint.
 
     Raises:
-        InvalidRequestError: Bad settings, or a time limit without ``suite_spec``.
+        InvalidRequestError: Bad settings, a time limit without ``suite_spec``, or
+            ``fresh`` without a checkpoint.
         NotFoundError: No space or learner of that name.
         FailedPreconditionError: Too few families, a stored space that differs
-            from the learner's, or no held-out task in the suite.
+            from the learner's, no held-out task in the suite, a checkpoint made
+            by an evaluation with another fingerprint (naming what differs) or a
+            checkpoint file that cannot be read (naming it).
     """
     settings = settings or LiveSettings()
     settings.check()
+    if fresh and checkpoint is None:
+        raise InvalidRequestError("fresh discards a checkpoint: give its folder (checkpoint)")
     limit = None
     if settings.time_limit is not None:
         if suite_spec is None:
@@ -489,9 +509,43 @@ def evaluate_live(
     )
     per_config = "" if limit is None else f"; at most {limit.seconds:g} s per config"
     say(f"live protocol: {protocol_note}; {len(chosen)} held-out tasks{per_config}")
+    saved = None
+    if checkpoint is not None:
+        fingerprint = live_fingerprint(
+            space=space,
+            feature_version=feature_version,
+            settings=settings,
+            methods=methods,
+            records=records_hash(usable, features, tasks, families),
+            suite=suite.describe(),
+            held_out=chosen,
+        )
+        held_out = {t: fold_of[t] for t in chosen}
+        saved = LiveCheckpoint.open(Path(checkpoint), fingerprint, held_out, fresh=fresh)
+        say(f"checkpoint {checkpoint}: {saved.n_done} of {len(chosen)} held-out tasks already done")
     max_k = max(settings.ks)
-    results: list[LiveTaskResult] = []
+    # Results by task id, in the order an uninterrupted run gives them (fold by fold).
+    finished: dict[str, LiveTaskResult] = {}
+    order: list[str] = []
     set_rules: dict[int, str] = {}
+
+    def restore(task_id: str) -> None:
+        """Take a task from the checkpoint: its result, or the note saying it was skipped."""
+        assert saved is not None
+        result = saved.result(task_id)
+        if result is None:
+            notes.append(str(saved.skipped(task_id)))
+        else:
+            finished[task_id] = result
+            order.append(task_id)
+
+    def skip(task_id: str, note: str | None = None) -> None:
+        """Note that a task was skipped (``None``: the last note says it), and keep it."""
+        if note is not None:
+            notes.append(note)
+        if saved is not None:
+            saved.save_skipped(task_id, notes[-1])
+
     # Tasks are trained in worker processes (spawned: a forked child of a process whose
     # OpenMP pool is running can hang); their suggestions are made here, fold by fold.
     pool = (
@@ -499,12 +553,21 @@ def evaluate_live(
         if settings.workers > 1
         else None
     )
-    pending: list[tuple[str, Future[LiveTaskResult]]] = []
+    running: dict[Future[LiveTaskResult], str] = {}  # each task's future and task name
     submitted = 0
     try:
         for fold in range(settings.n_folds):
             test_ids = [t for t in chosen if fold_of[t] == fold]
             if not test_ids:
+                continue
+            kept_rule = None if saved is None else saved.set_rule(fold)
+            if saved is not None and kept_rule is not None and all(map(saved.done, test_ids)):
+                # Every held-out task of the fold is done: no bundle to train.
+                say(f"fold {fold + 1}/{settings.n_folds}: every held-out task is in the checkpoint")
+                set_rules[fold] = kept_rule
+                submitted += len(test_ids)
+                for task_id in test_ids:
+                    restore(task_id)
                 continue
             train_ids = {t for t, f in fold_of.items() if f != fold}
             say(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
@@ -512,6 +575,8 @@ def evaluate_live(
             bundle = split.train(train_records, feature_version, settings.train)
             recommender = bundle.recommender()
             set_rules[fold] = _set_rule_note(bundle.training, bundle.metrics)
+            if saved is not None:
+                saved.save_set_rule(fold, set_rules[fold])
             matrix = score_matrix(train_records)
             shared: dict[str, list[dict[str, ConfigValue]]] = {
                 "default": [learner.default_config()],
@@ -522,12 +587,18 @@ def evaluate_live(
             }
             for task_id in test_ids:
                 submitted += 1
-                say(
+                step = (
                     f"fold {fold + 1}/{settings.n_folds}: {names[task_id]} "
                     f"({submitted}/{len(chosen)})"
                 )
+                if saved is not None and saved.done(task_id):
+                    say(f"{step}: in the checkpoint")
+                    restore(task_id)
+                    continue
+                say(step)
                 data = held_out_data(suite, in_suite[task_id], task_id, names[task_id], notes)
                 if data is None:
+                    skip(task_id)
                     continue
                 feats = features[task_id].as_dict()
                 # As a user would: the request states the rows the configs will be trained on.
@@ -543,7 +614,7 @@ def evaluate_live(
                 }
                 suggested = answers[max_k]
                 if not suggested:
-                    notes.append(f"{names[task_id]} skipped: the model suggested no config")
+                    skip(task_id, f"{names[task_id]} skipped: the model suggested no config")
                     continue
                 configs: dict[str, list[dict[str, ConfigValue]]] = {
                     "warmstart": suggested,
@@ -560,16 +631,28 @@ def evaluate_live(
                     configs,
                     usable[task_id],
                 )
+                order.append(task_id)
                 if pool is None:
-                    results.append(_task_result(*job))
+                    finished[task_id] = _task_result(*job)
+                    if saved is not None:
+                        saved.save_result(finished[task_id])
                 else:
-                    pending.append((names[task_id], pool.submit(_task_result, *job)))
-        for name, future in pending:
-            results.append(future.result())
-            say(f"trained {name} ({len(results)}/{len(pending)})")
+                    future = pool.submit(_task_result, *job)
+                    if saved is not None:
+                        # Written from the pool's thread the moment the task lands.
+                        future.add_done_callback(saved.keep_landed)
+                    running[future] = names[task_id]
+        for n_trained, future in enumerate(as_completed(running), start=1):
+            result = future.result()
+            if saved is not None:
+                saved.save_result(result)  # no-op when its done-callback saved it
+            finished[result.task_id] = result
+            say(f"trained {running[future]} ({n_trained}/{len(running)})")
     finally:
         if pool is not None:
+            # Waits for the running tasks (their done-callbacks still save them).
             pool.shutdown(cancel_futures=True)
+    results = [finished[t] for t in order]
     if not results:
         raise NotFoundError("no held-out task could be evaluated live: " + "; ".join(notes))
     return LiveEvaluation(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from warmstart.benchmarks.live._json import (
+    float_from_json,
+    float_to_json,
+    value_from_json,
+    value_to_json,
+)
 from warmstart.benchmarks.runner import Protocol
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.errors import InvalidRequestError
@@ -179,6 +186,134 @@ class LiveTaskResult:
     errors: dict[str, str]
     seconds: float
     timeouts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as strict JSON values; :meth:`from_dict` reads it back exactly.
+
+        Floats keep their exact value (non-finite ones as ``"NaN"``, ``"Infinity"``,
+        ``"-Infinity"``: see :mod:`warmstart.benchmarks.live._json`), tuples become
+        lists and regret's k keys strings; dict orders are kept.
+        """
+        return {
+            "task_id": self.task_id,
+            "name": self.name,
+            "family": self.family,
+            "fold": self.fold,
+            "task_type": self.task_type,
+            "rows_used": self.rows_used,
+            "scores": {m: float_to_json(s) for m, s in self.scores.items()},
+            "warmstart_scores": [float_to_json(s) for s in self.warmstart_scores],
+            "config_scores": {
+                m: [float_to_json(s) for s in scores] for m, scores in self.config_scores.items()
+            },
+            "regret": {
+                m: {str(k): float_to_json(r) for k, r in by_k.items()}
+                for m, by_k in self.regret.items()
+            },
+            "best": float_to_json(self.best),
+            "worst": float_to_json(self.worst),
+            "n_stored": self.n_stored,
+            "new_best": self.new_best,
+            "stored_gap": None if self.stored_gap is None else float_to_json(self.stored_gap),
+            "flaml_params": value_to_json(self.flaml_params),
+            "errors": dict(self.errors),
+            "seconds": float_to_json(self.seconds),
+            "timeouts": self.timeouts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LiveTaskResult:
+        """The result :meth:`to_dict` wrote (parsed from JSON).
+
+        Raises:
+            InvalidRequestError: A field is missing, unknown or of the wrong type,
+                naming it.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidRequestError(f"a live task result must be an object, got {data!r:.80}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidRequestError(f"unknown fields in a live task result: {unknown}")
+        missing = sorted(known - set(data) - {"timeouts"})
+        if missing:
+            raise InvalidRequestError(f"a live task result lacks fields {missing}")
+
+        def floats(value: Any, what: str) -> list[float]:
+            return [float_from_json(s, what) for s in _list(value, what)]
+
+        flaml_params = value_from_json(data["flaml_params"])
+        if flaml_params is not None and not isinstance(flaml_params, dict):
+            raise InvalidRequestError(
+                f"flaml_params must be an object or null, got {flaml_params!r}"
+            )
+        stored_gap = data["stored_gap"]
+        errors = _object(data["errors"], "errors")
+        return cls(
+            task_id=_typed(data, "task_id", str),
+            name=_typed(data, "name", str),
+            family=_typed(data, "family", str),
+            fold=_typed(data, "fold", int),
+            task_type=_typed(data, "task_type", str),
+            rows_used=_typed(data, "rows_used", int),
+            scores={
+                m: float_from_json(s, f"scores.{m}")
+                for m, s in _object(data["scores"], "scores").items()
+            },
+            warmstart_scores=tuple(floats(data["warmstart_scores"], "warmstart_scores")),
+            config_scores={
+                m: tuple(floats(scores, f"config_scores.{m}"))
+                for m, scores in _object(data["config_scores"], "config_scores").items()
+            },
+            regret={
+                m: {
+                    _int_key(k, f"regret.{m}"): float_from_json(r, f"regret.{m}.{k}")
+                    for k, r in _object(by_k, f"regret.{m}").items()
+                }
+                for m, by_k in _object(data["regret"], "regret").items()
+            },
+            best=float_from_json(data["best"], "best"),
+            worst=float_from_json(data["worst"], "worst"),
+            n_stored=_typed(data, "n_stored", int),
+            new_best=_typed(data, "new_best", bool),
+            stored_gap=None if stored_gap is None else float_from_json(stored_gap, "stored_gap"),
+            flaml_params=flaml_params,
+            errors={m: _typed(errors, m, str, "errors.") for m in errors},
+            seconds=float_from_json(data["seconds"], "seconds"),
+            timeouts=_typed(data, "timeouts", int) if "timeouts" in data else 0,
+        )
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type[Any], prefix: str = "") -> Any:
+    """``data[key]``, checked to be of ``kind`` (a bool is no int here)."""
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidRequestError(
+            f"{prefix}{key} must be of type {kind.__name__}, got {value!r:.80}"
+        )
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """``value``, checked to be a JSON object."""
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"{what} must be an object, got {value!r:.80}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """``value``, checked to be a JSON list."""
+    if not isinstance(value, list):
+        raise InvalidRequestError(f"{what} must be a list, got {value!r:.80}")
+    return value
+
+
+def _int_key(key: str, what: str) -> int:
+    """An integer written as an object key (JSON keys are strings)."""
+    try:
+        return int(key)
+    except ValueError:
+        raise InvalidRequestError(f"{what} keys must be integers, got {key!r}") from None
 
 
 @dataclass(frozen=True)

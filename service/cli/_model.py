@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from warmstart.benchmarks.live import LiveSettings
+from warmstart.benchmarks.runner import sigterm_as_interrupt
 from warmstart.benchmarks.task_features import describe_suite_tasks
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings, load_bundle
@@ -22,6 +23,7 @@ from warmstart.service.cli._common import (
     FeatureVersionOption,
     command_line,
     console,
+    err_console,
     handle_errors,
     open_store,
     print_left_out,
@@ -93,6 +95,9 @@ def train(
     )
     print_left_out(trained.left_out, trained.task_names, "training")
 
+
+EXIT_INTERRUPTED = 130
+"""Exit code of a live run stopped by Ctrl-C or SIGTERM (a checkpoint keeps its finished tasks)."""
 
 _MODES = ("pool", "live", "seeding", "sequential")
 #: The live-mode flags each other mode also takes.
@@ -189,6 +194,23 @@ def evaluate(
             "(the worst). Default: no limit.",
         ),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Live: keep each held-out task's result in DIR as soon as it is finished; "
+            "running the same command again with the same DIR trains only the tasks not "
+            "there (an interrupted run resumes). Refused when the settings, records or "
+            "suite differ. Default: none (nothing is kept).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Live with --checkpoint: discard the results in its DIR and start over.",
+        ),
+    ] = False,
     recommender_settings: Annotated[
         Path | None,
         typer.Option(
@@ -237,6 +259,8 @@ def evaluate(
             "--max-rows": max_rows,
             "--workers": workers,
             "--time-limit": time_limit,
+            "--checkpoint": checkpoint,
+            "--fresh": True if fresh else None,
             "--recommender-settings": recommender_settings,
             "--no-flaml": None if flaml else True,
         }
@@ -284,11 +308,26 @@ def evaluate(
             min_rows=min_rows, max_rows=max_rows,
         )  # fmt: skip
         live.check()
-        with open_store(db, create=False) as store:
-            result = run_live(
-                store, suite, space, feature_version, live, out, command=command_line(),
-                progress=_timestamped,
-            )  # fmt: skip
+        if fresh and checkpoint is None:
+            raise InvalidRequestError(
+                "--fresh discards a checkpoint: give it with --checkpoint DIR"
+            )
+        # SIGTERM (a killed session, a scheduler) stops the run as Ctrl-C does.
+        with sigterm_as_interrupt(), open_store(db, create=False) as store:
+            try:
+                result = run_live(
+                    store, suite, space, feature_version, live, out, command=command_line(),
+                    progress=_timestamped, checkpoint=checkpoint, fresh=fresh,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                kept = (
+                    f"finished held-out tasks are kept in {checkpoint}; run the same command "
+                    "again to resume"
+                    if checkpoint is not None
+                    else "nothing was kept (--checkpoint DIR keeps finished tasks)"
+                )
+                err_console.print(f"interrupted: {kept}", markup=False)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
         print_live(result)
 
 

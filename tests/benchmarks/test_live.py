@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.benchmarks.faulty_learner import faulty
+from tests.benchmarks.live_store import PROTOCOL, SETTINGS, TINY, build_live_store
 from tests.factories import require_pmlb
-from warmstart.benchmarks.learners import get_learner
 from warmstart.benchmarks.live import (
     FLAML_METHODS,
     FLAML_SPACE_LIGHTGBM,
@@ -35,36 +35,16 @@ from warmstart.benchmarks.live import (
     write_live_report,
 )
 from warmstart.benchmarks.live._evaluate import _Context, _evaluate_task, _Limit
-from warmstart.benchmarks.runner import Job, Protocol, evaluate, to_record
+from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.tasks import Suite, load_suite
-from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.evaluation import EvalSettings, evaluate_pool
-from warmstart.metamodel.features import FEATURE_VERSION, describe_task
+from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.recommend import Recommender
-from warmstart.metamodel.spaces import config_hash, make_search_space, sample_configs
+from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordFilter, RecordStore
-from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.metamodel.types import RecordStatus, TaskType
 from warmstart.service.cli import app
-
-# Nine small tasks in eight families (breast_cancer and wdbc share "breast"),
-# binary, multiclass and regression; four of them have more rows than the cap,
-# and titanic (2,201 rows, 3 features: cheap) more than 2,000.
-TASKS = (
-    "iris",
-    "haberman",
-    "breast_cancer",
-    "wdbc",
-    "glass2",
-    "prnn_fglass",
-    "1027_ESL",
-    "519_vinnie",
-    "titanic",
-)
-PROTOCOL = Protocol(folds=2, row_cap=300)
-TINY = TrainSettings(surrogate=SurrogateParams(n_models=2, n_estimators=50, min_child_samples=5))
-SETTINGS = LiveSettings(ks=(1, 2), n_folds=3, max_tasks=3, train=TINY)
 
 
 @pytest.fixture(scope="module")
@@ -75,28 +55,7 @@ def suite() -> Suite:
 @pytest.fixture(scope="module")
 def db(suite: Suite, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A store of LightGBM evaluations (default + 5 cheap Sobol configs) with meta-features."""
-    learner = get_learner("lightgbm")
-    space_cs = learner.search_space()
-    space = make_search_space(learner.name, space_cs)
-    sampled = sample_configs(space_cs, 5, method="sobol", seed=1)
-    configs = [learner.default_config()]
-    configs += [dict(c, n_estimators=min(int(c["n_estimators"]), 60)) for c in sampled]
-    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
-    with RecordStore.open(url) as store:
-        tasks, features, records = [], [], []
-        for name in TASKS:
-            data = suite.load(name)
-            tasks.append(data.task)
-            features.append(describe_task(data.task.task_id, data.X, data.y, data.task.task_type))
-            for config in configs:
-                job = Job(
-                    "pmlb", name, data.task.task_id, learner.name, space.space_id,
-                    config, config_hash(config), 0, PROTOCOL,
-                )  # fmt: skip
-                records.append(to_record(evaluate(job, data, learner)))
-        store.add_all(tasks=tasks, spaces=[space], records=records)
-        store.put_task_features(features)
-    return url
+    return build_live_store(suite, tmp_path_factory.mktemp("live"))
 
 
 @pytest.fixture(scope="module")
@@ -524,6 +483,13 @@ runner = CliRunner()
         (["--time-limit", "60"], "--time-limit applies to --mode live only"),
         (["--min-rows", "2001"], "--min-rows applies to --mode live only"),
         (["--mode", "seeding", "--time-limit", "60"], "--time-limit applies to --mode live only"),
+        (["--checkpoint", "ck"], "--checkpoint applies to --mode live only"),
+        (["--mode", "seeding", "--checkpoint", "ck"], "--checkpoint applies to --mode live only"),
+        (["--fresh"], "--fresh applies to --mode live only"),
+        (
+            ["--mode", "live", "--suite", "sklearn:iris", "--fresh"],
+            "--fresh discards a checkpoint: give it with --checkpoint DIR",
+        ),
         (
             ["--mode", "live", "--suite", "sklearn:iris", "--time-limit", "0"],
             "time_limit must be a number of seconds > 0",
