@@ -35,7 +35,10 @@ the runner's worker process (:class:`warmstart.benchmarks.runner.WorkerProcess`,
 one per held-out task), which loads the task from the suite's spec string and
 is killed when a config's CV evaluation runs past the limit: that config
 counts as failed. The job is the one :func:`evaluate_config` runs, so a config
-within the limit scores exactly as it does in process.
+within the limit scores exactly as it does in process. warmstart's requests then
+state the limit as a user with that budget would: ``max_fit_seconds`` is the
+limit's share of one fit (the limit over the CV folds), and where no candidate is
+predicted to fit within it the request is asked again without it (noted).
 
 With a checkpoint folder each held-out task's result is written as soon as it is
 finished, and a run with the same folder (and the same fingerprint: settings,
@@ -365,6 +368,28 @@ def _task_result(
     )
 
 
+def _suggested(
+    recommender: Recommender,
+    features: Mapping[str, float],
+    k: int,
+    rows: int,
+    max_fit_seconds: float | None,
+    name: str,
+    notes: list[str],
+) -> list[dict[str, ConfigValue]]:
+    """The answer to a request for k configs trained on ``rows`` rows, each predicted to
+    fit within ``max_fit_seconds`` where it is given; where no candidate is, the answer
+    without the limit (and a note saying so)."""
+    try:
+        answer = recommender.suggest(features, k, train_rows=rows, max_fit_seconds=max_fit_seconds)
+    except FailedPreconditionError as error:
+        if max_fit_seconds is None:
+            raise
+        notes.append(f"{name}: {error}; asked again without the fit-time limit")
+        answer = recommender.suggest(features, k, train_rows=rows)
+    return [dict(s.config) for s in answer.suggestions]
+
+
 def _asked(k: int) -> str:
     """The key of warmstart's answer to a request for ``k`` configs among a task's methods."""
     return f"warmstart:k={k}"
@@ -524,6 +549,11 @@ def evaluate_live(
         saved = LiveCheckpoint.open(Path(checkpoint), fingerprint, held_out, fresh=fresh)
         say(f"checkpoint {checkpoint}: {saved.n_done} of {len(chosen)} held-out tasks already done")
     max_k = max(settings.ks)
+    # Under a time limit the request states it, as a user with that budget would: each
+    # config is fit once per CV fold within the limit, so one fit may take a fold's share.
+    fit_limit = (
+        None if limit is None else limit.seconds / (1 if protocol.holdout else protocol.folds)
+    )
     # Results by task id, in the order an uninterrupted run gives them (fold by fold).
     finished: dict[str, LiveTaskResult] = {}
     order: list[str] = []
@@ -606,10 +636,7 @@ def evaluate_live(
                 # k is measured on the answer to k, not on the first k of a longer answer.
                 rows = evaluated_rows(data, protocol)
                 answers = {
-                    k: [
-                        dict(s.config)
-                        for s in recommender.suggest(feats, k, train_rows=rows).suggestions
-                    ]
+                    k: _suggested(recommender, feats, k, rows, fit_limit, names[task_id], notes)
                     for k in settings.ks
                 }
                 suggested = answers[max_k]

@@ -256,6 +256,7 @@ def _time_limit_sentence(result: LiveEvaluation) -> str:
     return (
         f"Each config's whole CV evaluation was limited to {limit:g} s of wall time "
         "(in a worker process, killed past it): a config past the limit counts as failed. "
+        "warmstart's requests stated the limit's share of one fit as `max_fit_seconds`. "
     )
 
 

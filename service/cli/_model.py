@@ -191,7 +191,8 @@ def evaluate(
             metavar="SECONDS",
             help="Live: wall seconds one config's whole CV evaluation may take; each config "
             "then runs in a worker process that is killed past it, and counts as failed "
-            "(the worst). Default: no limit.",
+            "(the worst); warmstart's requests state the limit's share of one fit "
+            "(max_fit_seconds). Default: no limit.",
         ),
     ] = None,
     checkpoint: Annotated[

@@ -393,8 +393,16 @@ def test_a_time_limit_needs_the_suites_spec() -> None:
 
 @pytest.mark.slow
 def test_configs_under_a_generous_time_limit_score_as_in_process(
-    result: LiveEvaluation, db: str, suite: Suite
+    result: LiveEvaluation, db: str, suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stated: list[float | None] = []
+    suggest = Recommender.suggest
+
+    def spy(self: Recommender, *args: Any, **kwargs: Any) -> Any:
+        stated.append(kwargs.get("max_fit_seconds"))
+        return suggest(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recommender, "suggest", spy)
     lines: list[str] = []
     limited = replace(SETTINGS, time_limit=600)
     with RecordStore.open(db) as store:
@@ -409,6 +417,10 @@ def test_configs_under_a_generous_time_limit_score_as_in_process(
         assert ours.errors == theirs.errors
         assert ours.timeouts == 0
     assert any(line.endswith("at most 600 s per config") for line in lines)
+    # The requests state the limit's share of one fit (over the records' CV folds), which
+    # every suggestion here fits, so the answers are those asked without it.
+    assert in_workers.protocol.folds == 2
+    assert set(stated) == {600 / 2}
 
 
 @pytest.mark.slow
@@ -432,6 +444,8 @@ def test_configs_past_a_tiny_time_limit_fail_and_the_run_completes(
     # A failed evaluation counts as the worst of the stored scores.
     assert task.n_stored > 0
     assert all(task.regret[m][1] == 1.0 for m in limited.methods)
+    # No candidate is predicted to fit in the limit's share: asked again without it, noted.
+    assert any("asked again without the fit-time limit" in note for note in limited.notes)
     text = write_live_report(limited, tmp_path).read_text()
     assert "limited to 0.001 s of wall time" in text
     assert f"counted as failed (the worst): {task.timeouts} on 1 tasks." in text
