@@ -8,10 +8,13 @@ data: the training tasks are split into folds by family, a bundle is trained on
 all folds but one, and each rule chooses, for every task of the held-out fold,
 among the configs evaluated on it (pool mode). At each k of 1, 3, 5 and 10 the
 rule with the lowest mean normalised regret is served for requests of that k
-and up to the next, but only where it beats the default rule,
-``expected_best``, by more than the standard error of their paired per-task
-difference: the folds are small, and a rule chosen on noise would serve worse
-than the default. Choosing a rule for each k makes four choices on the same
+and up to the next, but a rule that needs the model is served only where it
+beats the best of the free rules (:data:`BASELINE_RULES`: the default config then
+the portfolio, the portfolio, the nearest-neighbour warm start) by more than the
+standard error of their paired per-task difference; else that free rule is
+served. The burden of proof is on the model: the folds are small, a rule chosen
+on noise serves worse than a free one, and a user is owed at least what the free
+baselines give. Choosing a rule for each k makes four choices on the same
 few tasks, each open to noise; choosing one rule for every k (on the regret
 averaged over the ks) makes one. Which of the two procedures serves is itself
 decided on the inner folds: each procedure chooses without one inner fold and
@@ -35,13 +38,22 @@ from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.recommend._set_choice import make_set_choice
 from warmstart.metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
 
-__all__ = ["DEFAULT_RULE", "VALIDATION_KS", "RuleValidation", "choose_set_rule"]
+__all__ = [
+    "BASELINE_RULES",
+    "DEFAULT_RULE",
+    "VALIDATION_KS",
+    "RuleValidation",
+    "choose_set_rule",
+]
 
 DEFAULT_RULE = "expected_best"
-"""Served unless the validation shows another rule better beyond noise."""
+"""Served where no validation could be run (too few families for inner folds)."""
+BASELINE_RULES = ("default_then_portfolio", "portfolio", "nearest_best")
+"""The free rules: what a user gets without a model (the library default, robust configs,
+the nearest task's best). The best of them is served unless a model rule beats it."""
 NOISE_ERRORS = 1.0
-"""Another rule is served where it beats the default by more than this many standard
-errors of the paired per-task difference (one-sided, about 84% sure)."""
+"""A model rule is served where it beats the best free rule by more than this many
+standard errors of the paired per-task difference (one-sided, about 84% sure)."""
 
 VALIDATION_KS = (1, 3, 5, 10)
 """The k at which rules are compared; the mean over them decides."""
@@ -153,15 +165,16 @@ def choose_set_rule(
 
 
 def _one_rule(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:
-    """One rule for every k: the lowest regret averaged over the ks, where it beats the
-    default beyond noise (on the per-task averages)."""
+    """One rule for every k: the lowest regret averaged over the ks, a model rule only
+    where it beats the best free rule beyond noise (on the per-task averages)."""
     averaged = {r: {0: list(table[r].mean(axis=1))} for r in rules}
     rule = _chosen(averaged, 0, rules)
     return dict.fromkeys(VALIDATION_KS, rule)
 
 
 def _rule_per_k(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:
-    """A rule for each k, each chosen at its k alone (beyond noise against the default)."""
+    """A rule for each k, each chosen at its k alone (a model rule beyond noise against the
+    best free rule)."""
     found = {r: {k: list(table[r][:, i]) for i, k in enumerate(VALIDATION_KS)} for r in rules}
     return {k: _chosen(found, k, rules) for k in VALIDATION_KS}
 
@@ -192,14 +205,24 @@ def _cross_validated(
 
 
 def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Sequence[str]) -> str:
-    """The best rule at k if it beats the default beyond noise, else the default."""
-    default = DEFAULT_RULE if DEFAULT_RULE in rules else rules[0]
-    best = min(rules, key=lambda r: (float(np.mean(found[r][k])), rules.index(r)))
-    diff = np.asarray(found[default][k]) - np.asarray(found[best][k])
-    if best == default or len(diff) < 2:
-        return default
+    """The best rule at k; a model rule only if it beats the best free rule beyond noise,
+    else that free rule. Without free rules among ``rules``, the reference is
+    :data:`DEFAULT_RULE` (or the first rule); ties go to the earlier rule."""
+    free = [r for r in rules if r in BASELINE_RULES] or [
+        DEFAULT_RULE if DEFAULT_RULE in rules else rules[0]
+    ]
+
+    def mean(rule: str) -> tuple[float, int]:
+        return float(np.mean(found[rule][k])), rules.index(rule)
+
+    best, reference = min(rules, key=mean), min(free, key=mean)
+    if best in free:
+        return best
+    diff = np.asarray(found[reference][k]) - np.asarray(found[best][k])
+    if len(diff) < 2:
+        return reference
     error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
-    return best if float(diff.mean()) > NOISE_ERRORS * error else default
+    return best if float(diff.mean()) > NOISE_ERRORS * error else reference
 
 
 def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:

@@ -13,7 +13,9 @@ and returns, for each, the chosen candidate indices (:class:`SetChoice`). The ru
 - ``top_predicted`` (:class:`TopPredicted`): the k best by the ensemble's mean.
 - ``portfolio`` and ``top_then_portfolio`` (:class:`PortfolioOrder`): the greedy
   portfolio in its order, after the model's best for the second; the model's
-  best fill what the portfolio cannot.
+  best fill what the portfolio cannot. ``default_then_portfolio``: the space's
+  default config first, then the portfolio (what a user gets for free: the
+  library's default, then robust configs).
 - ``nearest_best`` (:class:`NearestOrder`): the nearest-neighbour warm start, the
   best config of the nearest training task, then of the next nearest, ...; the
   model's best fill what the neighbours cannot.
@@ -63,12 +65,13 @@ SET_RULES = (
     "top_predicted",
     "portfolio",
     "top_then_portfolio",
+    "default_then_portfolio",
     "nearest_best",
     "local_portfolio",
     "top_then_local",
 )
 """The set rules a recommender can serve."""
-PORTFOLIO_RULES = ("portfolio", "top_then_portfolio")
+PORTFOLIO_RULES = ("portfolio", "top_then_portfolio", "default_then_portfolio")
 """The rules that follow the portfolio's order."""
 NEAREST_RULES = ("nearest_best",)
 """The rules that follow the nearest training tasks' best configs."""
@@ -355,12 +358,20 @@ class PortfolioOrder:
 
     Args:
         table: The world table (the candidates' columns refer to it; its
-            ``portfolio`` group is the order).
+            ``portfolio`` group is the order, after its ``default`` group with
+            ``default_first``).
         lead: How many of the model's best come first (0: the portfolio alone).
+        default_first: Whether the space's default config leads the portfolio.
+
+    Raises:
+        FailedPreconditionError: ``default_first`` and the table has no default config.
     """
 
-    def __init__(self, table: WorldTable, lead: int) -> None:
-        self.portfolio = table.positions["portfolio"].tolist()
+    def __init__(self, table: WorldTable, lead: int, default_first: bool = False) -> None:
+        if default_first and "default" not in table.positions:
+            raise FailedPreconditionError("the world table holds no default config")
+        ahead = table.positions["default"].tolist() if default_first else []
+        self.portfolio = ahead + table.positions["portfolio"].tolist()
         self.lead = lead
 
     def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
@@ -445,6 +456,8 @@ def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings)
         return PortfolioOrder(table, lead=0)
     if rule == "top_then_portfolio":
         return PortfolioOrder(table, lead=1)
+    if rule == "default_then_portfolio":
+        return PortfolioOrder(table, lead=0, default_first=True)
     if rule == "nearest_best":
         return NearestOrder(table)
     if rule == "local_portfolio":

@@ -18,8 +18,10 @@ from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, NAMES, SPACE, features, true_score, world
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
 from warmstart.metamodel.bundle._validate import (
+    BASELINE_RULES,
     PROCEDURES,
     VALIDATION_KS,
+    _chosen,
     _cross_validated,
     choose_set_rule,
 )
@@ -27,7 +29,7 @@ from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.recommend import SET_RULES, SuggestQuery
 from warmstart.metamodel.recommend._set_choice import make_set_choice
-from warmstart.metamodel.spaces import config_hash, sample_configs
+from warmstart.metamodel.spaces import config_hash, default_config, sample_configs
 from warmstart.metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord
 
@@ -118,6 +120,14 @@ def test_portfolio_rules_follow_the_portfolio_order() -> None:
     lead = recommender.choose(features_, pool, 4)
     assert lead[0] == top[0]
     assert [hashes[i] for i in lead[1:]] == [h for h in portfolio if h != hashes[top[0]]][:3]
+    # The free rule a user starts from: the library's default, then the portfolio.
+    default = config_hash(default_config(CS))
+    with_default = [*pool, default_config(CS)]
+    recommender.set_choice = make_set_choice(
+        "default_then_portfolio", recommender.table, recommender.settings
+    )
+    picked = [config_hash(with_default[i]) for i in recommender.choose(features_, with_default, 4)]
+    assert picked == [default, *[h for h in portfolio if h != default][:3]]
 
 
 def test_a_portfolio_bundle_suggests_its_portfolio(tmp_path: Path) -> None:
@@ -169,9 +179,11 @@ def test_validation_chooses_a_rule_and_records_its_figures() -> None:
         assert rule in SET_RULES
         served = metrics[f"validation.served.regret@{k}"]
         assert served == metrics[f"validation.{rule}.regret@{k}"]
-    # Served only where it beats the default: at its k, or over every k for one rule.
-    assert sum(metrics[f"validation.served.regret@{k}"] for k in VALIDATION_KS) <= sum(
-        metrics[f"validation.expected_best.regret@{k}"] for k in VALIDATION_KS
+    # Never worse on the inner folds than the best free rule: at its k, or over every k
+    # for one rule.
+    assert sum(metrics[f"validation.served.regret@{k}"] for k in VALIDATION_KS) <= min(
+        sum(metrics[f"validation.{rule}.regret@{k}"] for k in VALIDATION_KS)
+        for rule in BASELINE_RULES
     )
     # The procedure that chose them is the one whose choices carried best to held-out folds.
     procedure = bundle.training["set_rule_procedure"]
@@ -204,6 +216,32 @@ def test_procedures_are_scored_on_the_folds_they_did_not_choose_on() -> None:
         PROCEDURES["one_rule"], table, folds, rules
     )
     assert _cross_validated(PROCEDURES["one_rule"], table, folds, rules) == pytest.approx(0.10)
+
+
+def test_a_model_rule_is_served_only_where_it_beats_the_free_rules_beyond_noise() -> None:
+    rng = np.random.default_rng(0)
+    free = rng.uniform(0.05, 0.15, 40)
+    rules = ("expected_best", "top_predicted", *BASELINE_RULES)
+
+    def found(model: np.ndarray, portfolio: np.ndarray) -> dict[str, dict[int, list[float]]]:
+        by_rule = {
+            "expected_best": model,
+            "top_predicted": model + 0.05,
+            "default_then_portfolio": portfolio + 0.02,
+            "portfolio": portfolio,
+            "nearest_best": portfolio + 0.01,
+        }
+        return {r: {1: list(v)} for r, v in by_rule.items()}
+
+    # Clearly better on every task: the model rule.
+    assert _chosen(found(free - 0.03, free), 1, rules) == "expected_best"
+    # Better on average by less than the noise of the paired differences: the free rule.
+    scatter = rng.normal(0, 0.05, 40)
+    noisy = free - 0.002 + scatter - scatter.mean()
+    assert float(np.mean(noisy)) < float(np.mean(free)) - 0.001
+    assert _chosen(found(noisy, free), 1, rules) == "portfolio"
+    # A free rule best outright is served as it is.
+    assert _chosen(found(free + 0.03, free), 1, rules) == "portfolio"
 
 
 def _same_everywhere(n_tasks: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
