@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.benchmarks.faulty_learner import faulty
-from tests.benchmarks.live_store import PROTOCOL, SETTINGS, TINY, build_live_store
+from tests.benchmarks.live_store import PROTOCOL, SETTINGS, TINY
 from tests.factories import require_pmlb
 from warmstart.benchmarks.live import (
     FLAML_METHODS,
@@ -45,17 +45,6 @@ from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import RecordStatus, TaskType
 from warmstart.service.cli import app
-
-
-@pytest.fixture(scope="module")
-def suite() -> Suite:
-    return load_suite(f"pmlb:{require_pmlb()}")
-
-
-@pytest.fixture(scope="module")
-def db(suite: Suite, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A store of LightGBM evaluations (default + 5 cheap Sobol configs) with meta-features."""
-    return build_live_store(suite, tmp_path_factory.mktemp("live"))
 
 
 @pytest.fixture(scope="module")

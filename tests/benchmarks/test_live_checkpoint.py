@@ -18,29 +18,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.benchmarks.live_store import SETTINGS, build_live_store
+from tests.benchmarks.live_store import SETTINGS
 from tests.factories import require_pmlb
 from warmstart.benchmarks.live import LiveEvaluation, LiveSettings, LiveTaskResult, evaluate_live
 from warmstart.benchmarks.live import _evaluate as live_evaluate
 from warmstart.benchmarks.live._checkpoint import MANIFEST, LiveCheckpoint, live_fingerprint
 from warmstart.benchmarks.live._report import write_live_report
-from warmstart.benchmarks.tasks import Suite, load_suite
+from warmstart.benchmarks.tasks import Suite
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.evaluation import EvaluationData
 from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import SearchSpace
 from warmstart.service.cli import app
-
-
-@pytest.fixture(scope="module")
-def suite() -> Suite:
-    return load_suite(f"pmlb:{require_pmlb()}")
-
-
-@pytest.fixture(scope="module")
-def db(suite: Suite, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_live_store(suite, tmp_path_factory.mktemp("live"))
 
 
 def _run(db: str, suite: Suite, checkpoint: Path, settings: LiveSettings = SETTINGS, **kw: Any):
