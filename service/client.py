@@ -261,7 +261,8 @@ class WarmstartClient:
             k: How many configs.
             feature_version: The meta-features' version (from :meth:`describe` or
                 :meth:`model_info`); required with meta-features.
-            max_fit_seconds: Leave out configs predicted to fit slower than this.
+            max_fit_seconds: Leave out configs predicted to fit slower than this (the
+                prediction times the fit-time model's error margin, `fit_time.margin`).
             exclude: Configs already tried.
             train_rows: Rows the configs will be trained on (default: the table's rows).
             observations: Configs evaluated on the task with their scores (higher is

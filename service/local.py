@@ -125,7 +125,8 @@ def suggest(
             (higher is better), as :class:`~warmstart.metamodel.types.Observation`
             or ``(config, score)`` pairs: none is suggested again and the answer
             takes them into account.
-        max_fit_seconds: Only configs predicted to fit within this many seconds.
+        max_fit_seconds: Only configs predicted to fit within this many seconds (the
+            prediction times the fit-time model's error margin, `fit_time.margin`).
         seed: Random seed set in each suggestion's params and estimator.
         n_threads: Threads each estimator may use.
         kb_dir: The knowledge base folder holding ``models/<space>.wsb``

@@ -60,7 +60,8 @@ class SuggestOptions:
     Attributes:
         space: The search space's name or id.
         k: How many configs (the server allows 1 to its recommender's maximum).
-        max_fit_seconds: Leave out configs predicted to fit slower than this.
+        max_fit_seconds: Leave out configs predicted to fit slower than this (the
+            prediction times the fit-time model's error margin, `fit_time.margin`).
         exclude: Configs already tried, to leave out.
         train_rows: Rows the configs will be trained on (``None``: the table's rows).
     """

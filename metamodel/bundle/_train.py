@@ -115,7 +115,12 @@ def train_from_records(
             else {str(k): rule for k, rule in validation.rules.items()},
             **({} if validation is None else {"set_rule_procedure": validation.procedure}),
         },
-        metrics={} if validation is None else validation.metrics(),
+        metrics={
+            **({} if validation is None else validation.metrics()),
+            **(
+                {} if surrogate.fit_time is None else {"fit_time.margin": surrogate.fit_time_margin}
+            ),
+        },
         created_at=created,
     )
 

@@ -354,6 +354,7 @@ class Recommender:
                     mask,
                     len(found),
                     wide[i],
+                    self.surrogate.fit_time_margin,
                 )
             except WarmstartError as exc:
                 answers[i] = exc
@@ -454,7 +455,7 @@ class Recommender:
         fit_seconds = self.compiled.fit_seconds(task, masks)  # the scores are per_world's
         choice = ScoredCandidates.of(
             rows, per_world, fit_seconds, query.k, query.max_fit_seconds,
-            found.columns, masks, len(found),
+            found.columns, masks, len(found), margin=self.surrogate.fit_time_margin,
         )  # fmt: skip
         chosen = self._observed_picks(
             worlds, task, seen, query.observations, (per_world, ranked, encoded), query.k,

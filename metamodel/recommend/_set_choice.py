@@ -105,8 +105,12 @@ class ScoredCandidates:
         masks: np.ndarray,
         n_candidates: int,
         near: np.ndarray | None = None,
+        margin: float = 1.0,
     ) -> ScoredCandidates:
-        """A request's candidates, once its fit-time limit is applied.
+        """A request's candidates, once its fit-time limit is applied: a candidate is
+        allowed where its predicted fit time times ``margin`` (the fit-time model's
+        error margin, :attr:`~warmstart.metamodel.surrogate.Surrogate.fit_time_margin`)
+        is within the limit, or unknown.
 
         Raises:
             FailedPreconditionError: No candidate is left, or none fits the limit.
@@ -118,11 +122,12 @@ class ScoredCandidates:
         allowed = None
         limit = max_fit_seconds
         if limit is not None:
-            allowed = ~(fit_seconds > limit)  # unknown (NaN) fit times are allowed
+            allowed = ~(fit_seconds * margin > limit)  # unknown (NaN) fit times are allowed
             if not allowed.any():
                 raise FailedPreconditionError(
                     f"no candidate is predicted to fit within {limit:g} s; the "
-                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s"
+                    f"fastest is predicted at {float(np.nanmin(fit_seconds)):.3g} s, "
+                    f"and the fit-time model may be {margin:.3g} times too fast"
                 )
         return cls(rows, predictions, mean, fit_seconds, allowed, k, columns, masks, near)
 

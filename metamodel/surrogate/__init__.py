@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from warmstart.metamodel.surrogate._compiled import CompiledSurrogate, CompiledTrees
-from warmstart.metamodel.surrogate._model import Surrogate, SurrogateParams
+from warmstart.metamodel.surrogate._model import FIT_TIME_QUANTILE, Surrogate, SurrogateParams
 from warmstart.metamodel.surrogate._size import SIZE_INPUT, SIZE_SOURCE, log_rows, size_source
 from warmstart.metamodel.surrogate._table import (
     Normalisation,
@@ -14,6 +14,7 @@ from warmstart.metamodel.surrogate._table import (
 )
 
 __all__ = [
+    "FIT_TIME_QUANTILE",
     "SIZE_INPUT",
     "SIZE_SOURCE",
     "CompiledSurrogate",

@@ -3,7 +3,8 @@
 Each ensemble member is trained on a bootstrap sample of *tasks* (not rows),
 so the spread of their predictions says how much the answer depends on which
 tasks were seen: the uncertainty of a suggestion for a new task. A separate
-LightGBM model predicts ``log1p(fit seconds)`` for cost-aware suggestions.
+LightGBM model predicts ``log1p(fit seconds)`` for cost-aware suggestions, with
+its error margin on tasks it has not seen (:attr:`Surrogate.fit_time_margin`).
 Training is deterministic for a given seed and thread count.
 
 A member is boosted in two stages that end up as one booster. The first
@@ -27,9 +28,19 @@ import numpy as np
 
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.surrogate._compiled import MAX_LEAVES, CompiledSurrogate
+from warmstart.metamodel.surrogate._size import SIZE_INPUT
 from warmstart.metamodel.surrogate._table import TrainingTable
 
-__all__ = ["Surrogate", "SurrogateParams"]
+__all__ = ["FIT_TIME_QUANTILE", "Surrogate", "SurrogateParams"]
+
+FIT_TIME_QUANTILE = 0.9
+"""The share of held-out slow fits that the fit-time margin covers."""
+_MARGIN_FROM_SECONDS = 1.0
+"""The margin is measured on fits of at least this long: where a limit bites."""
+_MARGIN_FOLDS = 3
+_SLOWER_WITH = (SIZE_INPUT, "n_classes")
+"""Inputs the fit time does not decrease with (training rows, classes)."""
+_MAX_MARGIN = 20.0
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,17 @@ class Surrogate:
         fit_time: lgb.Booster | None,
         feature_names: tuple[str, ...],
         params: SurrogateParams,
+        fit_time_margin: float = 1.0,
     ) -> None:
         self.members = members
         self.fit_time = fit_time
         self.feature_names = feature_names
         self.params = params
+        self.fit_time_margin = fit_time_margin
+        """How many times its prediction a fit may take: the :data:`FIT_TIME_QUANTILE`
+        quantile of measured over predicted fit time on tasks held out of the fit-time
+        model (fits of 1 s or more; 1.0 when too few were measured). A config is kept
+        under a time limit only if its predicted time times this margin fits."""
 
     @classmethod
     def fit(cls, table: TrainingTable, params: SurrogateParams | None = None) -> Surrogate:
@@ -122,16 +139,12 @@ class Surrogate:
             rows = np.concatenate([rows_of[t] for t in sample])
             members.append(_train_member(table, rows, params, params.seed * 1000 + i))
         known = np.flatnonzero(np.isfinite(table.log_fit_seconds))
-        fit_time = None
+        fit_time, margin = None, 1.0
         if len(known) >= 10:
-            fit_time = _train(
-                table,
-                known,
-                table.log_fit_seconds,
-                replace(params, n_estimators=max(1, params.n_estimators * 2 // 3)),
-                params.seed,
-            )
-        return cls(members, fit_time, table.feature_names, params)
+            timing = replace(params, n_estimators=max(1, params.n_estimators * 2 // 3))
+            fit_time = _train(table, known, table.log_fit_seconds, timing, params.seed)
+            margin = _fit_time_margin(table, known, timing)
+        return cls(members, fit_time, table.feature_names, params, margin)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation over the ensemble of the normalised score."""
@@ -172,6 +185,7 @@ class Surrogate:
             "fit_time": None if self.fit_time is None else self.fit_time.model_to_string(),
             "feature_names": list(self.feature_names),
             "params": self.params.__dict__,
+            "fit_time_margin": self.fit_time_margin,
         }
 
     @classmethod
@@ -183,6 +197,8 @@ class Surrogate:
             tuple(data["feature_names"]),
             # Bundles from before the two-stage surrogate had one stage.
             SurrogateParams(**({"config_rounds": 0} | data["params"])),
+            # Bundles from before the margin took predictions as they were.
+            float(data.get("fit_time_margin", 1.0)),
         )
 
 
@@ -210,7 +226,12 @@ def _train_member(
 def _train(
     table: TrainingTable, rows: np.ndarray, target: np.ndarray, params: SurrogateParams, seed: int
 ) -> lgb.Booster:
-    return _boost(table, table.X[rows], target[rows], params.lightgbm(seed), params.n_estimators)
+    # Fits take no less time on more rows or more classes: constrained so, the trees keep
+    # a task larger than those it was trained on at least as slow as the largest.
+    slower = {"monotone_constraints": [int(n in _SLOWER_WITH) for n in table.feature_names]}
+    return _boost(
+        table, table.X[rows], target[rows], params.lightgbm(seed) | slower, params.n_estimators
+    )
 
 
 def _boost(
@@ -230,6 +251,33 @@ def _boost(
         params={"verbosity": -1},
     )
     return lgb.train(settings, dataset, num_boost_round=rounds, init_model=init)
+
+
+def _fit_time_margin(table: TrainingTable, known: np.ndarray, params: SurrogateParams) -> float:
+    """The fit-time model's margin (:attr:`Surrogate.fit_time_margin`), measured on
+    :data:`_MARGIN_FOLDS` folds of the tasks: trees cannot extrapolate, so a task
+    slower than any seen (more rows, classes or rounds) is predicted too fast."""
+    tasks = np.unique(table.groups[known])
+    if len(tasks) < 2 * _MARGIN_FOLDS:
+        return 1.0
+    order = np.random.default_rng(params.seed).permutation(len(tasks))
+    folds_of = (np.arange(len(tasks)) % _MARGIN_FOLDS).tolist()
+    fold_of = dict(zip(tasks[order].tolist(), folds_of, strict=True))
+    folds = np.array([fold_of[task] for task in table.groups[known].tolist()])
+    ratios = []
+    for fold in range(_MARGIN_FOLDS):
+        inside, outside = known[folds == fold], known[folds != fold]
+        booster = _train(table, outside, table.log_fit_seconds, params, params.seed)
+        predicted = np.expm1(
+            np.clip(booster.predict(table.X[inside], num_threads=params.n_threads), 0.0, 20.0)
+        )
+        measured = np.expm1(table.log_fit_seconds[inside])
+        slow = measured >= _MARGIN_FROM_SECONDS
+        ratios.append(measured[slow] / np.maximum(predicted[slow], 1e-3))
+    found = np.concatenate(ratios)
+    if len(found) < 20:
+        return 1.0
+    return float(np.clip(np.quantile(found, FIT_TIME_QUANTILE), 1.0, _MAX_MARGIN))
 
 
 def _safe(name: str) -> str:

@@ -165,7 +165,10 @@ def suggest(
     ] = None,
     max_fit_seconds: Annotated[
         float | None,
-        typer.Option(help="Leave out configs predicted to fit slower than this (seconds)."),
+        typer.Option(
+            help="Leave out configs predicted to fit slower than this (seconds), with the "
+            "fit-time model's error margin (model info: fit_time.margin)."
+        ),
     ] = None,
     exclude: Annotated[
         Path | None,

@@ -289,7 +289,7 @@ def test_validation_needs_as_many_families_as_folds() -> None:
     assert choose_set_rule(records, features(tasks), families, 3, 0, lambda kept: None) is None  # type: ignore[arg-type,return-value]
     bundle = _train(tasks, records, families)
     assert bundle.set_rules == {1: "expected_best"}
-    assert bundle.metrics == {}
+    assert set(bundle.metrics) == {"fit_time.margin"}  # no validation figures
 
 
 def test_nearest_best_is_the_nearest_neighbour_warm_start(tmp_path: Path) -> None:

@@ -209,7 +209,9 @@ class Constraints(_message.Message):
 
     MAX_FIT_SECONDS_FIELD_NUMBER: _builtins.int
     max_fit_seconds: _builtins.float
-    """Leave out configs whose predicted fit time is above this; unset: no limit."""
+    """Leave out configs whose predicted fit time, times the fit-time model's error margin
+    (GetModelInfo's metric fit_time.margin), is above this; unset: no limit.
+    """
     def __init__(
         self,
         *,
