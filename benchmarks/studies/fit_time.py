@@ -13,30 +13,21 @@ limit costs in configs it need not have left out.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 import numpy as np
 
+from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.metamodel.encoding import ConfigEncoder
-from warmstart.metamodel.evaluation import load_evaluation_data
 from warmstart.metamodel.spaces import load_configspace
-from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.surrogate import Surrogate, SurrogateParams, build_training_table
 
 THRESHOLDS = (1.0, 10.0, 30.0)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--space", default="lightgbm")
-    parser.add_argument("--feature-version", default="mf-1")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    store = RecordStore.open(args.db, create=False)
-    data = load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
+    args = fold_parser(__doc__.splitlines()[0]).parse_args(argv)
+    data = load_folds(args)
     encoder = ConfigEncoder(load_configspace(data.space))
     predicted, measured, margins = [], [], []
     for fold in range(args.folds):

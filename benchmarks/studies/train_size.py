@@ -21,18 +21,16 @@ normalised regret of the top 1 and the best of the top 3 among those configs.
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.metamodel.bundle import TrainSettings, train_from_records
-from warmstart.metamodel.evaluation import load_evaluation_data
 from warmstart.metamodel.portfolio import primary_records
 from warmstart.metamodel.recommend import Recommender
-from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
@@ -64,15 +62,8 @@ def _predict(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--space", default="lightgbm")
-    parser.add_argument("--feature-version", default="mf-1")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    store = RecordStore.open(args.db, create=False)
-    data = load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
+    args = fold_parser(__doc__.splitlines()[0]).parse_args(argv)
+    data = load_folds(args)
     settings = TrainSettings(surrogate=SurrogateParams(seed=args.seed), validation_folds=0)
     found: dict[str, dict[str, list[float]]] = {r: defaultdict(list) for r in RULES}
     for fold in range(args.folds):

@@ -1,0 +1,28 @@
+"""What the leave-family-out studies share: their command line and their folds."""
+
+from __future__ import annotations
+
+import argparse
+
+from warmstart.metamodel.evaluation import EvaluationData, load_evaluation_data
+from warmstart.metamodel.store import RecordStore
+
+__all__ = ["fold_parser", "load_folds"]
+
+
+def fold_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the options every fold study takes: ``--db``, ``--space``,
+    ``--feature-version``, ``--folds`` and ``--seed``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--db", required=True, help="Records database URL.")
+    parser.add_argument("--space", default="lightgbm")
+    parser.add_argument("--feature-version", default="mf-1")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def load_folds(args: argparse.Namespace) -> EvaluationData:
+    """The space's records and meta-features from ``args.db``, split into family folds."""
+    store = RecordStore.open(args.db, create=False)
+    return load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
