@@ -1,0 +1,145 @@
+"""How often can one config chosen without trying it beat the library default? A pool study.
+
+Issue 19 asks that warmstart's top-1 beat the library default on most held-out
+tasks where the two differ. This study asks how far simple rules built from the
+training tasks' measured scores get on that measure, so that the target can be
+read against what is reachable. On the configs every task of the space has (the
+default among them), leave-family-out, each rule picks one config per held-out
+task from the training tasks alone:
+
+- ``single best``: the best mean normalised score over the training tasks;
+- ``most wins``: the config that beats the default on the most training tasks;
+- ``nearest N``: the best mean over the N nearest training tasks (meta-features
+  standardised, missing values at the column mean);
+- ``gated N``: ``nearest N``'s pick where it beats the default on at least
+  :data:`GATE` of those N tasks, else the default.
+
+Two figures of the held-out tasks themselves bound what rules of one config can
+do: the fixed config that beats the default where they differ most often, chosen
+in hindsight, and the share of tasks where the default is already the best
+(ties included). Printed: each rule's mean regret@1 and its wins / ties / losses
+against the default.
+
+    python -m warmstart.benchmarks.studies.default_wins --db sqlite:///kb.db --space lightgbm
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from warmstart.benchmarks.studies._folds import fold_parser, load_folds
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.evaluation import EvaluationData
+from warmstart.metamodel.portfolio import primary_records
+from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
+from warmstart.metamodel.types import RecordStatus
+
+GATE = 0.6
+"""``gated N`` keeps its pick where it beats the default on at least this share of the N."""
+_TIE = 1e-12
+
+
+def _matrix(data: EvaluationData) -> tuple[list[str], list[str], np.ndarray]:
+    """Tasks, the configs every task has (hashes), and tasks x configs normalised scores
+    (1 the task's best among them, 0 its worst; a failure counts as the worst)."""
+    scores: dict[str, dict[str, float]] = {}
+    for task, records in data.usable.items():
+        found: dict[str, list[float]] = defaultdict(list)
+        for r in primary_records(records):
+            ok = r.status is RecordStatus.OK and r.score is not None
+            found[r.config_hash].append(float(r.score) if ok else np.nan)  # type: ignore[arg-type]
+        scores[task] = {
+            h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in found.items()
+        }
+    tasks = sorted(scores)
+    common = sorted(set.intersection(*(set(s) for s in scores.values())))
+    raw = np.array([[scores[t][h] for h in common] for t in tasks])
+    low, high = np.nanmin(raw, axis=1, keepdims=True), np.nanmax(raw, axis=1, keepdims=True)
+    span = np.where(high > low, high - low, 1.0)
+    return tasks, common, np.where(np.isfinite(raw), (raw - low) / span, 0.0)
+
+
+def _features(data: EvaluationData, tasks: list[str]) -> np.ndarray:
+    values = np.array([data.features[t].values for t in tasks], dtype=float)
+    means = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0)
+    values = np.where(np.isfinite(values), values, np.nan_to_num(means))
+    return np.asarray((values - values.mean(axis=0)) / (values.std(axis=0) + 1e-9))
+
+
+def _beats(scores: np.ndarray, default: int) -> np.ndarray:
+    """Per config, the share of the rows (tasks) where it scores above the default."""
+    return np.asarray((scores > scores[:, [default]] + _TIE).mean(axis=0))
+
+
+def _picks(train: np.ndarray, near: np.ndarray, default: int, ns: Sequence[int]) -> dict[str, int]:
+    mean = train.mean(axis=0)
+    picks = {
+        "default": default,
+        "single best": int(np.argmax(mean)),
+        "most wins": int(np.lexsort((mean, _beats(train, default)))[-1]),
+    }
+    for n in ns:
+        local = train[near[:n]]
+        best = int(np.argmax(local.mean(axis=0)))
+        picks[f"nearest {n}"] = best
+        picks[f"gated {n}"] = best if _beats(local, default)[best] >= GATE else default
+    return picks
+
+
+def _line(name: str, regret: np.ndarray, against: np.ndarray) -> str:
+    wins = int((regret < against - _TIE).sum())
+    losses = int((regret > against + _TIE).sum())
+    share = wins / max(wins + losses, 1)
+    ties = len(regret) - wins - losses
+    return f"| {name} | {regret.mean():.4f} | {wins}/{ties}/{losses} | {share:.0%} |"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = fold_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--neighbours", default="10,25", help="Comma-separated N of the nearest rules."
+    )
+    args = parser.parse_args(argv)
+    ns = [int(n) for n in args.neighbours.split(",")]
+    data = load_folds(args)
+    tasks, hashes, scores = _matrix(data)
+    default_hash = config_hash(default_config(load_configspace(data.space)))
+    if default_hash not in hashes:
+        raise FailedPreconditionError(
+            f"the default config of {args.space!r} is not evaluated on every task: "
+            "the study compares with it"
+        )
+    default = hashes.index(default_hash)
+    regret = 1.0 - scores
+    features = _features(data, tasks)
+    fold = np.array([data.fold_of[t] for t in tasks])
+    chosen: dict[str, list[float]] = defaultdict(list)
+    order: list[int] = []
+    for f in range(args.folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        for i in held:
+            near = np.argsort(np.linalg.norm(features[train] - features[i], axis=1), kind="stable")
+            for name, j in _picks(scores[train], near, default, ns).items():
+                chosen[name].append(float(regret[i, j]))
+            order.append(int(i))
+    against = regret[order, default]
+    print(f"{args.space}: {len(tasks)} held-out tasks, {len(hashes)} configs every task has")
+    print("| rule | regret@1 | against the default (W/T/L) | wins where they differ |")
+    print("|---|---|---|---|")
+    for name, values in chosen.items():
+        print(_line(name, np.asarray(values), against))
+    wins = (regret < regret[:, [default]] - _TIE).sum(axis=0)
+    losses = (regret > regret[:, [default]] + _TIE).sum(axis=0)
+    share = wins / np.maximum(wins + losses, 1)
+    share[default] = 0.0
+    best = int(np.argmax(share))
+    print(_line("fixed config chosen in hindsight on these tasks", regret[order, best], against))
+    at_best = float(np.mean(regret[:, default] <= _TIE))
+    print(f"the default is the best of these configs (ties included) on {at_best:.0%} of tasks")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""warmstart.benchmarks.studies.default_wins on a world where the best config follows the task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.metamodel.synthetic_world import CS, SPACE, features, store_world, world
+from warmstart.benchmarks.studies.default_wins import main
+from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.spaces import config_hash, default_config
+from warmstart.metamodel.store import RecordStore
+
+
+def _run(tmp_path: Path, with_default: bool, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    tasks, records = world(40, seed=7)  # its 40 configs hold the space's default
+    if not with_default:
+        records = [r for r in records if r.config_hash != config_hash(default_config(CS))]
+    db = f"sqlite:///{tmp_path / 'world.db'}"
+    with RecordStore.open(db) as store:
+        store_world(store, tasks, records, per_family=2)
+        store.put_task_features(features(tasks).values())
+    main(["--db", db, "--space", SPACE.name, "--feature-version", "test-1", "--neighbours", "5"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{SPACE.name}: 40 held-out tasks, 40 configs every task has"
+    return {
+        line.split("|")[1].strip(): line
+        for line in out
+        if line.startswith("| ") and "---" not in line
+    }
+
+
+def _wins(line: str) -> float:
+    return float(line.strip().strip("|").split("|")[-1].strip().rstrip("%")) / 100
+
+
+def test_rules_that_read_the_task_beat_the_default_more_often(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _run(tmp_path, True, capsys)
+    assert "0/40/0" in rows["default"]
+    assert {"single best", "most wins", "nearest 5", "gated 5"} <= set(rows)
+    # The best C moves with the first meta-feature: the nearest tasks know it, one config
+    # for every task does not.
+    assert _wins(rows["nearest 5"]) > 0.7
+    assert _wins(rows["nearest 5"]) > _wins(rows["single best"])
+    hindsight = rows["fixed config chosen in hindsight on these tasks"]
+    assert _wins(hindsight) < _wins(rows["nearest 5"])
+    assert np.isfinite(float(rows["nearest 5"].split("|")[2]))
+
+
+def test_the_study_needs_the_default_on_every_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(FailedPreconditionError, match=r"default config .* not evaluated"):
+        _run(tmp_path, False, capsys)
