@@ -18,7 +18,14 @@ import numpy as np
 from warmstart.metamodel.surrogate._table import Normalisation, normalise_scores
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus
 
-__all__ = ["ScoreMatrix", "best_single", "greedy_portfolio", "primary_records", "score_matrix"]
+__all__ = [
+    "ScoreMatrix",
+    "best_single",
+    "config_means",
+    "greedy_portfolio",
+    "primary_records",
+    "score_matrix",
+]
 
 
 def primary_records(records: Iterable[EvaluationRecord]) -> list[EvaluationRecord]:
@@ -76,27 +83,32 @@ class ScoreMatrix:
         )
 
 
+def config_means(records: Iterable[EvaluationRecord]) -> dict[str, float]:
+    """Mean score per config hash over one task's records (seeds, repeats); NaN for a
+    config whose every evaluation failed or timed out."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        ok = record.status is RecordStatus.OK and record.score is not None
+        grouped[record.config_hash].append(float(record.score) if ok else np.nan)  # type: ignore[arg-type]
+    return {h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in grouped.items()}
+
+
 def score_matrix(
     records: Iterable[EvaluationRecord], normalisation: Normalisation = "minmax"
 ) -> ScoreMatrix:
     """Build the matrix from a space's records (each task's primary fidelity, see
     :func:`primary_records`; mean over seeds)."""
-    raw: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
     configs: dict[str, dict[str, ConfigValue]] = {}
     for record in primary_records(records):
         configs.setdefault(record.config_hash, dict(record.config))
-        good = record.status is RecordStatus.OK and record.score is not None
-        value = float(record.score) if good and record.score is not None else np.nan
-        raw[record.task_id][record.config_hash].append(value)
-    task_ids = tuple(sorted(raw))
+        by_task[record.task_id].append(record)
+    task_ids = tuple(sorted(by_task))
     hashes = tuple(sorted(configs))
     column = {h: i for i, h in enumerate(hashes)}
     scores = np.full((len(task_ids), len(hashes)), np.nan)
     for row, task_id in enumerate(task_ids):
-        cells = raw[task_id]
-        means = {
-            h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in cells.items()
-        }
+        means = config_means(by_task[task_id])
         finite = [h for h, v in means.items() if np.isfinite(v)]
         if finite:
             normalised = normalise_scores([means[h] for h in finite], normalisation)

@@ -33,9 +33,8 @@ import numpy as np
 from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import EvaluationData
-from warmstart.metamodel.portfolio import primary_records
+from warmstart.metamodel.portfolio import config_means, primary_records
 from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
-from warmstart.metamodel.types import RecordStatus
 
 GATE = 0.6
 """``gated N`` keeps its pick where it beats the default on at least this share of the N."""
@@ -47,13 +46,7 @@ def _matrix(data: EvaluationData) -> tuple[list[str], list[str], np.ndarray]:
     (1 the task's best among them, 0 its worst; a failure counts as the worst)."""
     scores: dict[str, dict[str, float]] = {}
     for task, records in data.usable.items():
-        found: dict[str, list[float]] = defaultdict(list)
-        for r in primary_records(records):
-            ok = r.status is RecordStatus.OK and r.score is not None
-            found[r.config_hash].append(float(r.score) if ok else np.nan)  # type: ignore[arg-type]
-        scores[task] = {
-            h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in found.items()
-        }
+        scores[task] = config_means(primary_records(records))
     tasks = sorted(scores)
     common = sorted(set.intersection(*(set(s) for s in scores.values())))
     raw = np.array([[scores[t][h] for h in common] for t in tasks])

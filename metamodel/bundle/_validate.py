@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warmstart.metamodel.portfolio import primary_records
+from warmstart.metamodel.portfolio import config_means, primary_records
 from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.recommend._set_choice import make_set_choice
-from warmstart.metamodel.types import EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.types import EvaluationRecord, TaskFeatures
 
 __all__ = [
     "BASELINE_RULES",
@@ -121,7 +121,7 @@ def choose_set_rule(
         described = features.get(record.task_id)
         if described is not None and not described.all_missing and record.task_id in families:
             by_task[record.task_id].append(record)
-    scores = {t: _task_scores(primary_records(rs)) for t, rs in by_task.items()}
+    scores = {t: config_means(primary_records(rs)) for t, rs in by_task.items()}
     usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:
@@ -223,15 +223,6 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
         return reference
     error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
     return best if float(diff.mean()) > NOISE_ERRORS * error else reference
-
-
-def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:
-    """Mean score per config on one task; a config that only failed gets NaN."""
-    grouped: dict[str, list[float]] = defaultdict(list)
-    for record in records:
-        ok = record.status is RecordStatus.OK and record.score is not None
-        grouped[record.config_hash].append(float(record.score) if ok else np.nan)  # type: ignore[arg-type]
-    return {h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in grouped.items()}
 
 
 def _spread(scores: Mapping[str, float]) -> float:

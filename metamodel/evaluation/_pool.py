@@ -17,7 +17,6 @@ nearest training task in meta-feature space, auto-sklearn 1.0).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from warmstart.metamodel.evaluation._dependence import DependenceCollector, Task
 from warmstart.metamodel.evaluation._tasks import family_folds, load_evaluation_data
 from warmstart.metamodel.portfolio import (
     ScoreMatrix,
+    config_means,
     greedy_portfolio,
     primary_records,
     score_matrix,
@@ -36,7 +36,6 @@ from warmstart.metamodel.portfolio import (
 from warmstart.metamodel.recommend import TaskIndex
 from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import EvaluationRecord, RecordStatus
 
 __all__ = [
     "METHODS",
@@ -130,16 +129,6 @@ class PoolEvaluation:
         return float(np.mean(wins))
 
 
-def _task_scores(records: Sequence[EvaluationRecord]) -> dict[str, float]:
-    """Mean score per config on one task; a config that only failed gets NaN."""
-    grouped: dict[str, list[float]] = defaultdict(list)
-    for record in records:
-        ok = record.status is RecordStatus.OK and record.score is not None
-        value = float(record.score) if ok and record.score is not None else np.nan
-        grouped[record.config_hash].append(value)
-    return {h: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for h, v in grouped.items()}
-
-
 def regret_curve(
     scores: dict[str, float], order: Sequence[str], ks: Sequence[int]
 ) -> dict[int, float]:
@@ -200,7 +189,7 @@ def evaluate_pool(
         single = _mean_order(matrix)
         portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
         for task_id in test_ids:
-            scores = _task_scores(primary_records(usable[task_id]))
+            scores = config_means(primary_records(usable[task_id]))
             pool_hashes = sorted(scores)
             configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
             rng = np.random.default_rng([settings.seed, fold, len(results)])
