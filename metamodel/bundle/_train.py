@@ -49,6 +49,7 @@ def train_from_records(
     settings: TrainSettings | None = None,
     *,
     families: Mapping[str, str] | None = None,
+    fit_time: bool = True,
 ) -> ModelBundle:
     """Train on given records (the evaluation calls this with training folds only).
 
@@ -63,11 +64,13 @@ def train_from_records(
             the set rule is chosen on inner family folds of these records
             (:mod:`warmstart.metamodel.bundle._validate`) and its figures are the bundle's
             metrics; otherwise the bundle serves ``expected_best``.
+        fit_time: Train the surrogate's fit-time model (the inner bundles that choose
+            the set rule never answer a time limit, and skip it).
     """
     settings = settings or TrainSettings()
     encoder = ConfigEncoder(load_configspace(space))
     table = build_training_table(records, features, encoder, normalisation=settings.normalisation)
-    surrogate = Surrogate.fit(table, settings.surrogate)
+    surrogate = Surrogate.fit(table, settings.surrogate, fit_time=fit_time)
     used = sorted(set(table.groups.tolist()))
     index = TaskIndex.build(
         features[used[0]].names, {t: features[t].values for t in used}, task_names
@@ -88,7 +91,7 @@ def train_from_records(
             settings.validation_folds,
             settings.surrogate.seed,
             lambda kept: train_from_records(
-                space, kept, features, task_names, feature_version, inner
+                space, kept, features, task_names, feature_version, inner, fit_time=False
             ).recommender(),
         )
     created = datetime.now(UTC)

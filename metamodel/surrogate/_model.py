@@ -122,8 +122,17 @@ class Surrogate:
         under a time limit only if its predicted time times this margin fits."""
 
     @classmethod
-    def fit(cls, table: TrainingTable, params: SurrogateParams | None = None) -> Surrogate:
-        """Train the ensemble and the fit-time model on a training table."""
+    def fit(
+        cls, table: TrainingTable, params: SurrogateParams | None = None, *, fit_time: bool = True
+    ) -> Surrogate:
+        """Train the ensemble and the fit-time model on a training table.
+
+        Args:
+            table: The training table.
+            params: Training settings.
+            fit_time: Train the fit-time model and its margin (False: predictions of fit
+                time are NaN; for models that never answer a time limit).
+        """
         params = params or SurrogateParams()
         params.check()
         tasks = np.unique(table.groups)
@@ -139,12 +148,12 @@ class Surrogate:
             rows = np.concatenate([rows_of[t] for t in sample])
             members.append(_train_member(table, rows, params, params.seed * 1000 + i))
         known = np.flatnonzero(np.isfinite(table.log_fit_seconds))
-        fit_time, margin = None, 1.0
-        if len(known) >= 10:
+        timer, margin = None, 1.0
+        if fit_time and len(known) >= 10:
             timing = replace(params, n_estimators=max(1, params.n_estimators * 2 // 3))
-            fit_time = _train(table, known, table.log_fit_seconds, timing, params.seed)
+            timer = _train(table, known, table.log_fit_seconds, timing, params.seed)
             margin = _fit_time_margin(table, known, timing)
-        return cls(members, fit_time, table.feature_names, params, margin)
+        return cls(members, timer, table.feature_names, params, margin)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation over the ensemble of the normalised score."""
