@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -262,6 +263,16 @@ def load_bundle(
     index = TaskIndex.from_dict(data["index"])
     if list(index.feature_names) != data["feature_names"]:
         raise FailedPreconditionError(f"{path}: the task index and the feature names disagree")
+    margin = data["surrogate"].get("fit_time_margin", 1.0)
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, int | float)
+        or not (math.isfinite(margin) and margin >= 1.0)
+    ):
+        raise FailedPreconditionError(
+            f"{path}: the fit-time margin must be a finite number >= 1, got {str(margin)[:20]!r}; "
+            "the bundle was altered or corrupted"
+        )
     surrogate = Surrogate.from_dict(data["surrogate"])
     sized = SIZE_INPUT in surrogate.feature_names and size_source(index.feature_names) is not None
     n_inputs = len(index.feature_names) + int(sized) + len(load_configspace(space))

@@ -8,15 +8,18 @@ where a request states a time limit.
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.factories import ok_record
 from tests.metamodel.synthetic_world import CS, SPACE
-from warmstart.metamodel.bundle import ModelBundle, TrainSettings, train_from_records
+from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.spaces import sample_configs
@@ -128,3 +131,18 @@ def test_a_time_limit_keeps_only_configs_whose_margin_fits(timed: ModelBundle) -
     fastest = min(s.predicted_fit_seconds for s in free)
     with pytest.raises(FailedPreconditionError, match=r"may be [0-9.]+ times too fast"):
         recommender.suggest(task, k=5, max_fit_seconds=fastest * 1e-3)
+
+
+@pytest.mark.parametrize("bad", [0.5, "3", None, True, float("nan"), float("inf")])
+def test_a_bundle_with_a_broken_margin_is_refused(
+    timed: ModelBundle, tmp_path: Path, bad: object
+) -> None:
+    path = tmp_path / "model.wsb"
+    timed.save(path)
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["surrogate"]["fit_time_margin"] = bad
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    with pytest.raises(
+        FailedPreconditionError, match="fit-time margin must be a finite number >= 1"
+    ):
+        load_bundle(path)
