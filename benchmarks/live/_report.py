@@ -256,7 +256,8 @@ def _time_limit_sentence(result: LiveEvaluation) -> str:
     return (
         f"Each config's whole CV evaluation was limited to {limit:g} s of wall time "
         "(in a worker process, killed past it): a config past the limit counts as failed. "
-        "warmstart's requests stated the limit's share of one fit as `max_fit_seconds`. "
+        "warmstart's requests stated the limit's share of one fit as `max_fit_seconds` "
+        "(the limit over the CV folds plus one, for predicting and scoring). "
     )
 
 

@@ -192,7 +192,7 @@ def evaluate(
             help="Live: wall seconds one config's whole CV evaluation may take; each config "
             "then runs in a worker process that is killed past it, and counts as failed "
             "(the worst); warmstart's requests state the limit's share of one fit "
-            "(max_fit_seconds). Default: no limit.",
+            "(max_fit_seconds: the limit over the CV folds plus one). Default: no limit.",
         ),
     ] = None,
     checkpoint: Annotated[

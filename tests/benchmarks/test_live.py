@@ -406,10 +406,11 @@ def test_configs_under_a_generous_time_limit_score_as_in_process(
         assert ours.errors == theirs.errors
         assert ours.timeouts == 0
     assert any(line.endswith("at most 600 s per config") for line in lines)
-    # The requests state the limit's share of one fit (over the records' CV folds), which
-    # every suggestion here fits, so the answers are those asked without it.
+    # The requests state the limit's share of one fit (over the records' CV folds plus one,
+    # for the rest of each fold's evaluation), which every suggestion here fits, so the
+    # answers are those asked without it.
     assert in_workers.protocol.folds == 2
-    assert set(stated) == {600 / 2}
+    assert set(stated) == {600 / 3}
 
 
 @pytest.mark.slow
