@@ -49,6 +49,12 @@ def test_rules_that_read_the_task_beat_the_default_more_often(
     hindsight = rows["fixed config chosen in hindsight on these tasks"]
     assert _wins(hindsight) < _wins(rows["nearest 5"])
     assert np.isfinite(float(rows["nearest 5"].split("|")[2]))
+    # Where the neighbours know the task, a gate chosen on inner folds for the 75% share
+    # departs from the default on many tasks and reaches that share on the held-out ones.
+    inside = rows["gated 5, gate chosen inside"]
+    wins, _, losses = (int(n) for n in inside.split("|")[3].split("/"))
+    assert wins + losses >= 10
+    assert _wins(inside) >= 0.75
 
 
 def test_the_study_needs_the_default_on_every_task(
