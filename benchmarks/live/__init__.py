@@ -35,7 +35,11 @@ from warmstart.benchmarks.live._protocol import (
     resolve_protocol,
 )
 from warmstart.benchmarks.live._report import outside_space, write_live_report
-from warmstart.benchmarks.live._split import spread_over_families
+from warmstart.benchmarks.live._split import (
+    learner_of_stored_space,
+    spread_over_families,
+    suite_names,
+)
 from warmstart.benchmarks.live._types import (
     BASELINES,
     FLAML_METHODS,
@@ -71,11 +75,13 @@ __all__ = [
     "flaml_lightgbm_params",
     "flaml_missing_reason",
     "flaml_space_configs",
+    "learner_of_stored_space",
     "outside_space",
     "recorded_protocol",
     "regret_at",
     "resolve_protocol",
     "size_bucket",
     "spread_over_families",
+    "suite_names",
     "write_live_report",
 ]

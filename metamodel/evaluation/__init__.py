@@ -15,6 +15,7 @@ from warmstart.metamodel.evaluation._pool import (
     TaskResult,
     evaluate_pool,
     family_folds,
+    mean_order,
     neighbour_order,
     regret_curve,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "family_folds",
     "load_evaluation_data",
     "markdown_table",
+    "mean_order",
     "neighbour_order",
     "plot_mean_regret",
     "plot_per_task",

@@ -44,6 +44,7 @@ __all__ = [
     "TaskResult",
     "evaluate_pool",
     "family_folds",
+    "mean_order",
     "neighbour_order",
     "regret_curve",
 ]
@@ -186,7 +187,7 @@ def evaluate_pool(
         bundle = data.train(train_records, feature_version, settings.train)
         recommender = bundle.recommender()
         matrix = score_matrix(train_records)
-        single = _mean_order(matrix)
+        single = mean_order(matrix)
         portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
         for task_id in test_ids:
             scores = config_means(primary_records(usable[task_id]))
@@ -242,7 +243,7 @@ def evaluate_pool(
     )
 
 
-def _mean_order(matrix: ScoreMatrix) -> list[str]:
+def mean_order(matrix: ScoreMatrix) -> list[str]:
     """Config hashes by mean normalised score over the training tasks (missing = 0)."""
     means = np.nan_to_num(matrix.scores, nan=0.0).mean(axis=0)
     return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]

@@ -1,0 +1,278 @@
+"""How much of the measured disagreement between tasks is measurement noise? A replicate study.
+
+Issue 19 reads task dependence from two figures on a fixed set of configs (the
+configs best on a fold's training tasks): the Spearman correlation, per held-out
+task, between the surrogate's predicted scores and the measured ones; and how much
+the predicted rankings agree across tasks against how much the measured ones do.
+Both measured sides are one evaluation per config (one seed: one row sample, one
+CV split, one model seed), so they carry noise, and noise lowers both the
+correlation any predictor can reach and the agreement between tasks' measured
+rankings. This study measures that noise: for the held-out tasks of each
+leave-family-out fold it evaluates the fold's fixed configs again with another
+seed (the stored records' protocol otherwise: CV folds, row cap), and prints
+
+- ``replicate``: per task, the Spearman correlation between the two seeds'
+  scores (the test-retest reliability of a task's measured ranking): what a
+  second measurement, the best predictor of the first there is, reaches;
+- the surrogate's Spearman with the stored scores, with the replicate's, and with
+  their mean;
+- agreement across tasks (mean Spearman over pairs of held-out tasks of a fold)
+  of the predicted rankings, of the stored rankings, of the replicate's, of the
+  two seeds' mean, and between one task's stored and another's replicate scores;
+- the measured agreement corrected for the noise (divided by the mean
+  replicate correlation: the classical correction for attenuation, applied to
+  ranks, so approximate): an estimate of how much the tasks' *true* rankings agree.
+
+    python -m warmstart.benchmarks.studies.noise_ceiling --db sqlite:///kb.db \\
+        --space lightgbm --suite pmlb:PATH --tasks-per-fold 12 --workers 2
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from warmstart.benchmarks.live import (
+    learner_of_stored_space,
+    recorded_protocol,
+    resolve_protocol,
+    spread_over_families,
+    suite_names,
+)
+from warmstart.benchmarks.runner import Protocol, evaluate_config
+from warmstart.benchmarks.studies._folds import fold_parser, load_folds
+from warmstart.benchmarks.tasks import load_suite
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.evaluation import mean_order
+from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue, RecordStatus
+
+N_FIXED = 32
+"""Configs in a fold's fixed set (as the evaluation's task dependence figures)."""
+MIN_COMMON = 5
+"""A task (or pair of tasks) with fewer fixed configs scored by both seeds is left out."""
+
+
+@dataclass
+class _Task:
+    fold: int
+    name: str
+    hashes: list[str]
+    predicted: np.ndarray
+    stored: np.ndarray
+    replicate: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The two seeds' mean score of each config."""
+        return np.asarray((self.stored + self.replicate) / 2)
+
+
+def _replicate_scores(
+    suite_spec: str,
+    suite_name: str,
+    space_name: str,
+    space_id: str,
+    configs: Sequence[Mapping[str, ConfigValue]],
+    protocol: Protocol,
+    seed: int,
+) -> list[float]:
+    """Each config's score on the task with ``seed`` (NaN where it failed); runs in a worker."""
+    from warmstart.benchmarks.learners import get_learner
+
+    data = load_suite(suite_spec).load(suite_name)
+    learner = get_learner(space_name)
+    out = []
+    for config in configs:
+        result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
+        ok = result.status is RecordStatus.OK and result.score is not None
+        out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
+    return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")  # a constant ranking has no correlation
+    return float(spearmanr(a, b).statistic)
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _agreement(tasks: Sequence[_Task], first: str, second: str) -> float:
+    """Mean Spearman over pairs of tasks of one fold between the first task's ``first``
+    scores and the second's ``second`` scores of the configs both have."""
+    values = []
+    for a, b in combinations(tasks, 2):
+        if a.fold != b.fold:
+            continue
+        common = sorted(set(a.hashes) & set(b.hashes))
+        if len(common) < MIN_COMMON:
+            continue
+        ia, ib = [a.hashes.index(h) for h in common], [b.hashes.index(h) for h in common]
+        values.append(_spearman(getattr(a, first)[ia], getattr(b, second)[ib]))
+        if first != second:  # both directions, so the figure is symmetric in the tasks
+            values.append(_spearman(getattr(a, second)[ia], getattr(b, first)[ib]))
+    return _mean(values)
+
+
+@dataclass(frozen=True)
+class NoiseCeiling:
+    """The study's figures (see the module)."""
+
+    n_tasks: int
+    replicate: float
+    model_vs_stored: float
+    model_vs_replicate: float
+    model_vs_mean: float
+    predicted_agreement: float
+    stored_agreement: float
+    replicate_agreement: float
+    mean_agreement: float
+    cross_agreement: float
+
+    @property
+    def corrected_agreement(self) -> float:
+        """The stored rankings' agreement across tasks divided by the replicate correlation."""
+        return self.stored_agreement / self.replicate if self.replicate > 0 else float("nan")
+
+
+def ceiling(tasks: Sequence[_Task]) -> NoiseCeiling:
+    """The figures over ``tasks``."""
+    return NoiseCeiling(
+        n_tasks=len(tasks),
+        replicate=_mean([_spearman(t.stored, t.replicate) for t in tasks]),
+        model_vs_stored=_mean([_spearman(t.predicted, t.stored) for t in tasks]),
+        model_vs_replicate=_mean([_spearman(t.predicted, t.replicate) for t in tasks]),
+        model_vs_mean=_mean([_spearman(t.predicted, t.mean) for t in tasks]),
+        predicted_agreement=_agreement(tasks, "predicted", "predicted"),
+        stored_agreement=_agreement(tasks, "stored", "stored"),
+        replicate_agreement=_agreement(tasks, "replicate", "replicate"),
+        mean_agreement=_agreement(tasks, "mean", "mean"),
+        cross_agreement=_agreement(tasks, "stored", "replicate"),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = fold_parser(__doc__.splitlines()[0])
+    parser.add_argument("--suite", required=True, help="The suite the records were made from.")
+    parser.add_argument("--tasks-per-fold", type=int, default=12)
+    parser.add_argument("--replicate-seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="Write every task's scores here (JSON).")
+    args = parser.parse_args(argv)
+    data = load_folds(args)
+    with RecordStore.open(args.db, create=False) as store:
+        learner, space = learner_of_stored_space(store, args.space, "replicates")
+        stored_tasks = {t.task_id: t for t in store.list_tasks()}
+    primary = {t: primary_records(rs) for t, rs in data.usable.items()}
+    protocol, seed, _ = resolve_protocol(
+        recorded_protocol((r for rs in primary.values() for r in rs), stored_tasks)
+    )
+    if args.replicate_seed == seed:
+        parser.error(f"--replicate-seed must differ from the records' seed ({seed})")
+    suite = load_suite(args.suite)
+    in_suite = suite_names(suite, data.names)
+    plans: list[tuple[int, str, list[str], dict[str, float], dict[str, dict[str, ConfigValue]]]]
+    plans = []
+    surrogates = {}
+    for fold in range(args.folds):
+        train = data.training_records(fold)
+        fixed = mean_order(score_matrix(train))[:N_FIXED]
+        held = [t for t, f in data.fold_of.items() if f == fold and t in in_suite]
+        for task_id in spread_over_families(held, data.families, args.tasks_per_fold, args.seed):
+            scores = config_means(primary[task_id])
+            configs = {r.config_hash: dict(r.config) for r in primary[task_id]}
+            hashes = [h for h in fixed if np.isfinite(scores.get(h, np.nan))]
+            if len(hashes) >= MIN_COMMON:
+                plans.append((fold, task_id, hashes, scores, configs))
+        settings = TrainSettings(validation_folds=0)
+        surrogates[fold] = data.train(train, args.feature_version, settings).recommender()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [
+            pool.submit(
+                _replicate_scores,
+                args.suite,
+                in_suite[task_id],
+                learner.name,
+                space.space_id,
+                [configs[h] for h in hashes],
+                protocol,
+                args.replicate_seed,
+            )
+            for _, task_id, hashes, _, configs in plans
+        ]
+        replicates = [f.result() for f in futures]
+    tasks = []
+    for (fold, task_id, hashes, scores, configs), again in zip(plans, replicates, strict=True):
+        both = [i for i, value in enumerate(again) if np.isfinite(value)]
+        if len(both) < MIN_COMMON:
+            continue
+        kept = [hashes[i] for i in both]
+        features = data.features[task_id].as_dict()
+        predicted, _ = surrogates[fold].predict(features, [configs[h] for h in kept])
+        stored = np.array([scores[h] for h in kept])
+        tasks.append(
+            _Task(
+                fold,
+                data.names[task_id],
+                kept,
+                np.asarray(predicted),
+                stored,
+                np.array(again)[both],
+            )
+        )
+    figures = ceiling(tasks)
+    print(
+        f"{args.space}: {figures.n_tasks} held-out tasks, up to {N_FIXED} fixed configs each, "
+        f"{protocol.describe()}, stored seed {seed} against seed {args.replicate_seed}"
+    )
+    print("| figure | value |\n|---|---|")
+    rows = {
+        "Spearman, the replicate vs the stored scores": figures.replicate,
+        "Spearman, the surrogate vs the stored scores": figures.model_vs_stored,
+        "Spearman, the surrogate vs the replicate": figures.model_vs_replicate,
+        "Spearman, the surrogate vs the two seeds' mean": figures.model_vs_mean,
+        "agreement across tasks, predicted": figures.predicted_agreement,
+        "agreement across tasks, stored": figures.stored_agreement,
+        "agreement across tasks, replicate": figures.replicate_agreement,
+        "agreement across tasks, the two seeds' mean": figures.mean_agreement,
+        "agreement across tasks, stored vs replicate": figures.cross_agreement,
+        "agreement across tasks, stored, corrected for the noise": figures.corrected_agreement,
+    }
+    for name, value in rows.items():
+        print(f"| {name} | {value:.3f} |")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "protocol": protocol.describe(),
+            "stored_seed": seed,
+            "replicate_seed": args.replicate_seed,
+            "figures": {k: round(v, 4) for k, v in rows.items()},
+            "tasks": [
+                {
+                    "fold": t.fold,
+                    "name": t.name,
+                    "configs": t.hashes,
+                    "predicted": t.predicted.round(5).tolist(),
+                    "stored": t.stored.round(5).tolist(),
+                    "replicate": t.replicate.round(5).tolist(),
+                }
+                for t in tasks
+            ],
+        }
+        args.out.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
