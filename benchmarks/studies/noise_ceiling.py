@@ -30,6 +30,7 @@ seed (the stored records' protocol otherwise: CV folds, row cap), and prints
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -85,16 +86,20 @@ def _replicate_scores(
     protocol: Protocol,
     seed: int,
 ) -> list[float]:
-    """Each config's score on the task with ``seed`` (NaN where it failed); runs in a worker."""
+    """Each config's score on the task with ``seed`` (NaN where it failed); runs in a worker.
+    The learners' warnings (convergence, ill-conditioned solves) are silenced: a score is
+    what the stored records kept too, warnings or not."""
     from warmstart.benchmarks.learners import get_learner
 
     data = load_suite(suite_spec).load(suite_name)
     learner = get_learner(space_name)
     out = []
-    for config in configs:
-        result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
-        ok = result.status is RecordStatus.OK and result.score is not None
-        out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for config in configs:
+            result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
+            ok = result.status is RecordStatus.OK and result.score is not None
+            out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
     return out
 
 
