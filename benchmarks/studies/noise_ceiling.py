@@ -38,7 +38,6 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from warmstart.benchmarks.live import (
     learner_of_stored_space,
@@ -51,7 +50,7 @@ from warmstart.benchmarks.runner import Protocol, evaluate_config
 from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.evaluation import mean_order
+from warmstart.metamodel.evaluation import finite_mean, mean_order, spearman_or_nan
 from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, RecordStatus
@@ -103,17 +102,6 @@ def _replicate_scores(
     return out
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")  # a constant ranking has no correlation
-    return float(spearmanr(a, b).statistic)
-
-
-def _mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
 def _agreement(tasks: Sequence[_Task], first: str, second: str) -> float:
     """Mean Spearman over pairs of tasks of one fold between the first task's ``first``
     scores and the second's ``second`` scores of the configs both have."""
@@ -125,10 +113,10 @@ def _agreement(tasks: Sequence[_Task], first: str, second: str) -> float:
         if len(common) < MIN_COMMON:
             continue
         ia, ib = [a.hashes.index(h) for h in common], [b.hashes.index(h) for h in common]
-        values.append(_spearman(getattr(a, first)[ia], getattr(b, second)[ib]))
+        values.append(spearman_or_nan(getattr(a, first)[ia], getattr(b, second)[ib]))
         if first != second:  # both directions, so the figure is symmetric in the tasks
-            values.append(_spearman(getattr(a, second)[ia], getattr(b, first)[ib]))
-    return _mean(values)
+            values.append(spearman_or_nan(getattr(a, second)[ia], getattr(b, first)[ib]))
+    return finite_mean(values)
 
 
 @dataclass(frozen=True)
@@ -156,10 +144,10 @@ def ceiling(tasks: Sequence[_Task]) -> NoiseCeiling:
     """The figures over ``tasks``."""
     return NoiseCeiling(
         n_tasks=len(tasks),
-        replicate=_mean([_spearman(t.stored, t.replicate) for t in tasks]),
-        model_vs_stored=_mean([_spearman(t.predicted, t.stored) for t in tasks]),
-        model_vs_replicate=_mean([_spearman(t.predicted, t.replicate) for t in tasks]),
-        model_vs_mean=_mean([_spearman(t.predicted, t.mean) for t in tasks]),
+        replicate=finite_mean([spearman_or_nan(t.stored, t.replicate) for t in tasks]),
+        model_vs_stored=finite_mean([spearman_or_nan(t.predicted, t.stored) for t in tasks]),
+        model_vs_replicate=finite_mean([spearman_or_nan(t.predicted, t.replicate) for t in tasks]),
+        model_vs_mean=finite_mean([spearman_or_nan(t.predicted, t.mean) for t in tasks]),
         predicted_agreement=_agreement(tasks, "predicted", "predicted"),
         stored_agreement=_agreement(tasks, "stored", "stored"),
         replicate_agreement=_agreement(tasks, "replicate", "replicate"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from warmstart.metamodel.evaluation._dependence import finite_mean, spearman_or_nan
 from warmstart.metamodel.evaluation._plots import (
     METHOD_LABELS,
     markdown_table,
@@ -49,6 +50,7 @@ __all__ = [
     "TaskResult",
     "evaluate_pool",
     "family_folds",
+    "finite_mean",
     "load_evaluation_data",
     "markdown_table",
     "mean_order",
@@ -57,6 +59,7 @@ __all__ = [
     "plot_per_task",
     "regret_curve",
     "run_seeding",
+    "spearman_or_nan",
     "spread_over_families",
     "task_families",
     "usable_records",

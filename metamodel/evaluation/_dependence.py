@@ -32,7 +32,7 @@ from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.surrogate import Surrogate
 from warmstart.metamodel.types import ConfigValue
 
-__all__ = ["DependenceCollector", "TaskDependence"]
+__all__ = ["DependenceCollector", "TaskDependence", "finite_mean", "spearman_or_nan"]
 
 MIN_COMMON = 5
 """Fewer fixed configs than this in common and a task (or a pair) is not measured."""
@@ -105,7 +105,7 @@ class DependenceCollector:
 
     def result(self) -> TaskDependence:
         """The figures over every recorded task (NaN where nothing could be measured)."""
-        rhos = [_spearman(s.predicted, s.measured) for s in self._seen]
+        rhos = [spearman_or_nan(s.predicted, s.measured) for s in self._seen]
         by_fold: dict[int, list[_Seen]] = defaultdict(list)
         for seen in self._seen:
             by_fold[seen.fold].append(seen)
@@ -117,24 +117,26 @@ class DependenceCollector:
                     continue
                 ia = [a.hashes.index(h) for h in common]
                 ib = [b.hashes.index(h) for h in common]
-                predicted.append(_spearman(a.predicted[ia], b.predicted[ib]))
-                measured.append(_spearman(a.measured[ia], b.measured[ib]))
+                predicted.append(spearman_or_nan(a.predicted[ia], b.predicted[ib]))
+                measured.append(spearman_or_nan(a.measured[ia], b.measured[ib]))
         return TaskDependence(
             n_fixed=self.n_fixed,
             n_tasks=len(self._seen),
-            spearman=_mean(rhos),
-            predicted_agreement=_mean(predicted),
-            measured_agreement=_mean(measured),
+            spearman=finite_mean(rhos),
+            predicted_agreement=finite_mean(predicted),
+            measured_agreement=finite_mean(measured),
             distinct_top5=len(self._top5),
         )
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman_or_nan(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's correlation of ``a`` and ``b``; NaN where either is constant."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")  # a constant ranking has no correlation
     return float(spearmanr(a, b).statistic)
 
 
-def _mean(values: list[float]) -> float:
+def finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite ``values``; NaN where there are none."""
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")

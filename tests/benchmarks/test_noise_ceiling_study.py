@@ -65,25 +65,16 @@ def test_the_records_seed_reproduces_the_stored_scores(db: str) -> None:
     stored = config_means(records)
     configs = {r.config_hash: dict(r.config) for r in records}
     hashes = sorted(stored)
-    again = _replicate_scores(
-        f"pmlb:{require_pmlb()}",
-        "iris",
-        "lightgbm",
-        space.space_id,
-        [configs[h] for h in hashes],
-        Protocol(folds=2, row_cap=300),
-        0,
-    )
-    assert again == pytest.approx([stored[h] for h in hashes])
-    other = _replicate_scores(
-        f"pmlb:{require_pmlb()}",
-        "iris",
-        "lightgbm",
-        space.space_id,
-        [configs[h] for h in hashes],
-        Protocol(folds=2, row_cap=300),
-        1,
-    )
+
+    def scores(seed: int) -> list[float]:
+        pool = [configs[h] for h in hashes]
+        protocol = Protocol(folds=2, row_cap=300)
+        return _replicate_scores(
+            f"pmlb:{require_pmlb()}", "iris", "lightgbm", space.space_id, pool, protocol, seed
+        )
+
+    assert scores(0) == pytest.approx([stored[h] for h in hashes])
+    other = scores(1)
     assert other != pytest.approx([stored[h] for h in hashes])
 
 
