@@ -34,7 +34,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +49,13 @@ from warmstart.benchmarks.runner import Protocol, evaluate_config
 from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.evaluation import finite_mean, mean_order, spearman_or_nan
+from warmstart.metamodel.evaluation import (
+    RankedTask,
+    agreement,
+    finite_mean,
+    mean_order,
+    spearman_or_nan,
+)
 from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, RecordStatus
@@ -59,21 +64,6 @@ N_FIXED = 32
 """Configs in a fold's fixed set (as the evaluation's task dependence figures)."""
 MIN_COMMON = 5
 """A task (or pair of tasks) with fewer fixed configs scored by both seeds is left out."""
-
-
-@dataclass
-class _Task:
-    fold: int
-    name: str
-    hashes: list[str]
-    predicted: np.ndarray
-    stored: np.ndarray
-    replicate: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        """The two seeds' mean score of each config."""
-        return np.asarray((self.stored + self.replicate) / 2)
 
 
 def _replicate_scores(
@@ -102,23 +92,6 @@ def _replicate_scores(
     return out
 
 
-def _agreement(tasks: Sequence[_Task], first: str, second: str) -> float:
-    """Mean Spearman over pairs of tasks of one fold between the first task's ``first``
-    scores and the second's ``second`` scores of the configs both have."""
-    values = []
-    for a, b in combinations(tasks, 2):
-        if a.fold != b.fold:
-            continue
-        common = sorted(set(a.hashes) & set(b.hashes))
-        if len(common) < MIN_COMMON:
-            continue
-        ia, ib = [a.hashes.index(h) for h in common], [b.hashes.index(h) for h in common]
-        values.append(spearman_or_nan(getattr(a, first)[ia], getattr(b, second)[ib]))
-        if first != second:  # both directions, so the figure is symmetric in the tasks
-            values.append(spearman_or_nan(getattr(a, second)[ia], getattr(b, first)[ib]))
-    return finite_mean(values)
-
-
 @dataclass(frozen=True)
 class NoiseCeiling:
     """The study's figures (see the module)."""
@@ -140,19 +113,26 @@ class NoiseCeiling:
         return self.stored_agreement / self.replicate if self.replicate > 0 else float("nan")
 
 
-def ceiling(tasks: Sequence[_Task]) -> NoiseCeiling:
-    """The figures over ``tasks``."""
+def ceiling(tasks: Sequence[RankedTask]) -> NoiseCeiling:
+    """The figures over ``tasks``, each with ``predicted``, ``stored`` and ``replicate``
+    scores (the two seeds' ``mean`` is added)."""
+    for task in tasks:
+        task.scores["mean"] = (task.scores["stored"] + task.scores["replicate"]) / 2
+
+    def within(first: str, second: str) -> float:
+        return finite_mean([spearman_or_nan(t.scores[first], t.scores[second]) for t in tasks])
+
     return NoiseCeiling(
         n_tasks=len(tasks),
-        replicate=finite_mean([spearman_or_nan(t.stored, t.replicate) for t in tasks]),
-        model_vs_stored=finite_mean([spearman_or_nan(t.predicted, t.stored) for t in tasks]),
-        model_vs_replicate=finite_mean([spearman_or_nan(t.predicted, t.replicate) for t in tasks]),
-        model_vs_mean=finite_mean([spearman_or_nan(t.predicted, t.mean) for t in tasks]),
-        predicted_agreement=_agreement(tasks, "predicted", "predicted"),
-        stored_agreement=_agreement(tasks, "stored", "stored"),
-        replicate_agreement=_agreement(tasks, "replicate", "replicate"),
-        mean_agreement=_agreement(tasks, "mean", "mean"),
-        cross_agreement=_agreement(tasks, "stored", "replicate"),
+        replicate=within("stored", "replicate"),
+        model_vs_stored=within("predicted", "stored"),
+        model_vs_replicate=within("predicted", "replicate"),
+        model_vs_mean=within("predicted", "mean"),
+        predicted_agreement=agreement(tasks, "predicted"),
+        stored_agreement=agreement(tasks, "stored"),
+        replicate_agreement=agreement(tasks, "replicate"),
+        mean_agreement=agreement(tasks, "mean"),
+        cross_agreement=agreement(tasks, "stored", "replicate"),
     )
 
 
@@ -206,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for _, task_id, hashes, _, configs in plans
         ]
         replicates = [f.result() for f in futures]
-    tasks = []
+    tasks: list[RankedTask] = []
+    names: list[str] = []
     for (fold, task_id, hashes, scores, configs), again in zip(plans, replicates, strict=True):
         both = [i for i, value in enumerate(again) if np.isfinite(value)]
         if len(both) < MIN_COMMON:
@@ -215,16 +196,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         features = data.features[task_id].as_dict()
         predicted, _ = surrogates[fold].predict(features, [configs[h] for h in kept])
         stored = np.array([scores[h] for h in kept])
-        tasks.append(
-            _Task(
-                fold,
-                data.names[task_id],
-                kept,
-                np.asarray(predicted),
-                stored,
-                np.array(again)[both],
-            )
-        )
+        replicate = np.array(again)[both]
+        ranked = {"predicted": np.asarray(predicted), "stored": stored, "replicate": replicate}
+        tasks.append(RankedTask(fold, kept, ranked))
+        names.append(data.names[task_id])
     figures = ceiling(tasks)
     print(
         f"{args.space}: {figures.n_tasks} held-out tasks, up to {N_FIXED} fixed configs each, "
@@ -253,15 +228,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             "replicate_seed": args.replicate_seed,
             "figures": {k: round(v, 4) for k, v in rows.items()},
             "tasks": [
-                {
-                    "fold": t.fold,
-                    "name": t.name,
-                    "configs": t.hashes,
-                    "predicted": t.predicted.round(5).tolist(),
-                    "stored": t.stored.round(5).tolist(),
-                    "replicate": t.replicate.round(5).tolist(),
-                }
-                for t in tasks
+                {"fold": t.fold, "name": name, "configs": t.hashes}
+                | {k: t.scores[k].round(5).tolist() for k in ("predicted", "stored", "replicate")}
+                for t, name in zip(tasks, names, strict=True)
             ],
         }
         args.out.write_text(json.dumps(payload, indent=1) + "\n")

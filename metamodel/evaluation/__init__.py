@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from warmstart.metamodel.evaluation._dependence import finite_mean, spearman_or_nan
+from warmstart.metamodel.evaluation._dependence import (
+    RankedTask,
+    agreement,
+    finite_mean,
+    spearman_or_nan,
+)
 from warmstart.metamodel.evaluation._plots import (
     METHOD_LABELS,
     markdown_table,
@@ -44,10 +49,12 @@ __all__ = [
     "EvalSettings",
     "EvaluationData",
     "PoolEvaluation",
+    "RankedTask",
     "SeedingResult",
     "SeedingSettings",
     "TaskObjective",
     "TaskResult",
+    "agreement",
     "evaluate_pool",
     "family_folds",
     "finite_mean",

@@ -20,7 +20,6 @@ leave-family-out evaluation:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -32,7 +31,14 @@ from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.surrogate import Surrogate
 from warmstart.metamodel.types import ConfigValue
 
-__all__ = ["DependenceCollector", "TaskDependence", "finite_mean", "spearman_or_nan"]
+__all__ = [
+    "DependenceCollector",
+    "RankedTask",
+    "TaskDependence",
+    "agreement",
+    "finite_mean",
+    "spearman_or_nan",
+]
 
 MIN_COMMON = 5
 """Fewer fixed configs than this in common and a task (or a pair) is not measured."""
@@ -106,25 +112,16 @@ class DependenceCollector:
     def result(self) -> TaskDependence:
         """The figures over every recorded task (NaN where nothing could be measured)."""
         rhos = [spearman_or_nan(s.predicted, s.measured) for s in self._seen]
-        by_fold: dict[int, list[_Seen]] = defaultdict(list)
-        for seen in self._seen:
-            by_fold[seen.fold].append(seen)
-        predicted, measured = [], []
-        for members in by_fold.values():
-            for a, b in combinations(members, 2):
-                common = sorted(set(a.hashes) & set(b.hashes))
-                if len(common) < MIN_COMMON:
-                    continue
-                ia = [a.hashes.index(h) for h in common]
-                ib = [b.hashes.index(h) for h in common]
-                predicted.append(spearman_or_nan(a.predicted[ia], b.predicted[ib]))
-                measured.append(spearman_or_nan(a.measured[ia], b.measured[ib]))
+        ranked = [
+            RankedTask(s.fold, s.hashes, {"predicted": s.predicted, "measured": s.measured})
+            for s in self._seen
+        ]
         return TaskDependence(
             n_fixed=self.n_fixed,
             n_tasks=len(self._seen),
             spearman=finite_mean(rhos),
-            predicted_agreement=finite_mean(predicted),
-            measured_agreement=finite_mean(measured),
+            predicted_agreement=agreement(ranked, "predicted"),
+            measured_agreement=agreement(ranked, "measured"),
             distinct_top5=len(self._top5),
         )
 
@@ -140,3 +137,37 @@ def finite_mean(values: Sequence[float]) -> float:
     """The mean of the finite ``values``; NaN where there are none."""
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
+
+
+@dataclass
+class RankedTask:
+    """One held-out task's scores of its fold's fixed configs, by source.
+
+    Attributes:
+        fold: The task's fold (agreement is measured between tasks of one fold).
+        hashes: The configs, in the order of every array of ``scores``.
+        scores: Scores by source (for example ``"predicted"`` and ``"measured"``).
+    """
+
+    fold: int
+    hashes: list[str]
+    scores: dict[str, np.ndarray]
+
+
+def agreement(tasks: Sequence[RankedTask], first: str, second: str | None = None) -> float:
+    """Mean Spearman, over pairs of tasks of one fold, between one task's ``first`` scores
+    and the other's ``second`` scores (default: ``first``) of the configs both have; with
+    two sources both directions count, so the figure is symmetric in the tasks."""
+    other = first if second is None else second
+    values = []
+    for a, b in combinations(tasks, 2):
+        if a.fold != b.fold:
+            continue
+        common = sorted(set(a.hashes) & set(b.hashes))
+        if len(common) < MIN_COMMON:
+            continue
+        ia, ib = [a.hashes.index(h) for h in common], [b.hashes.index(h) for h in common]
+        values.append(spearman_or_nan(a.scores[first][ia], b.scores[other][ib]))
+        if other != first:
+            values.append(spearman_or_nan(a.scores[other][ia], b.scores[first][ib]))
+    return finite_mean(values)

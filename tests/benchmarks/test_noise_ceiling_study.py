@@ -10,12 +10,13 @@ import pytest
 
 from tests.factories import require_pmlb
 from warmstart.benchmarks.runner import Protocol
-from warmstart.benchmarks.studies.noise_ceiling import _replicate_scores, _Task, ceiling, main
+from warmstart.benchmarks.studies.noise_ceiling import _replicate_scores, ceiling, main
+from warmstart.metamodel.evaluation import RankedTask
 from warmstart.metamodel.portfolio import config_means
 from warmstart.metamodel.store import RecordFilter, RecordStore
 
 
-def _world(noise: float, seed: int = 0) -> tuple[list[_Task], np.ndarray]:
+def _world(noise: float, seed: int = 0) -> tuple[list[RankedTask], np.ndarray]:
     """40 tasks in 4 folds over 20 configs: true scores share a global ranking plus a task
     part; each seed measures them with independent noise. Also returns the true scores."""
     rng = np.random.default_rng(seed)
@@ -23,13 +24,14 @@ def _world(noise: float, seed: int = 0) -> tuple[list[_Task], np.ndarray]:
     truth = np.array([shared + rng.normal(size=20) for _ in range(40)])
     hashes = [f"c{i}" for i in range(20)]
     tasks = [
-        _Task(
+        RankedTask(
             fold=i % 4,
-            name=f"t{i}",
             hashes=hashes,
-            predicted=truth[i],  # a model that knows each task's true scores
-            stored=truth[i] + noise * rng.normal(size=20),
-            replicate=truth[i] + noise * rng.normal(size=20),
+            scores={
+                "predicted": truth[i],  # a model that knows each task's true scores
+                "stored": truth[i] + noise * rng.normal(size=20),
+                "replicate": truth[i] + noise * rng.normal(size=20),
+            },
         )
         for i in range(40)
     ]
