@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from warmstart.metamodel.evaluation import EvaluationData, load_evaluation_data
 from warmstart.metamodel.store import RecordStore
 
-__all__ = ["fold_parser", "load_folds"]
+__all__ = ["at_least", "fold_parser", "load_folds"]
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``low``, else an error that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
 
 
 def fold_parser(description: str) -> argparse.ArgumentParser:
@@ -17,7 +33,7 @@ def fold_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--db", required=True, help="Records database URL.")
     parser.add_argument("--space", default="lightgbm")
     parser.add_argument("--feature-version", default="mf-1")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=at_least(2), default=5)
     parser.add_argument("--seed", type=int, default=0)
     return parser
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from warmstart.benchmarks.studies._folds import fold_parser, load_folds
+from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation import (
@@ -246,7 +246,7 @@ def _choose(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = fold_parser(__doc__.splitlines()[0])
-    parser.add_argument("--inner-folds", type=int, default=3)
+    parser.add_argument("--inner-folds", type=at_least(2), default=3)
     args = parser.parse_args(argv)
     data = load_folds(args)
     rows: dict[str, list[tuple[RankedTask, float]]] = defaultdict(list)

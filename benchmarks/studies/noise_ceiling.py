@@ -46,7 +46,7 @@ from warmstart.benchmarks.live import (
     suite_names,
 )
 from warmstart.benchmarks.runner import Protocol, evaluate_config
-from warmstart.benchmarks.studies._folds import fold_parser, load_folds
+from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -115,9 +115,13 @@ class NoiseCeiling:
 
 def ceiling(tasks: Sequence[RankedTask]) -> NoiseCeiling:
     """The figures over ``tasks``, each with ``predicted``, ``stored`` and ``replicate``
-    scores (the two seeds' ``mean`` is added)."""
-    for task in tasks:
-        task.scores["mean"] = (task.scores["stored"] + task.scores["replicate"]) / 2
+    scores."""
+    tasks = [
+        RankedTask(
+            t.fold, t.hashes, {**t.scores, "mean": (t.scores["stored"] + t.scores["replicate"]) / 2}
+        )
+        for t in tasks
+    ]
 
     def within(first: str, second: str) -> float:
         return finite_mean([spearman_or_nan(t.scores[first], t.scores[second]) for t in tasks])
@@ -139,9 +143,9 @@ def ceiling(tasks: Sequence[RankedTask]) -> NoiseCeiling:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = fold_parser(__doc__.splitlines()[0])
     parser.add_argument("--suite", required=True, help="The suite the records were made from.")
-    parser.add_argument("--tasks-per-fold", type=int, default=12)
-    parser.add_argument("--replicate-seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tasks-per-fold", type=at_least(1), default=12)
+    parser.add_argument("--replicate-seed", type=at_least(0), default=1)
+    parser.add_argument("--workers", type=at_least(1), default=1)
     parser.add_argument("--out", type=Path, help="Write every task's scores here (JSON).")
     args = parser.parse_args(argv)
     data = load_folds(args)

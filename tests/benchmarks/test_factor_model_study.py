@@ -60,3 +60,9 @@ def test_the_study_chooses_inside_and_prints_each_model(
         assert -1 <= float(measured) <= 1
     # Where the best config follows the meta-features, every model ranks held-out tasks well.
     assert float(rows["blend, chosen inside"][0]) > 0.7
+
+
+def test_one_inner_fold_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--db", "sqlite:///nowhere.db", "--inner-folds", "1"])
+    assert "--inner-folds: must be at least 2, got 1" in capsys.readouterr().err

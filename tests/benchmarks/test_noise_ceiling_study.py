@@ -100,3 +100,20 @@ def test_the_study_prints_the_figures_and_writes_every_task(
         assert len(task["configs"]) == len(task["stored"]) == len(task["replicate"]) >= 5
     with pytest.raises(SystemExit):
         main([*args, "--suite", f"pmlb:{require_pmlb()}", "--replicate-seed", "0"])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--tasks-per-fold", "0", "must be at least 1, got 0"),
+        ("--workers", "two", "expected an integer, got 'two'"),
+        ("--folds", "1", "must be at least 2, got 1"),
+        ("--replicate-seed", "-1", "must be at least 0, got -1"),
+    ],
+)
+def test_bad_options_are_refused_naming_what_is_allowed(
+    option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--db", "sqlite:///nowhere.db", "--suite", "pmlb:nowhere", option, value])
+    assert said in capsys.readouterr().err
