@@ -16,14 +16,13 @@ served. The burden of proof is on the model: the folds are small, a rule chosen
 on noise serves worse than a free one, and a user is owed at least what the free
 baselines give. Choosing a rule for each k makes four choices on the same
 few tasks, each open to noise; choosing one rule for every k (on the regret
-averaged over the ks) makes one; the model at k = 1 only, one free rule for every
-larger k, makes two, and lets the model bet only on the first config. Which of the
-three procedures serves is itself decided on the inner folds: each procedure
-chooses without one inner fold and is scored on it, and the one with the lowest
-held-out regret chooses the rules on all the inner folds. The figures of every
-rule go into the bundle's metrics, so ``model info`` and GetModelInfo show why.
-An evaluation that trains a bundle per outer fold thus chooses each fold's rules
-on that fold's training tasks alone, never on the tasks it reports.
+averaged over the ks) makes one. Which of the two procedures serves is itself
+decided on the inner folds: each procedure chooses without one inner fold and
+is scored on it, and the one with the lower held-out regret chooses the rules
+on all the inner folds. The figures of every rule go into the bundle's
+metrics, so ``model info`` and GetModelInfo show why. An evaluation that trains
+a bundle per outer fold thus chooses each fold's rules on that fold's training
+tasks alone, never on the tasks it reports.
 """
 
 from __future__ import annotations
@@ -180,25 +179,9 @@ def _rule_per_k(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[i
     return {k: _chosen(found, k, rules) for k in VALIDATION_KS}
 
 
-def _model_at_one(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:
-    """The model only at k = 1: there the best rule (a model rule beyond noise against the
-    best free rule); for every larger k one free rule, the lowest regret averaged over
-    those ks. Two choices, and the model bets only on the first config."""
-    free = [r for r in rules if r in BASELINE_RULES]
-    if not free:
-        return _rule_per_k(table, rules)
-    first = {r: {1: list(table[r][:, 0])} for r in rules}
-    beyond = {r: {0: list(table[r][:, 1:].mean(axis=1))} for r in free}
-    return {
-        1: _chosen(first, 1, rules),
-        **dict.fromkeys(VALIDATION_KS[1:], _chosen(beyond, 0, free)),
-    }
-
-
 PROCEDURES: dict[str, Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[int, str]]] = {
     "one_rule": _one_rule,
     "rule_per_k": _rule_per_k,
-    "model_at_one": _model_at_one,
 }
 """How the served rules are chosen from the rules' inner regrets (tasks x ks per rule)."""
 

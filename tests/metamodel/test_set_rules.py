@@ -389,28 +389,3 @@ def test_bundles_keep_measured_scores_and_serve_the_local_rules(tmp_path: Path) 
     older = ModelBundle(**{**bundle.__dict__, "task_scores": {}})
     older.save(tmp_path / "older.wsb")
     assert load_bundle(tmp_path / "older.wsb").recommender().suggest(query, k=3).suggestions
-
-
-def test_the_model_at_one_procedure_bets_the_model_on_the_first_config_only() -> None:
-    rng = np.random.default_rng(1)
-    tasks = 30
-    free = rng.uniform(0.05, 0.15, (tasks, 4))
-    # The model rule wins clearly at every k; "portfolio" beats "nearest_best" beyond k = 1.
-    table = {
-        "expected_best": free - 0.05,
-        "default_then_portfolio": free + 0.03,
-        "portfolio": free,
-        "nearest_best": free + np.array([-0.01, 0.02, 0.02, 0.02]),
-    }
-    rules = ("expected_best", *BASELINE_RULES)
-    chosen = PROCEDURES["model_at_one"](table, rules)
-    assert chosen[1] == "expected_best"
-    assert {chosen[k] for k in VALIDATION_KS[1:]} == {"portfolio"}
-    # Where the model's lead at k = 1 is noise, the best free rule is served there too.
-    table["expected_best"] = free + rng.normal(0, 0.05, (tasks, 4)) - 0.001
-    assert PROCEDURES["model_at_one"](table, rules)[1] in BASELINE_RULES
-    # Without free rules among the candidates it is the rule per k.
-    only = {"expected_best": table["expected_best"], "top_predicted": free}
-    assert PROCEDURES["model_at_one"](only, tuple(only)) == PROCEDURES["rule_per_k"](
-        only, tuple(only)
-    )
