@@ -37,7 +37,7 @@ import numpy as np
 
 from warmstart.benchmarks.studies._folds import fold_parser, load_folds
 from warmstart.metamodel.errors import FailedPreconditionError
-from warmstart.metamodel.evaluation import EvaluationData
+from warmstart.metamodel.evaluation import EvaluationData, family_folds
 from warmstart.metamodel.portfolio import config_means, primary_records
 from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
 
@@ -51,6 +51,7 @@ TARGET_SHARE = 0.75
 MIN_DEPARTURES = 5
 """Inner departures from the default fewer than this say nothing about a gate's share."""
 INNER_FOLDS = 4
+"""Inner family folds the gate is chosen on."""
 _TIE = 1e-12
 
 
@@ -129,10 +130,8 @@ def _inner_gate(
 ) -> float:
     """The lowest gate whose picks, on inner family folds of ``train``, beat the default on
     :data:`TARGET_SHARE` of the tasks where they differ; above 1 (never depart) if none."""
-    names = sorted(set(families[train].tolist()))
-    order = np.random.default_rng(seed).permutation(len(names))
-    inner_of = {names[j]: position % INNER_FOLDS for position, j in enumerate(order)}
-    inner = np.array([inner_of[f] for f in families[train]])
+    inner_of = family_folds({str(i): str(families[i]) for i in train}, INNER_FOLDS, seed)
+    inner = np.array([inner_of[str(i)] for i in train])
     wins, losses = np.zeros(len(GATES)), np.zeros(len(GATES))
     for q in range(INNER_FOLDS):
         kept, held = train[inner != q], train[inner == q]
