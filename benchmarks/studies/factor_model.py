@@ -193,8 +193,8 @@ def _fold(
 ) -> list[_Held]:
     """Train on ``train_ids`` and score every variant and weight on ``test_ids`` (of ``fold``)."""
     records = [r for t in train_ids for r in data.usable[t]]
-    recommender = data.train(records, feature_version, TrainSettings(validation_folds=0))
-    surrogate = recommender.recommender()
+    bundle = data.train(records, feature_version, TrainSettings(validation_folds=0))
+    recommender = bundle.recommender()
     matrix = score_matrix(records, "rank")
     fixed = mean_order(score_matrix(records))[:N_FIXED]
     encoder = ConfigEncoder(load_configspace(data.space))
@@ -214,7 +214,7 @@ def _fold(
             continue
         features = data.features[task_id].as_dict()
         index = [pool.index(h) for h in hashes]
-        base, _ = surrogate.predict(features, [configs[h] for h in pool])
+        base, _ = recommender.predict(features, [configs[h] for h in pool])
         measured = np.array([scores[h] for h in pool])
         span = float(measured.max() - measured.min()) or 1.0
         ranked = RankedTask(fold, hashes, {"measured": measured[index]})

@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     in_suite = suite_names(suite, data.names)
     plans: list[tuple[int, str, list[str], dict[str, float], dict[str, dict[str, ConfigValue]]]]
     plans = []
-    surrogates = {}
+    recommenders = {}
     for fold in range(args.folds):
         train = data.training_records(fold)
         fixed = mean_order(score_matrix(train))[:N_FIXED]
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if len(hashes) >= MIN_COMMON:
                 plans.append((fold, task_id, hashes, scores, configs))
         settings = TrainSettings(validation_folds=0)
-        surrogates[fold] = data.train(train, args.feature_version, settings).recommender()
+        recommenders[fold] = data.train(train, args.feature_version, settings).recommender()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = [
             pool.submit(
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         kept = [hashes[i] for i in both]
         features = data.features[task_id].as_dict()
-        predicted, _ = surrogates[fold].predict(features, [configs[h] for h in kept])
+        predicted, _ = recommenders[fold].predict(features, [configs[h] for h in kept])
         stored = np.array([scores[h] for h in kept])
         replicate = np.array(again)[both]
         ranked = {"predicted": np.asarray(predicted), "stored": stored, "replicate": replicate}

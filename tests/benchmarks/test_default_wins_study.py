@@ -7,21 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.metamodel.synthetic_world import CS, SPACE, features, store_world, world
+from tests.metamodel.synthetic_world import CS, SPACE, world, world_db
 from warmstart.benchmarks.studies.default_wins import main
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.spaces import config_hash, default_config
-from warmstart.metamodel.store import RecordStore
 
 
 def _run(tmp_path: Path, with_default: bool, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     tasks, records = world(40, seed=7)  # its 40 configs hold the space's default
     if not with_default:
         records = [r for r in records if r.config_hash != config_hash(default_config(CS))]
-    db = f"sqlite:///{tmp_path / 'world.db'}"
-    with RecordStore.open(db) as store:
-        store_world(store, tasks, records, per_family=2)
-        store.put_task_features(features(tasks).values())
+    db = world_db(tmp_path, tasks, records, per_family=2)
     main(["--db", db, "--space", SPACE.name, "--feature-version", "test-1", "--neighbours", "5"])
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{SPACE.name}: 40 held-out tasks, 40 configs every task has"

@@ -7,12 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.metamodel.synthetic_world import CS, SPACE, features, store_world, true_score, world
+from tests.metamodel.synthetic_world import (
+    CS,
+    SPACE,
+    true_score,
+    world,
+    world_db,
+)
 from warmstart.benchmarks.studies.factor_model import FactorModel, main
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation import spearman_or_nan
 from warmstart.metamodel.spaces import sample_configs
-from warmstart.metamodel.store import RecordStore
 
 
 def test_the_factor_model_ranks_configs_for_each_task_it_has_not_seen() -> None:
@@ -39,10 +44,7 @@ def test_the_study_chooses_inside_and_prints_each_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tasks, records = world(40, seed=3)
-    db = f"sqlite:///{tmp_path / 'world.db'}"
-    with RecordStore.open(db) as store:
-        store_world(store, tasks, records, per_family=2)
-        store.put_task_features(features(tasks).values())
+    db = world_db(tmp_path, tasks, records, per_family=2)
     args = ["--db", db, "--space", SPACE.name, "--feature-version", "test-1", "--folds", "3"]
     main([*args, "--inner-folds", "2"])
     out = capsys.readouterr().out.splitlines()

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, SPACE, features, store_world, world
+from tests.metamodel.synthetic_world import FAST, SPACE, world, world_db
 from warmstart.benchmarks.sequential import load_recommender_by_fold
 from warmstart.benchmarks.studies.loop_search import main, parse_variant
-from warmstart.metamodel.store import RecordStore
 
 
 def test_variants_are_parsed_and_unknown_settings_refused() -> None:
@@ -29,10 +28,7 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tasks, records = world(24, seed=4)
-    url = f"sqlite:///{tmp_path / 'world.db'}"
-    with RecordStore.open(url) as store:
-        store_world(store, tasks, records, per_family=3)
-        store.put_task_features(features(tasks).values())
+    url = world_db(tmp_path, tasks, records, per_family=3)
     out = tmp_path / "choice.json"
     args = ["--db", url, "--space", SPACE.name, "--feature-version", "test-1", "--folds", "2"]
     args += ["--only-folds", "1", "--inner-folds", "2", "--inner-tasks", "2", "--trials", "8"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +27,17 @@ from warmstart.metamodel.types import (
     TaskType,
 )
 
-__all__ = ["CS", "FAST", "NAMES", "SPACE", "features", "store_world", "true_score", "world"]
+__all__ = [
+    "CS",
+    "FAST",
+    "NAMES",
+    "SPACE",
+    "features",
+    "store_world",
+    "true_score",
+    "world",
+    "world_db",
+]
 
 NAMES = ("f0", "f1", "f2", "f3")
 SPACE = small_space()
@@ -89,3 +100,15 @@ def store_world(
         spaces=[SPACE],
         records=records,
     )
+
+
+def world_db(
+    folder: Path, tasks: dict[str, np.ndarray], records: list[EvaluationRecord], per_family: int
+) -> str:
+    """A SQLite store in ``folder`` holding the world (tasks, space, records) and its
+    meta-features (version ``test-1``); its URL, for the studies' ``--db``."""
+    url = f"sqlite:///{folder / 'world.db'}"
+    with RecordStore.open(url) as store:
+        store_world(store, tasks, records, per_family=per_family)
+        store.put_task_features(features(tasks).values())
+    return url
