@@ -1,0 +1,322 @@
+"""Do the learner's own scores on a small sample tell tasks apart? A study.
+
+Issue 19 asks for task descriptions that carry more signal about which configs
+win, and names the strongest known: landmarkers run with the learner itself.
+Here a task is also described by *probes*: a few of the space's configs trained
+on a small sample of the task (``--probe-rows`` rows, 3-fold CV, a seed other
+than the records'), by the runner's own protocol, as a service could do on a
+user's table. A task's probe features are the probes' scores less their mean
+(which config wins on this task) and that mean (how hard the task is).
+
+The probes are chosen per outer fold from its training records alone
+(:func:`choose_probes`): among the configs evaluated on most training tasks and
+cheaper than the median to fit, a pivoted QR of the tasks x configs rank matrix
+(each config's mean rank removed) picks the configs whose rankings vary across
+tasks in the most different ways. The library default, if recorded, is always
+the first probe.
+
+Leave-family-out, nothing chosen on the reported folds: for each outer fold,
+whether the surrogate reads the probe features is chosen on inner family folds
+of its training tasks, by the mean Spearman between predicted and measured
+scores of the fold's fixed configs (the 32 best on its training tasks); ties
+keep the meta-features alone. (The inner folds use the outer fold's probes,
+chosen on records that include the inner held-out tasks: a small advantage to
+the probes in the choice, none in the reported figures.) Printed for the outer
+folds' held-out tasks: that Spearman, the agreement of predicted and measured
+rankings across tasks, the regret of the predicted best among each task's
+evaluated configs, and what the probes cost.
+
+    python -m warmstart.benchmarks.studies.learner_probes --db sqlite:///kb.db \\
+        --space lightgbm --suite pmlb:PATH --workers 2 --cache probes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import qr
+
+from warmstart.benchmarks.live import learner_of_stored_space, suite_names
+from warmstart.benchmarks.runner import Protocol, evaluate_config
+from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
+from warmstart.benchmarks.tasks import load_suite
+from warmstart.metamodel.bundle import TrainSettings
+from warmstart.metamodel.evaluation import (
+    EvaluationData,
+    RankedTask,
+    agreement,
+    family_folds,
+    finite_mean,
+    mean_order,
+    spearman_or_nan,
+)
+from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.store import RecordStore
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+
+N_FIXED = 32
+MIN_COMMON = 5
+MIN_COVERAGE = 0.8
+"""A probe candidate is evaluated on at least this share of the training tasks."""
+
+Probe = tuple[str, dict[str, ConfigValue]]
+
+
+def choose_probes(
+    records: Sequence[EvaluationRecord], n: int, default: Mapping[str, ConfigValue] | None = None
+) -> list[Probe]:
+    """``n`` probe configs (hash, config) from a fold's training records (see the module).
+
+    Args:
+        records: The fold's training records.
+        n: How many probes.
+        default: The learner's default config: the first probe where it is among the
+            candidates.
+    """
+    matrix = score_matrix(records, "rank")
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for record in primary_records(records):
+        if record.fit_seconds is not None:
+            seconds[record.config_hash].append(record.fit_seconds)
+    covered = np.isfinite(matrix.scores).mean(axis=0) >= MIN_COVERAGE
+    cost = np.array([np.median(seconds[h]) if seconds[h] else np.inf for h in matrix.config_hashes])
+    cheap = cost <= np.median(cost[covered]) if covered.any() else covered
+    columns = np.flatnonzero(covered & cheap)
+    if len(columns) == 0:
+        return []
+    scores = matrix.scores[:, columns]
+    means = np.nanmean(scores, axis=0)
+    centred = np.where(np.isfinite(scores), scores, means) - means
+    chosen: list[int] = []
+    default_hash = config_hash(dict(default)) if default is not None else None
+    hashes = [matrix.config_hashes[c] for c in columns]
+    if default_hash in hashes:
+        first = hashes.index(default_hash)
+        chosen.append(first)
+        # Remove what the default's column explains before pivoting on the rest.
+        v = centred[:, first] / (np.linalg.norm(centred[:, first]) or 1.0)
+        centred = centred - np.outer(v, v @ centred)
+    _, _, pivots = qr(centred, pivoting=True, mode="economic")
+    chosen += [int(p) for p in pivots if int(p) not in chosen][: n - len(chosen)]
+    return [(hashes[c], dict(matrix.configs[columns[c]])) for c in chosen[:n]]
+
+
+def _probe_scores(
+    suite_spec: str,
+    suite_name: str,
+    space_name: str,
+    space_id: str,
+    configs: Sequence[Mapping[str, ConfigValue]],
+    protocol: Protocol,
+    seed: int,
+) -> tuple[list[float], float]:
+    """Each probe's score on the task (NaN where it failed) and the seconds they took in all;
+    runs in a worker."""
+    from warmstart.benchmarks.learners import get_learner
+
+    data = load_suite(suite_spec).load(suite_name)
+    learner = get_learner(space_name)
+    out = []
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for config in configs:
+            result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
+            ok = result.status is RecordStatus.OK and result.score is not None
+            out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
+    return out, time.perf_counter() - start
+
+
+def probe_features(
+    base: TaskFeatures, probes: Sequence[str], scores: Mapping[str, float]
+) -> TaskFeatures:
+    """``base`` plus ``probe_<i>`` (probe i's score less the probes' mean) and ``probe_mean``."""
+    values = np.array([scores.get(h, np.nan) for h in probes], dtype=float)
+    mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    names = [f"probe_{i}" for i in range(len(probes))] + ["probe_mean"]
+    return TaskFeatures(
+        base.task_id,
+        base.version + "+probes",
+        base.names + tuple(names),
+        base.values + tuple(float(v - mean) for v in values) + (mean,),
+    )
+
+
+def _with_probes(
+    data: EvaluationData, probes: Sequence[str], scores: Mapping[str, Mapping[str, float]]
+) -> EvaluationData:
+    features = {t: probe_features(f, probes, scores.get(t, {})) for t, f in data.features.items()}
+    return dataclasses.replace(data, features=features)
+
+
+def _held_out(
+    variants: Mapping[str, EvaluationData],
+    fold: int,
+    train_ids: Sequence[str],
+    test_ids: Sequence[str],
+    feature_version: str,
+) -> dict[str, list[tuple[RankedTask, float]]]:
+    """Per variant, each held-out task's fixed-set scores (predicted, measured) and regret@1."""
+    first = next(iter(variants.values()))
+    records = [r for t in train_ids for r in first.usable[t]]
+    fixed = mean_order(score_matrix(records))[:N_FIXED]
+    out: dict[str, list[tuple[RankedTask, float]]] = {}
+    for name, data in variants.items():
+        bundle = data.train(records, feature_version, TrainSettings(validation_folds=0))
+        model = bundle.recommender()
+        out[name] = []
+        for task_id in test_ids:
+            scores = config_means(primary_records(data.usable[task_id]))
+            configs = {r.config_hash: dict(r.config) for r in data.usable[task_id]}
+            pool = [h for h in sorted(scores) if np.isfinite(scores[h])]
+            hashes = [h for h in fixed if h in pool]
+            if len(hashes) < MIN_COMMON:
+                continue
+            predicted, _ = model.predict(
+                data.features[task_id].as_dict(), [configs[h] for h in pool]
+            )
+            predicted = np.asarray(predicted)
+            measured = np.array([scores[h] for h in pool])
+            index = [pool.index(h) for h in hashes]
+            span = float(measured.max() - measured.min()) or 1.0
+            regret = (measured.max() - measured[int(np.argmax(predicted))]) / span
+            ranked = RankedTask(
+                fold, hashes, {"predicted": predicted[index], "measured": measured[index]}
+            )
+            out[name].append((ranked, regret))
+    return out
+
+
+def _spearman(found: Sequence[tuple[RankedTask, float]]) -> float:
+    return finite_mean(
+        [spearman_or_nan(t.scores["predicted"], t.scores["measured"]) for t, _ in found]
+    )
+
+
+def _compute_probes(
+    args: argparse.Namespace,
+    data: EvaluationData,
+    wanted: Mapping[str, dict[str, dict[str, ConfigValue]]],
+    cache: dict[str, dict[str, float]],
+    seconds: dict[str, float],
+) -> None:
+    """Fill ``cache[task][hash]`` with the probe scores ``wanted`` still lacks."""
+    with RecordStore.open(args.db, create=False) as store:
+        learner, space = learner_of_stored_space(store, args.space, "probes")
+    protocol = Protocol(folds=3, row_cap=args.probe_rows)
+    in_suite = suite_names(load_suite(args.suite), data.names)
+    jobs = []
+    for task_id, configs in wanted.items():
+        missing = {h: c for h, c in configs.items() if h not in cache.get(task_id, {})}
+        if missing and task_id in in_suite:
+            jobs.append((task_id, missing))
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [
+            pool.submit(
+                _probe_scores,
+                args.suite,
+                in_suite[task_id],
+                learner.name,
+                space.space_id,
+                list(missing.values()),
+                protocol,
+                args.probe_seed,
+            )
+            for task_id, missing in jobs
+        ]
+        for (task_id, missing), future in zip(jobs, futures, strict=True):
+            values, took = future.result()
+            cache.setdefault(task_id, {}).update(zip(missing, values, strict=True))
+            seconds[task_id] = seconds.get(task_id, 0.0) + took
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = fold_parser(__doc__.splitlines()[0])
+    parser.add_argument("--suite", required=True, help="The suite the records were made from.")
+    parser.add_argument("--probes", type=at_least(1), default=4)
+    parser.add_argument("--probe-rows", type=at_least(20), default=300)
+    parser.add_argument("--probe-seed", type=at_least(0), default=1)
+    parser.add_argument("--inner-folds", type=at_least(2), default=3)
+    parser.add_argument("--workers", type=at_least(1), default=1)
+    parser.add_argument("--cache", type=Path, help="Read and write the probe scores here (JSON).")
+    args = parser.parse_args(argv)
+    data = load_folds(args)
+    from warmstart.benchmarks.learners import get_learner
+
+    default = get_learner(args.space).default_config()
+    key = f"rows {args.probe_rows}, seed {args.probe_seed}"
+    saved = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
+    cache: dict[str, dict[str, float]] = saved.get(key, {})
+    seconds: dict[str, float] = {}
+    probes: dict[int, list[Probe]] = {}
+    wanted: dict[str, dict[str, dict[str, ConfigValue]]] = defaultdict(dict)
+    for fold in range(args.folds):
+        probes[fold] = choose_probes(data.training_records(fold), args.probes, default)
+        for task_id in data.usable:
+            wanted[task_id].update(dict(probes[fold]))
+    _compute_probes(args, data, wanted, cache, seconds)
+    if args.cache:
+        args.cache.parent.mkdir(parents=True, exist_ok=True)
+        args.cache.write_text(json.dumps(saved | {key: cache}, indent=0) + "\n")
+    rows: dict[str, list[tuple[RankedTask, float]]] = defaultdict(list)
+    chosen = []
+    for fold in range(args.folds):
+        hashes = [h for h, _ in probes[fold]]
+        variants = {
+            "meta-features": data,
+            "meta-features and probes": _with_probes(data, hashes, cache),
+        }
+        train_ids = sorted(t for t, f in data.fold_of.items() if f != fold)
+        test_ids = sorted(t for t, f in data.fold_of.items() if f == fold)
+        inner_of = family_folds(
+            {t: data.families[t] for t in train_ids}, args.inner_folds, args.seed
+        )
+        inner: dict[str, list[tuple[RankedTask, float]]] = defaultdict(list)
+        for q in range(args.inner_folds):
+            kept = [t for t in train_ids if inner_of[t] != q]
+            out = [t for t in train_ids if inner_of[t] == q]
+            for name, found in _held_out(variants, q, kept, out, args.feature_version).items():
+                inner[name] += found
+        inner_rho = {name: _spearman(found) for name, found in inner.items()}
+        pick = max(variants, key=lambda n: (inner_rho[n], n == "meta-features"))
+        chosen.append((pick, inner_rho))
+        outer = _held_out(variants, fold, train_ids, test_ids, args.feature_version)
+        for name, found in outer.items():
+            rows[name] += found
+        rows["chosen on inner folds"] += outer[pick]
+    cost = np.array(list(seconds.values())) if seconds else np.array([np.nan])
+    print(
+        f"{args.space}: {len(rows['meta-features'])} held-out tasks, {args.folds} folds; "
+        f"{args.probes} probes a fold on {args.probe_rows} rows, 3-fold CV, seed {args.probe_seed}"
+    )
+    print(
+        f"probe seconds a task (all folds' probes, computed this run, {len(seconds)} tasks): "
+        f"median {np.median(cost):.2f}, 90th percentile {np.quantile(cost, 0.9):.2f}, "
+        f"max {np.max(cost):.2f}"
+    )
+    for fold, (pick, inner_rho) in enumerate(chosen):
+        said = ", ".join(f"{n} {r:.3f}" for n, r in inner_rho.items())
+        names = ", ".join(h[:8] for h, _ in probes[fold])
+        print(f"fold {fold}: probes {names}; inner Spearman {said}; chose {pick}")
+    print("| features | Spearman | agreement, predicted | agreement, measured | regret@1 |")
+    print("|---|---|---|---|---|")
+    for name, found in rows.items():
+        tasks = [t for t, _ in found]
+        print(
+            f"| {name} | {_spearman(found):.3f} | {agreement(tasks, 'predicted'):.3f} | "
+            f"{agreement(tasks, 'measured'):.3f} | {np.mean([r for _, r in found]):.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
