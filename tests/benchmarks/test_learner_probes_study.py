@@ -86,6 +86,8 @@ def test_the_study_chooses_inside_prints_every_variant_and_caches(
     assert sum(line.startswith("fold ") for line in lines) == 3
     table = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
     assert {"meta-features", "meta-features and probes", "chosen on inner folds"} <= set(table)
+    assert "Spearman, probe configs left out" in table["features"]
+    assert all(len(row.split("|")) == 8 for row in table.values())
     saved = json.loads(cache.read_text())["rows 60, seed 1"]
     assert len(saved) == 9
     assert all(len(scores) >= 2 for scores in saved.values())
