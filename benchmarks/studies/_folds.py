@@ -26,10 +26,14 @@ def at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def fold_parser(description: str) -> argparse.ArgumentParser:
+def fold_parser(description: str, *, trains: bool = False) -> argparse.ArgumentParser:
     """A parser with the options every fold study takes: ``--db``, ``--space``,
-    ``--feature-version``, ``--folds`` and ``--seed``."""
+    ``--feature-version``, ``--folds`` and ``--seed``; with ``trains`` (a study that trains
+    configs on the suite's tasks) also ``--suite`` and ``--workers``."""
     parser = argparse.ArgumentParser(description=description)
+    if trains:
+        parser.add_argument("--suite", required=True, help="The suite the records came from.")
+        parser.add_argument("--workers", type=at_least(1), default=1)
     parser.add_argument("--db", required=True, help="Records database URL.")
     parser.add_argument("--space", default="lightgbm")
     parser.add_argument("--feature-version", default="mf-1")

@@ -36,8 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -47,8 +45,9 @@ import numpy as np
 from scipy.linalg import qr
 
 from warmstart.benchmarks.live import learner_of_stored_space, suite_names
-from warmstart.benchmarks.runner import Protocol, evaluate_config
+from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
+from warmstart.benchmarks.studies._scores import config_scores
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -63,7 +62,7 @@ from warmstart.metamodel.evaluation import (
 from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import ConfigValue, EvaluationRecord, RecordStatus, TaskFeatures
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
 
 N_FIXED = 32
 MIN_COMMON = 5
@@ -110,32 +109,6 @@ def choose_probes(
     _, _, pivots = qr(centred, pivoting=True, mode="economic")
     chosen += [int(p) for p in pivots if int(p) not in chosen][: n - len(chosen)]
     return [(hashes[c], dict(matrix.configs[columns[c]])) for c in chosen[:n]]
-
-
-def _probe_scores(
-    suite_spec: str,
-    suite_name: str,
-    space_name: str,
-    space_id: str,
-    configs: Sequence[Mapping[str, ConfigValue]],
-    protocol: Protocol,
-    seed: int,
-) -> tuple[list[float], float]:
-    """Each probe's score on the task (NaN where it failed) and the seconds they took in all;
-    runs in a worker."""
-    from warmstart.benchmarks.learners import get_learner
-
-    data = load_suite(suite_spec).load(suite_name)
-    learner = get_learner(space_name)
-    out = []
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for config in configs:
-            result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
-            ok = result.status is RecordStatus.OK and result.score is not None
-            out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
-    return out, time.perf_counter() - start
 
 
 def probe_features(
@@ -233,7 +206,7 @@ def _compute_probes(
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = [
             pool.submit(
-                _probe_scores,
+                config_scores,
                 args.suite,
                 in_suite[task_id],
                 learner.name,
@@ -251,13 +224,11 @@ def _compute_probes(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = fold_parser(__doc__.splitlines()[0])
-    parser.add_argument("--suite", required=True, help="The suite the records were made from.")
+    parser = fold_parser(__doc__.splitlines()[0], trains=True)
     parser.add_argument("--probes", type=at_least(1), default=4)
     parser.add_argument("--probe-rows", type=at_least(20), default=300)
     parser.add_argument("--probe-seed", type=at_least(0), default=1)
     parser.add_argument("--inner-folds", type=at_least(2), default=3)
-    parser.add_argument("--workers", type=at_least(1), default=1)
     parser.add_argument("--cache", type=Path, help="Read and write the probe scores here (JSON).")
     args = parser.parse_args(argv)
     data = load_folds(args)

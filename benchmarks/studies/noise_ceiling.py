@@ -30,8 +30,7 @@ seed (the stored records' protocol otherwise: CV folds, row cap), and prints
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +44,8 @@ from warmstart.benchmarks.live import (
     spread_over_families,
     suite_names,
 )
-from warmstart.benchmarks.runner import Protocol, evaluate_config
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
+from warmstart.benchmarks.studies._scores import config_scores
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -58,38 +57,12 @@ from warmstart.metamodel.evaluation import (
 )
 from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import ConfigValue, RecordStatus
+from warmstart.metamodel.types import ConfigValue
 
 N_FIXED = 32
 """Configs in a fold's fixed set (as the evaluation's task dependence figures)."""
 MIN_COMMON = 5
 """A task (or pair of tasks) with fewer fixed configs scored by both seeds is left out."""
-
-
-def _replicate_scores(
-    suite_spec: str,
-    suite_name: str,
-    space_name: str,
-    space_id: str,
-    configs: Sequence[Mapping[str, ConfigValue]],
-    protocol: Protocol,
-    seed: int,
-) -> list[float]:
-    """Each config's score on the task with ``seed`` (NaN where it failed); runs in a worker.
-    The learners' warnings (convergence, ill-conditioned solves) are silenced: a score is
-    what the stored records kept too, warnings or not."""
-    from warmstart.benchmarks.learners import get_learner
-
-    data = load_suite(suite_spec).load(suite_name)
-    learner = get_learner(space_name)
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for config in configs:
-            result = evaluate_config(data, learner, space_id, config, protocol, seed, suite="study")
-            ok = result.status is RecordStatus.OK and result.score is not None
-            out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
-    return out
 
 
 @dataclass(frozen=True)
@@ -141,11 +114,9 @@ def ceiling(tasks: Sequence[RankedTask]) -> NoiseCeiling:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = fold_parser(__doc__.splitlines()[0])
-    parser.add_argument("--suite", required=True, help="The suite the records were made from.")
+    parser = fold_parser(__doc__.splitlines()[0], trains=True)
     parser.add_argument("--tasks-per-fold", type=at_least(1), default=12)
     parser.add_argument("--replicate-seed", type=at_least(0), default=1)
-    parser.add_argument("--workers", type=at_least(1), default=1)
     parser.add_argument("--out", type=Path, help="Write every task's scores here (JSON).")
     args = parser.parse_args(argv)
     data = load_folds(args)
@@ -178,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = [
             pool.submit(
-                _replicate_scores,
+                config_scores,
                 args.suite,
                 in_suite[task_id],
                 learner.name,
@@ -189,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             for _, task_id, hashes, _, configs in plans
         ]
-        replicates = [f.result() for f in futures]
+        replicates = [f.result()[0] for f in futures]
     tasks: list[RankedTask] = []
     names: list[str] = []
     for (fold, task_id, hashes, scores, configs), again in zip(plans, replicates, strict=True):

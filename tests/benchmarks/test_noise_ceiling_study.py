@@ -10,7 +10,8 @@ import pytest
 
 from tests.factories import require_pmlb
 from warmstart.benchmarks.runner import Protocol
-from warmstart.benchmarks.studies.noise_ceiling import _replicate_scores, ceiling, main
+from warmstart.benchmarks.studies._scores import config_scores
+from warmstart.benchmarks.studies.noise_ceiling import ceiling, main
 from warmstart.metamodel.evaluation import RankedTask
 from warmstart.metamodel.portfolio import config_means
 from warmstart.metamodel.store import RecordFilter, RecordStore
@@ -71,9 +72,11 @@ def test_the_records_seed_reproduces_the_stored_scores(db: str) -> None:
     def scores(seed: int) -> list[float]:
         pool = [configs[h] for h in hashes]
         protocol = Protocol(folds=2, row_cap=300)
-        return _replicate_scores(
+        scores, seconds = config_scores(
             f"pmlb:{require_pmlb()}", "iris", "lightgbm", space.space_id, pool, protocol, seed
         )
+        assert seconds > 0
+        return scores
 
     assert scores(0) == pytest.approx([stored[h] for h in hashes])
     other = scores(1)
