@@ -25,7 +25,11 @@ import numpy as np
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation._dependence import DependenceCollector, TaskDependence
-from warmstart.metamodel.evaluation._tasks import family_folds, load_evaluation_data
+from warmstart.metamodel.evaluation._tasks import (
+    EvaluationData,
+    family_folds,
+    load_evaluation_data,
+)
 from warmstart.metamodel.portfolio import (
     ScoreMatrix,
     config_means,
@@ -42,6 +46,7 @@ __all__ = [
     "EvalSettings",
     "PoolEvaluation",
     "TaskResult",
+    "evaluate_fold",
     "evaluate_pool",
     "family_folds",
     "mean_order",
@@ -172,36 +177,69 @@ def evaluate_pool(
     """
     settings = settings or EvalSettings()
     data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
-    space, features, usable, families = data.space, data.features, data.usable, data.families
-    fold_of, names = data.fold_of, data.names
-    max_k = max(settings.ks)
-    default_hash = config_hash(default_config(load_configspace(space)))
     results: list[TaskResult] = []
-    dependence = DependenceCollector(ConfigEncoder(load_configspace(space)))
+    dependence = DependenceCollector(ConfigEncoder(load_configspace(data.space)))
     for fold in range(settings.n_folds):
-        train_ids = {t for t, f in fold_of.items() if f != fold}
-        test_ids = sorted(t for t, f in fold_of.items() if f == fold)
         if progress is not None:
+            train_ids = [t for t, f in data.fold_of.items() if f != fold]
             progress(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
-        train_records = [r for t in train_ids for r in usable[t]]
-        bundle = data.train(train_records, feature_version, settings.train)
-        recommender = bundle.recommender()
-        matrix = score_matrix(train_records)
-        single = mean_order(matrix)
-        portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
-        for task_id in test_ids:
-            scores = config_means(primary_records(usable[task_id]))
-            pool_hashes = sorted(scores)
-            configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
-            rng = np.random.default_rng([settings.seed, fold, len(results)])
-            feats = features[task_id].as_dict()
-            # A request for k configs is answered by the set rule served at k: best of k
-            # is measured on the answer to k, not on the first k of a longer answer.
-            candidates = [configs[h] for h in pool_hashes]
-            asked = {
-                k: [pool_hashes[i] for i in recommender.choose(feats, candidates, k)]
-                for k in settings.ks
-            }
+        results += evaluate_fold(
+            data, fold, feature_version, settings, first=len(results), dependence=dependence
+        )
+    left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
+    return PoolEvaluation(
+        space_name, settings, results, data.n_records, left_out, dependence.result()
+    )
+
+
+def evaluate_fold(
+    data: EvaluationData,
+    fold: int,
+    feature_version: str,
+    settings: EvalSettings,
+    *,
+    first: int = 0,
+    dependence: DependenceCollector | None = None,
+) -> list[TaskResult]:
+    """Pool mode on one leave-family-out fold: a bundle trained on the other folds' records
+    (its set rules chosen on their inner family folds), every method's regret on each of the
+    fold's tasks.
+
+    Args:
+        data: The space's records and meta-features in folds (a study may give the tasks
+            other features than the store's).
+        fold: The held-out fold.
+        feature_version: What the bundle records as its feature version.
+        settings: How the evaluation runs.
+        first: How many tasks earlier folds evaluated (seeds each task's random fill).
+        dependence: Collects the task-dependence figures, if given.
+    """
+    features, usable = data.features, data.usable
+    max_k = max(settings.ks)
+    default_hash = config_hash(default_config(load_configspace(data.space)))
+    train_ids = {t for t, f in data.fold_of.items() if f != fold}
+    test_ids = sorted(t for t, f in data.fold_of.items() if f == fold)
+    train_records = [r for t in train_ids for r in usable[t]]
+    bundle = data.train(train_records, feature_version, settings.train)
+    recommender = bundle.recommender()
+    matrix = score_matrix(train_records)
+    single = mean_order(matrix)
+    portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
+    results: list[TaskResult] = []
+    for task_id in test_ids:
+        scores = config_means(primary_records(usable[task_id]))
+        pool_hashes = sorted(scores)
+        configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
+        rng = np.random.default_rng([settings.seed, fold, first + len(results)])
+        feats = features[task_id].as_dict()
+        # A request for k configs is answered by the set rule served at k: best of k
+        # is measured on the answer to k, not on the first k of a longer answer.
+        candidates = [configs[h] for h in pool_hashes]
+        asked = {
+            k: [pool_hashes[i] for i in recommender.choose(feats, candidates, k)]
+            for k in settings.ks
+        }
+        if dependence is not None:
             dependence.add(
                 fold,
                 single,
@@ -211,36 +249,33 @@ def evaluate_pool(
                 configs,
                 asked[5] if 5 in asked else asked[max_k],
             )
-            orders: dict[str, list[str]] = {
-                "warmstart": asked[max_k],
-                "default": _fill([default_hash], pool_hashes, max_k, rng),
-                "single_best": _fill(single, pool_hashes, max_k, rng),
-                "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
-                "nearest_neighbour": _fill(
-                    neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
-                ),
-            }
-            regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}
-            regret["warmstart"] = {k: regret_curve(scores, asked[k], (k,))[k] for k in settings.ks}
-            repeats = [
-                regret_curve(scores, _fill([], pool_hashes, max_k, rng), settings.ks)
-                for _ in range(settings.random_repeats)
-            ]
-            regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
-            results.append(
-                TaskResult(
-                    task_id,
-                    names[task_id],
-                    families[task_id],
-                    fold,
-                    len(pool_hashes),
-                    {m: regret[m] for m in METHODS},
-                )
+        orders: dict[str, list[str]] = {
+            "warmstart": asked[max_k],
+            "default": _fill([default_hash], pool_hashes, max_k, rng),
+            "single_best": _fill(single, pool_hashes, max_k, rng),
+            "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
+            "nearest_neighbour": _fill(
+                neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
+            ),
+        }
+        regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}
+        regret["warmstart"] = {k: regret_curve(scores, asked[k], (k,))[k] for k in settings.ks}
+        repeats = [
+            regret_curve(scores, _fill([], pool_hashes, max_k, rng), settings.ks)
+            for _ in range(settings.random_repeats)
+        ]
+        regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
+        results.append(
+            TaskResult(
+                task_id,
+                data.names[task_id],
+                data.families[task_id],
+                fold,
+                len(pool_hashes),
+                {m: regret[m] for m in METHODS},
             )
-    left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
-    return PoolEvaluation(
-        space_name, settings, results, data.n_records, left_out, dependence.result()
-    )
+        )
+    return results
 
 
 def mean_order(matrix: ScoreMatrix) -> list[str]:
