@@ -25,7 +25,10 @@ the probes in the choice, none in the reported figures.) Printed for the outer
 folds' held-out tasks: that Spearman, also over the fixed configs other than the
 probes (whose scores on a sample the model reads), the agreement of predicted and
 measured rankings across tasks, the regret of the predicted best among each task's
-evaluated configs, and what the probes cost.
+evaluated configs, and what the probes cost; then pool mode
+(:func:`~warmstart.metamodel.evaluation.evaluate_fold`: each fold's bundle with its set
+rules chosen on inner folds, its answer to each k) for both task descriptions and the
+chosen one, beside the free baselines.
 
     python -m warmstart.benchmarks.studies.learner_probes --db sqlite:///kb.db \\
         --space lightgbm --suite pmlb:PATH --workers 2 --cache probes.json
@@ -51,9 +54,12 @@ from warmstart.benchmarks.studies._scores import config_scores
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
+    EvalSettings,
     EvaluationData,
     RankedTask,
+    TaskResult,
     agreement,
+    evaluate_fold,
     family_folds,
     finite_mean,
     mean_order,
@@ -251,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.cache.write_text(json.dumps(saved | {key: cache}, indent=0) + "\n")
     rows: dict[str, list[tuple[RankedTask, float]]] = defaultdict(list)
     chosen = []
+    pool: dict[str, list[TaskResult]] = defaultdict(list)
     for fold in range(args.folds):
         hashes = [h for h, _ in probes[fold]]
         variants = {
@@ -275,6 +282,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, found in outer.items():
             rows[name] += found
         rows["chosen on inner folds"] += outer[pick]
+        settings = EvalSettings(n_folds=args.folds, seed=args.seed)
+        first = len(pool["meta-features"])
+        answered = {
+            name: evaluate_fold(variant, fold, args.feature_version, settings, first=first)
+            for name, variant in variants.items()
+        }
+        for name, found_pool in answered.items():
+            pool[name] += found_pool
+        pool["chosen on inner folds"] += answered[pick]
     cost = np.array(list(seconds.values())) if seconds else np.array([np.nan])
     print(
         f"{args.space}: {len(rows['meta-features'])} held-out tasks, {args.folds} folds; "
@@ -302,6 +318,28 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{agreement(tasks, 'predicted'):.3f} | {agreement(tasks, 'measured'):.3f} | "
             f"{np.mean([r for _, r in found]):.4f} |"
         )
+    _print_pool(pool)
+
+
+def _print_pool(pool: Mapping[str, Sequence[TaskResult]]) -> None:
+    """Pool mode's mean regret at each k: the bundle's answer per task description, and the
+    free baselines (the nearest neighbour's distance reads the task description too)."""
+    ks = (1, 3, 5, 10)
+    print("\npool mode, best of k of the answer to k (set rules chosen on inner folds):")
+    print("| method | " + " | ".join(f"regret@{k}" for k in ks) + " |")
+    print("|---|" + "---|" * len(ks))
+
+    def line(label: str, tasks: Sequence[TaskResult], method: str) -> None:
+        means = [np.mean([t.regret[method][k] for t in tasks]) for k in ks]
+        print(f"| {label} | " + " | ".join(f"{m:.4f}" for m in means) + " |")
+
+    for name, tasks in pool.items():
+        line(f"warmstart, {name}", tasks, "warmstart")
+    base = pool["meta-features"]
+    for method in ("default", "single_best", "greedy_portfolio", "random"):
+        line(method.replace("_", " "), base, method)
+    for name in ("meta-features", "meta-features and probes"):
+        line(f"nearest neighbour, {name}", pool[name], "nearest_neighbour")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,16 @@ def test_the_study_chooses_inside_prints_every_variant_and_caches(
     table = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
     assert {"meta-features", "meta-features and probes", "chosen on inner folds"} <= set(table)
     assert "Spearman, probe configs left out" in table["features"]
+    pool = lines[lines.index("| method | regret@1 | regret@3 | regret@5 | regret@10 |") :]
+    methods = {line.split("|")[1].strip(): line.split("|")[2:6] for line in pool[2:]}
+    assert "warmstart, meta-features and probes" in methods
+    assert "greedy portfolio" in methods
+    assert "nearest neighbour, meta-features and probes" in methods
+    for label, cells in methods.items():
+        regrets = [float(c) for c in cells]
+        assert all(0.0 <= r <= 1.0 for r in regrets), label
+        assert regrets == sorted(regrets, reverse=True) or "warmstart" in label, label
+    table = {k: v for k, v in table.items() if k in {"meta-features", "chosen on inner folds"}}
     assert all(len(row.split("|")) == 8 for row in table.values())
     saved = json.loads(cache.read_text())["rows 60, seed 1"]
     assert len(saved) == 9
