@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 from warmstart.benchmarks.runner import Protocol, evaluate_config
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.types import ConfigValue, RecordStatus
 
-__all__ = ["config_scores"]
+__all__ = ["config_scores", "scores_in_workers"]
 
 
 def config_scores(
@@ -41,3 +42,24 @@ def config_scores(
             ok = result.status is RecordStatus.OK and result.score is not None
             out.append(float(result.score) if ok else float("nan"))  # type: ignore[arg-type]
     return out, time.perf_counter() - start
+
+
+def scores_in_workers(
+    suite_spec: str,
+    jobs: Sequence[tuple[str, Sequence[Mapping[str, ConfigValue]]]],
+    space_name: str,
+    space_id: str,
+    protocol: Protocol,
+    seed: int,
+    workers: int,
+) -> list[tuple[list[float], float]]:
+    """:func:`config_scores` of each job (a suite task's name and its configs), run in
+    ``workers`` processes; the results in the jobs' order."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(
+                config_scores, suite_spec, name, space_name, space_id, configs, protocol, seed
+            )
+            for name, configs in jobs
+        ]
+        return [future.result() for future in futures]

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
+from warmstart.benchmarks.studies._held_out import fixed_configs, held_out_pool
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation import (
@@ -42,10 +43,9 @@ from warmstart.metamodel.evaluation import (
     agreement,
     family_folds,
     finite_mean,
-    mean_order,
     spearman_or_nan,
 )
-from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.portfolio import score_matrix
 from warmstart.metamodel.spaces import load_configspace
 from warmstart.metamodel.types import ConfigValue
 
@@ -53,8 +53,6 @@ VARIANTS = ((4, 30), (8, 60))
 """(rank, epochs) of the factor models the inner folds choose between."""
 WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 """Blend weights of the factor model the inner folds choose between."""
-N_FIXED = 32
-MIN_COMMON = 5
 HIDDEN = 64
 BATCH = 512
 
@@ -196,7 +194,7 @@ def _fold(
     bundle = data.train(records, feature_version, TrainSettings(validation_folds=0))
     recommender = bundle.recommender()
     matrix = score_matrix(records, "rank")
-    fixed = mean_order(score_matrix(records))[:N_FIXED]
+    fixed = fixed_configs(records)
     encoder = ConfigEncoder(load_configspace(data.space))
     vectors = {t: np.asarray(data.features[t].values, dtype=float) for t in data.features}
     train_features = np.array([vectors[t] for t in matrix.task_ids])
@@ -206,25 +204,19 @@ def _fold(
     }
     held = []
     for task_id in test_ids:
-        scores = config_means(primary_records(data.usable[task_id]))
-        configs = {r.config_hash: dict(r.config) for r in data.usable[task_id]}
-        pool = [h for h in sorted(scores) if np.isfinite(scores[h])]
-        hashes = [h for h in fixed if h in pool]
-        if len(hashes) < MIN_COMMON:
+        pool = held_out_pool(data.usable[task_id], fixed)
+        if pool is None:
             continue
         features = data.features[task_id].as_dict()
-        index = [pool.index(h) for h in hashes]
-        base, _ = recommender.predict(features, [configs[h] for h in pool])
-        measured = np.array([scores[h] for h in pool])
-        span = float(measured.max() - measured.min()) or 1.0
-        ranked = RankedTask(fold, hashes, {"measured": measured[index]})
+        base, _ = recommender.predict(features, pool.configs)
+        ranked = RankedTask(fold, pool.fixed, {"measured": pool.measured[pool.index]})
         regret = {}
         for variant, model in models.items():
-            factor = model.predict(vectors[task_id], [configs[h] for h in pool])
+            factor = model.predict(vectors[task_id], pool.configs)
             for weight in WEIGHTS:
                 blend = (1 - weight) * np.asarray(base) + weight * factor
-                ranked.scores[_key(variant, weight)] = blend[index]
-                regret[_key(variant, weight)] = (measured.max() - measured[np.argmax(blend)]) / span
+                ranked.scores[_key(variant, weight)] = blend[pool.index]
+                regret[_key(variant, weight)] = pool.regret_of_best(blend)
         held.append(_Held(ranked, regret))
     return held
 

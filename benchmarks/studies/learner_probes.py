@@ -41,7 +41,6 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +49,8 @@ from scipy.linalg import qr
 from warmstart.benchmarks.live import learner_of_stored_space, suite_names
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
-from warmstart.benchmarks.studies._scores import config_scores
+from warmstart.benchmarks.studies._held_out import MIN_COMMON, fixed_configs, held_out_pool
+from warmstart.benchmarks.studies._scores import scores_in_workers
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -62,16 +62,13 @@ from warmstart.metamodel.evaluation import (
     evaluate_fold,
     family_folds,
     finite_mean,
-    mean_order,
     spearman_or_nan,
 )
-from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.portfolio import primary_records, score_matrix
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
 
-N_FIXED = 32
-MIN_COMMON = 5
 MIN_COVERAGE = 0.8
 """A probe candidate is evaluated on at least this share of the training tasks."""
 
@@ -149,31 +146,23 @@ def _held_out(
     """Per variant, each held-out task's fixed-set scores (predicted, measured) and regret@1."""
     first = next(iter(variants.values()))
     records = [r for t in train_ids for r in first.usable[t]]
-    fixed = mean_order(score_matrix(records))[:N_FIXED]
+    fixed = fixed_configs(records)
     out: dict[str, list[tuple[RankedTask, float]]] = {}
     for name, data in variants.items():
         bundle = data.train(records, feature_version, TrainSettings(validation_folds=0))
         model = bundle.recommender()
         out[name] = []
         for task_id in test_ids:
-            scores = config_means(primary_records(data.usable[task_id]))
-            configs = {r.config_hash: dict(r.config) for r in data.usable[task_id]}
-            pool = [h for h in sorted(scores) if np.isfinite(scores[h])]
-            hashes = [h for h in fixed if h in pool]
-            if len(hashes) < MIN_COMMON:
+            pool = held_out_pool(data.usable[task_id], fixed)
+            if pool is None:
                 continue
-            predicted, _ = model.predict(
-                data.features[task_id].as_dict(), [configs[h] for h in pool]
-            )
+            predicted, _ = model.predict(data.features[task_id].as_dict(), pool.configs)
             predicted = np.asarray(predicted)
-            measured = np.array([scores[h] for h in pool])
-            index = [pool.index(h) for h in hashes]
-            span = float(measured.max() - measured.min()) or 1.0
-            regret = (measured.max() - measured[int(np.argmax(predicted))]) / span
+            measured = pool.measured[pool.index]
             ranked = RankedTask(
-                fold, hashes, {"predicted": predicted[index], "measured": measured[index]}
+                fold, pool.fixed, {"predicted": predicted[pool.index], "measured": measured}
             )
-            out[name].append((ranked, regret))
+            out[name].append((ranked, pool.regret_of_best(predicted)))
     return out
 
 
@@ -195,38 +184,28 @@ def _spearman(
 def _compute_probes(
     args: argparse.Namespace,
     data: EvaluationData,
+    learner_name: str,
+    space_id: str,
     wanted: Mapping[str, dict[str, dict[str, ConfigValue]]],
     cache: dict[str, dict[str, float]],
     seconds: dict[str, float],
 ) -> None:
     """Fill ``cache[task][hash]`` with the probe scores ``wanted`` still lacks."""
-    with RecordStore.open(args.db, create=False) as store:
-        learner, space = learner_of_stored_space(store, args.space, "probes")
-    protocol = Protocol(folds=3, row_cap=args.probe_rows)
     in_suite = suite_names(load_suite(args.suite), data.names)
-    jobs = []
-    for task_id, configs in wanted.items():
-        missing = {h: c for h, c in configs.items() if h not in cache.get(task_id, {})}
-        if missing and task_id in in_suite:
-            jobs.append((task_id, missing))
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [
-            pool.submit(
-                config_scores,
-                args.suite,
-                in_suite[task_id],
-                learner.name,
-                space.space_id,
-                list(missing.values()),
-                protocol,
-                args.probe_seed,
-            )
-            for task_id, missing in jobs
-        ]
-        for (task_id, missing), future in zip(jobs, futures, strict=True):
-            values, took = future.result()
-            cache.setdefault(task_id, {}).update(zip(missing, values, strict=True))
-            seconds[task_id] = seconds.get(task_id, 0.0) + took
+    missing = {
+        task_id: {h: c for h, c in configs.items() if h not in cache.get(task_id, {})}
+        for task_id, configs in wanted.items()
+        if task_id in in_suite
+    }
+    missing = {task_id: configs for task_id, configs in missing.items() if configs}
+    jobs = [(in_suite[task_id], list(configs.values())) for task_id, configs in missing.items()]
+    protocol = Protocol(folds=3, row_cap=args.probe_rows)
+    found = scores_in_workers(
+        args.suite, jobs, learner_name, space_id, protocol, args.probe_seed, args.workers
+    )
+    for (task_id, configs), (values, took) in zip(missing.items(), found, strict=True):
+        cache.setdefault(task_id, {}).update(zip(configs, values, strict=True))
+        seconds[task_id] = seconds.get(task_id, 0.0) + took
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -238,9 +217,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, help="Read and write the probe scores here (JSON).")
     args = parser.parse_args(argv)
     data = load_folds(args)
-    from warmstart.benchmarks.learners import get_learner
-
-    default = get_learner(args.space).default_config()
+    with RecordStore.open(args.db, create=False) as store:
+        learner, space = learner_of_stored_space(store, args.space, "probes")
     key = f"rows {args.probe_rows}, seed {args.probe_seed}"
     saved = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     cache: dict[str, dict[str, float]] = saved.get(key, {})
@@ -248,10 +226,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     probes: dict[int, list[Probe]] = {}
     wanted: dict[str, dict[str, dict[str, ConfigValue]]] = defaultdict(dict)
     for fold in range(args.folds):
-        probes[fold] = choose_probes(data.training_records(fold), args.probes, default)
+        probes[fold] = choose_probes(
+            data.training_records(fold), args.probes, learner.default_config()
+        )
         for task_id in data.usable:
             wanted[task_id].update(dict(probes[fold]))
-    _compute_probes(args, data, wanted, cache, seconds)
+    _compute_probes(args, data, learner.name, space.space_id, wanted, cache, seconds)
     if args.cache:
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_text(json.dumps(saved | {key: cache}, indent=0) + "\n")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,24 +44,19 @@ from warmstart.benchmarks.live import (
     suite_names,
 )
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
-from warmstart.benchmarks.studies._scores import config_scores
+from warmstart.benchmarks.studies._held_out import MIN_COMMON, N_FIXED, fixed_configs
+from warmstart.benchmarks.studies._scores import scores_in_workers
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
     RankedTask,
     agreement,
     finite_mean,
-    mean_order,
     spearman_or_nan,
 )
-from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.portfolio import config_means, primary_records
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue
-
-N_FIXED = 32
-"""Configs in a fold's fixed set (as the evaluation's task dependence figures)."""
-MIN_COMMON = 5
-"""A task (or pair of tasks) with fewer fixed configs scored by both seeds is left out."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     recommenders = {}
     for fold in range(args.folds):
         train = data.training_records(fold)
-        fixed = mean_order(score_matrix(train))[:N_FIXED]
+        fixed = fixed_configs(train)
         held = [t for t, f in data.fold_of.items() if f == fold and t in in_suite]
         for task_id in spread_over_families(held, data.families, args.tasks_per_fold, args.seed):
             scores = config_means(primary[task_id])
@@ -146,21 +140,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 plans.append((fold, task_id, hashes, scores, configs))
         settings = TrainSettings(validation_folds=0)
         recommenders[fold] = data.train(train, args.feature_version, settings).recommender()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [
-            pool.submit(
-                config_scores,
-                args.suite,
-                in_suite[task_id],
-                learner.name,
-                space.space_id,
-                [configs[h] for h in hashes],
-                protocol,
-                args.replicate_seed,
-            )
-            for _, task_id, hashes, _, configs in plans
-        ]
-        replicates = [f.result()[0] for f in futures]
+    jobs = [
+        (in_suite[task_id], [configs[h] for h in hashes])
+        for _, task_id, hashes, _, configs in plans
+    ]
+    found = scores_in_workers(
+        args.suite, jobs, learner.name, space.space_id, protocol, args.replicate_seed, args.workers
+    )
+    replicates = [scores for scores, _ in found]
     tasks: list[RankedTask] = []
     names: list[str] = []
     for (fold, task_id, hashes, scores, configs), again in zip(plans, replicates, strict=True):
