@@ -42,6 +42,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.linalg import qr
@@ -208,6 +209,25 @@ def _compute_probes(
         seconds[task_id] = seconds.get(task_id, 0.0) + took
 
 
+def _read_cache(parser: argparse.ArgumentParser, path: Path | None) -> dict[str, Any]:
+    """The probe cache at ``path`` (empty if none); a parser error if it is not one."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        saved: object = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        parser.error(f"--cache {path}: cannot read it as JSON ({exc})")
+    if not isinstance(saved, dict) or not all(
+        isinstance(tasks, dict) and all(isinstance(scores, dict) for scores in tasks.values())
+        for tasks in saved.values()
+    ):
+        parser.error(
+            f"--cache {path}: not a probe cache (expected {{protocol: {{task id: "
+            "{config hash: score}}}}, as this study writes)"
+        )
+    return saved
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = fold_parser(__doc__.splitlines()[0], trains=True)
     parser.add_argument("--probes", type=at_least(1), default=4)
@@ -216,25 +236,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--inner-folds", type=at_least(2), default=3)
     parser.add_argument("--cache", type=Path, help="Read and write the probe scores here (JSON).")
     args = parser.parse_args(argv)
+    saved = _read_cache(parser, args.cache)
     data = load_folds(args)
     with RecordStore.open(args.db, create=False) as store:
         learner, space = learner_of_stored_space(store, args.space, "probes")
     key = f"rows {args.probe_rows}, seed {args.probe_seed}"
-    saved = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     cache: dict[str, dict[str, float]] = saved.get(key, {})
     seconds: dict[str, float] = {}
     probes: dict[int, list[Probe]] = {}
     wanted: dict[str, dict[str, dict[str, ConfigValue]]] = defaultdict(dict)
+    default = learner.default_config()
     for fold in range(args.folds):
-        probes[fold] = choose_probes(
-            data.training_records(fold), args.probes, learner.default_config()
-        )
+        probes[fold] = choose_probes(data.training_records(fold), args.probes, default)
         for task_id in data.usable:
             wanted[task_id].update(dict(probes[fold]))
     _compute_probes(args, data, learner.name, space.space_id, wanted, cache, seconds)
     if args.cache:
         args.cache.parent.mkdir(parents=True, exist_ok=True)
-        args.cache.write_text(json.dumps(saved | {key: cache}, indent=0) + "\n")
+        partial = args.cache.with_name(args.cache.name + ".partial")
+        partial.write_text(json.dumps(saved | {key: cache}, indent=0) + "\n")
+        partial.replace(args.cache)  # a run stopped while writing leaves the old cache whole
     rows: dict[str, list[tuple[RankedTask, float]]] = defaultdict(list)
     chosen = []
     pool: dict[str, list[TaskResult]] = defaultdict(list)

@@ -120,3 +120,22 @@ def test_bad_options_are_refused_naming_what_is_allowed(
     with pytest.raises(SystemExit):
         main(["--db", "sqlite:///nowhere.db", "--suite", "pmlb:nowhere", option, value])
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("{not json", "cannot read it as JSON"),
+        ('{"rows 300, seed 1": [1, 2]}', "not a probe cache"),
+        ("[]", "not a probe cache"),
+    ],
+)
+def test_a_file_that_is_not_a_probe_cache_is_refused_and_kept(
+    content: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "probes.json"
+    cache.write_text(content)
+    with pytest.raises(SystemExit):
+        main(["--db", "sqlite:///nowhere.db", "--suite", "pmlb:nowhere", "--cache", str(cache)])
+    assert said in capsys.readouterr().err
+    assert cache.read_text() == content
