@@ -3,7 +3,9 @@
 :class:`KbBuild` checks a :class:`KbBuildRequest` (before any database is
 opened), then :meth:`KbBuild.run` runs the plan's steps through the benchmark
 runner (only what the database lacks is evaluated, so an interrupted build
-resumes), computes the meta-features the database lacks, and writes the
+resumes), computes the meta-features the database lacks, measures the learner
+probes it lacks (the plan's ``[probes]``, :mod:`warmstart.benchmarks.kb._probes`), and
+writes the
 records, the meta-features, one bundle per space and ``provenance.json``
 (:mod:`warmstart.benchmarks.kb._write`).
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from warmstart.benchmarks.kb._layout import default_kb_dir, file_sha256
 from warmstart.benchmarks.kb._plan import KbPlan, KbStep
+from warmstart.benchmarks.kb._probes import measure_probes
 from warmstart.benchmarks.kb._provenance import PROVENANCE_FORMAT, libraries, machine, utc_now
 from warmstart.benchmarks.kb._write import SpaceBuilt, SpaceCounts, held_spaces, write_outputs
 from warmstart.benchmarks.runner import RunObserver, RunSummary, run_spec
@@ -107,7 +110,8 @@ class KbBuildResult:
 
     ``steps`` is empty with ``bench`` False; ``new_records`` counts the records
     its evaluations stored; ``described`` the tasks whose meta-features it
-    computed; ``spaces`` what it wrote per space; ``provenance`` the file as written.
+    computed; ``probed`` the tasks whose probe scores it measured; ``spaces`` what it
+    wrote per space; ``provenance`` the file as written.
     """
 
     out: Path
@@ -118,6 +122,7 @@ class KbBuildResult:
     features: int
     spaces: dict[str, SpaceBuilt]
     provenance: dict[str, Any] = field(repr=False)
+    probed: int = 0
 
 
 class BuildObserver(RunObserver):
@@ -137,6 +142,9 @@ class BuildObserver(RunObserver):
 
     def described(self, computed: int) -> None:
         """Meta-features were computed for ``computed`` tasks that lacked them."""
+
+    def probed(self, measured: int) -> None:
+        """Probe scores were measured for ``measured`` tasks (per space) that lacked them."""
 
     def exported(self, records: int, spaces: int, features: int) -> None:
         """The records of ``spaces`` spaces and the meta-features of ``features`` tasks."""
@@ -240,7 +248,10 @@ class KbBuild:
                 + ("" if request.bench else "; run without --no-bench to evaluate them")
             )
         described = self._describe_missing(store, held, observer)
-        written = write_outputs(store, request.out, held, self.params, provenance, observer)
+        probed = self._probe_missing(store, held, observer)
+        written = write_outputs(
+            store, request.out, held, self.params, provenance, observer, request.plan
+        )
         return KbBuildResult(
             out=request.out,
             steps=steps,
@@ -250,6 +261,7 @@ class KbBuild:
             features=written.features,
             spaces=written.spaces,
             provenance=written.provenance,
+            probed=probed,
         )
 
     def _provenance(self) -> dict[str, Any]:
@@ -306,6 +318,36 @@ class KbBuild:
             memory_limit=MEMORY_LIMIT_MIB,
             observer=observer,
         )
+
+    def _probe_missing(
+        self, store: RecordStore, held: dict[str, SpaceCounts], observer: BuildObserver
+    ) -> int:
+        """Measure the plan's probes on the tasks of its probed spaces that lack them."""
+        plan = self.request.plan
+        probed = [name for name in held if plan.probes_read(name)]
+        if not probed:
+            return 0
+        if self.request.shard is not None:
+            observer.warning(
+                "probes are measured by the build that gathers the shards, not by a shard"
+            )
+            return 0
+        suites = [(self.request.suite, self.suite)]
+        suites += [(self.request.suites[n], s) for n, s in self.suites.items()]
+        measured = 0
+        for name in probed:
+            counts = held[name]
+            measured += measure_probes(
+                store,
+                counts.space,
+                plan.probes.candidates if plan.probes else 0,
+                suites,
+                set(counts.task_ids),
+                max(self.request.workers, 1),
+                observer.busy,
+            )
+        observer.probed(measured)
+        return measured
 
     def _describe_missing(
         self, store: RecordStore, held: dict[str, SpaceCounts], observer: BuildObserver

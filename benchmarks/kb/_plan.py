@@ -6,15 +6,17 @@ run`` (learners, configs per learner, how many tasks, the protocol). A plan may
 name further suites in a ``[suites]`` table (``name = "kind"``, each path also
 given to the build), and a step runs on one of them when it says
 ``suite = "name"``: the suite's larger tables, for example, kept apart so the main
-suite's order never changes. Loading checks every field and names the file and
-field of the first bad one.
+suite's order never changes. A ``[probes]`` table names the learners whose models
+read learner probes (:mod:`warmstart.metamodel.probes`): how many candidate configs
+the build measures on every task, and how many of them a model reads. Loading checks
+every field and names the file and field of the first bad one.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,10 @@ from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.features import FEATURE_VERSION
 
-__all__ = ["KbPlan", "KbStep", "load_kb_plan", "split_suite_options"]
+__all__ = ["KbPlan", "KbStep", "ProbePlan", "load_kb_plan", "split_suite_options"]
 
-_PLAN_KEYS = ("suite", "feature_version", "suites", "steps")
+_PLAN_KEYS = ("suite", "feature_version", "suites", "probes", "steps")
+_PROBE_KEYS = ("learners", "candidates", "read")
 _STEP_KEYS = (
     "suite",
     "learners",
@@ -111,6 +114,27 @@ class KbStep:
 
 
 @dataclass(frozen=True)
+class ProbePlan:
+    """Which spaces' models read learner probes (the plan's ``[probes]`` table).
+
+    Attributes:
+        learners: The learners (spaces) probed.
+        candidates: Probe candidates measured on every task of such a space: the first
+            of :func:`~warmstart.metamodel.probes.choose_probes` on all its records when
+            the store has none yet (then fixed: later builds measure the same configs).
+        read: How many of the candidates a model reads (chosen when it is trained).
+    """
+
+    learners: tuple[str, ...]
+    candidates: int = 8
+    read: int = 4
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as the plan file spells it, defaults filled in."""
+        return {"learners": list(self.learners), "candidates": self.candidates, "read": self.read}
+
+
+@dataclass(frozen=True)
 class KbPlan:
     """The whole plan: a suite kind, a feature version and the steps, in order.
 
@@ -122,6 +146,11 @@ class KbPlan:
     feature_version: str
     steps: tuple[KbStep, ...]
     suites: dict[str, str] = field(default_factory=dict)
+    probes: ProbePlan | None = None
+
+    def probes_read(self, learner: str) -> int:
+        """How many probes the model of ``learner`` reads (0: none)."""
+        return self.probes.read if self.probes and learner in self.probes.learners else 0
 
     def steps_on(self, name: str | None) -> list[int]:
         """The indices of the steps that run on suite ``name`` (None: the plan's own)."""
@@ -137,6 +166,8 @@ class KbPlan:
         out: dict[str, Any] = {"suite": self.suite, "feature_version": self.feature_version}
         if self.suites:
             out["suites"] = dict(self.suites)
+        if self.probes is not None:
+            out["probes"] = self.probes.to_dict()
         return out | {"steps": [step.to_dict() for step in self.steps]}
 
 
@@ -195,6 +226,32 @@ def _suites(fields: _Fields, kinds: list[str]) -> dict[str, str]:
         if kind not in kinds:
             raise fields.error(f"suites.{name} must be one of {', '.join(kinds)}; got {kind!r}")
     return dict(table)
+
+
+def _probes(path: Path, table: Any, learners: list[str]) -> ProbePlan:
+    """The plan's ``[probes]`` table, checked against the learners its steps evaluate."""
+    if not isinstance(table, dict):
+        raise InvalidRequestError(f"plan {path}: probes must be a table ([probes])")
+    fields = _Fields(path, "probes", table, _PROBE_KEYS)
+    named = fields.required("learners")
+    if not isinstance(named, list) or not named or not all(isinstance(n, str) for n in named):
+        raise fields.error("probes.learners must be a non-empty list of learner names")
+    unknown = [name for name in named if name not in learners]
+    if unknown:
+        raise fields.error(
+            f"probes.learners: {unknown[0]!r} is not evaluated by any step of the plan "
+            f"(its learners: {', '.join(learners)})"
+        )
+    if len(set(named)) != len(named):
+        raise fields.error(f"probes.learners names a learner twice: {named}")
+    candidates = fields.integer("candidates", 1, default=ProbePlan.candidates) or 1
+    read = fields.integer("read", 1, default=ProbePlan.read) or 1
+    if read > candidates:
+        raise fields.error(
+            f"probes.read ({read}) must be at most probes.candidates ({candidates}): a model "
+            "reads some of the candidates measured"
+        )
+    return ProbePlan(tuple(named), candidates, read)
 
 
 def _step(path: Path, index: int, table: Any, suites: dict[str, str]) -> KbStep:
@@ -289,13 +346,16 @@ def load_kb_plan(path: Path) -> KbPlan:
     steps = fields.required("steps")
     if not isinstance(steps, list) or not steps:
         raise fields.error("steps must be a non-empty array of tables ([[steps]])")
-    return KbPlan(
+    plan = KbPlan(
         path=path,
         suite=suite,
         feature_version=version,
         steps=tuple(_step(path, i, table, suites) for i, table in enumerate(steps)),
         suites=suites,
     )
+    if "probes" not in data:
+        return plan
+    return replace(plan, probes=_probes(path, data["probes"], plan.learners))
 
 
 def split_suite_options(values: list[str] | tuple[str, ...]) -> tuple[str, dict[str, str]]:

@@ -26,6 +26,7 @@ from warmstart.benchmarks.runner import resolve_learner
 from warmstart.metamodel.bundle import TrainSettings, train_bundle
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.probes import probe_version
 from warmstart.metamodel.spaces import make_search_space
 from warmstart.metamodel.store import (
     RecordFilter,
@@ -38,6 +39,7 @@ from warmstart.metamodel.types import RecordStatus, SearchSpace
 
 if TYPE_CHECKING:
     from warmstart.benchmarks.kb._build import BuildObserver
+    from warmstart.benchmarks.kb._plan import KbPlan
 
 __all__ = ["SpaceBuilt", "SpaceCounts", "Written", "held_spaces", "write_outputs"]
 
@@ -139,6 +141,7 @@ def write_outputs(
     params: SurrogateParams,
     provenance: dict[str, Any],
     observer: BuildObserver,
+    plan: KbPlan | None = None,
 ) -> Written:
     """Export, train and describe into a hidden folder of ``target``, then rename into place.
 
@@ -151,6 +154,8 @@ def write_outputs(
         provenance: What the build records so far; completed with the finish
             time, the spaces and the files' hashes.
         observer: Told of each stage.
+        plan: The plan: its probed spaces' models read probes, and their probe scores
+            go into the features file beside the meta-features.
 
     Raises:
         KeyboardInterrupt: Interrupted; nothing in ``target`` was changed.
@@ -163,13 +168,18 @@ def write_outputs(
         task_ids = set[str]().union(*(c.task_ids for c in held.values()))
         observer.busy("exporting records...")
         n_records = export_records(store, stage / KB_RECORDS, RecordFilter(space_ids=space_ids))
+        probed = [name for name in held if plan is not None and plan.probes_read(name)]
         n_features = export_task_features(
-            store, stage / KB_FEATURES, FEATURE_VERSION, task_ids=task_ids
+            store,
+            stage / KB_FEATURES,
+            [FEATURE_VERSION, *(probe_version(name) for name in probed)],
+            task_ids=task_ids,
         )
         observer.exported(n_records, len(held), n_features)
-        settings = TrainSettings(surrogate=params)
         spaces: dict[str, SpaceBuilt] = {}
         for name, counts in held.items():
+            reads = plan.probes_read(name) if plan is not None else 0
+            settings = TrainSettings(surrogate=params, probes=reads)
             spaces[name] = built = _train(store, stage, name, counts, settings, observer)
             if built.no_model is not None:
                 observer.warning(f"no model of {name}: {built.no_model}")

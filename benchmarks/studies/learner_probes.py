@@ -9,11 +9,11 @@ user's table. A task's probe features are the probes' scores less their mean
 (which config wins on this task) and that mean (how hard the task is).
 
 The probes are chosen per outer fold from its training records alone
-(:func:`choose_probes`): among the configs evaluated on most training tasks and
-cheaper than the median to fit, a pivoted QR of the tasks x configs rank matrix
-(each config's mean rank removed) picks the configs whose rankings vary across
-tasks in the most different ways. The library default, if recorded, is always
-the first probe.
+(:func:`~warmstart.metamodel.probes.choose_probes`): among the configs evaluated on
+most training tasks and cheaper than the median to fit, a pivoted QR of the tasks x
+configs rank matrix (each config's mean rank removed) picks the configs whose rankings
+vary across tasks in the most different ways. The library default, if recorded, is
+always the first probe.
 
 Leave-family-out, nothing chosen on the reported folds: for each outer fold,
 whether the surrogate reads the probe features is chosen on inner family folds
@@ -45,13 +45,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import qr
 
 from warmstart.benchmarks.live import learner_of_stored_space, suite_names
+from warmstart.benchmarks.probes import scores_in_workers
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
 from warmstart.benchmarks.studies._held_out import MIN_COMMON, fixed_configs, held_out_pool
-from warmstart.benchmarks.studies._scores import scores_in_workers
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -65,75 +64,17 @@ from warmstart.metamodel.evaluation import (
     finite_mean,
     spearman_or_nan,
 )
-from warmstart.metamodel.portfolio import primary_records, score_matrix
-from warmstart.metamodel.spaces import config_hash
+from warmstart.metamodel.probes import Probe, choose_probes, with_probe_inputs
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
-
-MIN_COVERAGE = 0.8
-"""A probe candidate is evaluated on at least this share of the training tasks."""
-
-Probe = tuple[str, dict[str, ConfigValue]]
-
-
-def choose_probes(
-    records: Sequence[EvaluationRecord], n: int, default: Mapping[str, ConfigValue] | None = None
-) -> list[Probe]:
-    """``n`` probe configs (hash, config) from a fold's training records (see the module).
-
-    Args:
-        records: The fold's training records.
-        n: How many probes.
-        default: The learner's default config: the first probe where it is among the
-            candidates.
-    """
-    matrix = score_matrix(records, "rank")
-    seconds: dict[str, list[float]] = defaultdict(list)
-    for record in primary_records(records):
-        if record.fit_seconds is not None:
-            seconds[record.config_hash].append(record.fit_seconds)
-    covered = np.isfinite(matrix.scores).mean(axis=0) >= MIN_COVERAGE
-    cost = np.array([np.median(seconds[h]) if seconds[h] else np.inf for h in matrix.config_hashes])
-    cheap = cost <= np.median(cost[covered]) if covered.any() else covered
-    columns = np.flatnonzero(covered & cheap)
-    if len(columns) == 0:
-        return []
-    scores = matrix.scores[:, columns]
-    means = np.nanmean(scores, axis=0)
-    centred = np.where(np.isfinite(scores), scores, means) - means
-    chosen: list[int] = []
-    default_hash = config_hash(dict(default)) if default is not None else None
-    hashes = [matrix.config_hashes[c] for c in columns]
-    if default_hash in hashes:
-        first = hashes.index(default_hash)
-        chosen.append(first)
-        # Remove what the default's column explains before pivoting on the rest.
-        v = centred[:, first] / (np.linalg.norm(centred[:, first]) or 1.0)
-        centred = centred - np.outer(v, v @ centred)
-    _, _, pivots = qr(centred, pivoting=True, mode="economic")
-    chosen += [int(p) for p in pivots if int(p) not in chosen][: n - len(chosen)]
-    return [(hashes[c], dict(matrix.configs[columns[c]])) for c in chosen[:n]]
-
-
-def probe_features(
-    base: TaskFeatures, probes: Sequence[str], scores: Mapping[str, float]
-) -> TaskFeatures:
-    """``base`` plus ``probe_<i>`` (probe i's score less the probes' mean) and ``probe_mean``."""
-    values = np.array([scores.get(h, np.nan) for h in probes], dtype=float)
-    mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-    names = [f"probe_{i}" for i in range(len(probes))] + ["probe_mean"]
-    return TaskFeatures(
-        base.task_id,
-        base.version + "+probes",
-        base.names + tuple(names),
-        base.values + tuple(float(v - mean) for v in values) + (mean,),
-    )
+from warmstart.metamodel.types import ConfigValue
 
 
 def _with_probes(
     data: EvaluationData, probes: Sequence[str], scores: Mapping[str, Mapping[str, float]]
 ) -> EvaluationData:
-    features = {t: probe_features(f, probes, scores.get(t, {})) for t, f in data.features.items()}
+    features = {
+        t: with_probe_inputs(f, probes, scores.get(t, {})) for t, f in data.features.items()
+    }
     return dataclasses.replace(data, features=features)
 
 

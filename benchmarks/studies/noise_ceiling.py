@@ -43,9 +43,9 @@ from warmstart.benchmarks.live import (
     spread_over_families,
     suite_names,
 )
+from warmstart.benchmarks.probes import scores_in_workers
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
 from warmstart.benchmarks.studies._held_out import MIN_COMMON, N_FIXED, fixed_configs
-from warmstart.benchmarks.studies._scores import scores_in_workers
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.probes import Probe, probe_input_names, split_rule
 from warmstart.metamodel.recommend import SET_RULES, Recommender, RecommenderSettings, TaskIndex
 from warmstart.metamodel.recommend._set_choice import LOCAL_RULES
 from warmstart.metamodel.spaces import load_configspace, parse_search_space
@@ -85,6 +86,12 @@ class ModelBundle:
         return self.index.feature_names
 
     @property
+    def probes(self) -> list[Probe]:
+        """The configs it probes a task with (hash, config), in input order; empty for a
+        model that reads no probes (:mod:`warmstart.metamodel.probes`)."""
+        return _probes(self.training)
+
+    @property
     def set_rules(self) -> dict[int, str]:
         """The set rule it serves per smallest k (chosen by its training's validation, whose
         figures are in ``metrics``); bundles trained without validation serve
@@ -103,6 +110,7 @@ class ModelBundle:
             set_rule=self.set_rules,
             task_sizes=self.training.get("task_log_train_rows"),
             task_scores=self.task_scores,
+            probes=[digest for digest, _ in self.probes],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,7 +206,7 @@ def _set_rules(training: Mapping[str, Any]) -> dict[int, str]:
     for key, rule in given.items():
         if not str(key).isdigit() or int(key) < 1:
             raise ValueError(f"set rule key {str(key)[:20]!r} is not a k >= 1")
-        if rule not in SET_RULES:
+        if split_rule(str(rule))[0] not in SET_RULES:
             raise ValueError(
                 f"set rule {str(rule)[:60]!r} is not one this warmstart knows "
                 f"({', '.join(SET_RULES)})"
@@ -207,6 +215,24 @@ def _set_rules(training: Mapping[str, Any]) -> dict[int, str]:
     if 1 not in rules:
         raise ValueError(f"set rules start at k = 1, got keys {sorted(rules)}")
     return rules
+
+
+def _probes(training: Mapping[str, Any]) -> list[Probe]:
+    """A bundle's probes from its training summary, checked.
+
+    Raises:
+        ValueError: Not a list of ``{"hash": ..., "config": {...}}``.
+    """
+    given = training.get("probes", {})
+    configs = given.get("configs", []) if isinstance(given, Mapping) else None
+    if not isinstance(configs, list) or not all(
+        isinstance(p, Mapping)
+        and isinstance(p.get("hash"), str)
+        and isinstance(p.get("config"), dict)
+        for p in configs
+    ):
+        raise ValueError('probes must hold a list of configs, each {"hash": ..., "config": {...}}')
+    return [(p["hash"], dict(p["config"])) for p in configs]
 
 
 def load_bundle(
@@ -286,7 +312,21 @@ def load_bundle(
         task_scores = _unpacked(data.get("task_scores"))
     except ValueError as exc:
         raise FailedPreconditionError(f"{path}: {exc}; retrain it or upgrade warmstart") from None
-    local = sorted(set(rules.values()) & set(LOCAL_RULES))
+    try:
+        probes = _probes(data["training"])
+    except ValueError as exc:
+        raise FailedPreconditionError(
+            f"{path}: {exc}; the bundle was altered or corrupted"
+        ) from None
+    names = probe_input_names(len(probes)) if probes else ()
+    if names and tuple(index.feature_names[-len(names) :]) != names:
+        raise FailedPreconditionError(
+            f"{path}: it has {len(probes)} probes but its inputs do not end with their "
+            f"{len(names)} probe inputs; the bundle was altered or corrupted"
+        )
+    if not probes and any(split_rule(rule)[1] for rule in rules.values()):
+        raise FailedPreconditionError(f"{path}: a set rule reads probes, but it has none")
+    local = sorted({split_rule(rule)[0] for rule in rules.values()} & set(LOCAL_RULES))
     if local and not task_scores:
         raise FailedPreconditionError(
             f"{path} serves {', '.join(local)} but holds no measured task scores; retrain it"

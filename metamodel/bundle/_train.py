@@ -13,8 +13,15 @@ from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from warmstart.metamodel.probes import (
+    choose_probes,
+    probe_input_names,
+    probe_scores_of,
+    probe_version,
+    with_probe_inputs,
+)
 from warmstart.metamodel.recommend import TaskIndex
-from warmstart.metamodel.spaces import load_configspace
+from warmstart.metamodel.spaces import default_config, load_configspace
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.surrogate import (
     Normalisation,
@@ -38,6 +45,19 @@ class TrainSettings:
     best_per_task: int = 3
     validation_folds: int = 3
     """Inner family folds that choose the set rule (0: no validation, ``expected_best``)."""
+    probes: int = 0
+    """How many learner probes the model reads (:mod:`warmstart.metamodel.probes`; 0: none).
+    Where the training tasks' probe scores are given, the set rule of each k is chosen
+    with and without reading them, on the inner folds."""
+    probe_masked: float = 0.25
+    """The share of training tasks whose probe inputs the surrogate sees as missing, so
+    that it also answers requests that carry no probes."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.probes, bool) or not isinstance(self.probes, int) or self.probes < 0:
+            raise ValueError(f"probes must be an integer >= 0, got {self.probes!r}")
+        if not 0.0 <= self.probe_masked < 1.0:
+            raise ValueError(f"probe_masked must be in [0, 1), got {self.probe_masked!r}")
 
 
 def train_from_records(
@@ -50,6 +70,7 @@ def train_from_records(
     *,
     families: Mapping[str, str] | None = None,
     fit_time: bool = True,
+    probe_scores: Mapping[str, Mapping[str, float]] | None = None,
 ) -> ModelBundle:
     """Train on given records (the evaluation calls this with training folds only).
 
@@ -66,14 +87,39 @@ def train_from_records(
             metrics; otherwise the bundle serves ``expected_best``.
         fit_time: Train the surrogate's fit-time model (the inner bundles that choose
             the set rule never answer a time limit, and skip it).
+        probe_scores: Each task's probe scores by config hash (the store's
+            :func:`~warmstart.metamodel.probes.probe_version` feature set). Read where
+            ``settings.probes`` > 0: the probes are chosen among the configs scored here.
     """
     settings = settings or TrainSettings()
-    encoder = ConfigEncoder(load_configspace(space))
-    table = build_training_table(records, features, encoder, normalisation=settings.normalisation)
+    configspace = load_configspace(space)
+    encoder = ConfigEncoder(configspace)
+    probes = []
+    model_features, table_features = features, features
+    if settings.probes > 0 and probe_scores:
+        scored = {h for scores in probe_scores.values() for h in scores}
+        probes = choose_probes(records, settings.probes, default_config(configspace), scored)
+    if probes:
+        hashes = [h for h, _ in probes]
+        masked = _masked(sorted(features), settings.probe_masked, settings.surrogate.seed)
+        model_features = {
+            t: with_probe_inputs(f, hashes, probe_scores.get(t, {}) if probe_scores else {})
+            for t, f in features.items()
+        }
+        table_features = {
+            t: with_probe_inputs(f, hashes, {}) if t in masked else model_features[t]
+            for t, f in features.items()
+        }
+    table = build_training_table(
+        records, table_features, encoder, normalisation=settings.normalisation
+    )
     surrogate = Surrogate.fit(table, settings.surrogate, fit_time=fit_time)
     used = sorted(set(table.groups.tolist()))
     index = TaskIndex.build(
-        features[used[0]].names, {t: features[t].values for t in used}, task_names
+        model_features[used[0]].names,
+        {t: model_features[t].values for t in used},
+        task_names,
+        optional=len(probe_input_names(len(probes))) if probes else 0,
     )
     matrix = score_matrix([r for r in records if r.task_id in set(used)])
     portfolio = [matrix.configs[i] for i in greedy_portfolio(matrix, settings.portfolio_size)]
@@ -91,8 +137,16 @@ def train_from_records(
             settings.validation_folds,
             settings.surrogate.seed,
             lambda kept: train_from_records(
-                space, kept, features, task_names, feature_version, inner, fit_time=False
+                space,
+                kept,
+                features,
+                task_names,
+                feature_version,
+                inner,
+                fit_time=False,
+                probe_scores=probe_scores,
             ).recommender(),
+            probe_scores=probe_scores if probes else None,
         )
     created = datetime.now(UTC)
     return ModelBundle(
@@ -117,6 +171,17 @@ def train_from_records(
             if validation is None
             else {str(k): rule for k, rule in validation.rules.items()},
             **({} if validation is None else {"set_rule_procedure": validation.procedure}),
+            **(
+                {
+                    "probes": {
+                        "version": probe_version(space.name),
+                        "masked": settings.probe_masked,
+                        "configs": [{"hash": h, "config": c} for h, c in probes],
+                    }
+                }
+                if probes
+                else {}
+            ),
         },
         metrics={
             **({} if validation is None else validation.metrics()),
@@ -126,6 +191,13 @@ def train_from_records(
         },
         created_at=created,
     )
+
+
+def _masked(task_ids: list[str], share: float, seed: int) -> set[str]:
+    """The tasks (``share`` of them, drawn with ``seed``) whose probes training hides."""
+    n = round(share * len(task_ids))
+    order = np.random.default_rng([seed, 7]).permutation(len(task_ids))
+    return {task_ids[i] for i in order[:n]}
 
 
 def _task_scores(matrix: ScoreMatrix) -> dict[str, dict[str, float]]:
@@ -177,6 +249,18 @@ def train_space(
             "or `warmstart records import`"
         )
     features = store.list_task_features(feature_version)
+    settings = settings or TrainSettings()
+    probe_scores = (
+        probe_scores_of(store.list_task_features(probe_version(space_name)))
+        if settings.probes > 0
+        else None
+    )
+    if settings.probes > 0 and not probe_scores:
+        raise FailedPreconditionError(
+            f"no probe scores of space {space_name!r} are stored (feature set "
+            f"{probe_version(space_name)!r}); measure them with `warmstart kb build` or "
+            "import them with `warmstart features import`, or train with no probes"
+        )
     stored = store.list_tasks()
     names = {t.task_id: t.name for t in stored}
     families = {t.task_id: t.family or t.name for t in stored}
@@ -193,7 +277,14 @@ def train_space(
     # Features that describe nothing are no features: such tasks take no part at all.
     usable = {t: f for t, f in features.items() if not f.all_missing}
     bundle = train_from_records(
-        space, records, usable, names, feature_version, settings, families=families
+        space,
+        records,
+        usable,
+        names,
+        feature_version,
+        settings,
+        families=families,
+        probe_scores=probe_scores,
     )
     return TrainedBundle(bundle, left_out, names)
 

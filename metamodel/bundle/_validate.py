@@ -20,7 +20,11 @@ averaged over the ks) makes one. Which of the two procedures serves is itself
 decided on the inner folds: each procedure chooses without one inner fold and
 is scored on it, and the one with the lower held-out regret chooses the rules
 on all the inner folds. The figures of every rule go into the bundle's
-metrics, so ``model info`` and GetModelInfo show why. An evaluation that trains
+metrics, so ``model info`` and GetModelInfo show why. Where the training tasks'
+probe scores are given, every rule that reads the task's description is also
+measured reading the task's probes (``<rule>+probes``, a model rule like any other:
+served only where it beats the best free rule beyond noise, and only at the ks where
+it wins). An evaluation that trains
 a bundle per outer fold thus chooses each fold's rules on that fold's training
 tasks alone, never on the tasks it reports.
 """
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warmstart.metamodel.portfolio import config_means, primary_records
+from warmstart.metamodel.probes import PROBED_SUFFIX, probe_request, split_rule
 from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.recommend._set_choice import make_set_choice
 from warmstart.metamodel.types import EvaluationRecord, TaskFeatures
@@ -101,6 +106,7 @@ def choose_set_rule(
     seed: int,
     train: Callable[[list[EvaluationRecord]], Recommender],
     rules: Sequence[str] = SET_RULES,
+    probe_scores: Mapping[str, Mapping[str, float]] | None = None,
 ) -> RuleValidation | None:
     """Measure each rule on inner family folds of the training tasks; choose the best.
 
@@ -112,6 +118,9 @@ def choose_set_rule(
         seed: Seed of the fold assignment.
         train: Trains a recommender on some of the records.
         rules: The rules to compare (ties go to the earlier).
+        probe_scores: Each task's probe scores by config hash: given, each rule but the
+            portfolio's is also compared reading them (the trained recommenders read
+            the probes they chose among these).
 
     Returns:
         The validation, or None when fewer families than folds have usable tasks.
@@ -126,6 +135,11 @@ def choose_set_rule(
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:
         return None
+    if probe_scores is not None:
+        rules = [
+            *rules,
+            *(r + PROBED_SUFFIX for r in rules if r not in ("portfolio", "default_then_portfolio")),
+        ]
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
     found: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in rules}
@@ -138,14 +152,17 @@ def choose_set_rule(
         ]
         recommender = train(kept)
         for rule in rules:
-            recommender.set_choice = make_set_choice(rule, recommender.table, recommender.settings)
+            base, probed = split_rule(rule)
+            recommender.set_choice = make_set_choice(base, recommender.table, recommender.settings)
+            recommender.probe_reading = {1: probed and bool(recommender.probes.probes)}
             for task_id in held_out:
                 pool = scores[task_id]
                 configs = {r.config_hash: dict(r.config) for r in by_task[task_id]}
                 hashes = sorted(pool)
-                chosen = recommender.choose(
-                    features[task_id].as_dict(), [configs[h] for h in hashes], max(VALIDATION_KS)
-                )
+                asked = features[task_id].as_dict()
+                if probed and probe_scores is not None:
+                    asked |= probe_request(probe_scores.get(task_id, {}))
+                chosen = recommender.choose(asked, [configs[h] for h in hashes], max(VALIDATION_KS))
                 for k, value in _regret(pool, [hashes[i] for i in chosen]).items():
                     found[rule][k].append(value)
         measured += len(held_out)

@@ -176,7 +176,14 @@ def evaluate_pool(
         FailedPreconditionError: Too few tasks or families with records and meta-features.
     """
     settings = settings or EvalSettings()
-    data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
+    data = load_evaluation_data(
+        store,
+        space_name,
+        feature_version,
+        settings.n_folds,
+        settings.seed,
+        probes=settings.train.probes > 0,
+    )
     results: list[TaskResult] = []
     dependence = DependenceCollector(ConfigEncoder(load_configspace(data.space)))
     for fold in range(settings.n_folds):
@@ -214,7 +221,7 @@ def evaluate_fold(
         first: How many tasks earlier folds evaluated (seeds each task's random fill).
         dependence: Collects the task-dependence figures, if given.
     """
-    features, usable = data.features, data.usable
+    usable = data.usable
     max_k = max(settings.ks)
     default_hash = config_hash(default_config(load_configspace(data.space)))
     train_ids = {t for t, f in data.fold_of.items() if f != fold}
@@ -231,7 +238,7 @@ def evaluate_fold(
         pool_hashes = sorted(scores)
         configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
         rng = np.random.default_rng([settings.seed, fold, first + len(results)])
-        feats = features[task_id].as_dict()
+        feats = data.request(task_id)
         # A request for k configs is answered by the set rule served at k: best of k
         # is measured on the answer to k, not on the first k of a longer answer.
         candidates = [configs[h] for h in pool_hashes]
@@ -255,7 +262,12 @@ def evaluate_fold(
             "single_best": _fill(single, pool_hashes, max_k, rng),
             "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
             "nearest_neighbour": _fill(
-                neighbour_order(recommender.index, feats, matrix), pool_hashes, max_k, rng
+                neighbour_order(
+                    recommender.index, recommender.probes.inputs(feats, read=False), matrix
+                ),
+                pool_hashes,
+                max_k,
+                rng,
             ),
         }
         regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}

@@ -17,6 +17,7 @@ import numpy as np
 
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError
+from warmstart.metamodel.probes import probe_request, probe_scores_of, probe_version
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.surrogate import left_out_tasks
 from warmstart.metamodel.types import (
@@ -111,6 +112,8 @@ class EvaluationData:
         fold_of: Each taking-part task's fold.
         left_out: ``{task_id: reason}`` for the tasks with records that take no part.
         left_out_names: Each left-out task's name.
+        probe_scores: Each task's probe scores by config hash (empty: the bundles read no
+            probes; see :mod:`warmstart.metamodel.probes`).
     """
 
     space: SearchSpace
@@ -122,6 +125,11 @@ class EvaluationData:
     fold_of: dict[str, int]
     left_out: dict[str, str] = field(default_factory=dict)
     left_out_names: dict[str, str] = field(default_factory=dict)
+    probe_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def request(self, task_id: str) -> dict[str, float]:
+        """A task's meta-features as a request carries them: with its probe scores."""
+        return self.features[task_id].as_dict() | probe_request(self.probe_scores.get(task_id, {}))
 
     def training_records(self, fold: int) -> list[EvaluationRecord]:
         """Records of every taking-part task outside ``fold``."""
@@ -140,17 +148,27 @@ class EvaluationData:
             feature_version,
             settings,
             families=self.families,
+            probe_scores=self.probe_scores or None,
         )
 
 
 def load_evaluation_data(
-    store: RecordStore, space_name: str, feature_version: str, n_folds: int, seed: int
+    store: RecordStore,
+    space_name: str,
+    feature_version: str,
+    n_folds: int,
+    seed: int,
+    *,
+    probes: bool = False,
 ) -> EvaluationData:
     """Read a space's records and meta-features and split its tasks into family folds.
 
+    ``probes``: also read the tasks' stored probe scores (bundles that read probes).
+
     Raises:
         NotFoundError: No space of that name.
-        FailedPreconditionError: Fewer families take part than there are folds.
+        FailedPreconditionError: Fewer families take part than there are folds, or
+            ``probes`` and none are stored.
     """
     space = store.find_space(space_name)
     records = store.get_records(RecordFilter(space_id=space.space_id))
@@ -165,6 +183,15 @@ def load_evaluation_data(
             f"{len(set(families.values()))} families; the evaluation needs at least "
             f"{n_folds} (one per fold)"
         )
+    probe_scores: dict[str, dict[str, float]] = {}
+    if probes:
+        probe_scores = probe_scores_of(store.list_task_features(probe_version(space_name)))
+        if not probe_scores:
+            raise FailedPreconditionError(
+                f"no probe scores of space {space_name!r} are stored (feature set "
+                f"{probe_version(space_name)!r}); measure them with `warmstart kb build` or "
+                "import them with `warmstart features import`"
+            )
     return EvaluationData(
         space=space,
         features=features,
@@ -175,4 +202,5 @@ def load_evaluation_data(
         fold_of=family_folds(families, n_folds, seed),
         left_out=left_out,
         left_out_names={t: tasks[t].name if t in tasks else t for t in left_out},
+        probe_scores=probe_scores,
     )

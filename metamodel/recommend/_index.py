@@ -36,6 +36,10 @@ class TaskIndex:
         ood_threshold: A task farther than this from its nearest training task
             is out of distribution: 1.5 × the 95th percentile of the training
             tasks' own nearest-neighbour distances.
+        optional: How many of the last features count in a task's distances only where
+            the task has them (probe inputs: a request without probes is placed among
+            the training tasks by its meta-features alone, not as if its probes were
+            the median).
     """
 
     feature_names: tuple[str, ...]
@@ -45,6 +49,7 @@ class TaskIndex:
     scale: np.ndarray
     matrix: np.ndarray
     ood_threshold: float
+    optional: int = 0
 
     @classmethod
     def build(
@@ -52,8 +57,10 @@ class TaskIndex:
         feature_names: Sequence[str],
         rows: Mapping[str, Sequence[float]],
         names: Mapping[str, str],
+        optional: int = 0,
     ) -> TaskIndex:
-        """Index training tasks from ``{task_id: meta-feature values}``."""
+        """Index training tasks from ``{task_id: meta-feature values}`` (``optional``: see
+        the class)."""
         task_ids = tuple(sorted(rows))
         raw = np.array([np.asarray(rows[t], dtype=float) for t in task_ids])
         # A feature undefined on every training task has no median: NaN, then 0 / 1.
@@ -79,7 +86,14 @@ class TaskIndex:
             np.fill_diagonal(distances, np.inf)
             threshold = 1.5 * float(np.percentile(distances.min(axis=1), 95))
         return cls(
-            index.feature_names, task_ids, index.task_names, center, scale, matrix, threshold
+            index.feature_names,
+            task_ids,
+            index.task_names,
+            center,
+            scale,
+            matrix,
+            threshold,
+            optional,
         )
 
     @cached_property
@@ -184,9 +198,16 @@ class TaskIndex:
         # The differences themselves, with no matrix product (which would hand a tiny
         # product to the BLAS library and its threads on every request), and summed over
         # the features, the innermost axis, as for one row.
+        raws = np.atleast_2d(np.asarray(raws, dtype=float))
         difference = self.matrix[None, :, :] - self.standardise(raws)[:, None, :]
         difference *= difference
         distances = np.sqrt(np.add.reduce(difference, axis=2)) * self._unit
+        if self.optional:
+            lacking = np.isnan(raws[:, -self.optional :]).all(axis=1)
+            if lacking.any():
+                kept = difference[lacking, :, : -self.optional]
+                unit = 1.0 / math.sqrt(max(kept.shape[2], 1))
+                distances[lacking] = np.sqrt(np.add.reduce(kept, axis=2)) * unit
         order = np.argsort(distances, axis=1, kind="stable")[:, :n]
         nearest = distances[np.arange(len(order))[:, None], order]
         if not order.shape[1]:
@@ -216,6 +237,7 @@ class TaskIndex:
             "matrix": self.matrix.tolist(),
             # Fewer than 3 training tasks: no threshold (infinite), which JSON cannot hold.
             "ood_threshold": self.ood_threshold if math.isfinite(self.ood_threshold) else None,
+            **({"optional": self.optional} if self.optional else {}),
         }
 
     @classmethod
@@ -229,6 +251,7 @@ class TaskIndex:
             np.asarray(data["scale"], dtype=float),
             np.asarray(data["matrix"], dtype=float).reshape(len(data["task_ids"]), -1),
             math.inf if data["ood_threshold"] is None else float(data["ood_threshold"]),
+            int(data.get("optional", 0)),
         )
 
 

@@ -36,6 +36,7 @@ from warmstart.metamodel.errors import (
     WarmstartError,
     answer_or_raise,
 )
+from warmstart.metamodel.probes import ProbeReader, split_rule
 from warmstart.metamodel.recommend._candidates import (
     Candidates,
     gather_candidates,
@@ -96,7 +97,11 @@ class Recommender:
         set_rule: Which set rule chooses the k (:data:`~warmstart.metamodel.recommend.SET_RULES`),
             one for every request or one per smallest k (``{1: ..., 3: ...}``: a request
             for k configs follows the rule of the largest key <= k); the portfolio
-            rules take every portfolio config as a candidate.
+            rules take every portfolio config as a candidate. A rule named
+            ``<rule>+probes`` reads the request's probe scores; the rule alone
+            leaves them out (:mod:`warmstart.metamodel.probes`).
+        probes: The config hashes of the model's probes, in input order (empty: a
+            model that reads none).
 
     Attributes:
         table: The world table: configs known when the model loads, scored per training task.
@@ -120,6 +125,7 @@ class Recommender:
         set_rule: str | Mapping[int, str] = "expected_best",
         task_sizes: Mapping[str, float] | None = None,
         task_scores: Mapping[str, Mapping[str, float]] | None = None,
+        probes: Sequence[str] = (),
     ) -> None:
         self.space = space
         self.encoder = ConfigEncoder(space)
@@ -142,7 +148,15 @@ class Recommender:
         self.portfolio = portfolio
         self.task_best = task_best
         settings = settings or RecommenderSettings()
-        rules = {1: set_rule} if isinstance(set_rule, str) else dict(set_rule)
+        served = {1: set_rule} if isinstance(set_rule, str) else dict(set_rule)
+        rules = {k: split_rule(rule)[0] for k, rule in served.items()}
+        self.probe_reading: dict[int, bool] = {k: split_rule(r)[1] for k, r in served.items()}
+        """Whether requests of k >= each key (the largest such) read probe scores."""
+        if any(self.probe_reading.values()) and not probes:
+            raise FailedPreconditionError(
+                "a set rule reads probes (+probes), but the model has no probes"
+            )
+        self.probes = ProbeReader(probes)
         if settings.screen_portfolio and set(rules.values()) & set(PORTFOLIO_RULES):
             settings = replace(settings, screen_portfolio=False)
         self._settings = settings
@@ -174,6 +188,17 @@ class Recommender:
             self.table.measure(task_scores)
         self.set_choice: SetChoice = rules_by_k(rules, self.table, settings)
 
+    def reads_probes(self, k: int) -> bool:
+        """Whether a request for ``k`` configs reads its probe scores."""
+        keys = [key for key in self.probe_reading if key <= k]
+        return bool(keys) and self.probe_reading[max(keys)]
+
+    def model_features(self, features: Mapping[str, float], k: int | None) -> dict[str, float]:
+        """A request's meta-features as the model reads them at ``k``: raw probe scores
+        turned into probe inputs where it reads them (always where ``k`` is None), left
+        out where it does not."""
+        return self.probes.inputs(features, read=k is None or self.reads_probes(k))
+
     def _task_inputs(
         self, metas: np.ndarray, log_sizes: Sequence[float | None] | None = None
     ) -> np.ndarray:
@@ -192,7 +217,8 @@ class Recommender:
     ) -> np.ndarray:
         """The surrogate's task-side input vector for a task (see :meth:`suggest`)."""
         sizes = [None if train_rows is None else log_rows(np.nan, train_rows=train_rows)]
-        inputs = self._task_inputs(self.index.vector(features)[None], sizes)
+        meta = self.index.vector(self.model_features(features, None))
+        inputs = self._task_inputs(meta[None], sizes)
         return np.asarray(inputs[0], dtype=float)
 
     def predict(
@@ -262,7 +288,7 @@ class Recommender:
         for position, query in enumerate(queries):
             try:
                 check_query(query)
-                metas.append(self.index.vector(query.features))
+                metas.append(self.index.vector(self.model_features(query.features, query.k)))
             except WarmstartError as exc:
                 answers[position] = exc
             else:
@@ -555,17 +581,22 @@ class Recommender:
         k: int,
         train_rows: int | None = None,
         observations: Sequence[Observation] = (),
+        *,
+        read_at: int | None = None,
     ) -> list[int]:
         """Pick ``k`` of the given configs (pool mode: the candidates are fixed).
 
         With ``observations`` of the task (at least two different scores), the pool is
-        ranked in the worlds they make credible, as :meth:`suggest` does.
+        ranked in the worlds they make credible, as :meth:`suggest` does. Probe scores
+        are read as a request for ``read_at`` configs would read them (default ``k``).
 
         Returns:
             Indices into ``pool``, in the order they would be tried.
         """
         if not pool:
             return []
+        read_at = k if read_at is None else read_at
+        features = self.model_features(features, read_at)
         meta = self.index.vector(features)
         wide, _, _ = self.index.nearest(
             meta, max(self.settings.world_neighbours, self._near_count())
@@ -584,7 +615,7 @@ class Recommender:
             tried = {config_hash(o.config) for o in observations}
             extra = [dict(o.config) for o in observations]
             horizon = max(k + len(extra), self.settings.observed_from)
-            picks = self.choose(features, [*pool, *extra], horizon, train_rows)
+            picks = self.choose(features, [*pool, *extra], horizon, train_rows, read_at=read_at)
             kept = [i for i in picks if i < len(pool) and config_hash(pool[i]) not in tried]
             return kept[:k]
         predictions = self.compiled.scores(task, masks)

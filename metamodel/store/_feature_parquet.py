@@ -30,7 +30,7 @@ version name.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,25 +156,36 @@ def write_task_features(
 
 
 def export_task_features(
-    store: RecordStore, path: Path, version: str, task_ids: Collection[str] | None = None
+    store: RecordStore,
+    path: Path,
+    version: str | Sequence[str],
+    task_ids: Collection[str] | None = None,
 ) -> int:
-    """Write every stored task's features of one version, ordered by task id.
+    """Write every stored task's features of one version (or several, one after another),
+    ordered by task id.
 
     Args:
         store: Where the features are stored.
         path: The Parquet file (written atomically).
-        version: The feature-set version.
+        version: The feature-set version, or versions.
         task_ids: Only these tasks' features (those stored); default: every task's.
 
     Returns:
-        How many tasks' features were written.
+        How many tasks' features were written (rows of the first version).
     """
-    stored = store.list_task_features(version)
-    if task_ids is not None:
-        wanted = set(task_ids)
-        stored = {k: v for k, v in stored.items() if k in wanted}
+    versions = [version] if isinstance(version, str) else list(version)
+    rows: list[TaskFeatures] = []
+    first = 0
+    for position, name in enumerate(versions):
+        stored = store.list_task_features(name)
+        if task_ids is not None:
+            wanted = set(task_ids)
+            stored = {k: v for k, v in stored.items() if k in wanted}
+        rows += [stored[k] for k in sorted(stored)]
+        first = len(rows) if position == 0 else first
     names = {t.task_id: t.name for t in store.list_tasks()}
-    return write_task_features([stored[k] for k in sorted(stored)], path, names)
+    write_task_features(rows, path, names)
+    return first
 
 
 def _open(path: Path) -> pa.Table:

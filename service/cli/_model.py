@@ -64,6 +64,19 @@ def _surrogate_params(seed: int, n_models: int, n_estimators: int) -> SurrogateP
     return params
 
 
+_PROBES_HELP = (
+    "How many learner probes the model reads (0: none): the configs are chosen among those "
+    "whose probe scores the store holds (`kb build` measures them), and each k's set rule "
+    "is chosen with and without reading them."
+)
+
+
+def _train_settings(seed: int, n_models: int, n_estimators: int, probes: int) -> TrainSettings:
+    if probes < 0:
+        raise InvalidRequestError(f"--probes must be an integer >= 0, got {probes}")
+    return TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators), probes=probes)
+
+
 def train(
     space: Annotated[str, typer.Option(help="Search space (learner) name, e.g. lightgbm.")],
     out: Annotated[
@@ -77,11 +90,12 @@ def train(
             help="Boosting rounds per member over task and config (after 80 config-only rounds)."
         ),
     ] = SurrogateParams.n_estimators,
+    probes: Annotated[int, typer.Option(help=_PROBES_HELP)] = 0,
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
     """Train a model bundle for one space on every record in the store."""
-    settings = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
+    settings = _train_settings(seed, n_models, n_estimators, probes)
     with open_store(db) as store, console.status(f"training {space}..."):
         registered = train_and_register(
             store, space, feature_version, settings, models_dir=data_dir() / "models", out=out
@@ -239,6 +253,7 @@ def evaluate(
             help="Boosting rounds per member over task and config (after 80 config-only rounds)."
         ),
     ] = SurrogateParams.n_estimators,
+    probes: Annotated[int, typer.Option(help="Pool: " + _PROBES_HELP)] = 0,
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
@@ -248,7 +263,9 @@ def evaluate(
         raise InvalidRequestError(f"--mode must be pool, live, seeding or sequential, got {mode!r}")
     if folds < 2:
         raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
-    train = TrainSettings(surrogate=_surrogate_params(seed, n_models, n_estimators))
+    train = _train_settings(seed, n_models, n_estimators, probes)
+    if probes and mode != "pool":
+        raise InvalidRequestError("--probes applies to --mode pool only")
     if mode in _SHARED_FLAGS:
         live_only = {
             "--suite": suite,

@@ -29,6 +29,7 @@ from warmstart.benchmarks.runner import Plan, PlanSpec
 from warmstart.metamodel.bundle import load_bundle
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.probes import probe_version
 from warmstart.metamodel.store import RecordStore, import_records
 
 KNN_RECORDS = 3 * 2 + 2  # step 0 on three tasks; step 1 adds a third config on two
@@ -363,3 +364,46 @@ def test_a_further_suite_missing_or_wrong_is_refused_before_anything_is_opened(
     # Without evaluating, the further suite is not needed.
     if not changes:
         KbBuild(_request(plan, tmp_path / "out", bench=False))
+
+
+def test_a_plan_with_probes_measures_them_once_ships_them_and_trains_on_them(
+    built: Built, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN + '\n[probes]\nlearners = ["knn"]\ncandidates = 2\nread = 1\n')
+    db = f"sqlite:///{tmp_path / 'probed.db'}"
+    with RecordStore.open(db) as store:  # the records of the build, no meta-features
+        import_records(store, built.result.out / "pmlb_records.parquet")
+    result = _build(_request(load_kb_plan(path).path, tmp_path / "out", bench=False), db)
+    assert result.probed == 3  # every k-NN task, once
+    table = pq.read_table(tmp_path / "out" / "pmlb_features.parquet").to_pylist()
+    probed = [row for row in table if row["version"] == probe_version("knn")]
+    assert len(probed) == 3
+    names = {tuple(row["names"]) for row in probed}  # the candidates: one list for every task
+    assert len(names) == 1
+    assert 1 <= len(next(iter(names))) <= 2  # covered and cheap of the two asked for
+    assert all(v is None or 0.0 <= v <= 1.0 for row in probed for v in row["values"])
+    bundle = load_bundle(tmp_path / "out" / "models" / "knn.wsb")
+    assert len(bundle.probes) == 1
+    assert bundle.probes[0][0] in probed[0]["names"]
+    assert bundle.feature_names[-2:] == ("probe_delta_0", "probe_mean")
+    assert not load_bundle(tmp_path / "out" / "models" / "logistic_regression.wsb").probes
+    again = _build(_request(path, tmp_path / "again", bench=False), db)
+    assert again.probed == 0  # stored: not measured twice
+    assert result.provenance["plan"]["probes"] == {
+        "learners": ["knn"],
+        "candidates": 2,
+        "read": 1,
+    }
+
+
+def test_a_shard_leaves_the_probes_to_the_build_that_gathers_it(
+    built: Built, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN + '\n[probes]\nlearners = ["knn"]\n')
+    recorder = Recorder()
+    db = f"sqlite:///{tmp_path / 'shard.db'}"
+    result = _build(_request(path, tmp_path / "out", shard=(1, 2)), db, recorder)
+    assert result.probed == 0
+    assert any("probes are measured by the build that gathers" in w for w in recorder.warnings)

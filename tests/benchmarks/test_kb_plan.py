@@ -56,6 +56,16 @@ BAD_PLANS = [
     (_plan_with("folds = 2\n", "folds = 2\nrow_cap = 5\n"), "steps[0].row_cap must be 0"),
     (_plan_with("folds = 2\n", "folds = 2\ntime_limit = 0\n"), "steps[0].time_limit must be"),
     ('suite = "sklearn"\nfeature_version = "mf-1"\nsteps = []\n', "steps must be a non-empty"),
+    ("probes = 3\n" + PLAN, "probes must be a table ([probes])"),
+    (PLAN + "[probes]\nlearners = ['svm']\n", "probes.learners: 'svm' is not evaluated by any"),
+    (PLAN + "[probes]\nlearners = []\n", "probes.learners must be a non-empty list"),
+    (PLAN + "[probes]\nlearners = ['knn', 'knn']\n", "probes.learners names a learner twice"),
+    (PLAN + "[probes]\nlearners = ['knn']\nread = 0\n", "probes.read must be an integer >= 1"),
+    (
+        PLAN + "[probes]\nlearners = ['knn']\ncandidates = 2\nread = 3\n",
+        "probes.read (3) must be at most probes.candidates (2)",
+    ),
+    (PLAN + "[probes]\nlearners = ['knn']\nrows = 9\n", "unknown key 'rows' in probes"),
 ]
 
 
@@ -70,6 +80,17 @@ def test_a_bad_plan_is_refused_naming_the_file_and_the_problem(
         load_kb_plan(path)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_a_plan_names_the_spaces_whose_models_read_probes(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN + "[probes]\nlearners = ['knn']\n")
+    plan = load_kb_plan(path)
+    assert plan.probes is not None
+    assert (plan.probes.candidates, plan.probes.read) == (8, 4)
+    assert (plan.probes_read("knn"), plan.probes_read("logistic_regression")) == (4, 0)
+    path.write_text(PLAN)
+    assert load_kb_plan(path).probes_read("knn") == 0
 
 
 def test_a_plan_loads_with_the_defaults_filled_in(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.factories import require_pmlb
+from warmstart.benchmarks.probes import config_scores
 from warmstart.benchmarks.runner import Protocol
-from warmstart.benchmarks.studies._scores import config_scores
 from warmstart.benchmarks.studies.noise_ceiling import ceiling, main
 from warmstart.metamodel.evaluation import RankedTask
 from warmstart.metamodel.portfolio import config_means
