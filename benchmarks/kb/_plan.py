@@ -120,7 +120,7 @@ class ProbePlan:
     Attributes:
         learners: The learners (spaces) probed.
         candidates: Probe candidates measured on every task of such a space: the first
-            of :func:`~warmstart.metamodel.probes.choose_probes` on all its records when
+            of :func:`~warmstart.metamodel.probe_choice.choose_probes` on all its records when
             the store has none yet (then fixed: later builds measure the same configs).
         read: How many of the candidates a model reads (chosen when it is trained).
     """

@@ -3,7 +3,7 @@
 For each space of the plan's ``[probes]`` table, the candidates are the configs whose
 scores the store keeps under the space's probe feature set
 (:func:`~warmstart.metamodel.probes.probe_version`); where it keeps none yet, they are
-the first ``candidates`` of :func:`~warmstart.metamodel.probes.choose_probes` on all of
+the first ``candidates`` of :func:`~warmstart.metamodel.probe_choice.choose_probes` on all of
 the space's records, and fixed from then on (a feature set's names do not change, so a
 later build measures the same configs on new tasks). Each task with records of the space
 that lacks them, and that a suite given to the build lists, gets its candidates' probe
@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from warmstart.benchmarks.probes import PROBE_PROTOCOL, scores_in_workers
 from warmstart.benchmarks.runner import resolve_learner
 from warmstart.benchmarks.tasks import Suite
-from warmstart.metamodel.probes import PROBE_SEED, Probe, choose_probes, probe_version
+from warmstart.metamodel.probe_choice import choose_probes
+from warmstart.metamodel.probes import PROBE_SEED, Probe, probe_version
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import ConfigValue, SearchSpace, TaskFeatures
 

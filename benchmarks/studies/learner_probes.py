@@ -64,7 +64,8 @@ from warmstart.metamodel.evaluation import (
     finite_mean,
     spearman_or_nan,
 )
-from warmstart.metamodel.probes import Probe, choose_probes, with_probe_inputs
+from warmstart.metamodel.probe_choice import choose_probes
+from warmstart.metamodel.probes import Probe, with_probe_inputs
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import ConfigValue
 

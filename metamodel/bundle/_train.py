@@ -13,8 +13,8 @@ from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from warmstart.metamodel.probe_choice import choose_probes
 from warmstart.metamodel.probes import (
-    choose_probes,
     probe_input_names,
     probe_scores_of,
     probe_version,

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from warmstart.metamodel.probes import ProbeReader, choose_probes, probe_key, with_probe_inputs
+from warmstart.metamodel.probe_choice import choose_probes
+from warmstart.metamodel.probes import ProbeReader, probe_key, with_probe_inputs
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.types import EvaluationRecord, TaskFeatures
 
