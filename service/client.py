@@ -306,21 +306,31 @@ class WarmstartClient:
         )
 
     def describe(
-        self, X: Any, y: Any, task_type: TaskType | str | None = None, *, name: str = ""
+        self,
+        X: Any,
+        y: Any,
+        task_type: TaskType | str | None = None,
+        *,
+        name: str = "",
+        probe_space: str = "",
     ) -> TaskDescription:
         """Compute a dataset's meta-features on the server (streamed as Arrow IPC in chunks).
 
         With a write token the server also stores the task (under ``name``) and the
-        answer carries its ``task_id``; without one ``task_id`` is empty.
+        answer carries its ``task_id``; without one ``task_id`` is empty. With
+        ``probe_space``, the server also runs the probes of the model serving that space
+        (a few seconds) and adds their scores to the features (``probe:<config hash>``).
 
         Args:
             X: Features: a pandas DataFrame or a 2-D array.
             y: Target, one value per row.
             task_type: ``"binary"``, ``"multiclass"``, ``"regression"``; ``None``: inferred.
             name: The task's name if stored (empty: ``client/<task_id>``).
+            probe_space: A space whose model's probes to run (empty: none).
 
         Raises:
-            WarmstartRpcError: The server refused the data.
+            WarmstartRpcError: The server refused the data, or serves no model of
+                ``probe_space``.
         """
         upload = DescribeUpload(
             TableFormat.ARROW_IPC,
@@ -328,6 +338,7 @@ class WarmstartClient:
             TaskType(task_type) if task_type else None,
             _to_ipc(X, y),
             name,
+            probe_space,
         )
         chunks = convert.upload_to_chunks(upload, self.chunk_bytes)
         # Declared, the upload reserves its own size of the server's upload budget.

@@ -27,11 +27,15 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import Recommender
 from warmstart.metamodel.types import ConfigValue, Observation, SuggestionOrigin, TaskType
+from warmstart.service.probing import probe_features
+
+if TYPE_CHECKING:
+    from warmstart.metamodel.bundle import ModelBundle
 
 __all__ = ["LocalSuggestion", "local_recommender", "suggest"]
 
@@ -108,6 +112,7 @@ def suggest(
     seed: int = 0,
     n_threads: int = 1,
     kb_dir: Path | str | None = None,
+    probes: bool = True,
 ) -> list[LocalSuggestion]:
     """Suggest ``k`` configs of a learner for a table, in process, from the shipped model.
 
@@ -131,6 +136,9 @@ def suggest(
         n_threads: Threads each estimator may use.
         kb_dir: The knowledge base folder holding ``models/<space>.wsb``
             (default: the one shipped with warmstart).
+        probes: Where the space's model reads learner probes, train them on a
+            1,000-row sample of the table first (a few seconds on one core) and pass
+            their scores on; False: answer from the meta-features alone.
 
     Returns:
         ``k`` suggestions, best first (fewer only if the constraints leave fewer).
@@ -150,8 +158,9 @@ def suggest(
     from warmstart.metamodel.features import compute_meta_features
 
     frame, target = _as_table(X, y, pd)
-    task = build_task_data(frame, target, name="table", source="local", task_type=task_type).task
-    recommender = local_recommender(space, kb_dir)
+    data = build_task_data(frame, target, name="table", source="local", task_type=task_type)
+    task = data.task
+    bundle, recommender = _local_model(space, kb_dir)
     learner = get_learner(space)
     if task.task_type not in learner.task_types:
         allowed = ", ".join(sorted(t.value for t in learner.task_types))
@@ -160,6 +169,8 @@ def suggest(
             f"{allowed}"
         )
     features = compute_meta_features(frame, target, task.task_type)
+    if probes:
+        features |= probe_features(data, bundle)
     answer = recommender.suggest(
         features,
         k,
@@ -198,6 +209,11 @@ def local_recommender(space: str, kb_dir: Path | str | None = None) -> Recommend
         InvalidRequestError: No bundle for that space; the available ones are named.
         FailedPreconditionError: The bundle does not fit this warmstart.
     """
+    return _local_model(space, kb_dir)[1]
+
+
+def _local_model(space: str, kb_dir: Path | str | None) -> tuple[ModelBundle, Recommender]:
+    """The space's shipped bundle and its recommender (see :func:`local_recommender`)."""
     from warmstart.benchmarks.kb import KB_MODELS, default_kb_dir
 
     root = Path(kb_dir) if kb_dir is not None else default_kb_dir()
@@ -208,11 +224,11 @@ def local_recommender(space: str, kb_dir: Path | str | None = None) -> Recommend
         raise InvalidRequestError(
             f"no model for space {space!r} in {root / KB_MODELS}; available: {shown}"
         )
-    return _load_recommender(bundles[space].resolve(), space)
+    return _load_model(bundles[space].resolve(), space)
 
 
 @functools.lru_cache(maxsize=16)
-def _load_recommender(path: Path, space: str) -> Recommender:
+def _load_model(path: Path, space: str) -> tuple[ModelBundle, Recommender]:
     # Loading a bundle and building its recommender takes seconds: once per process.
     from warmstart.benchmarks.learners import get_learner
     from warmstart.metamodel.bundle import load_bundle
@@ -221,7 +237,7 @@ def _load_recommender(path: Path, space: str) -> Recommender:
 
     space_id = make_search_space(space, get_learner(space).search_space()).space_id
     bundle = load_bundle(path, feature_version=FEATURE_VERSION, spaces={space: space_id})
-    return bundle.recommender()
+    return bundle, bundle.recommender()
 
 
 def _as_table(X: Any, y: Any, pd: Any) -> tuple[Any, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.probes import PROBE_KEY_PREFIX
 from warmstart.metamodel.types import ConfigValue, NeighbourTask
 from warmstart.service.client import WarmstartClient
 from warmstart.service.wire.api import SuggestAnswer
@@ -191,18 +192,21 @@ def suggest_for_table(
     remote_describe: bool = False,
     register: bool = False,
     progress: Progress = _quiet,
+    probes: bool = True,
 ) -> tuple[SuggestAnswer, dict[str, Any]]:
     """Suggest for a task given as a table, described here or by the server.
 
     The served model is asked for first, so a down server, an unknown space or a model of
     meta-features this warmstart cannot compute is refused before the table is described.
     With ``register`` (the client needs a write token) the table is stored on the server
-    as a task and asked about by its id, so its reported results count.
+    as a task and asked about by its id, so its reported results count. Where the model
+    reads learner probes (and ``probes``), the table is described by the server, which
+    runs them (they train the space's learner, which the client does not load).
 
     Returns:
         The answer, and the task as plain values: the file, target, type, rows, features,
-        the rows trained on, the feature version, where it was described and, registered,
-        its ``task_id``.
+        the rows trained on, the feature version, where it was described, how many probe
+        scores it carried and, registered, its ``task_id``.
 
     Raises:
         InvalidRequestError: The table is unreadable or has no such target column.
@@ -215,9 +219,13 @@ def suggest_for_table(
     served = client.model_info(options.space)
     features: Mapping[str, float]
     task_id = ""
-    if remote_describe:
-        with progress(f"describing {data.name} on the server..."):
-            described = client.describe(X, y, kind, name=data.name)
+    probing = probes and bool(served.probes)
+    if remote_describe or probing:
+        doing = f" and running the model's {len(served.probes)} probes" if probing else ""
+        with progress(f"describing {data.name} on the server{doing}..."):
+            described = client.describe(
+                X, y, kind, name=data.name, probe_space=options.space if probing else ""
+            )
         features, version = described.as_dict(), described.features.version
         task_id = described.task_id if register else ""
     else:
@@ -255,7 +263,8 @@ def suggest_for_table(
         "train_rows": options.train_rows or int(X.shape[0]),
         "n_features": int(X.shape[1]),
         "feature_version": version,
-        "described": "on the server" if remote_describe else "locally",
+        "described": "on the server" if remote_describe or probing else "locally",
+        "probes": sum(name.startswith(PROBE_KEY_PREFIX) for name in features),
     }
     if task_id:
         task["task_id"] = task_id

@@ -373,6 +373,8 @@ def info(
         "created_at": bundle.created_at.isoformat(),
         "portfolio_size": len(bundle.portfolio),
         "ensemble_members": len(bundle.surrogate.members),
+        "set_rules": {str(k): rule for k, rule in bundle.set_rules.items()},
+        "probes": [digest for digest, _ in bundle.probes],
     }
     if as_json:
         console.print_json(json.dumps(summary))

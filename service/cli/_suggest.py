@@ -63,10 +63,11 @@ def _about(task: Mapping[str, Any]) -> str:
     if "file" not in task:
         return f"task {task['task_id']}: its stored meta-features {version}"
     registered = f"; registered as task {task['task_id']}" if "task_id" in task else ""
+    probed = f", with {task['probes']} probe scores" if task.get("probes") else ""
     return (
         f"task {task['file']} (target {task['target']}): {task['task_type']}, "
         f"{task['n_rows']} rows x {task['n_features']} features; meta-features "
-        f"{version} computed {task['described']}{registered}"
+        f"{version} computed {task['described']}{probed}{registered}"
     )
 
 
@@ -188,6 +189,15 @@ def suggest(
             help="Compute the meta-features on the server (DescribeTask) instead of here.",
         ),
     ] = False,
+    probes: Annotated[
+        bool,
+        typer.Option(
+            help="With --data, where the served model reads learner probes: send the table "
+            "to the server (DescribeTask), which trains the probe configs on a 1,000-row "
+            "sample (seconds) and passes their scores on. --no-probes: describe it here, "
+            "and the model answers from the meta-features alone.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     server: ServerOption = None,
     token: TokenOption = None,
@@ -231,6 +241,7 @@ def suggest(
                 remote_describe=remote_describe,
                 register=settings.token is not None,
                 progress=lambda message: err_console.status(message),
+                probes=probes,
             )
     if as_json:
         typer.echo(json.dumps(answer_json(answer, task), indent=2, allow_nan=False))

@@ -163,6 +163,7 @@ class ChunkFields:
     task_type: str
     data: memoryview
     name: str = ""
+    probe_space: str = ""
 
 
 def _field_number(name: str, kind: int) -> int:
@@ -180,9 +181,17 @@ _TARGET = _field_number("target", FieldDescriptor.TYPE_STRING)
 _TASK_TYPE = _field_number("task_type", FieldDescriptor.TYPE_STRING)
 _DATA = _field_number("data", FieldDescriptor.TYPE_BYTES)
 _NAME = _field_number("name", FieldDescriptor.TYPE_STRING)
-if len(pb.DescribeTaskChunk.DESCRIPTOR.fields) != 5:
+_PROBE_SPACE = _field_number("probe_space", FieldDescriptor.TYPE_STRING)
+if len(pb.DescribeTaskChunk.DESCRIPTOR.fields) != 6:
     raise ImportError("DescribeTaskChunk has fields decode_chunk does not read")
-_WIRE_TYPES = {_FORMAT: _VARINT, _TARGET: _LEN, _TASK_TYPE: _LEN, _DATA: _LEN, _NAME: _LEN}
+_WIRE_TYPES = {
+    _FORMAT: _VARINT,
+    _TARGET: _LEN,
+    _TASK_TYPE: _LEN,
+    _DATA: _LEN,
+    _NAME: _LEN,
+    _PROBE_SPACE: _LEN,
+}
 
 
 def _varint(view: memoryview, at: int) -> tuple[int, int]:
@@ -209,7 +218,8 @@ def decode_chunk(raw: bytes) -> ChunkFields:
     """
     view = memoryview(raw)
     at, seen = 0, 0
-    table_format, strings, data = 0, {_TARGET: "", _TASK_TYPE: "", _NAME: ""}, view[0:0]
+    table_format, data = 0, view[0:0]
+    strings = {_TARGET: "", _TASK_TYPE: "", _NAME: "", _PROBE_SPACE: ""}
     while at < len(view):
         seen += 1
         if seen > MAX_CHUNK_FIELDS:
@@ -242,4 +252,11 @@ def decode_chunk(raw: bytes) -> ChunkFields:
                 raise DecodeError("truncated message")
         else:
             raise DecodeError(f"field {number} has wire type {wire}, which no field here uses")
-    return ChunkFields(table_format, strings[_TARGET], strings[_TASK_TYPE], data, strings[_NAME])
+    return ChunkFields(
+        table_format,
+        strings[_TARGET],
+        strings[_TASK_TYPE],
+        data,
+        strings[_NAME],
+        strings[_PROBE_SPACE],
+    )

@@ -37,6 +37,11 @@ from warmstart.metamodel.types import (
     TaskFeatures,
     TaskType,
 )
+from warmstart.service.probing import (
+    probe_features,
+    store_probe_scores,
+    stored_probe_features,
+)
 from warmstart.service.server._dataset import read_upload
 from warmstart.service.server._edge import MAX_ID_CHARS
 from warmstart.service.server._models import ModelRegistry, ServedModel
@@ -189,7 +194,11 @@ class Operations:
                     f"task {shown(request.task_id)} has no stored meta-features of version "
                     f"{wanted!r} (the model's); give its meta-features instead"
                 ) from None
-            return stored.as_dict()
+            return stored.as_dict() | (
+                stored_probe_features(self.store, request.task_id, model.bundle.space.name)
+                if model.bundle.probes
+                else {}
+            )
         if request.feature_version != wanted:
             raise InvalidRequestError(
                 f"feature_version {shown(request.feature_version)} does not match the model's "
@@ -354,11 +363,17 @@ class Operations:
         """Compute the meta-features of an uploaded dataset; with ``store``, also store the
         task under its content id (named ``upload.name``) and say its id.
 
+        With ``upload.probe_space``, the probes of the model serving that space are run
+        on the data and their scores added to the features (``probe:<config hash>``);
+        with ``store`` they are stored with the task, for requests by its id.
+
         Raises:
             InvalidRequestError: Malformed data, no target column, or data the
                 meta-features cannot read.
+            NotFoundError: No model serves ``upload.probe_space``.
         """
         X, y, task_type = read_upload(upload)
+        model = self.models.get(upload.probe_space) if upload.probe_space else None
         values = compute_meta_features(X, y, task_type)
         features = TaskFeatures(
             task_id="",
@@ -366,15 +381,29 @@ class Operations:
             names=FEATURE_NAMES,
             values=tuple(values[name] for name in FEATURE_NAMES),
         )
+        probes: dict[str, float] = {}
+        if model is not None and model.bundle.probes:
+            from warmstart.benchmarks.tasks import build_task_data
+
+            data = build_task_data(X, y, name="upload", source="client", task_type=task_type)
+            probes = probe_features(data, model.bundle)
+        described = TaskFeatures(
+            "",
+            FEATURE_VERSION,
+            features.names + tuple(probes),
+            features.values + tuple(probes.values()),
+        )
         n_rows, n_columns = int(X.shape[0]), int(X.shape[1])
         if not store:
-            return TaskDescription(features, task_type, n_rows, n_columns)
+            return TaskDescription(described, task_type, n_rows, n_columns)
         n_classes = None if task_type is TaskType.REGRESSION else int(y.nunique())
         registered = self.tasks.store_task(
             upload.name, task_type, n_rows, n_columns, features, n_classes
         )
+        if model is not None:
+            store_probe_scores(self.store, registered.task.task_id, model.bundle.space.name, probes)
         return TaskDescription(
-            features,
+            described,
             task_type,
             n_rows,
             n_columns,
@@ -468,6 +497,7 @@ class Operations:
             created_at=max(b.created_at for b in bundles),
             training_data_hash=",".join(str(b.training.get("data_hash", "")) for b in bundles),
             max_k=MAX_K,
+            probes=tuple(bundles[0].probes) if one else (),
         )
 
     def reload(self, path: str) -> ReloadOutcome:

@@ -312,7 +312,7 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
             header = dict(context.invocation_metadata() or ()).get(UPLOAD_BYTES_HEADER)
             declared = declared_size(header, self._max_describe)
             collector = ChunkCollector(self._max_describe, self._uploads, declared)
-            name = ""
+            name = probe_space = ""
             try:
                 collector.admit()  # in the budget or refused, before any data is read
                 async for chunk in request_iterator:
@@ -320,10 +320,11 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
                         raise chunk.error()
                     collector.add(*convert.chunk_header(chunk), chunk.data)
                     name = text(chunk.name, "name", MAX_TASK_NAME_CHARS) or name
+                    probe_space = text(chunk.probe_space, "probe_space") or probe_space
                     await self._pace.pace(len(chunk.data))  # before asking for the next
                 collector.trim()  # the stream is whole: keep only what it sent
                 description = await self._runner.blocking(
-                    context, self._describe, (collector, name, store), self._heavy
+                    context, self._describe, (collector, name, probe_space, store), self._heavy
                 )
             finally:
                 collector.release()
@@ -345,9 +346,10 @@ class WarmstartServicer(pb_grpc.WarmstartServicer):
         self._closed = True
         await asyncio.to_thread(self._heavy.shutdown, wait=True, cancel_futures=True)
 
-    def _describe(self, asked: tuple[ChunkCollector, str, bool]) -> TaskDescription:
-        collector, name, store = asked
-        return self._ops.describe(replace(collector.finish(), name=name), store=store)
+    def _describe(self, asked: tuple[ChunkCollector, str, str, bool]) -> TaskDescription:
+        collector, name, probe_space, store = asked
+        upload = replace(collector.finish(), name=name, probe_space=probe_space)
+        return self._ops.describe(upload, store=store)
 
     async def RegisterTask(  # noqa: N802 - the proto names it
         self, request: pb.RegisterTaskRequest, context: Context

@@ -156,6 +156,8 @@ class DescribeUpload:
     data: bytes | memoryview
     name: str = ""
     """The task's name if it is stored (empty: ``client/<task_id>``)."""
+    probe_space: str = ""
+    """A space whose model's probes to run on the data (empty: none)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,9 @@ class ModelSummary:
     created_at: datetime | None
     training_data_hash: str
     max_k: int
+    probes: tuple[tuple[str, Mapping[str, ConfigValue]], ...] = ()
+    """The configs (hash, config) whose probe scores the model reads; with several
+    models, only where one is asked for."""
 
     def __post_init__(self) -> None:
         clean = {k: (v if math.isfinite(v) else math.nan) for k, v in self.metrics.items()}

@@ -491,6 +491,7 @@ def upload_to_chunks(upload: DescribeUpload, chunk_bytes: int) -> list[pb.Descri
         task_type=upload.task_type.value if upload.task_type else "",
         data=pieces[0],
         name=upload.name,
+        probe_space=upload.probe_space,
     )
     return [first, *(pb.DescribeTaskChunk(data=p) for p in pieces[1:])]
 
@@ -566,6 +567,10 @@ def model_summary_to_proto(summary: ModelSummary) -> pb.ModelInfo:
         created_at=summary.created_at.isoformat() if summary.created_at else "",
         training_data_hash=summary.training_data_hash,
         max_k=summary.max_k,
+        probes=[
+            pb.Probe(config_hash=digest, config=config_to_proto(config))
+            for digest, config in summary.probes
+        ],
     )
 
 
@@ -580,6 +585,10 @@ def model_summary_from_proto(message: pb.ModelInfo) -> ModelSummary:
         created_at=datetime.fromisoformat(message.created_at) if message.created_at else None,
         training_data_hash=message.training_data_hash,
         max_k=message.max_k,
+        probes=tuple(
+            (p.config_hash, config_from_proto(p.config, f"probe {p.config_hash!r}"))
+            for p in message.probes
+        ),
     )
 
 

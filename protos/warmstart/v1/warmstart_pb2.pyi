@@ -577,6 +577,7 @@ class DescribeTaskChunk(_message.Message):
     TASK_TYPE_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    PROBE_SPACE_FIELD_NUMBER: _builtins.int
     format: Global___DescribeTaskChunk.Format.ValueType
     target: _builtins.str
     task_type: _builtins.str
@@ -584,6 +585,13 @@ class DescribeTaskChunk(_message.Message):
     data: _builtins.bytes
     name: _builtins.str
     """the task's name when stored (write token); empty: "client/<task_id>" """
+    probe_space: _builtins.str
+    """A space whose served model reads learner probes (GetModelInfo's probes): the server
+    trains those configs on a 1,000-row sample of the data (3-fold CV, seed 1) and
+    returns their scores among the features, named "probe:<config hash>"; pass them on
+    to SuggestConfigs with the meta-features. With a write token they are stored with
+    the task. Empty, or a model that reads no probes: none are run.
+    """
     def __init__(
         self,
         *,
@@ -592,10 +600,11 @@ class DescribeTaskChunk(_message.Message):
         task_type: _builtins.str = ...,
         data: _builtins.bytes = ...,
         name: _builtins.str = ...,
+        probe_space: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "format", b"format", "name", b"name", "target", b"target", "task_type", b"task_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "format", b"format", "name", b"name", "probe_space", b"probe_space", "target", b"target", "task_type", b"task_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1002,6 +1011,7 @@ class ModelInfo(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     TRAINING_DATA_HASH_FIELD_NUMBER: _builtins.int
     MAX_K_FIELD_NUMBER: _builtins.int
+    PROBES_FIELD_NUMBER: _builtins.int
     model_version: _builtins.str
     feature_version: _builtins.str
     created_at: _builtins.str
@@ -1014,6 +1024,13 @@ class ModelInfo(_message.Message):
     def spaces(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchSpace]: ...
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    @_builtins.property
+    def probes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Probe]:
+        """The configs whose probe scores the model reads (in input order; empty: none). A
+        client that computes its own features trains each on a 1,000-row sample of its
+        table (3-fold CV, seed 1) and sends the score as the feature "probe:<config_hash>".
+        """
+
     def __init__(
         self,
         *,
@@ -1025,14 +1042,40 @@ class ModelInfo(_message.Message):
         created_at: _builtins.str = ...,
         training_data_hash: _builtins.str = ...,
         max_k: _builtins.int = ...,
+        probes: _abc.Iterable[Global___Probe] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "feature_names", b"feature_names", "feature_version", b"feature_version", "max_k", b"max_k", "metrics", b"metrics", "model_version", b"model_version", "spaces", b"spaces", "training_data_hash", b"training_data_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "feature_names", b"feature_names", "feature_version", b"feature_version", "max_k", b"max_k", "metrics", b"metrics", "model_version", b"model_version", "probes", b"probes", "spaces", b"spaces", "training_data_hash", b"training_data_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelInfo: _TypeAlias = ModelInfo  # noqa: Y015
+
+@_typing.final
+class Probe(_message.Message):
+    """A config a model probes tasks with."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_HASH_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    config_hash: _builtins.str
+    @_builtins.property
+    def config(self) -> Global___Config: ...
+    def __init__(
+        self,
+        *,
+        config_hash: _builtins.str = ...,
+        config: Global___Config | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "config_hash", b"config_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Probe: _TypeAlias = Probe  # noqa: Y015
 
 @_typing.final
 class ReloadModelRequest(_message.Message):

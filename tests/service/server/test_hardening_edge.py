@@ -259,6 +259,7 @@ def test_chunks_decode_as_protobuf_decodes_them_garbled_or_not():
     (decode_chunk alone also refuses more than MAX_CHUNK_FIELDS fields)."""
     whole = [
         pb.DescribeTaskChunk(format=CSV, target="y", task_type="binary", data=b"a,y\n1,0\n"),
+        pb.DescribeTaskChunk(format=CSV, target="y", name="t", probe_space="knn", data=b"1"),
         pb.DescribeTaskChunk(data=b"x" * 300),
         pb.DescribeTaskChunk(format=-5, target="ü"),  # type: ignore[arg-type]
         pb.DescribeTaskChunk(),
@@ -283,8 +284,9 @@ def test_chunks_decode_as_protobuf_decodes_them_garbled_or_not():
         if isinstance(ours, DecodeError):
             assert f"at most {MAX_CHUNK_FIELDS} fields" in str(ours), bytes(raw)
             continue
-        fields = (ours.format, ours.target, ours.task_type, bytes(ours.data))
-        assert fields == (theirs.format, theirs.target, theirs.task_type, theirs.data)
+        fields = (ours.format, ours.target, ours.task_type, bytes(ours.data), ours.name)
+        assert fields == (theirs.format, theirs.target, theirs.task_type, theirs.data, theirs.name)
+        assert ours.probe_space == theirs.probe_space
         agreed += 1
     assert agreed > 1000
 
