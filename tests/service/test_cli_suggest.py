@@ -24,7 +24,14 @@ from sklearn.datasets import load_iris
 from typer.testing import CliRunner
 
 from tests.metamodel.synthetic_world import FAST, SPACE, true_score
-from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from tests.service.server.conftest import (
+    WRITE_TOKEN,
+    ServerThread,
+    clear_client_env,
+    registry_with,
+    serving,
+    settings,
+)
 from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.bundle._train import train_from_records
 from warmstart.metamodel.features import FEATURE_NAMES, FEATURE_VERSION, compute_meta_features
@@ -109,18 +116,14 @@ def mf_bundle() -> ModelBundle:
 @pytest.fixture
 def server(mf_bundle: ModelBundle, tmp_path: Path) -> Iterator[ServerThread]:
     """A real server on port 0 over a store that knows the tasks (and holds no records)."""
-    store = RecordStore.open(f"sqlite:///{tmp_path / 'served.db'}")
-    store.add_all(tasks=TASKS, spaces=[SPACE])
-    store.put_task_features(FEATURES)
-    with ServerThread(registry_with(mf_bundle), store, settings()) as running:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    with serving(mf_bundle, url, TASKS, SPACE, FEATURES) as running:
         yield running
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("WARMSTART_SERVER", "WARMSTART_TOKEN", "WARMSTART_TLS_ROOT_CERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WARMSTART_HOME", str(tmp_path / "home"))
+    clear_client_env(monkeypatch, tmp_path / "home")
 
 
 @pytest.fixture

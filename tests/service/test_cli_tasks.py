@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.metamodel.synthetic_world import SPACE
-from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from tests.service.server.conftest import WRITE_TOKEN, ServerThread, clear_client_env, serving
 from tests.service.test_cli_suggest import (
     FEATURES,
     TASKS,
@@ -25,7 +25,6 @@ from tests.service.test_cli_suggest import (
 )
 from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.spaces import config_hash
-from warmstart.metamodel.store import RecordStore
 from warmstart.service.cli import app
 
 runner = CliRunner()
@@ -42,13 +41,9 @@ def server(
     mf_bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ServerThread]:
     """A real server on port 0 over a store that knows the training tasks."""
-    for name in ("WARMSTART_SERVER", "WARMSTART_TOKEN", "WARMSTART_TLS_ROOT_CERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WARMSTART_HOME", str(tmp_path / "home"))
-    store = RecordStore.open(f"sqlite:///{tmp_path / 'served.db'}")
-    store.add_all(tasks=TASKS, spaces=[SPACE])
-    store.put_task_features(FEATURES)
-    with ServerThread(registry_with(mf_bundle), store, settings()) as running:
+    clear_client_env(monkeypatch, tmp_path / "home")
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    with serving(mf_bundle, url, TASKS, SPACE, FEATURES) as running:
         yield running
 
 

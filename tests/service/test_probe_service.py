@@ -22,8 +22,9 @@ import pytest
 from sklearn.datasets import load_iris
 from typer.testing import CliRunner
 
+from tests.factories import ok_record
 from tests.metamodel.synthetic_world import FAST
-from tests.service.server.conftest import WRITE_TOKEN, ServerThread, registry_with, settings
+from tests.service.server.conftest import WRITE_TOKEN, ServerThread, clear_client_env, serving
 from warmstart.benchmarks.kb import KB_MODELS
 from warmstart.benchmarks.learners import get_learner
 from warmstart.metamodel.bundle import ModelBundle, train_from_records
@@ -35,11 +36,9 @@ from warmstart.metamodel.spaces import (
     make_search_space,
     sample_configs,
 )
-from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.types import (
     ConfigValue,
     EvaluationRecord,
-    RecordStatus,
     Task,
     TaskFeatures,
     TaskType,
@@ -88,18 +87,10 @@ def _world() -> tuple[
         )
 
         probes[task_id] = {config_hash(c): _score(c, best, rng) for c in configs}
-        for config in configs:
-            records.append(
-                EvaluationRecord(
-                    task_id=task_id,
-                    space_id=SPACE.space_id,
-                    config=config,
-                    config_hash=config_hash(config),
-                    score=_score(config, best, rng),
-                    status=RecordStatus.OK,
-                    fit_seconds=0.1,
-                )
-            )
+        records += [
+            replace(ok_record(task_id, SPACE, c, _score(c, best, rng)), fit_seconds=0.1)
+            for c in configs
+        ]
     return tasks, features, records, probes
 
 
@@ -129,10 +120,8 @@ def probed() -> ModelBundle:
 
 @pytest.fixture
 def server(probed: ModelBundle, tmp_path: Path) -> Iterator[ServerThread]:
-    store = RecordStore.open(f"sqlite:///{tmp_path / 'served.db'}")
-    store.add_all(tasks=TASKS, spaces=[SPACE])
-    store.put_task_features(FEATURES)
-    with ServerThread(registry_with(probed), store, settings()) as running:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    with serving(probed, url, TASKS, SPACE, FEATURES) as running:
         yield running
 
 
@@ -146,9 +135,7 @@ def iris_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("WARMSTART_SERVER", "WARMSTART_TOKEN", "WARMSTART_TLS_ROOT_CERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WARMSTART_HOME", str(tmp_path / "home"))
+    clear_client_env(monkeypatch, tmp_path / "home")
 
 
 def test_describe_runs_the_models_probes_and_stores_them_with_the_task(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from tests.metamodel.synthetic_world import FAST, SPACE, features, world
 from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.bundle._train import train_from_records
 from warmstart.metamodel.store import RecordStore
-from warmstart.metamodel.types import Task, TaskType
+from warmstart.metamodel.types import SearchSpace, Task, TaskFeatures, TaskType
 from warmstart.service.server import ModelRegistry, ServedModel, WarmstartServer, make_server
 from warmstart.service.settings import ServerSettings
 
@@ -62,6 +63,31 @@ def seed_store(url: str) -> RecordStore:
     )
     store.put_task_features(features(TASKS).values())
     return store
+
+
+def clear_client_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """No server, token or certificate from the environment, and ``home`` as the data
+    directory: a CLI test sees only what it passes."""
+    for name in ("WARMSTART_SERVER", "WARMSTART_TOKEN", "WARMSTART_TLS_ROOT_CERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WARMSTART_HOME", str(home))
+
+
+@contextmanager
+def serving(
+    bundle: ModelBundle,
+    url: str,
+    tasks: Sequence[Task],
+    space: SearchSpace,
+    task_features: Iterable[TaskFeatures],
+) -> Iterator[ServerThread]:
+    """A real server of ``bundle`` over a store at ``url`` that knows the tasks, their
+    meta-features and the space (and holds no records)."""
+    store = RecordStore.open(url)
+    store.add_all(tasks=tasks, spaces=[space])
+    store.put_task_features(task_features)
+    with ServerThread(registry_with(bundle), store, settings()) as running:
+        yield running
 
 
 def registry_with(*bundles: ModelBundle) -> ModelRegistry:
