@@ -89,6 +89,7 @@ from warmstart.benchmarks.live._types import (
     LiveSettings,
     LiveTaskResult,
 )
+from warmstart.benchmarks.probes import probe_scores
 from warmstart.benchmarks.runner import (
     JobResult,
     Protocol,
@@ -98,9 +99,11 @@ from warmstart.benchmarks.runner import (
     evaluate_config,
 )
 from warmstart.benchmarks.tasks import Suite, TaskData
+from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError, NotFoundError
 from warmstart.metamodel.evaluation import load_evaluation_data, neighbour_order, regret_curve
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
+from warmstart.metamodel.probes import probe_request
 from warmstart.metamodel.recommend import Recommender
 from warmstart.metamodel.spaces import config_hash
 from warmstart.metamodel.store import RecordStore
@@ -415,8 +418,19 @@ def _neighbour_configs(
 ) -> list[dict[str, ConfigValue]]:
     """The distinct best configs of the nearest training tasks, the first ``k`` (pool mode's)."""
     by_hash = dict(zip(matrix.config_hashes, matrix.configs, strict=True))
-    order = list(dict.fromkeys(neighbour_order(recommender.index, dict(features), matrix)))
+    described = recommender.probes.inputs(features, read=False)  # meta-features alone
+    order = list(dict.fromkeys(neighbour_order(recommender.index, described, matrix)))
     return [dict(by_hash[h]) for h in order[:k]]
+
+
+def _probed(data: TaskData, bundle: ModelBundle, learner: Learner) -> dict[str, float]:
+    """The bundle's probes trained on the held-out task, as a request's features (none where
+    it reads no probes): what the service runs on a user's table."""
+    if not bundle.probes:
+        return {}
+    configs = [config for _, config in bundle.probes]
+    scores = probe_scores(data, learner, bundle.space.space_id, configs)
+    return probe_request({h: s for (h, _), s in zip(bundle.probes, scores, strict=True)})
 
 
 def _flaml_params(data: TaskData, context: _Context) -> dict[str, Any] | None:
@@ -486,7 +500,12 @@ def evaluate_live(
     say = progress or (lambda _: None)
     learner, space = learner_of_stored_space(store, space_name, "suggestions")
     split = load_evaluation_data(
-        store, space_name, feature_version, settings.n_folds, settings.seed
+        store,
+        space_name,
+        feature_version,
+        settings.n_folds,
+        settings.seed,
+        probes=settings.train.probes > 0,
     )
     features, usable, families = split.features, split.usable, split.families
     fold_of, names = split.fold_of, split.names
@@ -633,7 +652,7 @@ def evaluate_live(
                 if data is None:
                     skip(task_id)
                     continue
-                feats = features[task_id].as_dict()
+                feats = features[task_id].as_dict() | _probed(data, bundle, learner)
                 # As a user would: the request states the rows the configs will be trained on.
                 # A request for k configs is answered by the set rule served at k: best of
                 # k is measured on the answer to k, not on the first k of a longer answer.

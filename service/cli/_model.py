@@ -253,7 +253,14 @@ def evaluate(
             help="Boosting rounds per member over task and config (after 80 config-only rounds)."
         ),
     ] = SurrogateParams.n_estimators,
-    probes: Annotated[int, typer.Option(help="Pool: " + _PROBES_HELP)] = 0,
+    probes: Annotated[
+        int,
+        typer.Option(
+            help="Pool and live: "
+            + _PROBES_HELP
+            + " Live mode trains them on each held-out task, as the service would."
+        ),
+    ] = 0,
     feature_version: FeatureVersionOption = FEATURE_VERSION,
     db: DbOption = None,
 ) -> None:
@@ -264,8 +271,8 @@ def evaluate(
     if folds < 2:
         raise InvalidRequestError(f"--folds must be >= 2, got {folds}")
     train = _train_settings(seed, n_models, n_estimators, probes)
-    if probes and mode != "pool":
-        raise InvalidRequestError("--probes applies to --mode pool only")
+    if probes and mode not in ("pool", "live"):
+        raise InvalidRequestError("--probes applies to --mode pool and live only")
     if mode in _SHARED_FLAGS:
         live_only = {
             "--suite": suite,

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tests.benchmarks.faulty_learner import faulty
 from tests.benchmarks.live_store import PROTOCOL, SETTINGS, TINY
 from tests.factories import require_pmlb
+from warmstart.benchmarks.kb._probes import measure_probes
 from warmstart.benchmarks.live import (
     FLAML_METHODS,
     FLAML_SPACE_LIGHTGBM,
@@ -34,7 +35,9 @@ from warmstart.benchmarks.live import (
     spread_over_families,
     write_live_report,
 )
+from warmstart.benchmarks.live import _evaluate as live_evaluate
 from warmstart.benchmarks.live._evaluate import _Context, _evaluate_task, _Limit
+from warmstart.benchmarks.probes import probe_scores
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.tasks import Suite, load_suite
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
@@ -488,6 +491,8 @@ runner = CliRunner()
         (["--min-rows", "2001"], "--min-rows applies to --mode live only"),
         (["--mode", "seeding", "--time-limit", "60"], "--time-limit applies to --mode live only"),
         (["--checkpoint", "ck"], "--checkpoint applies to --mode live only"),
+        (["--mode", "seeding", "--probes", "2"], "--probes applies to --mode pool and live only"),
+        (["--probes", "-1"], "--probes must be an integer >= 0, got -1"),
         (["--mode", "seeding", "--checkpoint", "ck"], "--checkpoint applies to --mode live only"),
         (["--fresh"], "--fresh applies to --mode live only"),
         (
@@ -506,6 +511,33 @@ def test_cli_refuses_bad_input_clearly(args: list[str], message: str, tmp_path: 
     assert outcome.exit_code == 2, outcome.output
     assert message in outcome.output
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.slow
+def test_live_mode_trains_the_bundles_probes_on_each_held_out_task(
+    db: str, suite: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "probed.db"
+    shutil.copy(db.removeprefix("sqlite:///"), copy)
+    url = f"sqlite:///{copy}"
+    spec = f"pmlb:{require_pmlb()}"
+    with RecordStore.open(url) as store:
+        space = store.find_space("lightgbm")
+        tasks = {r.task_id for r in store.get_records(RecordFilter(space_id=space.space_id))}
+        assert measure_probes(store, space, 3, [(spec, suite)], tasks, 1, lambda _: None) == 9
+    calls: list[tuple[str, int]] = []
+
+    def spy(data: Any, learner: Any, space_id: str, configs: list[Any]) -> list[float]:
+        calls.append((data.task.task_id, len(configs)))
+        return probe_scores(data, learner, space_id, configs)
+
+    monkeypatch.setattr(live_evaluate, "probe_scores", spy)
+    settings = replace(SETTINGS, train=replace(TINY, probes=2))
+    with RecordStore.open(url) as store:
+        probed = evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings)
+    held_out = [t.task_id for t in probed.tasks]
+    assert len(held_out) == 3
+    assert sorted(calls) == sorted((t, 2) for t in held_out)  # the bundle's 2, once a task
 
 
 @pytest.mark.slow
