@@ -22,9 +22,9 @@ is scored on it, and the one with the lower held-out regret chooses the rules
 on all the inner folds. The figures of every rule go into the bundle's
 metrics, so ``model info`` and GetModelInfo show why. Where the training tasks'
 probe scores are given, every rule that reads the task's description is also
-measured reading the task's probes (``<rule>+probes``, a model rule like any other:
-served only where it beats the best free rule beyond noise, and only at the ks where
-it wins). An evaluation that trains
+measured reading the task's probes (``<rule>+probes``): served only where it beats
+beyond noise both the best rule that reads no probes and the best free rule, and only
+at the ks where it does. An evaluation that trains
 a bundle per outer fold thus chooses each fold's rules on that fold's training
 tasks alone, never on the tasks it reports.
 """
@@ -223,7 +223,9 @@ def _cross_validated(
 
 def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Sequence[str]) -> str:
     """The best rule at k; a model rule only if it beats the best free rule beyond noise,
-    else that free rule. Without free rules among ``rules``, the reference is
+    else that free rule. A rule that reads probes must first beat the best rule that reads
+    none beyond noise: probes cost the user seconds, and reading them is one more choice
+    made on the same few tasks. Without free rules among ``rules``, the reference is
     :data:`DEFAULT_RULE` (or the first rule); ties go to the earlier rule."""
     free = [r for r in rules if r in BASELINE_RULES] or [
         DEFAULT_RULE if DEFAULT_RULE in rules else rules[0]
@@ -232,14 +234,21 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
     def mean(rule: str) -> tuple[float, int]:
         return float(np.mean(found[rule][k])), rules.index(rule)
 
+    def beats(rule: str, reference: str) -> bool:
+        diff = np.asarray(found[reference][k]) - np.asarray(found[rule][k])
+        if len(diff) < 2:
+            return False
+        error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
+        return float(diff.mean()) > NOISE_ERRORS * error
+
     best, reference = min(rules, key=mean), min(free, key=mean)
-    if best in free:
+    if split_rule(best)[1]:
+        plain = min((r for r in rules if not split_rule(r)[1]), key=mean)
+        if not beats(best, plain):
+            best = plain
+    if best in free or beats(best, reference):
         return best
-    diff = np.asarray(found[reference][k]) - np.asarray(found[best][k])
-    if len(diff) < 2:
-        return reference
-    error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
-    return best if float(diff.mean()) > NOISE_ERRORS * error else reference
+    return reference
 
 
 def _spread(scores: Mapping[str, float]) -> float:

@@ -244,6 +244,30 @@ def test_a_model_rule_is_served_only_where_it_beats_the_free_rules_beyond_noise(
     assert _chosen(found(free + 0.03, free), 1, rules) == "portfolio"
 
 
+def test_reading_probes_must_beat_every_rule_that_reads_none_beyond_noise() -> None:
+    rng = np.random.default_rng(1)
+    model = rng.uniform(0.02, 0.08, 40)
+    rules = ("expected_best", *BASELINE_RULES, "expected_best+probes")
+
+    def found(probed: np.ndarray) -> dict[str, dict[int, list[float]]]:
+        by_rule = {
+            "expected_best": model,
+            "default_then_portfolio": model + 0.05,
+            "portfolio": model + 0.04,
+            "nearest_best": model + 0.045,
+            "expected_best+probes": probed,
+        }
+        return {r: {1: list(v)} for r, v in by_rule.items()}
+
+    # Clearly better than the model without probes: read them.
+    assert _chosen(found(model - 0.02), 1, rules) == "expected_best+probes"
+    # Better on average, but by less than the noise: the model without them, which beats
+    # the free rules, is served.
+    scatter = rng.normal(0, 0.04, 40)
+    noisy = model - 0.002 + scatter - scatter.mean()
+    assert _chosen(found(noisy), 1, rules) == "expected_best"
+
+
 def _same_everywhere(n_tasks: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
     """Tasks whose scores do not depend on their features: what wins is a fixed list."""
     rng = np.random.default_rng(4)
