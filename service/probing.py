@@ -27,8 +27,8 @@ __all__ = ["probe_features", "store_probe_scores", "stored_probe_features"]
 def probe_features(data: TaskData, bundle: ModelBundle) -> dict[str, float]:
     """The bundle's probes trained on the table, as a request's features
     (``probe:<config hash>``; NaN where one failed); empty where the model reads no probes
-    or its learner does not take the task's type."""
-    if not bundle.probes:
+    at any k or its learner does not take the task's type."""
+    if not bundle.reads_probes:
         return {}
     # Loaded here: the learners pull in their libraries, which a server without
     # probing models never needs.

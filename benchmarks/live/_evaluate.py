@@ -425,8 +425,8 @@ def _neighbour_configs(
 
 def _probed(data: TaskData, bundle: ModelBundle, learner: Learner) -> dict[str, float]:
     """The bundle's probes trained on the held-out task, as a request's features (none where
-    it reads no probes): what the service runs on a user's table."""
-    if not bundle.probes:
+    it reads none at any k): what the service runs on a user's table."""
+    if not bundle.reads_probes:
         return {}
     configs = [config for _, config in bundle.probes]
     scores = probe_scores(data, learner, bundle.space.space_id, configs)

@@ -92,6 +92,13 @@ class ModelBundle:
         return _probes(self.training)
 
     @property
+    def reads_probes(self) -> bool:
+        """Whether a request for some k reads its probe scores: only then is it worth
+        running the probes on the user's table (a bundle may have probes as inputs while
+        its inner folds chose, at every k, a rule that reads none)."""
+        return any(split_rule(rule)[1] for rule in self.set_rules.values())
+
+    @property
     def set_rules(self) -> dict[int, str]:
         """The set rule it serves per smallest k (chosen by its training's validation, whose
         figures are in ``metrics``); bundles trained without validation serve

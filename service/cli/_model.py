@@ -382,6 +382,7 @@ def info(
         "ensemble_members": len(bundle.surrogate.members),
         "set_rules": {str(k): rule for k, rule in bundle.set_rules.items()},
         "probes": [digest for digest, _ in bundle.probes],
+        "reads_probes": bundle.reads_probes,
     }
     if as_json:
         console.print_json(json.dumps(summary))

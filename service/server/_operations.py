@@ -196,7 +196,7 @@ class Operations:
                 ) from None
             return stored.as_dict() | (
                 stored_probe_features(self.store, request.task_id, model.bundle.space.name)
-                if model.bundle.probes
+                if model.bundle.reads_probes
                 else {}
             )
         if request.feature_version != wanted:
@@ -382,7 +382,7 @@ class Operations:
             values=tuple(values[name] for name in FEATURE_NAMES),
         )
         probes: dict[str, float] = {}
-        if model is not None and model.bundle.probes:
+        if model is not None and model.bundle.reads_probes:
             from warmstart.benchmarks.tasks import build_task_data
 
             data = build_task_data(X, y, name="upload", source="client", task_type=task_type)
@@ -497,7 +497,7 @@ class Operations:
             created_at=max(b.created_at for b in bundles),
             training_data_hash=",".join(str(b.training.get("data_hash", "")) for b in bundles),
             max_k=MAX_K,
-            probes=tuple(bundles[0].probes) if one else (),
+            probes=tuple(bundles[0].probes) if one and bundles[0].reads_probes else (),
         )
 
     def reload(self, path: str) -> ReloadOutcome:

@@ -40,6 +40,7 @@ from warmstart.benchmarks.live._evaluate import _Context, _evaluate_task, _Limit
 from warmstart.benchmarks.probes import probe_scores
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.tasks import Suite, load_suite
+from warmstart.metamodel.bundle import ModelBundle
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
 from warmstart.metamodel.evaluation import EvalSettings, evaluate_pool
 from warmstart.metamodel.features import FEATURE_VERSION
@@ -533,6 +534,11 @@ def test_live_mode_trains_the_bundles_probes_on_each_held_out_task(
 
     monkeypatch.setattr(live_evaluate, "probe_scores", spy)
     settings = replace(SETTINGS, train=replace(TINY, probes=2))
+    with RecordStore.open(url) as store:
+        evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings)
+    # Too few families to choose rules on inner folds: none reads probes, none is run.
+    assert calls == []
+    monkeypatch.setattr(ModelBundle, "reads_probes", property(lambda _: True))
     with RecordStore.open(url) as store:
         probed = evaluate_live(store, suite, "lightgbm", FEATURE_VERSION, settings)
     held_out = [t.task_id for t in probed.tasks]

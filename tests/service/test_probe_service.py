@@ -115,6 +115,7 @@ def probed() -> ModelBundle:
             probe_scores=PROBES,
         )
     assert len(bundle.probes) == 2
+    assert bundle.reads_probes
     return bundle
 
 
@@ -163,6 +164,21 @@ def test_describe_runs_the_models_probes_and_stores_them_with_the_task(
         registered = client.describe(X, y, "multiclass", probe_space="knn", name="iris")
     stored = server.store.get_task_features(registered.task_id, probe_version("knn")).as_dict()
     assert stored == {h: described[probe_key(h)] for h, _ in probed.probes}
+
+
+def test_a_model_whose_rules_read_no_probes_runs_none(probed: ModelBundle, tmp_path: Path) -> None:
+    unread = replace(probed, training={**probed.training, "set_rules": {"1": "expected_best"}})
+    assert unread.probes
+    assert not unread.reads_probes
+    X, y = _iris()
+    url = f"sqlite:///{tmp_path / 'unread.db'}"
+    with (
+        serving(unread, url, TASKS, SPACE, FEATURES) as running,
+        WarmstartClient(running.target) as client,
+    ):
+        assert client.model_info("knn").probes == ()
+        described = client.describe(X, y, "multiclass", probe_space="knn").as_dict()
+    assert not any(name.startswith("probe:") for name in described)
 
 
 def test_suggest_sends_the_table_for_probes_unless_told_not_to(
