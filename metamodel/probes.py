@@ -39,6 +39,7 @@ __all__ = [
     "PROBE_SEED",
     "Probe",
     "ProbeReader",
+    "is_probe_version",
     "probe_input_names",
     "probe_inputs",
     "probe_key",
@@ -77,6 +78,11 @@ def split_rule(rule: str) -> tuple[str, bool]:
 def probe_version(space_name: str) -> str:
     """The feature-set version under which the store keeps a space's probe scores."""
     return f"probes-{space_name}"
+
+
+def is_probe_version(version: str) -> bool:
+    """Whether a feature-set version holds probe scores (:func:`probe_version`)."""
+    return version.startswith("probes-")
 
 
 def probe_key(digest: str) -> str:

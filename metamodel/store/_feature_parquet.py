@@ -93,6 +93,8 @@ class FeaturesImportReport:
         already: Rows whose task and version already had features (kept as they were).
         skipped: Rows left out because their task is not stored (``skip_unknown_tasks``).
         stored: Whether the import wrote (False when any row is invalid).
+        new_by_version: The rows each feature-set version had to store: those this import
+            wrote, and any another writer stored meanwhile (``new`` counts only the first).
     """
 
     rows: int = 0
@@ -101,6 +103,7 @@ class FeaturesImportReport:
     already: int = 0
     skipped: int = 0
     stored: bool = False
+    new_by_version: dict[str, int] = field(default_factory=dict)
 
 
 def _schema() -> pa.Schema:
@@ -343,6 +346,8 @@ def import_task_features(
     report.new = store.put_task_features(wanted)
     report.already += len(wanted) - report.new  # stored meanwhile by another writer
     report.stored = True
+    for item in wanted:
+        report.new_by_version[item.version] = report.new_by_version.get(item.version, 0) + 1
     return report
 
 

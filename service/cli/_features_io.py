@@ -56,10 +56,11 @@ def print_features_report(report: FeaturesImportReport) -> None:
         )
         return
     skipped = f", {report.skipped} of tasks not stored (skipped)" if report.skipped else ""
-    console.print(
-        f"read {report.rows} rows: {report.new} tasks' meta-features new, "
-        f"{report.already} already stored{skipped}"
-    )
+    versions = report.new_by_version
+    new = f"{report.new} tasks' meta-features new"
+    if len(versions) > 1:  # several feature sets: the rows each had to store
+        new = f"{report.new} new (" + ", ".join(f"{v}: {n}" for v, n in versions.items()) + ")"
+    console.print(f"read {report.rows} rows: {new}, {report.already} already stored{skipped}")
 
 
 @features_app.command("import")

@@ -20,6 +20,8 @@ import typer
 from rich.status import Status
 
 from warmstart.benchmarks.kb import KnowledgeBase, source_root
+from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.probes import is_probe_version
 from warmstart.service.cli import _db, _serve
 from warmstart.service.cli._common import (
     DbOption,
@@ -48,9 +50,13 @@ def _print_setup(report: SetupReport) -> None:
             f"{records.new_spaces} new spaces"
         )
     if report.features.new:
+        versions = report.features.new_by_version
+        described = versions.get(FEATURE_VERSION, report.features.new)
+        probed = sum(n for v, n in versions.items() if is_probe_version(v))
         console.print(
-            f"  meta-features: {report.features.new} tasks described "
-            f"({report.features.already} already)"
+            f"  meta-features: {described} tasks described "
+            f"({report.features.already} rows already)"
+            + (f"; learner probes of {probed} (task, space) pairs" if probed else "")
         )
     for source, reason in report.skipped.items():
         err_console.print(f"warning: skipped the shipped model {source}: {reason}", markup=False)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -41,6 +42,7 @@ PROVENANCE = json.loads((REPO / "kb" / "provenance.json").read_text())
 SPACES = sorted(PROVENANCE["spaces"])
 KB_RECORDS = sum(space["records"] for space in PROVENANCE["spaces"].values())
 KB_TASKS = 221  # the distinct tasks of pmlb (213) and pmlb-large (8): every one has meta-features
+KB_PROBED = 936  # the tasks of the seven probed spaces, each space counted apart
 
 
 def _env(home: Path) -> dict[str, str | None]:
@@ -84,6 +86,7 @@ def test_first_start_imports_the_knowledge_base_and_registers_every_model(
     assert "first start: importing the knowledge base" in output
     assert f"records: {KB_RECORDS} new, {KB_TASKS} new tasks, {len(SPACES)} new spaces" in output
     assert f"meta-features: {KB_TASKS} tasks described" in output
+    assert f"learner probes of {KB_PROBED} (task, space) pairs" in output
     assert "warmstart is ready" in output
     with _store(home) as store:
         assert store.count_records() == KB_RECORDS
@@ -127,7 +130,7 @@ def test_a_set_up_interrupted_after_the_records_is_completed(
     with _store(home) as store:
         report = set_up_knowledge_base(store, KB, home / "models")
         assert report.records is None  # the store had records: not imported again
-        assert report.features.new == KB_TASKS
+        assert report.features.new_by_version[FEATURE_VERSION] == KB_TASKS
         assert sorted(m.space for m in report.models) == SPACES
         assert all(m.registered and m.serving == m.version for m in report.models)
         assert report.changed
@@ -189,7 +192,9 @@ def test_features_export_then_import_and_bad_files(
             assert store.list_task_features(FEATURE_VERSION) == original.list_task_features(
                 FEATURE_VERSION
             )
-    assert pq.read_table(exported).equals(pq.read_table(KB.features))  # shipped: this export
+    shipped = pq.read_table(KB.features)  # the meta-features, then the learner probes
+    meta = shipped.filter(pc.equal(shipped["version"], FEATURE_VERSION))
+    assert pq.read_table(exported).equals(meta)  # shipped: this export
 
 
 def _lines(stream: object, sink: queue.Queue[str]) -> None:
