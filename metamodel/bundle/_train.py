@@ -18,9 +18,10 @@ from warmstart.metamodel.probes import (
     probe_input_names,
     probe_scores_of,
     probe_version,
+    split_rule,
     with_probe_inputs,
 )
-from warmstart.metamodel.recommend import TaskIndex
+from warmstart.metamodel.recommend import Recommender, TaskIndex
 from warmstart.metamodel.spaces import default_config, load_configspace
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.surrogate import (
@@ -48,7 +49,8 @@ class TrainSettings:
     probes: int = 0
     """How many learner probes the model reads (:mod:`warmstart.metamodel.probes`; 0: none).
     Where the training tasks' probe scores are given, the set rule of each k is chosen
-    with and without reading them, on the inner folds."""
+    with and without reading them, on the inner folds; where they read them at no k, the
+    bundle is the one trained without probes."""
     probe_masked: float = 0.25
     """The share of training tasks whose probe inputs the surrogate sees as missing, so
     that it also answers requests that carry no probes."""
@@ -130,24 +132,45 @@ def train_from_records(
     validation = None
     if families is not None and settings.validation_folds > 0:
         inner = replace(settings, validation_folds=0)
+
+        def inner_bundle(kept: list[EvaluationRecord], reads: int) -> Recommender:
+            return train_from_records(
+                space,
+                kept,
+                features,
+                task_names,
+                feature_version,
+                replace(inner, probes=reads),
+                fit_time=False,
+                probe_scores=probe_scores,
+            ).recommender()
+
         validation = choose_set_rule(
             records,
             features,
             families,
             settings.validation_folds,
             settings.surrogate.seed,
-            lambda kept: train_from_records(
-                space,
-                kept,
-                features,
-                task_names,
-                feature_version,
-                inner,
-                fit_time=False,
-                probe_scores=probe_scores,
-            ).recommender(),
+            lambda kept: inner_bundle(kept, 0),
             probe_scores=probe_scores if probes else None,
+            train_probed=(lambda kept: inner_bundle(kept, settings.probes)) if probes else None,
         )
+    read = validation is not None and any(split_rule(r)[1] for r in validation.rules.values())
+    if probes and validation is not None and not read:
+        # The inner folds read the probes at no k: the bundle is the one trained without
+        # them (its own rules chosen again without probe twins), and no client runs them.
+        plain = train_from_records(
+            space,
+            records,
+            features,
+            task_names,
+            feature_version,
+            replace(settings, probes=0),
+            families=families,
+            fit_time=fit_time,
+        )
+        plain.training["probes_considered"] = len(probes)
+        return plain
     created = datetime.now(UTC)
     return ModelBundle(
         version=f"{space.name}-{created:%Y%m%dT%H%M%S}-{table.data_hash[:8]}",

@@ -59,6 +59,11 @@ the nearest task's best). The best of them is served unless a model rule beats i
 NOISE_ERRORS = 1.0
 """A model rule is served where it beats the best free rule by more than this many
 standard errors of the paired per-task difference (one-sided, about 84% sure)."""
+PROBE_NOISE_ERRORS = 2.0
+"""A rule that reads probes must beat the best rule that reads none by more than this many
+standard errors (about 98% sure): probes cost the user seconds, and a model trained with
+them differs from one trained without by more than what the probes tell, so a one-error
+margin lets a difference of a task or two through."""
 
 VALIDATION_KS = (1, 3, 5, 10)
 """The k at which rules are compared; the mean over them decides."""
@@ -107,6 +112,7 @@ def choose_set_rule(
     train: Callable[[list[EvaluationRecord]], Recommender],
     rules: Sequence[str] = SET_RULES,
     probe_scores: Mapping[str, Mapping[str, float]] | None = None,
+    train_probed: Callable[[list[EvaluationRecord]], Recommender] | None = None,
 ) -> RuleValidation | None:
     """Measure each rule on inner family folds of the training tasks; choose the best.
 
@@ -118,9 +124,12 @@ def choose_set_rule(
         seed: Seed of the fold assignment.
         train: Trains a recommender on some of the records.
         rules: The rules to compare (ties go to the earlier).
-        probe_scores: Each task's probe scores by config hash: given, each rule but the
-            portfolio's is also compared reading them (the trained recommenders read
-            the probes they chose among these).
+        probe_scores: Each task's probe scores by config hash: given (with
+            ``train_probed``), each rule but the portfolio's is also compared reading them.
+        train_probed: Trains a recommender that reads probes (it chooses them among
+            ``probe_scores``). The rules that read none are measured on ``train``'s
+            recommender, one trained without probes: reading probes is compared with
+            having none, not with a probe model that is told nothing.
 
     Returns:
         The validation, or None when fewer families than folds have usable tasks.
@@ -135,7 +144,7 @@ def choose_set_rule(
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:
         return None
-    if probe_scores is not None:
+    if probe_scores is not None and train_probed is not None:
         rules = [
             *rules,
             *(r + PROBED_SUFFIX for r in rules if r not in ("portfolio", "default_then_portfolio")),
@@ -150,9 +159,11 @@ def choose_set_rule(
         kept = [
             r for t, rs in by_task.items() if fold_of_family.get(families[t]) != fold for r in rs
         ]
-        recommender = train(kept)
+        plain = train(kept)
+        with_probes = train_probed(kept) if train_probed is not None else None
         for rule in rules:
             base, probed = split_rule(rule)
+            recommender = with_probes if probed and with_probes is not None else plain
             recommender.set_choice = make_set_choice(base, recommender.table, recommender.settings)
             recommender.probe_reading = {1: probed and bool(recommender.probes.probes)}
             for task_id in held_out:
@@ -234,17 +245,17 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
     def mean(rule: str) -> tuple[float, int]:
         return float(np.mean(found[rule][k])), rules.index(rule)
 
-    def beats(rule: str, reference: str) -> bool:
+    def beats(rule: str, reference: str, errors: float = NOISE_ERRORS) -> bool:
         diff = np.asarray(found[reference][k]) - np.asarray(found[rule][k])
         if len(diff) < 2:
             return False
         error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
-        return float(diff.mean()) > NOISE_ERRORS * error
+        return float(diff.mean()) > errors * error
 
     best, reference = min(rules, key=mean), min(free, key=mean)
     if split_rule(best)[1]:
         plain = min((r for r in rules if not split_rule(r)[1]), key=mean)
-        if not beats(best, plain):
+        if not beats(best, plain, PROBE_NOISE_ERRORS):
             best = plain
     if best in free or beats(best, reference):
         return best

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.metamodel.synthetic_world import FAST, SPACE, true_score, world
+from tests.metamodel.synthetic_world import features as features_of
 from warmstart.metamodel.bundle import ModelBundle, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.probes import probe_request, split_rule
@@ -123,3 +124,24 @@ def test_a_saved_bundle_reads_its_probes_and_refuses_rules_without_them(
     path.write_bytes(gzip.compress(json.dumps(data).encode()))
     with pytest.raises(FailedPreconditionError, match="probe"):
         load_bundle(path)
+
+
+def test_probes_that_say_nothing_leave_the_bundle_as_trained_without_them() -> None:
+    tasks, records = world(40, seed=2)
+    families = {t: f"fam-{i // 2}" for i, t in enumerate(tasks)}
+    rng = np.random.default_rng(3)
+    noise = {t: {r.config_hash: float(rng.random()) for r in records} for t in tasks}
+    args = (SPACE, records, features_of(tasks), {t: t for t in tasks}, "test-1")
+    probed = train_from_records(
+        *args, replace(FAST, probes=3), families=families, probe_scores=noise
+    )
+    plain = train_from_records(*args, FAST, families=families)
+    assert probed.probes == []
+    assert not probed.reads_probes
+    assert probed.training["probes_considered"] == 3
+    assert probed.set_rules == plain.set_rules
+    assert probed.feature_names == plain.feature_names
+    task_id, f = next(iter(tasks.items()))
+    asked = features_of({task_id: f})[task_id].as_dict()
+    answer = [s.config for s in probed.recommender().suggest(asked, 3).suggestions]
+    assert answer == [s.config for s in plain.recommender().suggest(asked, 3).suggestions]

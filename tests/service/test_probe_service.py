@@ -99,21 +99,19 @@ TASKS, FEATURES, RECORDS, PROBES = _world()
 
 @pytest.fixture(scope="module")
 def probed() -> ModelBundle:
+    """The world's model with 2 probes, serving a rule that reads them at every k (whether
+    the inner folds would choose to read them is the bundle tests' subject, not these)."""
     features = {f.task_id: f for f in FEATURES}
     names = {t.task_id: t.name for t in TASKS}
-    families = {t.task_id: t.task_id for t in TASKS}
+    settings = replace(FAST, probes=2, validation_folds=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         bundle = train_from_records(
-            SPACE,
-            RECORDS,
-            features,
-            names,
-            FEATURE_VERSION,
-            replace(FAST, probes=2),
-            families=families,
-            probe_scores=PROBES,
+            SPACE, RECORDS, features, names, FEATURE_VERSION, settings, probe_scores=PROBES
         )
+    bundle = replace(
+        bundle, training={**bundle.training, "set_rules": {"1": "expected_best+probes"}}
+    )
     assert len(bundle.probes) == 2
     assert bundle.reads_probes
     return bundle
