@@ -383,11 +383,14 @@ def test_a_plan_with_probes_measures_them_once_ships_them_and_trains_on_them(
     assert len(names) == 1
     assert 1 <= len(next(iter(names))) <= 2  # covered and cheap of the two asked for
     assert all(v is None or 0.0 <= v <= 1.0 for row in probed for v in row["values"])
+    # Three tasks cannot show that reading the probe pays: the bundle tried one, read it at
+    # no k, and is the one trained without it.
     bundle = load_bundle(tmp_path / "out" / "models" / "knn.wsb")
-    assert len(bundle.probes) == 1
-    assert bundle.probes[0][0] in probed[0]["names"]
-    assert bundle.feature_names[-2:] == ("probe_delta_0", "probe_mean")
-    assert not load_bundle(tmp_path / "out" / "models" / "logistic_regression.wsb").probes
+    assert bundle.training["probes_considered"] == 1
+    assert not bundle.probes
+    assert "probe_mean" not in bundle.feature_names
+    unprobed = load_bundle(tmp_path / "out" / "models" / "logistic_regression.wsb")
+    assert "probes_considered" not in unprobed.training
     again = _build(_request(path, tmp_path / "again", bench=False), db)
     assert again.probed == 0  # stored: not measured twice
     assert result.provenance["plan"]["probes"] == {

@@ -13,6 +13,7 @@ import pytest
 from tests.metamodel.synthetic_world import NAMES, SPACE, features, world
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
+from warmstart.metamodel.features import FEATURE_VERSION
 from warmstart.metamodel.recommend import Recommendation
 from warmstart.metamodel.surrogate import (
     SIZE_INPUT,
@@ -219,7 +220,8 @@ def _one_stage_bundle() -> tuple[ModelBundle, list[dict[str, float]]]:
 def _kb_bundle() -> tuple[ModelBundle, list[dict[str, float]]]:
     """The shipped LightGBM bundle (two-stage) and six knowledge-base tasks."""
     rows = pq.read_table(SHIPPED_LIGHTGBM.parents[1] / "pmlb_features.parquet").to_pylist()
-    tasks = [dict(zip(r["names"], r["values"], strict=True)) for r in rows[::37]]
+    described = [r for r in rows if r["version"] == FEATURE_VERSION]  # not the probe scores
+    tasks = [dict(zip(r["names"], r["values"], strict=True)) for r in described[::37]]
     return load_bundle(SHIPPED_LIGHTGBM), tasks
 
 
