@@ -179,6 +179,13 @@ def write_outputs(
         spaces: dict[str, SpaceBuilt] = {}
         for name, counts in held.items():
             reads = plan.probes_read(name) if plan is not None else 0
+            if reads and not store.list_task_features(probe_version(name)):
+                observer.warning(
+                    f"{name}: no probe scores are stored (a shard measures none), so its "
+                    "model is trained without probes; the build that gathers the shards "
+                    "measures them"
+                )
+                reads = 0
             settings = TrainSettings(surrogate=params, probes=reads)
             spaces[name] = built = _train(store, stage, name, counts, settings, observer)
             if built.no_model is not None:

@@ -410,3 +410,7 @@ def test_a_shard_leaves_the_probes_to_the_build_that_gathers_it(
     result = _build(_request(path, tmp_path / "out", shard=(1, 2)), db, recorder)
     assert result.probed == 0
     assert any("probes are measured by the build that gathers" in w for w in recorder.warnings)
+    # Trained without probes, not refused for want of them (this shard's one k-NN task is
+    # too few for any model, which the build says apart).
+    assert any("knn: no probe scores are stored" in w for w in recorder.warnings)
+    assert "probe" not in str(result.spaces["knn"].no_model)
