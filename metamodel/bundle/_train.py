@@ -101,34 +101,6 @@ def train_from_records(
     if settings.probes > 0 and probe_scores:
         scored = {h for scores in probe_scores.values() for h in scores}
         probes = choose_probes(records, settings.probes, default_config(configspace), scored)
-    if probes:
-        hashes = [h for h, _ in probes]
-        masked = _masked(sorted(features), settings.probe_masked, settings.surrogate.seed)
-        model_features = {
-            t: with_probe_inputs(f, hashes, probe_scores.get(t, {}) if probe_scores else {})
-            for t, f in features.items()
-        }
-        table_features = {
-            t: with_probe_inputs(f, hashes, {}) if t in masked else model_features[t]
-            for t, f in features.items()
-        }
-    table = build_training_table(
-        records, table_features, encoder, normalisation=settings.normalisation
-    )
-    surrogate = Surrogate.fit(table, settings.surrogate, fit_time=fit_time)
-    used = sorted(set(table.groups.tolist()))
-    index = TaskIndex.build(
-        model_features[used[0]].names,
-        {t: model_features[t].values for t in used},
-        task_names,
-        optional=len(probe_input_names(len(probes))) if probes else 0,
-    )
-    matrix = score_matrix([r for r in records if r.task_id in set(used)])
-    portfolio = [matrix.configs[i] for i in greedy_portfolio(matrix, settings.portfolio_size)]
-    task_best = {
-        task_id: [matrix.configs[i] for i in matrix.best_of_task(task_id, settings.best_per_task)]
-        for task_id in matrix.task_ids
-    }
     validation = None
     if families is not None and settings.validation_folds > 0:
         inner = replace(settings, validation_folds=0)
@@ -159,6 +131,8 @@ def train_from_records(
     if probes and validation is not None and not read:
         # The inner folds read the probes at no k: the bundle is the one trained without
         # them (its own rules chosen again without probe twins), and no client runs them.
+        # Chosen before the surrogate is fitted, so that no probed surrogate is fitted
+        # for nothing.
         plain = train_from_records(
             space,
             records,
@@ -171,6 +145,34 @@ def train_from_records(
         )
         plain.training["probes_considered"] = len(probes)
         return plain
+    if probes:
+        hashes = [h for h, _ in probes]
+        masked = _masked(sorted(features), settings.probe_masked, settings.surrogate.seed)
+        model_features = {
+            t: with_probe_inputs(f, hashes, probe_scores.get(t, {}) if probe_scores else {})
+            for t, f in features.items()
+        }
+        table_features = {
+            t: with_probe_inputs(f, hashes, {}) if t in masked else model_features[t]
+            for t, f in features.items()
+        }
+    table = build_training_table(
+        records, table_features, encoder, normalisation=settings.normalisation
+    )
+    surrogate = Surrogate.fit(table, settings.surrogate, fit_time=fit_time)
+    used = sorted(set(table.groups.tolist()))
+    index = TaskIndex.build(
+        model_features[used[0]].names,
+        {t: model_features[t].values for t in used},
+        task_names,
+        optional=len(probe_input_names(len(probes))) if probes else 0,
+    )
+    matrix = score_matrix([r for r in records if r.task_id in set(used)])
+    portfolio = [matrix.configs[i] for i in greedy_portfolio(matrix, settings.portfolio_size)]
+    task_best = {
+        task_id: [matrix.configs[i] for i in matrix.best_of_task(task_id, settings.best_per_task)]
+        for task_id in matrix.task_ids
+    }
     created = datetime.now(UTC)
     return ModelBundle(
         version=f"{space.name}-{created:%Y%m%dT%H%M%S}-{table.data_hash[:8]}",
