@@ -29,6 +29,7 @@ from warmstart.service.cli._common import (
     print_left_out,
 )
 from warmstart.service.cli._evaluate_display import print_live, print_pool, print_seeding
+from warmstart.service.cli._model_display import validation_table
 from warmstart.service.cli._sequential import evaluate_sequential
 from warmstart.service.evaluation import check_seeding, live_ks, run_live, run_pool, run_seeding
 from warmstart.service.settings import data_dir
@@ -387,8 +388,18 @@ def info(
     if as_json:
         console.print_json(json.dumps(summary))
         return
+    validation = {k: v for k, v in bundle.metrics.items() if k.startswith("validation.")}
+    summary["training"] = {
+        key: f"<{len(value)} tasks; --json lists them>"
+        if isinstance(value, dict) and len(value) > 8
+        else value
+        for key, value in bundle.training.items()
+    }
+    summary["metrics"] = {k: v for k, v in bundle.metrics.items() if k not in validation}
     for key, value in summary.items():
         console.print(f"{key:<18} {value}", markup=False)
+    if validation:
+        console.print(validation_table(validation, bundle.set_rules))
 
 
 train = handle_errors(train)
