@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from warmstart.metamodel.bundle._bundle import ModelBundle
-from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
+from warmstart.metamodel.bundle._validate import DEFAULT_RULE, RuleValidation, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
@@ -31,7 +31,7 @@ from warmstart.metamodel.surrogate import (
     build_training_table,
     left_out_tasks,
 )
-from warmstart.metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
+from warmstart.metamodel.types import ConfigValue, EvaluationRecord, SearchSpace, TaskFeatures
 
 __all__ = ["TrainSettings", "TrainedBundle", "train_bundle", "train_from_records", "train_space"]
 
@@ -95,9 +95,7 @@ def train_from_records(
     """
     settings = settings or TrainSettings()
     configspace = load_configspace(space)
-    encoder = ConfigEncoder(configspace)
     probes = []
-    model_features, table_features = features, features
     if settings.probes > 0 and probe_scores:
         scored = {h for scores in probe_scores.values() for h in scores}
         probes = choose_probes(records, settings.probes, default_config(configspace), scored)
@@ -130,21 +128,54 @@ def train_from_records(
     read = validation is not None and any(split_rule(r)[1] for r in validation.rules.values())
     if probes and validation is not None and not read:
         # The inner folds read the probes at no k: the bundle is the one trained without
-        # them (its own rules chosen again without probe twins), and no client runs them.
-        # Chosen before the surrogate is fitted, so that no probed surrogate is fitted
-        # for nothing.
-        plain = train_from_records(
+        # them, its rules chosen again among the rules that read none (measured on inner
+        # models trained without probes, so the figures are those a validation without
+        # probes gives), and no client runs them. Chosen before the surrogate is fitted, so
+        # that no probed surrogate is fitted for nothing.
+        plain = _fitted(
             space,
             records,
             features,
             task_names,
             feature_version,
             replace(settings, probes=0),
-            families=families,
+            validation.restricted(lambda rule: not split_rule(rule)[1]),
             fit_time=fit_time,
         )
         plain.training["probes_considered"] = len(probes)
         return plain
+    return _fitted(
+        space,
+        records,
+        features,
+        task_names,
+        feature_version,
+        settings,
+        validation,
+        fit_time=fit_time,
+        probes=probes,
+        probe_scores=probe_scores,
+    )
+
+
+def _fitted(
+    space: SearchSpace,
+    records: list[EvaluationRecord],
+    features: dict[str, TaskFeatures],
+    task_names: dict[str, str],
+    feature_version: str,
+    settings: TrainSettings,
+    validation: RuleValidation | None,
+    *,
+    fit_time: bool,
+    probes: Sequence[tuple[str, dict[str, ConfigValue]]] = (),
+    probe_scores: Mapping[str, Mapping[str, float]] | None = None,
+) -> ModelBundle:
+    """The bundle: the surrogate, index, portfolio and world data fitted on ``records``,
+    serving the rules ``validation`` chose (``expected_best`` without one), reading
+    ``probes`` (hash and config) where given."""
+    encoder = ConfigEncoder(load_configspace(space))
+    model_features, table_features = features, features
     if probes:
         hashes = [h for h, _ in probes]
         masked = _masked(sorted(features), settings.probe_masked, settings.surrogate.seed)

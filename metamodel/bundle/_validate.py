@@ -88,6 +88,26 @@ class RuleValidation:
     n_folds: int
     procedure: str = "rule_per_k"
     procedure_regret: Mapping[str, float] = field(default_factory=dict)
+    per_task: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    """Each rule's regret per held-out task (rows) and k (columns, :data:`VALIDATION_KS`)."""
+    task_folds: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=int), repr=False, compare=False
+    )
+    """Each row's inner fold."""
+
+    def restricted(self, keep: Callable[[str], bool]) -> RuleValidation:
+        """The validation as if only the rules ``keep`` accepts had been measured: the same
+        per-task figures, the choice made again among them (a bundle that reads probes at
+        no k is chosen among the rules that read none, without measuring them again).
+
+        Raises:
+            ValueError: No measured rule is kept.
+        """
+        rules = [r for r in self.per_task if keep(r)]
+        if not rules:
+            raise ValueError("no measured set rule is kept")
+        table = {r: self.per_task[r] for r in rules}
+        return _decided(table, self.task_folds, rules, self.n_tasks, self.n_folds)
 
     def metrics(self) -> dict[str, float]:
         """Flat figures for a bundle's metrics (``validation.<rule>.regret@<k>``, and
@@ -178,9 +198,25 @@ def choose_set_rule(
                     found[rule][k].append(value)
         measured += len(held_out)
         task_folds += [fold] * len(held_out)
-    regret = {r: {k: float(np.mean(v)) for k, v in by_k.items()} for r, by_k in found.items()}
     table = {r: np.array([found[r][k] for k in VALIDATION_KS]).T for r in rules}  # tasks x ks
-    folds_of = np.array(task_folds)
+    return _decided(table, np.array(task_folds), rules, measured, n_folds)
+
+
+def _decided(
+    table: Mapping[str, np.ndarray],
+    folds_of: np.ndarray,
+    rules: Sequence[str],
+    n_tasks: int,
+    n_folds: int,
+) -> RuleValidation:
+    """The served rules chosen from every rule's per-task regrets (tasks x ks)."""
+    regret = {
+        r: {
+            k: float(np.mean(np.ascontiguousarray(table[r][:, i])))
+            for i, k in enumerate(VALIDATION_KS)
+        }
+        for r in rules
+    }
     held_out_regret = {
         name: _cross_validated(procedure, table, folds_of, rules)
         for name, procedure in PROCEDURES.items()
@@ -189,7 +225,9 @@ def choose_set_rule(
     # the first (one rule for every k: fewer choices made on the same tasks).
     procedure = min(PROCEDURES, key=lambda n: (held_out_regret[n], list(PROCEDURES).index(n)))
     served = PROCEDURES[procedure](table, rules)
-    return RuleValidation(served, regret, measured, n_folds, procedure, held_out_regret)
+    return RuleValidation(
+        served, regret, n_tasks, n_folds, procedure, held_out_regret, dict(table), folds_of
+    )
 
 
 def _one_rule(table: Mapping[str, np.ndarray], rules: Sequence[str]) -> dict[int, str]:

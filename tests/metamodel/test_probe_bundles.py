@@ -140,6 +140,10 @@ def test_probes_that_say_nothing_leave_the_bundle_as_trained_without_them() -> N
     assert not probed.reads_probes
     assert probed.training["probes_considered"] == 3
     assert probed.set_rules == plain.set_rules
+    # Its rules are chosen among the probe-free rules' figures of the probed validation,
+    # which are a validation without probes: every figure is the plain bundle's.
+    assert probed.metrics == plain.metrics
+    assert probed.training["set_rule_procedure"] == plain.training["set_rule_procedure"]
     assert probed.feature_names == plain.feature_names
     task_id, f = next(iter(tasks.items()))
     asked = features_of({task_id: f})[task_id].as_dict()

@@ -23,6 +23,7 @@ from warmstart.metamodel.bundle._validate import (
     VALIDATION_KS,
     _chosen,
     _cross_validated,
+    _decided,
     choose_set_rule,
 )
 from warmstart.metamodel.encoding import ConfigEncoder
@@ -195,6 +196,25 @@ def test_validation_chooses_a_rule_and_records_its_figures() -> None:
         assert all(0.0 <= metrics[f"validation.{rule}.regret@{k}"] <= 1.0 for k in VALIDATION_KS)
     # Where the best config follows the task, the fixed list is not served.
     assert "portfolio" not in bundle.set_rules.values()
+
+
+def test_a_restricted_validation_chooses_again_among_the_kept_rules() -> None:
+    # "a+probes" wins every k; without it, "a" beats the free "portfolio" beyond noise.
+    rng = np.random.default_rng(4)
+    folds = np.repeat([0, 1, 2], 10)
+    portfolio = 0.10 + rng.uniform(0, 0.01, (30, 4))
+    table = {"a": portfolio - 0.05, "portfolio": portfolio, "a+probes": portfolio - 0.08}
+    full = _decided(table, folds, list(table), 30, 3)
+    assert set(full.rules.values()) == {"a+probes"}
+    plain = full.restricted(lambda rule: not rule.endswith("+probes"))
+    assert plain == _decided(
+        {r: table[r] for r in ("a", "portfolio")}, folds, ["a", "portfolio"], 30, 3
+    )
+    assert set(plain.rules.values()) == {"a"}
+    assert "a+probes" not in plain.regret
+    assert plain.regret["a"] == full.regret["a"]
+    with pytest.raises(ValueError, match="no measured set rule"):
+        full.restricted(lambda rule: False)
 
 
 def test_procedures_are_scored_on_the_folds_they_did_not_choose_on() -> None:
