@@ -162,13 +162,14 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
         for s in sampled
     )
     # Data size: LightGBM configs at all rows and at 8,000 of the suite's larger tasks, then
-    # at 2,000, 8,000 and 32,000 rows of the larger tables of pmlb-large.
+    # at 2,000, 8,000, 32,000 and 120,000 rows of the larger tables of pmlb-large.
     assert [(s.learners, s.suite, s.configs, s.min_rows, s.row_cap) for s in sized] == [
         (("lightgbm",), None, 32, 2001, 0),
         (("lightgbm",), None, 32, 16001, 8000),
         (("lightgbm",), "pmlb-large", 32, None, 2000),
         (("lightgbm",), "pmlb-large", 32, 8001, 8000),
         (("lightgbm",), "pmlb-large", 12, 32001, 32000),
+        (("lightgbm",), "pmlb-large", 8, 100001, 120000),
     ]
 
 
