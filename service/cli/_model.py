@@ -29,7 +29,7 @@ from warmstart.service.cli._common import (
     print_left_out,
 )
 from warmstart.service.cli._evaluate_display import print_live, print_pool, print_seeding
-from warmstart.service.cli._model_display import validation_table
+from warmstart.service.cli._model_display import shown_training, validation_table
 from warmstart.service.cli._sequential import evaluate_sequential
 from warmstart.service.evaluation import check_seeding, live_ks, run_live, run_pool, run_seeding
 from warmstart.service.settings import data_dir
@@ -389,12 +389,7 @@ def info(
         console.print_json(json.dumps(summary))
         return
     validation = {k: v for k, v in bundle.metrics.items() if k.startswith("validation.")}
-    summary["training"] = {
-        key: f"<{len(value)} tasks; --json lists them>"
-        if isinstance(value, dict) and len(value) > 8
-        else value
-        for key, value in bundle.training.items()
-    }
+    summary["training"] = shown_training(bundle.training)
     summary["metrics"] = {k: v for k, v in bundle.metrics.items() if k not in validation}
     for key, value in summary.items():
         console.print(f"{key:<18} {value}", markup=False)

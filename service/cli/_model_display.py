@@ -1,13 +1,27 @@
-"""How ``warmstart model info`` prints a bundle's validation: each rule's inner regret per k."""
+"""How ``warmstart model info`` prints a bundle: its training summary, and its validation as
+each rule's inner regret per k."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from rich.table import Table
 
-__all__ = ["validation_table"]
+__all__ = ["shown_training", "validation_table"]
+
+_PER_TASK = ("task_log_train_rows",)
+"""Training entries with one value per training task: counted in the text view."""
+
+
+def shown_training(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The bundle's training summary with its per-task maps counted, not listed."""
+    return {
+        key: f"<{len(value)} tasks; --json lists them>" if key in _PER_TASK else value
+        for key, value in training.items()
+    }
+
 
 _CELL = re.compile(r"^validation\.(?P<rule>.+)\.regret@(?P<k>\d+)$")
 
