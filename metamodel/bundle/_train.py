@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from warmstart.metamodel.bundle._bundle import ModelBundle
-from warmstart.metamodel.bundle._validate import DEFAULT_RULE, RuleValidation, choose_set_rule
+from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
@@ -31,7 +31,7 @@ from warmstart.metamodel.surrogate import (
     build_training_table,
     left_out_tasks,
 )
-from warmstart.metamodel.types import ConfigValue, EvaluationRecord, SearchSpace, TaskFeatures
+from warmstart.metamodel.types import EvaluationRecord, SearchSpace, TaskFeatures
 
 __all__ = ["TrainSettings", "TrainedBundle", "train_bundle", "train_from_records", "train_space"]
 
@@ -126,55 +126,16 @@ def train_from_records(
             train_probed=(lambda kept: inner_bundle(kept, settings.probes)) if probes else None,
         )
     read = validation is not None and any(split_rule(r)[1] for r in validation.rules.values())
+    considered = 0
     if probes and validation is not None and not read:
         # The inner folds read the probes at no k: the bundle is the one trained without
         # them, its rules chosen again among the rules that read none (measured on inner
         # models trained without probes, so the figures are those a validation without
-        # probes gives), and no client runs them. Chosen before the surrogate is fitted, so
-        # that no probed surrogate is fitted for nothing.
-        plain = _fitted(
-            space,
-            records,
-            features,
-            task_names,
-            feature_version,
-            replace(settings, probes=0),
-            validation.restricted(lambda rule: not split_rule(rule)[1]),
-            fit_time=fit_time,
-        )
-        plain.training["probes_considered"] = len(probes)
-        return plain
-    return _fitted(
-        space,
-        records,
-        features,
-        task_names,
-        feature_version,
-        settings,
-        validation,
-        fit_time=fit_time,
-        probes=probes,
-        probe_scores=probe_scores,
-    )
-
-
-def _fitted(
-    space: SearchSpace,
-    records: list[EvaluationRecord],
-    features: dict[str, TaskFeatures],
-    task_names: dict[str, str],
-    feature_version: str,
-    settings: TrainSettings,
-    validation: RuleValidation | None,
-    *,
-    fit_time: bool,
-    probes: Sequence[tuple[str, dict[str, ConfigValue]]] = (),
-    probe_scores: Mapping[str, Mapping[str, float]] | None = None,
-) -> ModelBundle:
-    """The bundle: the surrogate, index, portfolio and world data fitted on ``records``,
-    serving the rules ``validation`` chose (``expected_best`` without one), reading
-    ``probes`` (hash and config) where given."""
-    encoder = ConfigEncoder(load_configspace(space))
+        # probes gives), and no client runs them. Decided before the surrogate is fitted,
+        # so that no probed surrogate is fitted for nothing.
+        validation = validation.restricted(lambda rule: not split_rule(rule)[1])
+        considered, probes = len(probes), []
+    encoder = ConfigEncoder(configspace)
     model_features, table_features = features, features
     if probes:
         hashes = [h for h, _ in probes]
@@ -238,6 +199,7 @@ def _fitted(
                 if probes
                 else {}
             ),
+            **({"probes_considered": considered} if considered else {}),
         },
         metrics={
             **({} if validation is None else validation.metrics()),
