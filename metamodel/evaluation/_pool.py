@@ -100,6 +100,8 @@ class PoolEvaluation:
             part (no usable meta-features, or fewer than two distinct scores).
         dependence: How much the surrogate's rankings depend on the task
             (:class:`~warmstart.metamodel.evaluation._dependence.TaskDependence`).
+        fold_rules: The set rule each fold's bundle served at each k (chosen on the
+            fold's inner folds), and ``"procedure"``: how it chose them.
     """
 
     space_name: str
@@ -108,6 +110,7 @@ class PoolEvaluation:
     n_records: int
     left_out: dict[str, str] = field(default_factory=dict)
     dependence: TaskDependence | None = None
+    fold_rules: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def mean_regret(self, method: str, k: int) -> float:
         """Mean normalised regret of the best of the first k."""
@@ -186,16 +189,29 @@ def evaluate_pool(
     )
     results: list[TaskResult] = []
     dependence = DependenceCollector(ConfigEncoder(load_configspace(data.space)))
+    fold_rules: dict[int, dict[str, str]] = {}
     for fold in range(settings.n_folds):
         if progress is not None:
             train_ids = [t for t, f in data.fold_of.items() if f != fold]
             progress(f"fold {fold + 1}/{settings.n_folds}: training on {len(train_ids)} tasks")
         results += evaluate_fold(
-            data, fold, feature_version, settings, first=len(results), dependence=dependence
+            data,
+            fold,
+            feature_version,
+            settings,
+            first=len(results),
+            dependence=dependence,
+            served=fold_rules.setdefault(fold, {}),
         )
     left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
     return PoolEvaluation(
-        space_name, settings, results, data.n_records, left_out, dependence.result()
+        space_name,
+        settings,
+        results,
+        data.n_records,
+        left_out,
+        dependence.result(),
+        fold_rules,
     )
 
 
@@ -207,6 +223,7 @@ def evaluate_fold(
     *,
     first: int = 0,
     dependence: DependenceCollector | None = None,
+    served: dict[str, str] | None = None,
 ) -> list[TaskResult]:
     """Pool mode on one leave-family-out fold: a bundle trained on the other folds' records
     (its set rules chosen on their inner family folds), every method's regret on each of the
@@ -220,6 +237,8 @@ def evaluate_fold(
         settings: How the evaluation runs.
         first: How many tasks earlier folds evaluated (seeds each task's random fill).
         dependence: Collects the task-dependence figures, if given.
+        served: Filled, if given, with the fold bundle's set rule at each k (keys
+            ``"1"``, ``"3"``, ...) and ``"procedure"``, how its inner folds chose them.
     """
     usable = data.usable
     max_k = max(settings.ks)
@@ -229,6 +248,9 @@ def evaluate_fold(
     train_records = [r for t in train_ids for r in usable[t]]
     bundle = data.train(train_records, feature_version, settings.train)
     recommender = bundle.recommender()
+    if served is not None:
+        served.update({str(k): rule for k, rule in sorted(bundle.set_rules.items())})
+        served["procedure"] = str(bundle.training.get("set_rule_procedure", "none"))
     matrix = score_matrix(train_records)
     single = mean_order(matrix)
     portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]

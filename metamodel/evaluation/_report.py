@@ -118,6 +118,7 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
         ([_LABELS[m], *(f"{result.win_rate(m, k):.2f}" for k in ks)] for m in METHODS[1:]),
     )
     lines += ["", f"![per task against the greedy portfolio]({scatter.name})", ""]
+    lines += _served_lines(result)
     lines += _dependence_lines(result)
     lines += [f"Per-task regrets: [{per_task.name}]({per_task.name}).", ""]
     if result.left_out:
@@ -146,6 +147,32 @@ def _dependence_lines(result: PoolEvaluation) -> list[str]:
                 ["agreement across tasks, measured", f"{found.measured_agreement:.3f}"],
                 ["distinct configs in the top-5 lists", str(found.distinct_top5)],
             ],
+        ),
+        "",
+    ]
+
+
+def _served_lines(result: PoolEvaluation) -> list[str]:
+    """The set rule each fold's bundle served at each k, chosen on that fold's inner folds."""
+    if not result.fold_rules:
+        return []
+    ks = sorted({int(k) for rules in result.fold_rules.values() for k in rules if k.isdigit()})
+    counts = {f: sum(t.fold == f for t in result.tasks) for f in result.fold_rules}
+    return [
+        "Set rules served by each fold's bundle, per smallest k (chosen on inner family folds "
+        "of the fold's training tasks; a rule serves up to the next k):",
+        "",
+        *markdown_table(
+            ["fold", "held-out tasks", *(f"k={k}" for k in ks), "procedure"],
+            (
+                [
+                    str(fold),
+                    str(counts[fold]),
+                    *(rules.get(str(k), "") for k in ks),
+                    rules.get("procedure", ""),
+                ]
+                for fold, rules in sorted(result.fold_rules.items())
+            ),
         ),
         "",
     ]

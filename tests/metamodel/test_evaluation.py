@@ -16,7 +16,7 @@ from warmstart.metamodel.evaluation import (
     regret_curve,
     write_pool_report,
 )
-from warmstart.metamodel.recommend import Recommender
+from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import Task, TaskType
 
@@ -82,6 +82,13 @@ def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Pat
     text = report.read_text()
     assert "| warmstart (ours) |" in text
     assert "| agreement across tasks, predicted |" in text
+    # Each fold's bundle chose its set rules on its own inner folds; the report says which.
+    assert set(result.fold_rules) == set(range(5))
+    for fold, rules in result.fold_rules.items():
+        assert rules["procedure"] in ("one_rule", "rule_per_k")
+        served = [rules[str(k)] for k in (1, 3, 5, 10)]
+        assert set(served) <= set(SET_RULES)
+        assert f"| {fold} | 6 | {' | '.join(served)} | {rules['procedure']} |" in text
     assert (tmp_path / "out" / "svm_like_pool_regret.png").stat().st_size > 1000
     assert (tmp_path / "out" / "svm_like_pool_vs_portfolio.png").is_file()
 
