@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, SPACE, world, world_db
+from tests.metamodel.synthetic_world import QUICK, SPACE, world, world_db
 from warmstart.benchmarks.sequential import load_recommender_by_fold
 from warmstart.benchmarks.studies.loop_search import main, parse_variant
 
@@ -35,7 +35,7 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
     args += ["--cache", str(tmp_path / "cache"), "--out", str(out)]
     args += ["--variant", "walk:observed_from=8", "--variant", "search:observed_from=2"]
     args += ["--variant", "sampled:observed_from=2,observed_samples=32"]
-    main(args, train=FAST)
+    main(args, train=QUICK)
     printed = capsys.readouterr().out
     found = json.loads(out.read_text())
     assert set(found["folds"]) == {"1"}  # only the fold asked for

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, SPACE, features, world
+from tests.metamodel.synthetic_world import QUICK, SPACE, features, world
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import (
     METHODS,
@@ -53,7 +53,7 @@ def test_regret_curve_follows_hpo_b() -> None:
 def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Path) -> None:
     with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
         _fill_store(store, 30)
-        settings = EvalSettings(ks=(1, 3, 5), n_folds=5, train=FAST)
+        settings = EvalSettings(ks=(1, 3, 5), n_folds=5, train=QUICK)
         result = evaluate_pool(store, "svm_like", "test-1", settings)
     assert len(result.tasks) == 30
     assert {t.fold for t in result.tasks} == set(range(5))
@@ -108,7 +108,7 @@ def test_best_of_k_is_measured_on_the_answer_to_a_request_for_k(
     monkeypatch.setattr(Recommender, "choose", spy)
     with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
         _fill_store(store, 15)
-        settings = EvalSettings(ks=(1, 3), n_folds=5, train=FAST)
+        settings = EvalSettings(ks=(1, 3), n_folds=5, train=QUICK)
         result = evaluate_pool(store, "svm_like", "test-1", settings)
         first = {t: _regret_of_first(store, t) for t in (task.task_id for task in result.tasks)}
     assert {1, 3} <= set(asked)  # (10: the bundles choose their set rules at k = 10)
@@ -129,4 +129,4 @@ def test_too_few_families_is_refused(tmp_path: Path) -> None:
     with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
         _fill_store(store, 6)
         with pytest.raises(FailedPreconditionError, match="needs at least 5"):
-            evaluate_pool(store, "svm_like", "test-1", EvalSettings(n_folds=5, train=FAST))
+            evaluate_pool(store, "svm_like", "test-1", EvalSettings(n_folds=5, train=QUICK))

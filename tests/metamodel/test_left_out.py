@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, NAMES, SPACE, features, store_world, world
+from tests.metamodel.synthetic_world import NAMES, QUICK, SPACE, features, store_world, world
 from warmstart.metamodel.bundle import TrainSettings, train_space
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import METHODS, EvalSettings, evaluate_pool, write_pool_report
@@ -34,7 +34,7 @@ def _store(path: Path, n_tasks: int = 16) -> RecordStore:
 
 def test_training_names_the_tasks_it_leaves_out(tmp_path: Path) -> None:
     with _store(tmp_path / "t.db") as store:
-        trained = train_space(store, SPACE.name, VERSION, FAST)
+        trained = train_space(store, SPACE.name, VERSION, QUICK)
     assert dict(trained.left_out) == {
         BLANK: f"every meta-feature {VERSION!r} is missing (null or NaN)",
         BARE: f"no meta-features {VERSION!r}",
@@ -49,7 +49,7 @@ def test_training_with_no_usable_task_says_why(tmp_path: Path) -> None:
         _store(tmp_path / "t.db") as store,
         pytest.raises(FailedPreconditionError, match="none of the 16 tasks") as raised,
     ):
-        train_space(store, SPACE.name, "openml-q1", FAST)
+        train_space(store, SPACE.name, "openml-q1", QUICK)
     assert "no meta-features 'openml-q1'" in str(raised.value)
     assert "--feature-version" in str(raised.value)
 

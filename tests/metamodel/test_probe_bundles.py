@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.metamodel.synthetic_world import FAST, SPACE, true_score, world
+from tests.metamodel.synthetic_world import QUICK, SPACE, true_score, world
 from tests.metamodel.synthetic_world import features as features_of
 from warmstart.metamodel.bundle import ModelBundle, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError
@@ -52,7 +52,7 @@ def _probe_scores(
 def trained() -> Trained:
     tasks, records = world(60, seed=0)
     families = {t: f"fam-{i // 2}" for i, t in enumerate(tasks)}
-    settings = replace(FAST, probes=3)
+    settings = replace(QUICK, probes=3)
     bundle = train_from_records(
         SPACE,
         records,
@@ -133,9 +133,9 @@ def test_probes_that_say_nothing_leave_the_bundle_as_trained_without_them() -> N
     noise = {t: {r.config_hash: float(rng.random()) for r in records} for t in tasks}
     args = (SPACE, records, features_of(tasks), {t: t for t in tasks}, "test-1")
     probed = train_from_records(
-        *args, replace(FAST, probes=3), families=families, probe_scores=noise
+        *args, replace(QUICK, probes=3), families=families, probe_scores=noise
     )
-    plain = train_from_records(*args, FAST, families=families)
+    plain = train_from_records(*args, QUICK, families=families)
     assert probed.probes == []
     assert not probed.reads_probes
     assert probed.training["probes_considered"] == 3

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from tests.metamodel.synthetic_world import CS, FAST, SPACE, world
+from tests.metamodel.synthetic_world import CS, QUICK, SPACE, world
 from tests.metamodel.test_evaluation import _fill_store
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.evaluation import (
@@ -57,7 +57,7 @@ def test_suggest_from_space_samples_only_active_valid_parameters() -> None:
 def test_seeded_tpe_starts_from_the_suggestions_and_gets_ahead(tmp_path: Path) -> None:
     with RecordStore.open(f"sqlite:///{tmp_path / 'seed.db'}") as store:
         _fill_store(store, 20)
-        settings = SeedingSettings(n_trials=12, k=3, repeats=1, max_tasks=6, train=FAST)
+        settings = SeedingSettings(n_trials=12, k=3, repeats=1, max_tasks=6, train=QUICK)
         result = run_seeding(store, "svm_like", "test-1", settings)
     assert len(result.task_names) == 6
     for arm in ("cold", "seeded"):
@@ -78,4 +78,4 @@ def test_seeding_needs_enough_families(tmp_path: Path) -> None:
     with RecordStore.open(f"sqlite:///{tmp_path / 'few.db'}") as store:
         _fill_store(store, 6)
         with pytest.raises(FailedPreconditionError, match="at least 5"):
-            run_seeding(store, "svm_like", "test-1", SeedingSettings(train=FAST))
+            run_seeding(store, "svm_like", "test-1", SeedingSettings(train=QUICK))
