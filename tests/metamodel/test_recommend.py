@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.metamodel.synthetic_world import CS, FAST, NAMES, SPACE, features, true_score, world
 from warmstart.metamodel.bundle import ModelBundle, load_bundle, train_from_records
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
-from warmstart.metamodel.recommend import MAX_K, RecommenderSettings
+from warmstart.metamodel.recommend import MAX_K, Recommender, RecommenderSettings
 from warmstart.metamodel.spaces import (
     config_hash,
     default_config,
@@ -40,13 +40,19 @@ def trained() -> ModelBundle:
     return train_from_records(SPACE, records, features(tasks), names, "test-1", FAST)
 
 
+@pytest.fixture(scope="module")
+def recommender(trained: ModelBundle) -> Recommender:
+    """One recommender of the trained bundle for many requests, as a server holds it
+    (building one compiles the surrogate's trees: seconds, not worth paying per request)."""
+    return trained.recommender()
+
+
 def test_rank_normalisation_is_robust_to_a_diverged_score() -> None:
     assert list(normalise_scores([0.5, 0.7, -1e6, 0.9])) == pytest.approx([1 / 3, 2 / 3, 0, 1])
     assert list(normalise_scores([1.0, 3.0], "minmax")) == [0.0, 1.0]
 
 
-def test_suggestions_beat_default_and_random_on_unseen_tasks(trained: ModelBundle) -> None:
-    recommender = trained.recommender()
+def test_suggestions_beat_default_and_random_on_unseen_tasks(recommender: Recommender) -> None:
     new_tasks, _ = world(12, seed=99)
     rng = np.random.default_rng(0)
     ours, default, random_ = [], [], []
@@ -60,8 +66,8 @@ def test_suggestions_beat_default_and_random_on_unseen_tasks(trained: ModelBundl
     assert np.mean(ours) > np.mean(random_) + 0.1
 
 
-def test_k_suggestions_are_valid_distinct_and_explained(trained: ModelBundle) -> None:
-    result = trained.recommender().suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=8)
+def test_k_suggestions_are_valid_distinct_and_explained(recommender: Recommender) -> None:
+    result = recommender.suggest(dict(zip(NAMES, [0.3, 0.8, 0.5, 0.5], strict=True)), k=8)
     assert len(result.suggestions) == 8
     assert len({config_hash(s.config) for s in result.suggestions}) == 8
     for suggestion in result.suggestions:
@@ -73,16 +79,14 @@ def test_k_suggestions_are_valid_distinct_and_explained(trained: ModelBundle) ->
     assert not result.out_of_distribution
 
 
-def test_excluded_configs_are_not_suggested_again(trained: ModelBundle) -> None:
-    recommender = trained.recommender()
+def test_excluded_configs_are_not_suggested_again(recommender: Recommender) -> None:
     task = dict(zip(NAMES, [0.6, 0.2, 0.5, 0.5], strict=True))
     first = recommender.suggest(task, k=3).suggestions
     again = recommender.suggest(task, k=3, exclude=[s.config for s in first]).suggestions
     assert not {config_hash(s.config) for s in first} & {config_hash(s.config) for s in again}
 
 
-def test_fit_time_constraint_is_respected(trained: ModelBundle) -> None:
-    recommender = trained.recommender()
+def test_fit_time_constraint_is_respected(recommender: Recommender) -> None:
     task = dict(zip(NAMES, [0.9, 0.2, 0.5, 0.5], strict=True))  # wants a large C: slow
     limit = 0.7
     for suggestion in recommender.suggest(task, k=5, max_fit_seconds=limit).suggestions:
@@ -91,10 +95,8 @@ def test_fit_time_constraint_is_respected(trained: ModelBundle) -> None:
         recommender.suggest(task, k=5, max_fit_seconds=1e-9)
 
 
-def test_far_away_task_is_flagged_and_gets_robust_configs(trained: ModelBundle) -> None:
-    result = trained.recommender().suggest(
-        dict(zip(NAMES, [40.0, -30.0, 9.0, 9.0], strict=True)), k=4
-    )
+def test_far_away_task_is_flagged_and_gets_robust_configs(recommender: Recommender) -> None:
+    result = recommender.suggest(dict(zip(NAMES, [40.0, -30.0, 9.0, 9.0], strict=True)), k=4)
     assert result.out_of_distribution
     robust = {SuggestionOrigin.DEFAULT, SuggestionOrigin.PORTFOLIO, SuggestionOrigin.NEIGHBOUR}
     assert {s.origin for s in result.suggestions} <= robust
@@ -129,9 +131,8 @@ class _CountingScorer:
 
 
 def test_world_table_holds_the_ensembles_predictions_per_training_task(
-    trained: ModelBundle,
+    trained: ModelBundle, recommender: Recommender
 ) -> None:
-    recommender = trained.recommender()
     table = recommender.table
     for task_id in trained.index.task_ids[:5]:
         meta = trained.index.training_vector(task_id)
@@ -229,10 +230,10 @@ def test_refinements_are_valid_and_marked(trained: ModelBundle) -> None:
     ],
 )
 def test_bad_requests_say_what_is_allowed(
-    trained: ModelBundle, features: dict[str, float], k: int, message: str
+    recommender: Recommender, features: dict[str, float], k: int, message: str
 ) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        trained.recommender().suggest(features, k=k)
+        recommender.suggest(features, k=k)
     assert message in str(info.value)
 
 
@@ -244,9 +245,9 @@ def test_bad_requests_say_what_is_allowed(
     k=st.integers(1, 12),
 )
 def test_every_suggestion_is_valid_for_any_task(
-    trained: ModelBundle, f: list[float], k: int
+    recommender: Recommender, f: list[float], k: int
 ) -> None:
-    result = trained.recommender().suggest(dict(zip(NAMES, f, strict=True)), k=k)
+    result = recommender.suggest(dict(zip(NAMES, f, strict=True)), k=k)
     assert 1 <= len(result.suggestions) <= k
     for suggestion in result.suggestions:
         assert validate_config(CS, suggestion.config) == dict(suggestion.config)
