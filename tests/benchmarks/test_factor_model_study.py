@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.metamodel.synthetic_world import (
     CS,
@@ -18,6 +20,18 @@ from warmstart.benchmarks.studies.factor_model import FactorModel, main
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation import spearman_or_nan
 from warmstart.metamodel.spaces import sample_configs
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Train the factor models on one thread, as each pytest-xdist worker has one core of
+    its own: torch's default of a thread per core makes two workers' threads wait on each
+    other's cores, and the small networks train some twenty times slower (the same
+    computation, each operation on one thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_the_factor_model_ranks_configs_for_each_task_it_has_not_seen() -> None:
