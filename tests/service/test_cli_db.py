@@ -1,4 +1,9 @@
-"""The `warmstart db`, `records` and `quickstart` commands, as a user runs them."""
+"""The `warmstart db` and `records` commands, as a user runs them.
+
+That `quickstart` creates the default database (``$WARMSTART_HOME/warmstart.db``, at the
+newest schema) is checked on tests/service/test_quickstart.py's first start, which runs the
+same command on a fresh home.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.factories import make_records, pmlb_tasks, small_space
-from warmstart.metamodel.store import RecordStore, head_revision
+from warmstart.metamodel.store import RecordStore
 from warmstart.service.cli import app
 
 runner = CliRunner()
@@ -21,14 +26,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WARMSTART_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WARMSTART_DB", raising=False)
     return tmp_path / "home"
-
-
-def test_quickstart_creates_the_default_database(home: Path) -> None:
-    result = runner.invoke(app, ["quickstart", "--no-serve"])
-    assert result.exit_code == 0, result.output
-    assert (home / "warmstart.db").is_file()
-    assert head_revision() in result.output
-    assert "warmstart is ready" in result.output
 
 
 def test_db_upgrade_check_and_stats(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from warmstart.benchmarks.kb import KnowledgeBase, default_kb_dir
 from warmstart.metamodel.features import FEATURE_VERSION
-from warmstart.metamodel.store import ModelLedger, RecordStore
+from warmstart.metamodel.store import ModelLedger, RecordStore, head_revision
 from warmstart.service.cli import app
 from warmstart.service.client import WarmstartClient
 from warmstart.service.setup import register_bundles, set_up_knowledge_base
@@ -88,6 +88,9 @@ def test_first_start_imports_the_knowledge_base_and_registers_every_model(
     assert f"meta-features: {KB_TASKS} tasks described" in output
     assert f"learner probes of {KB_PROBED} (task, space) pairs" in output
     assert "warmstart is ready" in output
+    # The default database, at the newest schema (test_cli_db.py relies on this check).
+    assert (home / "warmstart.db").is_file()
+    assert head_revision() in output
     with _store(home) as store:
         assert store.count_records() == KB_RECORDS
         assert len(store.list_task_features(FEATURE_VERSION)) == KB_TASKS
