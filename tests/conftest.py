@@ -4,6 +4,10 @@ PostgreSQL tests run against ``WARMSTART_TEST_POSTGRES_URL`` (an admin URL;
 each test session creates its own database and each test its own schema).
 Under CI (``CI=true``) or with that variable set, an unreachable server fails
 the tests; elsewhere they are skipped with the reason.
+
+Under pytest-xdist (``-n``), the tests of the modules in :data:`SHARED_SETUP` go to one
+worker together (see :func:`pytest_xdist_make_scheduler`); every other test is sent on its
+own, as ``--dist load`` sends them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -81,3 +86,43 @@ def store(store_url: str) -> Iterator[RecordStore]:
     """An open, empty store on each backend."""
     with RecordStore.open(store_url) as opened:
         yield opened
+
+
+SHARED_SETUP = {
+    # The live store (tests/benchmarks/conftest.py, session-scoped) and what is run on it.
+    "tests/benchmarks/test_live.py": "live_store",
+    "tests/benchmarks/test_live_checkpoint.py": "live_store",
+    "tests/benchmarks/test_learner_probes_study.py": "live_store",
+    "tests/benchmarks/test_noise_ceiling_study.py": "live_store",
+    # Modules whose module-scoped fixtures take seconds to build.
+    "tests/benchmarks/test_kb_build.py": "kb_build",
+    "tests/metamodel/test_probe_bundles.py": "probe_bundles",
+    "tests/metamodel/test_recommend.py": "recommend",
+    "tests/service/test_byo_metadata.py": "byo_metadata",
+    "tests/service/test_cli_kb.py": "cli_kb",
+    "tests/service/test_quickstart.py": "quickstart",
+    "tests/service/test_refresh.py": "refresh",
+}
+"""Test modules whose tests run on one worker, by group: the module- and session-scoped
+fixtures they share (a store of real evaluations, a trained bundle, a first start, a built
+knowledge base) are then built once, not once on each worker that gets one of the tests.
+(pytest-xdist's own ``--dist loadgroup`` would do this from ``xdist_group`` marks, but its
+3.8 release renames items through an attribute pytest 9 no longer reads, so the marks
+group nothing.)"""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``): each test a unit of work, as ``load`` makes them,
+    but the tests of each group of :data:`SHARED_SETUP` one unit, sent to one worker.
+    The groups are sent first (the largest first), the single tests after them, in
+    collection order, to whichever worker has fewer than three left: the run ends on short
+    tests, not on a group. Another ``--dist`` given on the command line is left to xdist."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class SharedSetupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_SETUP.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedSetupScheduling(config, log)
