@@ -111,6 +111,7 @@ knowledge base) are then built once, not once on each worker that gets one of th
 group nothing.)"""
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist skips it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``-n`` (``--dist load``): each test a unit of work, as ``load`` makes them,
     but the tests of each group of :data:`SHARED_SETUP` one unit, sent to one worker.
