@@ -17,6 +17,7 @@ from warmstart.metamodel.evaluation._plots import (
 from warmstart.metamodel.evaluation._pool import (
     METHODS,
     EvalSettings,
+    FoldRules,
     PoolEvaluation,
     TaskResult,
     evaluate_fold,
@@ -49,6 +50,7 @@ __all__ = [
     "METHOD_LABELS",
     "EvalSettings",
     "EvaluationData",
+    "FoldRules",
     "PoolEvaluation",
     "RankedTask",
     "SeedingResult",

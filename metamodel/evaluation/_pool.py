@@ -44,6 +44,7 @@ from warmstart.metamodel.store import RecordStore
 __all__ = [
     "METHODS",
     "EvalSettings",
+    "FoldRules",
     "PoolEvaluation",
     "TaskResult",
     "evaluate_fold",
@@ -87,6 +88,20 @@ class TaskResult:
     regret: dict[str, dict[int, float]]
 
 
+@dataclass(frozen=True)
+class FoldRules:
+    """The set rules a fold's bundle served, chosen on the fold's inner folds.
+
+    Attributes:
+        rules: The rule served from each k on (the bundle's ``set_rules``).
+        procedure: How the inner folds chose them (``training.set_rule_procedure``;
+            ``"none"`` where no validation ran).
+    """
+
+    rules: dict[int, str]
+    procedure: str
+
+
 @dataclass
 class PoolEvaluation:
     """Per-task results and their summaries.
@@ -100,8 +115,7 @@ class PoolEvaluation:
             part (no usable meta-features, or fewer than two distinct scores).
         dependence: How much the surrogate's rankings depend on the task
             (:class:`~warmstart.metamodel.evaluation._dependence.TaskDependence`).
-        fold_rules: The set rule each fold's bundle served at each k (chosen on the
-            fold's inner folds), and ``"procedure"``: how it chose them.
+        fold_rules: What each fold's bundle served, by fold.
     """
 
     space_name: str
@@ -110,7 +124,7 @@ class PoolEvaluation:
     n_records: int
     left_out: dict[str, str] = field(default_factory=dict)
     dependence: TaskDependence | None = None
-    fold_rules: dict[int, dict[str, str]] = field(default_factory=dict)
+    fold_rules: dict[int, FoldRules] = field(default_factory=dict)
 
     def mean_regret(self, method: str, k: int) -> float:
         """Mean normalised regret of the best of the first k."""
@@ -189,7 +203,7 @@ def evaluate_pool(
     )
     results: list[TaskResult] = []
     dependence = DependenceCollector(ConfigEncoder(load_configspace(data.space)))
-    fold_rules: dict[int, dict[str, str]] = {}
+    fold_rules: dict[int, FoldRules] = {}
     for fold in range(settings.n_folds):
         if progress is not None:
             train_ids = [t for t, f in data.fold_of.items() if f != fold]
@@ -201,7 +215,7 @@ def evaluate_pool(
             settings,
             first=len(results),
             dependence=dependence,
-            served=fold_rules.setdefault(fold, {}),
+            served=fold_rules,
         )
     left_out = {data.left_out_names[t]: why for t, why in data.left_out.items()}
     return PoolEvaluation(
@@ -223,7 +237,7 @@ def evaluate_fold(
     *,
     first: int = 0,
     dependence: DependenceCollector | None = None,
-    served: dict[str, str] | None = None,
+    served: dict[int, FoldRules] | None = None,
 ) -> list[TaskResult]:
     """Pool mode on one leave-family-out fold: a bundle trained on the other folds' records
     (its set rules chosen on their inner family folds), every method's regret on each of the
@@ -237,8 +251,7 @@ def evaluate_fold(
         settings: How the evaluation runs.
         first: How many tasks earlier folds evaluated (seeds each task's random fill).
         dependence: Collects the task-dependence figures, if given.
-        served: Filled, if given, with the fold bundle's set rule at each k (keys
-            ``"1"``, ``"3"``, ...) and ``"procedure"``, how its inner folds chose them.
+        served: Given, the fold bundle's set rules go in at ``served[fold]``.
     """
     usable = data.usable
     max_k = max(settings.ks)
@@ -249,8 +262,8 @@ def evaluate_fold(
     bundle = data.train(train_records, feature_version, settings.train)
     recommender = bundle.recommender()
     if served is not None:
-        served.update({str(k): rule for k, rule in sorted(bundle.set_rules.items())})
-        served["procedure"] = str(bundle.training.get("set_rule_procedure", "none"))
+        procedure = str(bundle.training.get("set_rule_procedure", "none"))
+        served[fold] = FoldRules(dict(sorted(bundle.set_rules.items())), procedure)
     matrix = score_matrix(train_records)
     single = mean_order(matrix)
     portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]

@@ -156,7 +156,7 @@ def _served_lines(result: PoolEvaluation) -> list[str]:
     """The set rule each fold's bundle served at each k, chosen on that fold's inner folds."""
     if not result.fold_rules:
         return []
-    ks = sorted({int(k) for rules in result.fold_rules.values() for k in rules if k.isdigit()})
+    ks = sorted({k for served in result.fold_rules.values() for k in served.rules})
     counts = {f: sum(t.fold == f for t in result.tasks) for f in result.fold_rules}
     return [
         "Set rules served by each fold's bundle, per smallest k (chosen on inner family folds "
@@ -168,10 +168,10 @@ def _served_lines(result: PoolEvaluation) -> list[str]:
                 [
                     str(fold),
                     str(counts[fold]),
-                    *(rules.get(str(k), "") for k in ks),
-                    rules.get("procedure", ""),
+                    *(served.rules.get(k, "") for k in ks),
+                    served.procedure,
                 ]
-                for fold, rules in sorted(result.fold_rules.items())
+                for fold, served in sorted(result.fold_rules.items())
             ),
         ),
         "",

@@ -85,10 +85,10 @@ def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Pat
     # Each fold's bundle chose its set rules on its own inner folds; the report says which.
     assert set(result.fold_rules) == set(range(5))
     for fold, rules in result.fold_rules.items():
-        assert rules["procedure"] in ("one_rule", "rule_per_k")
-        served = [rules[str(k)] for k in (1, 3, 5, 10)]
+        assert rules.procedure in ("one_rule", "rule_per_k")
+        served = [rules.rules[k] for k in (1, 3, 5, 10)]
         assert set(served) <= set(SET_RULES)
-        assert f"| {fold} | 6 | {' | '.join(served)} | {rules['procedure']} |" in text
+        assert f"| {fold} | 6 | {' | '.join(served)} | {rules.procedure} |" in text
     assert (tmp_path / "out" / "svm_like_pool_regret.png").stat().st_size > 1000
     assert (tmp_path / "out" / "svm_like_pool_vs_portfolio.png").is_file()
 
