@@ -24,6 +24,9 @@ so that any selection or stacking of rows keeps them together). Which trees
 these are is read from the trees themselves, so a booster of any stage layout
 compiles the same way.
 
+The trees are read from each booster's text model (:mod:`._trees`): about a quarter of
+what ``Booster.dump_model``'s JSON alone took to produce and decode.
+
 Supported: regression trees (no output transform) of at most 64 leaves with
 numerical and categorical splits, as :class:`~warmstart.metamodel.surrogate.Surrogate`
 trains them; :class:`CompiledTrees` refuses anything else with a clear error.
@@ -40,7 +43,8 @@ import lightgbm as lgb
 import numpy as np
 
 from warmstart.metamodel.errors import FailedPreconditionError
-from warmstart.metamodel.kernels import ZERO_MISSING, leaf_sums, side_masks
+from warmstart.metamodel.kernels import leaf_sums, side_masks
+from warmstart.metamodel.surrogate._trees import BoosterTrees, read_trees
 
 __all__ = ["CompiledSurrogate", "CompiledTrees"]
 
@@ -48,10 +52,7 @@ MAX_LEAVES = 64
 """Leaves per tree that one mask (at most 64 bits) can hold."""
 
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, compared as a double)
-_NONE, _ZERO_MISSING, _NAN_MISSING = 0, ZERO_MISSING, 2
-_MISSING = {"None": _NONE, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
-# A split on the side's first column whose both ways exclude no leaf (masks 0).
-_NO_SPLIT = {"decision_type": "<=", "threshold": 0.0, "missing_type": "None", "default_left": True}
+_NONE = 0  # missing type "None" (BoosterTrees.missing)
 
 
 @dataclass(frozen=True)
@@ -126,41 +127,32 @@ class CompiledTrees:
     def __init__(
         self, boosters: Sequence[lgb.Booster], n_task_features: int, *, fold: bool = True
     ) -> None:
-        trees: list[dict[str, Any]] = []
-        self.n_features = -1
-        block_starts = []
-        for booster in boosters:
-            dump = booster.dump_model()
-            _check_supported(dump)
-            n_features = int(dump["max_feature_idx"]) + 1
-            if self.n_features not in (-1, n_features):
-                raise FailedPreconditionError("the boosters do not take the same inputs")
-            self.n_features = n_features
-            block_starts.append(len(trees))
-            trees.extend(info["tree_structure"] for info in dump["tree_info"])
-        if not trees:
+        read = [read_trees(booster, MAX_LEAVES) for booster in boosters]
+        if len({r.n_features for r in read}) > 1:
+            raise FailedPreconditionError("the boosters do not take the same inputs")
+        if not sum(r.n_trees for r in read):
             raise FailedPreconditionError("there are no trees to compile")
+        self.n_features = read[0].n_features
         self.n_task_features = n_task_features
         self.n_boosters = len(boosters)
-        self.block_starts = np.array(block_starts, dtype=np.intp)
-        values = np.zeros((len(trees), MAX_LEAVES))
-        leaf_sets: list[int] = []
-        task_nodes: list[tuple[int, dict[str, Any], int, int]] = []
-        config_nodes: list[tuple[int, dict[str, Any], int, int]] = []
-        for t, root in enumerate(trees):
-            leaf_sets.append(_collect(root, t, values, task_nodes, config_nodes, n_task_features))
+        block_starts = np.cumsum([0, *(r.n_trees for r in read)])[:-1]
+        self.block_starts = np.asarray(block_starts, dtype=np.intp)
+        nodes = _joined(read, self.block_starts)
+        values = nodes.leaf_values
+        leaf_sets = [int(m) for m in nodes.leaf_sets.tolist()]
         # The narrowest unsigned type that holds every tree's leaves: masks are gathered
         # per request, so their size is memory traffic.
         width = max(max(leaf_sets).bit_length(), 1)
         self.mask_type: type[np.unsignedinteger[Any]] = next(
             t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width
         )
-        self.n_trees = len(trees)
+        self.n_trees = len(leaf_sets)
         all_leaves = np.array(leaf_sets, dtype=self.mask_type)
         # Trees that split on a task feature depend on the request; the others are folded
         # into each config's per-booster sums.
+        on_task = nodes.feature < n_task_features
         depends = np.zeros(self.n_trees, dtype=bool)
-        depends[[n[0] for n in task_nodes]] = True
+        depends[nodes.tree[on_task]] = True
         if not fold:
             depends[:] = True
         self.task_trees = np.flatnonzero(depends)
@@ -180,10 +172,17 @@ class CompiledTrees:
         self._sum_columns = self.n_boosters * 8 // np.dtype(self.mask_type).itemsize
         config_width = self.n_features - n_task_features
         # The task side's nodes numbered by task tree (every tree with one is a task tree).
-        numbered = [(int(renumber[t]), node, left, right) for t, node, left, right in task_nodes]
-        self.task = _splits(numbered, 0, self.mask_type, len(self.task_trees), n_task_features)
+        self.task = _splits(
+            nodes, on_task, renumber, 0, self.mask_type, len(self.task_trees), n_task_features
+        )
         self.config = _splits(
-            config_nodes, n_task_features, self.mask_type, self.n_trees, config_width
+            nodes,
+            ~on_task,
+            np.arange(self.n_trees),
+            n_task_features,
+            self.mask_type,
+            self.n_trees,
+            config_width,
         )
 
     @property
@@ -257,89 +256,89 @@ def _side(X: np.ndarray, width: int) -> np.ndarray:
     return matrix
 
 
-def _check_supported(dump: dict[str, Any]) -> None:
-    if dump.get("objective", "").split(" ")[0] != "regression":
-        raise FailedPreconditionError(
-            f"only regression boosters can be compiled, got objective {dump.get('objective')!r}"
-        )
-    if int(dump.get("num_tree_per_iteration", 1)) != 1 or dump.get("average_output"):
-        raise FailedPreconditionError("only single-output, summed boosters can be compiled")
-    for info in dump["tree_info"]:
-        if int(info["num_leaves"]) > MAX_LEAVES:
-            raise FailedPreconditionError(
-                f"a tree has {info['num_leaves']} leaves; at most {MAX_LEAVES} can be compiled "
-                "(train the surrogate with num_leaves <= 64)"
+def _joined(read: Sequence[BoosterTrees], block_starts: np.ndarray) -> BoosterTrees:
+    """Several boosters' nodes as one booster's, trees numbered across them."""
+    return BoosterTrees(
+        n_features=read[0].n_features,
+        tree=np.concatenate([r.tree + start for r, start in zip(read, block_starts, strict=True)]),
+        feature=np.concatenate([r.feature for r in read]),
+        threshold=np.concatenate([r.threshold for r in read]),
+        categorical=np.concatenate([r.categorical for r in read]),
+        missing=np.concatenate([r.missing for r in read]),
+        default_left=np.concatenate([r.default_left for r in read]),
+        left_leaves=np.concatenate([r.left_leaves for r in read]),
+        right_leaves=np.concatenate([r.right_leaves for r in read]),
+        categories={
+            node + offset: codes
+            for r, offset in zip(
+                read, np.cumsum([0, *(len(r.tree) for r in read[:-1])]), strict=True
             )
-
-
-def _collect(
-    node: dict[str, Any],
-    tree: int,
-    values: np.ndarray,
-    task_nodes: list[tuple[int, dict[str, Any], int, int]],
-    config_nodes: list[tuple[int, dict[str, Any], int, int]],
-    n_task: int,
-) -> int:
-    """Record the leaves under ``node`` (returned as a mask) and its split nodes by side."""
-    if "split_feature" not in node:
-        if node.get("leaf_coeff"):
-            raise FailedPreconditionError("linear trees cannot be compiled")
-        leaf = int(node.get("leaf_index", 0))
-        values[tree, leaf] = float(node["leaf_value"])
-        return 1 << leaf
-    left = _collect(node["left_child"], tree, values, task_nodes, config_nodes, n_task)
-    right = _collect(node["right_child"], tree, values, task_nodes, config_nodes, n_task)
-    side = task_nodes if int(node["split_feature"]) < n_task else config_nodes
-    side.append((tree, node, left, right))
-    return left | right
+            for node, codes in r.categories.items()
+        },
+        leaf_values=np.vstack([r.leaf_values for r in read]),
+        leaf_sets=np.concatenate([r.leaf_sets for r in read]),
+    )
 
 
 def _splits(
-    nodes: list[tuple[int, dict[str, Any], int, int]],
+    nodes: BoosterTrees,
+    keep: np.ndarray,
+    tree_number: np.ndarray,
     offset: int,
     mask_type: type[np.unsignedinteger[Any]],
     n_trees: int,
     width_of_side: int,
 ) -> _Splits:
-    if width_of_side > 0:  # every tree gets a node: one that excludes no leaf where needed
-        have = {n[0] for n in nodes}
-        nodes = nodes + [(t, _NO_SPLIT, 0, 0) for t in range(n_trees) if t not in have]
-    nodes = sorted(nodes, key=lambda n: n[0])  # stable: by tree
-    tree = np.array([n[0] for n in nodes], dtype=np.intp)
-    categorical = np.array([n[1]["decision_type"] == "==" for n in nodes], dtype=bool)
-    categories = [
-        [int(c) for c in str(n[1]["threshold"]).split("||")] if cat else []
-        for n, cat in zip(nodes, categorical, strict=True)
-    ]
-    width = max([max(c) + 1 for c in categories if c] + [1])
-    member = np.zeros((len(nodes), width), dtype=bool)
-    for i, codes in enumerate(categories):
-        member[i, codes] = True
-    threshold = np.array(
-        [
-            np.nan if cat else float(n[1]["threshold"])
-            for n, cat in zip(nodes, categorical, strict=True)
-        ]
-    )
-    missing = np.array([_MISSING[str(n[1]["missing_type"])] for n in nodes], dtype=np.int8)
-    default_left = np.array([bool(n[1]["default_left"]) for n in nodes], dtype=bool)
+    """One side's split nodes (``keep``), their trees renumbered by ``tree_number`` and
+    their features by ``- offset``. Where the side has inputs, a tree with none of its
+    nodes gets one that excludes no leaf, so that every tree has a node."""
+    kept = np.flatnonzero(keep)
+    tree = tree_number[nodes.tree[kept]].astype(np.intp)
+    feature = nodes.feature[kept] - offset
+    threshold = nodes.threshold[kept]
+    categorical = nodes.categorical[kept]
+    missing = nodes.missing[kept]
+    default_left = nodes.default_left[kept]
+    left_leaves = nodes.left_leaves[kept]
+    right_leaves = nodes.right_leaves[kept]
+    categories = {
+        row: nodes.categories[i] for row, i in enumerate(kept.tolist()) if i in nodes.categories
+    }
+    if width_of_side > 0:
+        lacking = np.setdiff1d(np.arange(n_trees), tree)
+        n = len(lacking)
+        tree = np.concatenate([tree, lacking.astype(np.intp)])
+        feature = np.concatenate([feature, np.zeros(n, dtype=np.intp)])
+        threshold = np.concatenate([threshold, np.zeros(n)])
+        categorical = np.concatenate([categorical, np.zeros(n, dtype=bool)])
+        missing = np.concatenate([missing, np.full(n, _NONE, dtype=np.int8)])
+        default_left = np.concatenate([default_left, np.ones(n, dtype=bool)])
+        left_leaves = np.concatenate([left_leaves, np.zeros(n, dtype=np.uint64)])
+        right_leaves = np.concatenate([right_leaves, np.zeros(n, dtype=np.uint64)])
+    order = np.argsort(tree, kind="stable")
+    width = max([max(c) + 1 for c in categories.values() if c] + [1])
+    member = np.zeros((len(order), width), dtype=bool)
+    position = np.empty(len(order), dtype=np.intp)
+    position[order] = np.arange(len(order))
+    for row, codes in categories.items():
+        member[position[row], codes] = True
+    threshold, missing, default_left = threshold[order], missing[order], default_left[order]
+    categorical = categorical[order]
     # Where a NaN goes: the default way if NaN or 0 is the missing value (NaN counts as 0),
     # else as 0 compares; always right at a categorical node.
     with np.errstate(invalid="ignore"):
         nan_left = np.where(missing == _NONE, threshold >= 0.0, default_left) & ~categorical
     return _Splits(
-        feature=np.array(
-            [int(n[1].get("split_feature", offset)) - offset for n in nodes], dtype=np.intp
-        ),
-        threshold=threshold,
-        categorical=categorical,
-        missing=missing,
-        default_left=default_left,
-        left_leaves=np.array([n[2] for n in nodes], dtype=mask_type),
-        right_leaves=np.array([n[3] for n in nodes], dtype=mask_type),
-        tree=tree,
+        feature=np.ascontiguousarray(feature[order], dtype=np.intp),
+        threshold=np.ascontiguousarray(threshold, dtype=np.float64),
+        categorical=np.ascontiguousarray(categorical),
+        missing=np.ascontiguousarray(missing, dtype=np.int8),
+        default_left=np.ascontiguousarray(default_left),
+        left_leaves=left_leaves[order].astype(mask_type),
+        right_leaves=right_leaves[order].astype(mask_type),
+        tree=np.ascontiguousarray(tree[order], dtype=np.intp),
         member=member,
-        nan_left=nan_left,
+        nan_left=np.ascontiguousarray(nan_left),
     )
 
 

@@ -130,8 +130,28 @@ def test_what_cannot_be_compiled_is_refused_with_the_reason() -> None:
     binary = lgb.train({"objective": "binary", "verbosity": -1}, data, 5)
     with pytest.raises(FailedPreconditionError, match="only regression"):
         CompiledTrees([binary], 2)
+    linear = _train({"linear_tree": True, "num_leaves": 4}, X, y, [])
+    with pytest.raises(FailedPreconditionError, match="linear trees"):
+        CompiledTrees([linear], 2)
+    four, three = (_train({"num_leaves": 4}, X[:, :n], y, []) for n in (4, 3))
+    with pytest.raises(FailedPreconditionError, match="same inputs"):
+        CompiledTrees([four, three], 2)
     with pytest.raises(InvalidRequestError, match=r"num_leaves must be in \[2, 64\]"):
         SurrogateParams(num_leaves=100).check()
+
+
+def test_trees_of_one_leaf_are_compiled_to_their_value() -> None:
+    # A target that nothing explains after the first rounds: later trees are single leaves.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = np.where(X[:, 0] > 0, 1.0, 0.0)
+    booster = _train({"num_leaves": 4, "min_data_in_leaf": 200, "learning_rate": 1.0}, X, y, [])
+    assert any(t["num_leaves"] == 1 for t in booster.dump_model()["tree_info"])
+    compiled = CompiledTrees([booster], 2)
+    rows = _odd_rows(4, 200, seed=3)
+    np.testing.assert_allclose(
+        compiled.predict_rows(rows), _lightgbm([booster], rows), rtol=0, atol=1e-12
+    )
 
 
 def test_scores_and_fit_seconds_in_one_pass_equal_the_separate_calls() -> None:
