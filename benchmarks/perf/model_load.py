@@ -43,6 +43,22 @@ def task_inputs(bundle: ModelBundle) -> int:
     return len(bundle.index.feature_names) + int(SIZE_INPUT in bundle.surrogate.feature_names)
 
 
+def bundle_seconds(path: Path, repeats: int) -> tuple[int, tuple[float, float, float, float]]:
+    """The bundle's trees, and the seconds to read it, compile its surrogate, build its
+    recommender, and dump its boosters as JSON (``Booster.dump_model``)."""
+    bundle = load_bundle(path)
+    surrogate = bundle.surrogate
+    boosters = [*surrogate.members, *([surrogate.fit_time] if surrogate.fit_time else [])]
+    n_task = task_inputs(bundle)
+    trees = sum(b.num_trees() for b in boosters)
+    return trees, (
+        best_seconds(lambda: load_bundle(path), repeats),
+        best_seconds(lambda: surrogate.compile(n_task), repeats),
+        best_seconds(bundle.recommender, repeats),
+        best_seconds(lambda: [b.dump_model() for b in boosters], repeats),
+    )
+
+
 def main() -> None:
     """Time each bundle's steps and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,15 +75,8 @@ def main() -> None:
         f"{'recommender s':>14} {'dump_model s':>13}"
     )
     for path in paths:
-        bundle = load_bundle(path)
-        surrogate = bundle.surrogate
-        boosters = [*surrogate.members, *([surrogate.fit_time] if surrogate.fit_time else [])]
-        n_task = task_inputs(bundle)
-        trees = sum(b.num_trees() for b in boosters)
-        load = best_seconds(lambda: load_bundle(path), args.repeats)
-        compile_ = best_seconds(lambda: surrogate.compile(n_task), args.repeats)
-        build = best_seconds(bundle.recommender, args.repeats)
-        dump = best_seconds(lambda: [b.dump_model() for b in boosters], args.repeats)
+        trees, seconds = bundle_seconds(path, args.repeats)
+        load, compile_, build, dump = seconds
         print(
             f"{path.stem:<24} {trees:>6} {load:>7.3f} {compile_:>10.3f} "
             f"{build:>14.3f} {dump:>13.3f}"

@@ -35,7 +35,7 @@ trains them; :class:`CompiledTrees` refuses anything else with a clear error.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -44,7 +44,7 @@ import numpy as np
 
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.kernels import leaf_sums, side_masks
-from warmstart.metamodel.surrogate._trees import BoosterTrees, read_trees
+from warmstart.metamodel.surrogate._trees import BoosterTrees, SplitNodes, read_trees
 
 __all__ = ["CompiledSurrogate", "CompiledTrees"]
 
@@ -59,8 +59,8 @@ _NONE = 0  # missing type "None" (BoosterTrees.missing)
 class _Splits:
     """The split nodes that test one side's features, grouped by tree.
 
-    ``feature`` indexes this side's columns; ``tree`` is each node's tree (a tree
-    with no split on this side has one that excludes nothing); ``member`` says, for
+    ``nodes.feature`` indexes this side's columns; ``nodes.tree`` is each node's tree (a
+    tree with no split on this side has one that excludes nothing); ``member`` says, for
     categorical nodes, which category codes go left (rows: nodes; columns: codes
     0..max). A row's way at each node follows LightGBM's rules
     (:func:`~warmstart.metamodel.kernels.side_masks`): NaN counts as 0 unless NaN is the
@@ -69,38 +69,21 @@ class _Splits:
     and codes not in the node's set go right.
     """
 
-    feature: np.ndarray
-    threshold: np.ndarray
-    categorical: np.ndarray
-    missing: np.ndarray
-    default_left: np.ndarray
-    left_leaves: np.ndarray
-    right_leaves: np.ndarray
-    tree: np.ndarray
+    nodes: SplitNodes
     member: np.ndarray
     nan_left: np.ndarray
 
     def allowed(self, X: np.ndarray, all_leaves: np.ndarray) -> np.ndarray:
         """Rows x trees: the leaves each row's decisions on this side allow."""
-        if not len(self.feature):
+        if not len(self.nodes):
             return np.tile(all_leaves, (X.shape[0], 1))
-        return side_masks(X, self.nodes, all_leaves, _ZERO)
+        return side_masks(X, self.arrays, all_leaves, _ZERO)
 
     @cached_property
-    def nodes(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray]:
         """The node arrays by name, as ``warmstart.metamodel.kernels.side_masks`` takes them."""
-        return {
-            "feature": self.feature,
-            "threshold": self.threshold,
-            "categorical": self.categorical,
-            "missing": self.missing,
-            "default_left": self.default_left,
-            "nan_left": self.nan_left,
-            "member": self.member,
-            "tree": self.tree,
-            "left_leaves": self.left_leaves,
-            "right_leaves": self.right_leaves,
-        }
+        named = {f.name: getattr(self.nodes, f.name) for f in fields(self.nodes)}
+        return {**named, "member": self.member, "nan_left": self.nan_left}
 
 
 class CompiledTrees:
@@ -137,9 +120,9 @@ class CompiledTrees:
         self.n_boosters = len(boosters)
         block_starts = np.cumsum([0, *(r.n_trees for r in read)])[:-1]
         self.block_starts = np.asarray(block_starts, dtype=np.intp)
-        nodes = _joined(read, self.block_starts)
-        values = nodes.leaf_values
-        leaf_sets = [int(m) for m in nodes.leaf_sets.tolist()]
+        trees = _joined(read, self.block_starts)
+        values = trees.leaf_values
+        leaf_sets = [int(m) for m in trees.leaf_sets.tolist()]
         # The narrowest unsigned type that holds every tree's leaves: masks are gathered
         # per request, so their size is memory traffic.
         width = max(max(leaf_sets).bit_length(), 1)
@@ -150,9 +133,9 @@ class CompiledTrees:
         all_leaves = np.array(leaf_sets, dtype=self.mask_type)
         # Trees that split on a task feature depend on the request; the others are folded
         # into each config's per-booster sums.
-        on_task = nodes.feature < n_task_features
+        on_task = trees.nodes.feature < n_task_features
         depends = np.zeros(self.n_trees, dtype=bool)
-        depends[nodes.tree[on_task]] = True
+        depends[trees.nodes.tree[on_task]] = True
         if not fold:
             depends[:] = True
         self.task_trees = np.flatnonzero(depends)
@@ -173,10 +156,10 @@ class CompiledTrees:
         config_width = self.n_features - n_task_features
         # The task side's nodes numbered by task tree (every tree with one is a task tree).
         self.task = _splits(
-            nodes, on_task, renumber, 0, self.mask_type, len(self.task_trees), n_task_features
+            trees, on_task, renumber, 0, self.mask_type, len(self.task_trees), n_task_features
         )
         self.config = _splits(
-            nodes,
+            trees,
             ~on_task,
             np.arange(self.n_trees),
             n_task_features,
@@ -257,22 +240,19 @@ def _side(X: np.ndarray, width: int) -> np.ndarray:
 
 
 def _joined(read: Sequence[BoosterTrees], block_starts: np.ndarray) -> BoosterTrees:
-    """Several boosters' nodes as one booster's, trees numbered across them."""
+    """Several boosters' trees as one booster's, trees and nodes numbered across them."""
+    first_node = np.cumsum([0, *(len(r.nodes) for r in read[:-1])])
+    nodes = SplitNodes.joined([r.nodes for r in read])
+    nodes = replace(
+        nodes,
+        tree=np.concatenate([r.nodes.tree + s for r, s in zip(read, block_starts, strict=True)]),
+    )
     return BoosterTrees(
         n_features=read[0].n_features,
-        tree=np.concatenate([r.tree + start for r, start in zip(read, block_starts, strict=True)]),
-        feature=np.concatenate([r.feature for r in read]),
-        threshold=np.concatenate([r.threshold for r in read]),
-        categorical=np.concatenate([r.categorical for r in read]),
-        missing=np.concatenate([r.missing for r in read]),
-        default_left=np.concatenate([r.default_left for r in read]),
-        left_leaves=np.concatenate([r.left_leaves for r in read]),
-        right_leaves=np.concatenate([r.right_leaves for r in read]),
+        nodes=nodes,
         categories={
-            node + offset: codes
-            for r, offset in zip(
-                read, np.cumsum([0, *(len(r.tree) for r in read[:-1])]), strict=True
-            )
+            node + int(offset): codes
+            for r, offset in zip(read, first_node, strict=True)
             for node, codes in r.categories.items()
         },
         leaf_values=np.vstack([r.leaf_values for r in read]),
@@ -281,7 +261,7 @@ def _joined(read: Sequence[BoosterTrees], block_starts: np.ndarray) -> BoosterTr
 
 
 def _splits(
-    nodes: BoosterTrees,
+    trees: BoosterTrees,
     keep: np.ndarray,
     tree_number: np.ndarray,
     offset: int,
@@ -293,53 +273,44 @@ def _splits(
     their features by ``- offset``. Where the side has inputs, a tree with none of its
     nodes gets one that excludes no leaf, so that every tree has a node."""
     kept = np.flatnonzero(keep)
-    tree = tree_number[nodes.tree[kept]].astype(np.intp)
-    feature = nodes.feature[kept] - offset
-    threshold = nodes.threshold[kept]
-    categorical = nodes.categorical[kept]
-    missing = nodes.missing[kept]
-    default_left = nodes.default_left[kept]
-    left_leaves = nodes.left_leaves[kept]
-    right_leaves = nodes.right_leaves[kept]
+    nodes = trees.nodes.take(kept)
+    nodes = replace(nodes, tree=tree_number[nodes.tree], feature=nodes.feature - offset)
     categories = {
-        row: nodes.categories[i] for row, i in enumerate(kept.tolist()) if i in nodes.categories
+        row: trees.categories[i] for row, i in enumerate(kept.tolist()) if i in trees.categories
     }
     if width_of_side > 0:
-        lacking = np.setdiff1d(np.arange(n_trees), tree)
+        lacking = np.setdiff1d(np.arange(n_trees), nodes.tree)
         n = len(lacking)
-        tree = np.concatenate([tree, lacking.astype(np.intp)])
-        feature = np.concatenate([feature, np.zeros(n, dtype=np.intp)])
-        threshold = np.concatenate([threshold, np.zeros(n)])
-        categorical = np.concatenate([categorical, np.zeros(n, dtype=bool)])
-        missing = np.concatenate([missing, np.full(n, _NONE, dtype=np.int8)])
-        default_left = np.concatenate([default_left, np.ones(n, dtype=bool)])
-        left_leaves = np.concatenate([left_leaves, np.zeros(n, dtype=np.uint64)])
-        right_leaves = np.concatenate([right_leaves, np.zeros(n, dtype=np.uint64)])
-    order = np.argsort(tree, kind="stable")
-    width = max([max(c) + 1 for c in categories.values() if c] + [1])
-    member = np.zeros((len(order), width), dtype=bool)
+        none = SplitNodes(
+            tree=lacking,
+            feature=np.zeros(n, dtype=np.intp),
+            threshold=np.zeros(n),
+            categorical=np.zeros(n, dtype=bool),
+            missing=np.full(n, _NONE, dtype=np.int8),
+            default_left=np.ones(n, dtype=bool),
+            left_leaves=np.zeros(n, dtype=np.uint64),
+            right_leaves=np.zeros(n, dtype=np.uint64),
+        )
+        nodes = SplitNodes.joined([nodes, none])
+    order = np.argsort(nodes.tree, kind="stable")
     position = np.empty(len(order), dtype=np.intp)
     position[order] = np.arange(len(order))
+    width = max([max(c) + 1 for c in categories.values() if c] + [1])
+    member = np.zeros((len(order), width), dtype=bool)
     for row, codes in categories.items():
         member[position[row], codes] = True
-    threshold, missing, default_left = threshold[order], missing[order], default_left[order]
-    categorical = categorical[order]
+    nodes = nodes.take(order)  # fancy indexing: fresh, contiguous arrays
+    nodes = replace(
+        nodes,
+        tree=nodes.tree.astype(np.intp),
+        left_leaves=nodes.left_leaves.astype(mask_type),
+        right_leaves=nodes.right_leaves.astype(mask_type),
+    )
     # Where a NaN goes: the default way if NaN or 0 is the missing value (NaN counts as 0),
     # else as 0 compares; always right at a categorical node.
     with np.errstate(invalid="ignore"):
-        nan_left = np.where(missing == _NONE, threshold >= 0.0, default_left) & ~categorical
-    return _Splits(
-        feature=np.ascontiguousarray(feature[order], dtype=np.intp),
-        threshold=np.ascontiguousarray(threshold, dtype=np.float64),
-        categorical=np.ascontiguousarray(categorical),
-        missing=np.ascontiguousarray(missing, dtype=np.int8),
-        default_left=np.ascontiguousarray(default_left),
-        left_leaves=left_leaves[order].astype(mask_type),
-        right_leaves=right_leaves[order].astype(mask_type),
-        tree=np.ascontiguousarray(tree[order], dtype=np.intp),
-        member=member,
-        nan_left=np.ascontiguousarray(nan_left),
-    )
+        nan_left = np.where(nodes.missing == _NONE, nodes.threshold >= 0.0, nodes.default_left)
+    return _Splits(nodes, member, np.ascontiguousarray(nan_left & ~nodes.categorical))
 
 
 class CompiledSurrogate:

@@ -18,25 +18,25 @@ words between two boundaries) and ``is_linear``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import lightgbm as lgb
 import numpy as np
 
 from warmstart.metamodel.errors import FailedPreconditionError
 
-__all__ = ["BoosterTrees", "read_trees"]
+__all__ = ["BoosterTrees", "SplitNodes", "read_trees"]
 
 _CATEGORICAL, _DEFAULT_LEFT = 1, 2
 
 
 @dataclass(frozen=True)
-class BoosterTrees:
-    """One booster's split nodes (flat, tree by tree) and leaf values.
+class SplitNodes:
+    """Split nodes as parallel arrays, one entry per node.
 
     Attributes:
-        n_features: Inputs the booster takes.
-        tree: Each node's tree (0-based within the booster).
+        tree: Each node's tree.
         feature: Each node's input column.
         threshold: Each numerical node's threshold (NaN at categorical nodes).
         categorical: Whether a node splits on categories.
@@ -44,12 +44,8 @@ class BoosterTrees:
         default_left: Whether a missing value goes left.
         left_leaves: The leaves under each node's left way, as a bit mask.
         right_leaves: The leaves under its right way.
-        categories: The codes that go left at each categorical node (by node index).
-        leaf_values: Trees x leaves (zero beyond a tree's leaves).
-        leaf_sets: Each tree's mask of all its leaves.
     """
 
-    n_features: int
     tree: np.ndarray
     feature: np.ndarray
     threshold: np.ndarray
@@ -58,6 +54,39 @@ class BoosterTrees:
     default_left: np.ndarray
     left_leaves: np.ndarray
     right_leaves: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tree)
+
+    def take(self, index: np.ndarray) -> SplitNodes:
+        """The nodes at ``index`` (positions or a boolean mask), in its order."""
+        return SplitNodes(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def joined(parts: Sequence[SplitNodes]) -> SplitNodes:
+        """The nodes of ``parts``, one after the other."""
+        return SplitNodes(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(SplitNodes)
+            }
+        )
+
+
+@dataclass(frozen=True)
+class BoosterTrees:
+    """One booster's split nodes (flat, tree by tree; trees numbered from 0) and leaves.
+
+    Attributes:
+        n_features: Inputs the booster takes.
+        nodes: Every split node.
+        categories: The codes that go left at each categorical node (by node index).
+        leaf_values: Trees x leaves (zero beyond a tree's leaves).
+        leaf_sets: Each tree's mask of all its leaves.
+    """
+
+    n_features: int
+    nodes: SplitNodes
     categories: dict[int, list[int]]
     leaf_values: np.ndarray
     leaf_sets: np.ndarray
@@ -119,17 +148,16 @@ def read_trees(booster: lgb.Booster, max_leaves: int) -> BoosterTrees:
     categorical = (decision & _CATEGORICAL) != 0
     categories: dict[int, list[int]] = {}
     first = np.concatenate([[0], np.cumsum(n_nodes)])
-    for t, fields in enumerate(split):
-        nodes = np.flatnonzero(categorical[first[t] : first[t + 1]])
-        if not len(nodes):
+    for t, tree_fields in enumerate(split):
+        at = np.flatnonzero(categorical[first[t] : first[t + 1]])
+        if not len(at):
             continue
-        bounds = _numbers(fields["cat_boundaries"])
-        words = _numbers(fields["cat_threshold"])
-        for node in nodes.tolist():
+        bounds = _numbers(tree_fields["cat_boundaries"])
+        words = _numbers(tree_fields["cat_threshold"])
+        for node in at.tolist():
             index = int(threshold[first[t] + node])
             categories[int(first[t]) + node] = _set_bits(words[bounds[index] : bounds[index + 1]])
-    return BoosterTrees(
-        n_features=n_features,
+    nodes = SplitNodes(
         tree=tree,
         feature=joined("split_feature").astype(np.intp),
         threshold=np.where(categorical, np.nan, threshold),
@@ -138,6 +166,10 @@ def read_trees(booster: lgb.Booster, max_leaves: int) -> BoosterTrees:
         default_left=(decision & _DEFAULT_LEFT) != 0,
         left_leaves=left_leaves,
         right_leaves=right_leaves,
+    )
+    return BoosterTrees(
+        n_features=n_features,
+        nodes=nodes,
         categories=categories,
         leaf_values=values,
         leaf_sets=np.array([(1 << int(n)) - 1 for n in n_leaves], dtype=np.uint64),
