@@ -177,12 +177,12 @@ def read_trees(booster: lgb.Booster, max_leaves: int) -> BoosterTrees:
 
 
 def _fields(block: str) -> dict[str, str]:
-    """A block's ``key=value`` lines (the first line of a tree block is its number)."""
+    """A block's ``key=value`` lines; a line without ``=`` is a flag (``average_output``),
+    kept with an empty value (so is a tree block's first line, its number)."""
     out = {}
     for line in block.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key] = value
+        key, _, value = line.partition("=")
+        out[key] = value
     return out
 
 

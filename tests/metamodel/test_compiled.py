@@ -130,6 +130,9 @@ def test_what_cannot_be_compiled_is_refused_with_the_reason() -> None:
     binary = lgb.train({"objective": "binary", "verbosity": -1}, data, 5)
     with pytest.raises(FailedPreconditionError, match="only regression"):
         CompiledTrees([binary], 2)
+    averaged = _train({"boosting": "rf", "bagging_fraction": 0.5, "bagging_freq": 1}, X, y, [])
+    with pytest.raises(FailedPreconditionError, match="summed boosters"):
+        CompiledTrees([averaged], 2)
     linear = _train({"linear_tree": True, "num_leaves": 4}, X, y, [])
     with pytest.raises(FailedPreconditionError, match="linear trees"):
         CompiledTrees([linear], 2)
