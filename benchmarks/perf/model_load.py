@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from warmstart.metamodel.bundle import ModelBundle, load_bundle
-from warmstart.metamodel.surrogate import SIZE_INPUT
+from warmstart.metamodel.bundle import load_bundle
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,18 +37,14 @@ def best_seconds(work: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def task_inputs(bundle: ModelBundle) -> int:
-    """The surrogate's task-side inputs: the meta-features, then the size where read."""
-    return len(bundle.index.feature_names) + int(SIZE_INPUT in bundle.surrogate.feature_names)
-
-
 def bundle_seconds(path: Path, repeats: int) -> tuple[int, tuple[float, float, float, float]]:
     """The bundle's trees, and the seconds to read it, compile its surrogate, build its
     recommender, and dump its boosters as JSON (``Booster.dump_model``)."""
     bundle = load_bundle(path)
     surrogate = bundle.surrogate
     boosters = [*surrogate.members, *([surrogate.fit_time] if surrogate.fit_time else [])]
-    n_task = task_inputs(bundle)
+    # Split the inputs where the recommender does (meta-features, then the size if read).
+    n_task = bundle.recommender().compiled.trees.n_task_features
     trees = sum(b.num_trees() for b in boosters)
     return trees, (
         best_seconds(lambda: load_bundle(path), repeats),

@@ -118,19 +118,17 @@ class CompiledTrees:
         self.n_features = read[0].n_features
         self.n_task_features = n_task_features
         self.n_boosters = len(boosters)
-        block_starts = np.cumsum([0, *(r.n_trees for r in read)])[:-1]
-        self.block_starts = np.asarray(block_starts, dtype=np.intp)
+        self.block_starts = np.cumsum([0, *(r.n_trees for r in read)])[:-1].astype(np.intp)
         trees = _joined(read, self.block_starts)
         values = trees.leaf_values
-        leaf_sets = [int(m) for m in trees.leaf_sets.tolist()]
         # The narrowest unsigned type that holds every tree's leaves: masks are gathered
         # per request, so their size is memory traffic.
-        width = max(max(leaf_sets).bit_length(), 1)
+        width = max(int(trees.leaf_sets.max()).bit_length(), 1)
         self.mask_type: type[np.unsignedinteger[Any]] = next(
             t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width
         )
-        self.n_trees = len(leaf_sets)
-        all_leaves = np.array(leaf_sets, dtype=self.mask_type)
+        self.n_trees = trees.n_trees
+        all_leaves = trees.leaf_sets.astype(self.mask_type)
         # Trees that split on a task feature depend on the request; the others are folded
         # into each config's per-booster sums.
         on_task = trees.nodes.feature < n_task_features
@@ -141,7 +139,9 @@ class CompiledTrees:
         self.task_trees = np.flatnonzero(depends)
         fixed_trees = np.flatnonzero(~depends)
         renumber = np.cumsum(depends) - 1  # a task tree's position among the task trees
-        booster_of = np.repeat(np.arange(self.n_boosters), np.diff([*block_starts, self.n_trees]))
+        booster_of = np.repeat(
+            np.arange(self.n_boosters), np.diff([*self.block_starts, self.n_trees])
+        )
         self._width = width
         self.values = np.ascontiguousarray(values[self.task_trees, :width]).reshape(-1)
         self.all_leaves = all_leaves[self.task_trees]
@@ -242,14 +242,13 @@ def _side(X: np.ndarray, width: int) -> np.ndarray:
 def _joined(read: Sequence[BoosterTrees], block_starts: np.ndarray) -> BoosterTrees:
     """Several boosters' trees as one booster's, trees and nodes numbered across them."""
     first_node = np.cumsum([0, *(len(r.nodes) for r in read[:-1])])
-    nodes = SplitNodes.joined([r.nodes for r in read])
-    nodes = replace(
-        nodes,
-        tree=np.concatenate([r.nodes.tree + s for r, s in zip(read, block_starts, strict=True)]),
-    )
+    shifted = [
+        replace(r.nodes, tree=r.nodes.tree + start)
+        for r, start in zip(read, block_starts, strict=True)
+    ]
     return BoosterTrees(
         n_features=read[0].n_features,
-        nodes=nodes,
+        nodes=SplitNodes.joined(shifted),
         categories={
             node + int(offset): codes
             for r, offset in zip(read, first_node, strict=True)
