@@ -136,8 +136,9 @@ def write_sequential_report(
     marks = [t for t in _MARKS if t <= settings.n_trials]
     what = (
         "Each task is the seeding mode's surrogate benchmark: a random forest fitted on the "
-        "configs evaluated on it; regret is normalised by that task's best and worst "
-        "evaluated config (0 = its best, 1 = its worst)."
+        "configs evaluated on it; regret is normalised by the forest's own highest and lowest "
+        "values over the task's evaluated configs (0 = as good as its best evaluated config, "
+        "1 = its worst; the best measured score lies above anything the forest gives)."
         if result.mode == "surrogate"
         else "Every config is trained for real ("
         + result.protocol

@@ -5,11 +5,11 @@ other folds' records. Each held-out task becomes an objective over the whole
 search space: a random forest fitted on the configs evaluated on that task
 (a *surrogate benchmark*, HPO-B's convention for comparing optimizers without
 re-training models at every trial). Its normalised regret,
-``(best_t - f(c)) / (best_t - worst_t)`` with best and worst over the task's
-evaluated configs, is clipped to [0, 1]. The cold arm runs TPE from scratch;
-the seeded arm enqueues the model's top-k suggestions (chosen over the whole
-space, not the pool) and lets TPE continue. Both arms share the TPE seed, which
-differs between tasks and repeats.
+``(best_t - f(c)) / (best_t - worst_t)`` with best and worst the forest's own
+highest and lowest values over the task's evaluated configs, is clipped to [0, 1].
+The cold arm runs TPE from scratch; the seeded arm enqueues the model's top-k
+suggestions (chosen over the whole space, not the pool) and lets TPE continue.
+Both arms share the TPE seed, which differs between tasks and repeats.
 
 Optuna is an optional dependency (the ``optimizers`` extra).
 """
@@ -80,13 +80,26 @@ class SeedingResult:
 class TaskObjective:
     """A held-out task as a function of the config: a random forest on its evaluations.
 
+    Regret is measured in the forest's own units: 0 is the forest's value at the
+    task's best evaluated config, 1 its value at the worst. (A forest averages its
+    leaves, so its highest value lies below the best measured score: measured against
+    that score, every config would carry a share of regret that no optimizer can
+    lose.) A config the forest puts above every evaluated one has regret 0.
+
     Args:
         space: The search space.
-        records: The task's records (failed ones count as its worst score).
+        records: The task's records (only the successful ones are fitted).
         seed: Seed of the forest.
 
+    Attributes:
+        best: The forest's highest value over the evaluated configs (regret 0).
+        worst: Its lowest value over them (regret 1).
+        measured_best: The best measured score.
+        measured_worst: The worst measured score.
+
     Raises:
-        FailedPreconditionError: Fewer than two distinct scores.
+        FailedPreconditionError: Fewer than two distinct scores, or a forest that
+            gives every evaluated config the same value.
     """
 
     def __init__(
@@ -98,11 +111,17 @@ class TaskObjective:
         scores = np.array([float(r.score) for r in ok if r.score is not None])
         if len(np.unique(scores)) < 2:
             raise FailedPreconditionError("a task needs two distinct scores to be an objective")
-        self.best, self.worst = float(scores.max()), float(scores.min())
+        self.measured_best, self.measured_worst = float(scores.max()), float(scores.min())
         self.encoder = ConfigEncoder(space)
         X = self._encode([dict(r.config) for r in ok])
         self.forest = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1)
         self.forest.fit(X, scores)
+        fitted = self.forest.predict(X)
+        self.best, self.worst = float(fitted.max()), float(fitted.min())
+        if self.best <= self.worst:
+            raise FailedPreconditionError(
+                "the task's forest gives every evaluated config the same value"
+            )
 
     def _encode(self, configs: list[dict[str, ConfigValue]]) -> np.ndarray:
         # Inactive parameters are NaN; the forest wants a number outside [0, 1].

@@ -60,8 +60,9 @@ def write_seeding_report(result: SeedingResult, folder: Path, *, command: str = 
         f"tasks, {settings.repeats} TPE seeds each, {settings.n_trials} trials. The seeded "
         f"study first evaluates the model's top {settings.k} suggestions (chosen over the whole "
         "space), then TPE continues. Each task is a surrogate benchmark: a random forest "
-        "fitted on the configs evaluated on it; regret is normalised by that task's best and "
-        "worst evaluated config (0 = its best, 1 = its worst).",
+        "fitted on the configs evaluated on it; regret is normalised by the forest's own "
+        "highest and lowest values over the task's evaluated configs (0 = as good as its best "
+        "evaluated config, 1 = its worst).",
         "",
     ]
     if command:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +37,29 @@ def test_task_objective_is_normalised_and_ranks_like_the_records() -> None:
         assert 0.0 <= objective.regret(config) <= 1.0
 
 
+def test_task_objective_regret_is_zero_at_the_forests_best_evaluated_config() -> None:
+    _, records = world(1, seed=5)
+    objective = TaskObjective(CS, records, seed=0)
+    regrets = [objective.regret(dict(r.config)) for r in records]
+    # 0 and 1 are reachable: the forest's own best and worst evaluated configs.
+    assert min(regrets) == 0.0
+    assert max(regrets) == pytest.approx(1.0)
+    # The forest averages its leaves: its best value lies below the best measured score.
+    assert objective.best < objective.measured_best
+    assert objective.worst > objective.measured_worst
+    assert objective.measured_best == max(float(r.score) for r in records if r.score is not None)
+
+
 def test_task_objective_needs_two_distinct_scores() -> None:
     _, records = world(1, seed=5)
     same = [r for r in records if r.score is not None][:1] * 3
     with pytest.raises(FailedPreconditionError, match="two distinct scores"):
         TaskObjective(CS, same)
+    # One config measured twice: two scores, but nothing for the forest to tell apart.
+    first = same[0]
+    twice = [first, replace(first, record_id=None, score=float(first.score or 0) + 0.1)]
+    with pytest.raises(FailedPreconditionError, match="every evaluated config the same value"):
+        TaskObjective(CS, twice)
 
 
 def test_suggest_from_space_samples_only_active_valid_parameters() -> None:
