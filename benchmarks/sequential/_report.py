@@ -149,7 +149,8 @@ def write_sequential_report(
         f"# {result.space_name}: the ask/tell loop against optimizers ({result.mode})",
         "",
         f"Leave-family-out over {settings.n_folds} folds; {len(result.tasks)} held-out tasks, "
-        f"{settings.n_trials} trials per arm, {settings.repeats} seeds per task (TPE, CFO "
+        f"{settings.n_trials} trials per arm, {settings.repeats} "
+        f"seed{'s' if settings.repeats != 1 else ''} per task (TPE, CFO "
         "and random search; the ask/tell loop has no seed and runs once per task). " + what,
         "Mean best-so-far regret over tasks (each task's repeats averaged first), "
         "± one standard error over tasks.",
