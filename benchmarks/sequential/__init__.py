@@ -40,6 +40,9 @@ from warmstart.benchmarks.sequential._types import (
     SequentialSettings,
     TaskRun,
     changed_settings,
+    check_fold_split,
+    fold_digests,
+    load_fold_split,
     load_recommender_by_fold,
 )
 
@@ -55,9 +58,12 @@ __all__ = [
     "cfo_search",
     "cfo_start",
     "changed_settings",
+    "check_fold_split",
     "flaml_domains",
     "flaml_zeroshot_for_task",
+    "fold_digests",
     "lightgbm_start",
+    "load_fold_split",
     "load_recommender_by_fold",
     "random_search",
     "run_sequential",

@@ -144,6 +144,7 @@ def run_sequential_live(
     say = progress or (lambda _: None)
     learner, space = learner_of_stored_space(store, space_name, "configs")
     data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
+    settings.check_split(data.fold_of)
     cs = load_configspace(space)
     tasks = {t.task_id: t for t in store.list_tasks()}
     in_suite = suite_names(suite, data.names)

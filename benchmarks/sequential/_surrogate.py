@@ -120,6 +120,7 @@ def run_sequential(
     check_optional_libraries(settings.arms)
     say = progress or (lambda _: None)
     data = load_evaluation_data(store, space_name, feature_version, settings.n_folds, settings.seed)
+    settings.check_split(data.fold_of)
     cs = load_configspace(data.space)
     tasks = {t.task_id: t for t in store.list_tasks()}
     chosen = set(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -19,6 +20,9 @@ __all__ = [
     "SequentialSettings",
     "TaskRun",
     "changed_settings",
+    "check_fold_split",
+    "fold_digests",
+    "load_fold_split",
     "load_recommender_by_fold",
 ]
 
@@ -43,6 +47,10 @@ class SequentialSettings:
             not named gets the defaults): settings chosen per outer fold on inner
             folds of its training tasks (``benchmarks.studies.observed_loop``), so
             the reported tasks choose nothing.
+        recommender_split: The split into folds those settings were chosen on, as
+            :func:`fold_digests` of it (empty: not known, not checked); a run on
+            another split is refused (:meth:`check_split`), since a fold's settings
+            would then have been chosen partly on tasks it holds out.
     """
 
     n_trials: int = 50
@@ -54,6 +62,12 @@ class SequentialSettings:
     arms: tuple[str, ...] = ARMS
     train: TrainSettings = field(default_factory=TrainSettings)
     recommender_by_fold: Mapping[int, RecommenderSettings] = field(default_factory=dict)
+    recommender_split: Mapping[int, str] = field(default_factory=dict)
+
+    def check_split(self, fold_of: Mapping[str, int]) -> None:
+        """Refuse per-fold settings that were chosen on another split of the tasks
+        (:func:`check_fold_split`)."""
+        check_fold_split(self.recommender_split, self.recommender_by_fold, fold_of)
 
     def recommender_settings(self, fold: int) -> RecommenderSettings | None:
         """The settings of fold ``fold``'s recommender (None: the defaults)."""
@@ -201,6 +215,71 @@ def changed_settings(settings: RecommenderSettings) -> dict[str, object]:
         for f in fields(settings)
         if getattr(settings, f.name) != getattr(defaults, f.name)
     }
+
+
+def fold_digests(fold_of: Mapping[str, int]) -> dict[int, str]:
+    """Each fold's digest of the task ids it holds: what per-fold settings record of the
+    split they were chosen on (``split`` in the studies' output)."""
+    held: dict[int, list[str]] = {}
+    for task_id, fold in fold_of.items():
+        held.setdefault(fold, []).append(task_id)
+    return {
+        fold: hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+        for fold, ids in sorted(held.items())
+    }
+
+
+def check_fold_split(
+    recorded: Mapping[int, str], folds: Iterable[int], fold_of: Mapping[str, int]
+) -> None:
+    """Refuse per-fold settings chosen on another split of the tasks into folds.
+
+    Args:
+        recorded: The split the settings were chosen on (:func:`fold_digests`; empty:
+            not known, nothing is checked).
+        folds: The folds that have settings.
+        fold_of: Each task's fold now.
+
+    Raises:
+        InvalidRequestError: Naming the folds whose tasks differ from those the settings
+            were chosen for.
+    """
+    if not recorded:
+        return
+    now = fold_digests(fold_of)
+    moved = sorted(f for f in folds if recorded.get(f) != now.get(f))
+    if moved:
+        raise InvalidRequestError(
+            f"the recommender settings of folds {moved} were chosen on another split of the "
+            "tasks into folds (the records or the fold seed changed since), so they may have "
+            "been chosen on tasks these folds now hold out; choose them again on the current "
+            "records (benchmarks.studies.observed_loop, loop_search)"
+        )
+
+
+def load_fold_split(path: Path) -> dict[int, str]:
+    """The split a settings file's per-fold settings were chosen on (its ``split``: fold to
+    :func:`fold_digests` digest), or an empty mapping where the file records none (a
+    hand-written file).
+
+    Raises:
+        InvalidRequestError: The file cannot be read, or its ``split`` is not an object
+            of fold numbers to digests.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError(f"cannot read recommender settings from {path}: {exc}") from None
+    split = data.get("split") if isinstance(data, dict) else None
+    if split is None:
+        return {}
+    if not isinstance(split, dict) or not all(
+        str(k).isdigit() and isinstance(v, str) for k, v in split.items()
+    ):
+        raise InvalidRequestError(
+            f'{path}: `split` must map folds to digests of their tasks, e.g. {{"0": "3f2a..."}}'
+        )
+    return {int(k): v for k, v in split.items()}
 
 
 def load_recommender_by_fold(path: Path) -> dict[int, RecommenderSettings]:

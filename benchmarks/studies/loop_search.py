@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from warmstart.benchmarks.sequential import changed_settings, load_recommender_by_fold
+from warmstart.benchmarks.sequential import (
+    changed_settings,
+    check_fold_split,
+    fold_digests,
+    load_fold_split,
+    load_recommender_by_fold,
+)
 from warmstart.benchmarks.sequential._arms import tpe_search, warmstart_loop
 from warmstart.benchmarks.sequential._surrogate import SurrogateLoss, best_so_far
 from warmstart.benchmarks.studies.observed_loop import cached_bundle, inner_splits
@@ -159,6 +165,8 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
     given = {} if args.base is None else load_recommender_by_fold(args.base)
     with RecordStore.open(args.db, create=False) as store:
         data = load_evaluation_data(store, args.space, args.feature_version, args.folds, args.seed)
+    if args.base is not None:
+        check_fold_split(load_fold_split(args.base), given, data.fold_of)
     folds = list(range(args.folds))
     if args.only_folds:
         folds = sorted({int(f) for f in args.only_folds.split(",")})
@@ -185,7 +193,10 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
             at = "  ".join(f"@{t} {curve[t - 1]:.4f}" for t in SHOWN if t <= args.trials)
             print(f"  {name:<14} mean {float(np.mean(curve)):.4f}  {at}", flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"folds": report, "settings_by_fold": by_fold}, indent=1))
+        split = {str(f): d for f, d in fold_digests(data.fold_of).items()}
+        args.out.write_text(
+            json.dumps({"folds": report, "settings_by_fold": by_fold, "split": split}, indent=1)
+        )
 
 
 if __name__ == "__main__":

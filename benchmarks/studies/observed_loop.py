@@ -34,7 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from warmstart.benchmarks.sequential import changed_settings, load_recommender_by_fold
+from warmstart.benchmarks.sequential import (
+    changed_settings,
+    check_fold_split,
+    fold_digests,
+    load_fold_split,
+    load_recommender_by_fold,
+)
 from warmstart.metamodel.bundle import ModelBundle, TrainSettings, load_bundle
 from warmstart.metamodel.evaluation import (
     EvaluationData,
@@ -250,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit("--settings and --inner-folds: give one or the other")
     with RecordStore.open(args.db, create=False) as store:
         data = load_evaluation_data(store, args.space, FEATURE_VERSION, args.folds, args.seed)
+    if args.settings is not None:
+        check_fold_split(load_fold_split(args.settings), given, data.fold_of)
     curves: dict[str, list[dict[int, float]]] = defaultdict(list)
     chosen: dict[int, object] = {}
     by_fold: dict[str, dict[str, object]] = {}
@@ -295,7 +303,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.out:
         args.out.write_text(
             json.dumps(
-                {"summary": summary, "chosen": chosen, "settings_by_fold": by_fold}, indent=1
+                {
+                    "summary": summary,
+                    "chosen": chosen,
+                    "settings_by_fold": by_fold,
+                    "split": {str(f): d for f, d in fold_digests(data.fold_of).items()},
+                },
+                indent=1,
             )
         )
 

@@ -232,7 +232,8 @@ def evaluate(
         typer.Option(
             help="Sequential: JSON mapping each fold to the ask/tell loop's recommender "
             'settings, e.g. {"0": {"observed_from": 10}} (the observed-loop study\'s --out '
-            "file holds its per-fold choices; default: the defaults)."
+            "file holds its per-fold choices and the split of the tasks they were chosen "
+            "on, and is refused on another split; default: the defaults)."
         ),
     ] = None,
     flaml: Annotated[

@@ -10,6 +10,7 @@ from warmstart.benchmarks.sequential import (
     LiveOptions,
     SequentialResult,
     SequentialSettings,
+    load_fold_split,
     load_recommender_by_fold,
     run_sequential,
     run_sequential_live,
@@ -66,6 +67,9 @@ def evaluate_sequential(
         train=train,
         recommender_by_fold=(
             {} if recommender_settings is None else load_recommender_by_fold(recommender_settings)
+        ),
+        recommender_split=(
+            {} if recommender_settings is None else load_fold_split(recommender_settings)
         ),
     )
     settings.check()

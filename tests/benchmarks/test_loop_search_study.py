@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.metamodel.synthetic_world import QUICK, SPACE, world, world_db
-from warmstart.benchmarks.sequential import load_recommender_by_fold
+from warmstart.benchmarks.sequential import load_fold_split, load_recommender_by_fold
 from warmstart.benchmarks.studies.loop_search import main, parse_variant
 
 
@@ -40,6 +40,9 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
     found = json.loads(out.read_text())
     assert set(found["folds"]) == {"1"}  # only the fold asked for
     settings = load_recommender_by_fold(out)
+    # The split the choices were made on is recorded, so a run on another one is refused.
+    assert set(found["split"]) == {"0", "1"}
+    assert load_fold_split(out) == {int(f): d for f, d in found["split"].items()}
     for fold, report in found["folds"].items():
         means = {n: sum(c) / len(c) for n, c in report["mean_curves"].items()}
         assert set(means) == {"walk", "search", "sampled"}

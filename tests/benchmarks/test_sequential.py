@@ -246,3 +246,47 @@ def test_per_fold_recommender_settings_are_read_checked_and_reported(tmp_path: P
     assert chosen == {str(f): {"observed_from": 3} for f in range(5)}
     report = (tmp_path / "out" / "svm_like_sequential.md").read_text()
     assert "- fold 0: observed_from=3" in report
+
+
+def test_settings_chosen_on_another_split_of_the_folds_are_refused(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warmstart.benchmarks.sequential import fold_digests, load_fold_split
+    from warmstart.service.cli import app
+
+    db = f"sqlite:///{tmp_path / 'split.db'}"
+    with RecordStore.open(db) as store:
+        _fill_store(store, 20)
+        data = load_evaluation_data(store, "svm_like", "test-1", 5, 0)
+    now = fold_digests(data.fold_of)
+    assert sorted(now) == [0, 1, 2, 3, 4]
+    assert fold_digests(dict(reversed(list(data.fold_of.items())))) == now  # order-free
+    settings = {str(f): {"observed_from": 3} for f in range(5)}
+    path = tmp_path / "settings.json"
+    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
+    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
+    args += ["--tasks", "1", "--trials", "3", "--k", "2", "--repeats", "1"]
+    args += ["--n-models", "1", "--n-estimators", "20", "--recommender-settings", str(path)]
+
+    # Chosen on this split: it runs.
+    path.write_text(json.dumps({"settings_by_fold": settings, "split": now}))
+    assert load_fold_split(path) == now
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+
+    # One task in another fold (the records changed since): every fold that moved is named.
+    moved = dict(data.fold_of)
+    task = next(t for t, f in moved.items() if f == 0)
+    moved[task] = 1
+    path.write_text(json.dumps({"settings_by_fold": settings, "split": fold_digests(moved)}))
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code != 0
+    assert "settings of folds [0, 1] were chosen on another split" in done.output
+    assert "choose them again on the current records" in done.output
+
+    # A hand-written file records no split and is not checked; a malformed split is refused.
+    path.write_text(json.dumps({"split": ["0", "abc"]}))
+    with pytest.raises(InvalidRequestError, match="`split` must map folds to digests"):
+        load_fold_split(path)
+    path.write_text(json.dumps(settings))
+    assert load_fold_split(path) == {}
