@@ -227,6 +227,14 @@ def evaluate(
             help="Live with --checkpoint: discard the results in its DIR and start over.",
         ),
     ] = False,
+    arms: Annotated[
+        str | None,
+        typer.Option(
+            help="Sequential: the arms to run, comma-separated, among warmstart, tpe_cold, "
+            "tpe_seeded, flaml_cfo and random (default: all; a target is judged only where "
+            "its two arms run)."
+        ),
+    ] = None,
     recommender_settings: Annotated[
         Path | None,
         typer.Option(
@@ -275,6 +283,8 @@ def evaluate(
     train = _train_settings(seed, n_models, n_estimators, probes)
     if probes and mode not in ("pool", "live"):
         raise InvalidRequestError("--probes applies to --mode pool and live only")
+    if arms is not None and mode != "sequential":
+        raise InvalidRequestError("--arms applies to --mode sequential only")
     if mode in _SHARED_FLAGS:
         live_only = {
             "--suite": suite,
@@ -321,6 +331,7 @@ def evaluate(
             k=10 if k is None else k, trials=trials, repeats=repeats, tasks=tasks, suite=suite,
             cv_folds=cv_folds, row_cap=row_cap, max_rows=max_rows, out=out, db=db,
             command=command_line(), recommender_settings=recommender_settings,
+            arms=None if arms is None else tuple(a.strip() for a in arms.split(",")),
         )  # fmt: skip
     else:
         if suite is None:

@@ -45,6 +45,7 @@ def evaluate_sequential(
     command: str,
     max_rows: int | None = None,
     recommender_settings: Path | None = None,
+    arms: tuple[str, ...] | None = None,
 ) -> SequentialResult:
     """Run the sequential evaluation (live when ``suite`` is given), print it, write the report.
 
@@ -71,6 +72,7 @@ def evaluate_sequential(
         recommender_split=(
             {} if recommender_settings is None else load_fold_split(recommender_settings)
         ),
+        **({} if arms is None else {"arms": arms}),
     )
     settings.check()
     with open_store(db) as store, console.status("sequential evaluation...") as status:

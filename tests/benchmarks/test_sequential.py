@@ -290,3 +290,35 @@ def test_settings_chosen_on_another_split_of_the_folds_are_refused(tmp_path: Pat
         load_fold_split(path)
     path.write_text(json.dumps(settings))
     assert load_fold_split(path) == {}
+
+
+def test_the_cli_runs_only_the_arms_asked_for(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warmstart.service.cli import app
+
+    db = f"sqlite:///{tmp_path / 'arms.db'}"
+    with RecordStore.open(db) as store:
+        _fill_store(store, 20)
+    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
+    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
+    args += ["--tasks", "1", "--trials", "3", "--k", "2", "--repeats", "1"]
+    args += ["--n-models", "1", "--n-estimators", "20"]
+    done = CliRunner().invoke(app, [*args, "--arms", "warmstart, random"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
+    assert set(summary["regret"]) == {"warmstart", "random"}
+    assert summary["targets"] == {}  # neither target's two arms ran
+
+    refused = {
+        ("--arms", "warmstart,smac"): "arms must be distinct names among warmstart",
+        ("--arms", "random,random"): "arms must be distinct names",
+    }
+    for extra, message in refused.items():
+        done = CliRunner().invoke(app, [*args, *extra])
+        assert done.exit_code != 0
+        assert message in done.output
+    pool = ["evaluate", "--space", "svm_like", "--db", db, "--arms", "random"]
+    done = CliRunner().invoke(app, pool)
+    assert done.exit_code != 0
+    assert "--arms applies to --mode sequential only" in done.output
