@@ -201,6 +201,18 @@ def test_the_cli_runs_the_sequential_mode_and_refuses_live_only_flags(tmp_path: 
     assert summary["command"].startswith("warmstart ")
 
 
+def _small_cli_run(tmp_path: Path, trials: int = 3) -> tuple[str, list[str]]:
+    """A store filled with the synthetic world, and the arguments of a small sequential run
+    on it (one task, a one-member model)."""
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with RecordStore.open(db) as store:
+        _fill_store(store, 20)
+    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
+    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
+    args += ["--tasks", "1", "--trials", str(trials), "--k", "2", "--repeats", "1"]
+    return db, [*args, "--n-models", "1", "--n-estimators", "20"]
+
+
 def test_per_fold_recommender_settings_are_read_checked_and_reported(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -231,15 +243,9 @@ def test_per_fold_recommender_settings_are_read_checked_and_reported(tmp_path: P
     with pytest.raises(InvalidRequestError, match=r"folds \[7\], but the folds are 0 to 4"):
         SequentialSettings(recommender_by_fold={7: RecommenderSettings()}).check()
 
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
-    with RecordStore.open(db) as store:
-        _fill_store(store, 20)
+    _, args = _small_cli_run(tmp_path, trials=4)
     plain.write_text(json.dumps({str(f): {"observed_from": 3} for f in range(5)}))
-    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
-    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
-    args += ["--tasks", "1", "--trials", "4", "--k", "2", "--repeats", "1"]
-    args += ["--n-models", "1", "--n-estimators", "20", "--recommender-settings", str(plain)]
-    done = CliRunner().invoke(app, args)
+    done = CliRunner().invoke(app, [*args, "--recommender-settings", str(plain)])
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
     chosen = summary["settings"]["recommender_by_fold"]
@@ -254,19 +260,15 @@ def test_settings_chosen_on_another_split_of_the_folds_are_refused(tmp_path: Pat
     from warmstart.benchmarks.sequential import fold_digests, load_fold_split
     from warmstart.service.cli import app
 
-    db = f"sqlite:///{tmp_path / 'split.db'}"
+    db, args = _small_cli_run(tmp_path)
     with RecordStore.open(db) as store:
-        _fill_store(store, 20)
         data = load_evaluation_data(store, "svm_like", "test-1", 5, 0)
     now = fold_digests(data.fold_of)
     assert sorted(now) == [0, 1, 2, 3, 4]
     assert fold_digests(dict(reversed(list(data.fold_of.items())))) == now  # order-free
     settings = {str(f): {"observed_from": 3} for f in range(5)}
     path = tmp_path / "settings.json"
-    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
-    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
-    args += ["--tasks", "1", "--trials", "3", "--k", "2", "--repeats", "1"]
-    args += ["--n-models", "1", "--n-estimators", "20", "--recommender-settings", str(path)]
+    args += ["--recommender-settings", str(path)]
 
     # Chosen on this split: it runs.
     path.write_text(json.dumps({"settings_by_fold": settings, "split": now}))
@@ -297,13 +299,7 @@ def test_the_cli_runs_only_the_arms_asked_for(tmp_path: Path) -> None:
 
     from warmstart.service.cli import app
 
-    db = f"sqlite:///{tmp_path / 'arms.db'}"
-    with RecordStore.open(db) as store:
-        _fill_store(store, 20)
-    args = ["evaluate", "--space", "svm_like", "--mode", "sequential", "--db", db]
-    args += ["--feature-version", "test-1", "--out", str(tmp_path / "out")]
-    args += ["--tasks", "1", "--trials", "3", "--k", "2", "--repeats", "1"]
-    args += ["--n-models", "1", "--n-estimators", "20"]
+    db, args = _small_cli_run(tmp_path)
     done = CliRunner().invoke(app, [*args, "--arms", "warmstart, random"])
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "out" / "svm_like_sequential.json").read_text())
