@@ -266,10 +266,7 @@ def load_fold_split(path: Path) -> dict[int, str]:
         InvalidRequestError: The file cannot be read, or its ``split`` is not an object
             of fold numbers to digests.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequestError(f"cannot read recommender settings from {path}: {exc}") from None
+    data = _read_settings_file(path)
     split = data.get("split") if isinstance(data, dict) else None
     if split is None:
         return {}
@@ -295,10 +292,7 @@ def load_recommender_by_fold(path: Path) -> dict[int, RecommenderSettings]:
             JSON, a fold that is not an integer >= 0, an unknown field (the allowed
             ones are listed) or a value out of range.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequestError(f"cannot read recommender settings from {path}: {exc}") from None
+    data = _read_settings_file(path)
     if isinstance(data, dict) and "settings_by_fold" in data:
         data = data["settings_by_fold"]
     if not isinstance(data, dict):
@@ -324,3 +318,15 @@ def load_recommender_by_fold(path: Path) -> dict[int, RecommenderSettings]:
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"{path}: fold {key}: {exc}") from None
     return found
+
+
+def _read_settings_file(path: Path) -> object:
+    """A per-fold settings file's JSON.
+
+    Raises:
+        InvalidRequestError: Naming the file, when it cannot be read or is not JSON.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError(f"cannot read recommender settings from {path}: {exc}") from None

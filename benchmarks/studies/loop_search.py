@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
             at = "  ".join(f"@{t} {curve[t - 1]:.4f}" for t in SHOWN if t <= args.trials)
             print(f"  {name:<14} mean {float(np.mean(curve)):.4f}  {at}", flush=True)
     if args.out:
-        split = {str(f): d for f, d in fold_digests(data.fold_of).items()}
+        split = fold_digests(data.fold_of)  # JSON writes the folds as strings
         args.out.write_text(
             json.dumps({"folds": report, "settings_by_fold": by_fold, "split": split}, indent=1)
         )

@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "summary": summary,
                     "chosen": chosen,
                     "settings_by_fold": by_fold,
-                    "split": {str(f): d for f, d in fold_digests(data.fold_of).items()},
+                    "split": fold_digests(data.fold_of),
                 },
                 indent=1,
             )

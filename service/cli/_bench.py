@@ -19,7 +19,13 @@ from warmstart.benchmarks.runner import (
 from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.spaces import make_search_space
-from warmstart.service.cli._common import DbOption, console, handle_errors, open_store
+from warmstart.service.cli._common import (
+    DbOption,
+    console,
+    csv_items,
+    handle_errors,
+    open_store,
+)
 from warmstart.service.cli._run_display import RunDisplay
 
 __all__ = ["app"]
@@ -29,13 +35,9 @@ app = typer.Typer(help="Evaluate learners' configs on task suites.", no_args_is_
 EXIT_INTERRUPTED = 130
 
 
-def _csv(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
 def _seeds(value: str) -> list[int]:
     try:
-        return [int(item) for item in _csv(value)]
+        return [int(item) for item in csv_items(value)]
     except ValueError:
         raise InvalidRequestError(
             f"--seeds takes integers separated by commas, got {value!r}"
@@ -94,7 +96,7 @@ def run(
     n_workers = resolve_workers(workers)
     spec = PlanSpec(
         suite=suite,
-        learners=_csv(learners),
+        learners=list(csv_items(learners)),
         n_configs=configs,
         sampler=sampler,  # type: ignore[arg-type]
         seeds=_seeds(seeds),

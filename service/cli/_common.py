@@ -91,6 +91,11 @@ TlsRootOption = Annotated[
 ]
 
 
+def csv_items(value: str) -> tuple[str, ...]:
+    """The items of a comma-separated option, stripped, empty ones left out."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def open_store(db: str | None, *, create: bool = True) -> RecordStore:
     """Open the database chosen by ``--db`` / the environment."""
     return RecordStore.open(resolve_db_url(db), create=create)

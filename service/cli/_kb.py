@@ -37,7 +37,14 @@ from warmstart.benchmarks.runner import (
     sigterm_as_interrupt,
 )
 from warmstart.metamodel.features import FEATURE_VERSION
-from warmstart.service.cli._common import DbOption, console, err_console, handle_errors, open_store
+from warmstart.service.cli._common import (
+    DbOption,
+    console,
+    csv_items,
+    err_console,
+    handle_errors,
+    open_store,
+)
 from warmstart.service.cli._run_display import RunDisplay
 
 __all__ = ["EXIT_CHANGED", "app", "build", "info"]
@@ -106,10 +113,6 @@ class _BuildDisplay(RunDisplay, BuildObserver):
         err_console.print(f"warning: {message}", markup=False)
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
 @app.command()
 @handle_errors
 def build(
@@ -174,7 +177,7 @@ def build(
     the same command again to resume.
     """
     kb_plan = load_kb_plan(plan if plan is not None else default_kb_dir() / KB_PLAN)
-    only = _csv(learners) if learners is not None else None
+    only = csv_items(learners) if learners is not None else None
     part = parse_shard(shard) if shard is not None else None
     main_suite, further_suites = split_suite_options(suite)
     request = KbBuildRequest(

@@ -23,6 +23,7 @@ from warmstart.service.cli._common import (
     FeatureVersionOption,
     command_line,
     console,
+    csv_items,
     err_console,
     handle_errors,
     open_store,
@@ -331,7 +332,7 @@ def evaluate(
             k=10 if k is None else k, trials=trials, repeats=repeats, tasks=tasks, suite=suite,
             cv_folds=cv_folds, row_cap=row_cap, max_rows=max_rows, out=out, db=db,
             command=command_line(), recommender_settings=recommender_settings,
-            arms=None if arms is None else tuple(a.strip() for a in arms.split(",")),
+            arms=None if arms is None else csv_items(arms),
         )  # fmt: skip
     else:
         if suite is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.table import Table
 
 from warmstart.benchmarks.sequential import (
+    ARMS,
     LiveOptions,
     SequentialResult,
     SequentialSettings,
@@ -72,7 +73,7 @@ def evaluate_sequential(
         recommender_split=(
             {} if recommender_settings is None else load_fold_split(recommender_settings)
         ),
-        **({} if arms is None else {"arms": arms}),
+        arms=ARMS if arms is None else arms,
     )
     settings.check()
     with open_store(db) as store, console.status("sequential evaluation...") as status:
