@@ -32,6 +32,7 @@ import numpy as np
 
 from warmstart.metamodel.recommend._worlds import WorldTable
 from warmstart.metamodel.surrogate import CompiledSurrogate
+from warmstart.metamodel.types import Observation
 
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestRegressor
@@ -43,6 +44,8 @@ __all__ = [
     "improvement_picks",
     "observed_worlds",
     "own_world",
+    "sampled_picks",
+    "stalled",
 ]
 
 # How many observations the weights look at (the best ones): the pair count, and so
@@ -295,3 +298,49 @@ def improvement_picks(
         best = lifted[:, pick]
         base = weights @ best
     return picks
+
+
+def sampled_picks(
+    per_world: np.ndarray,
+    weights: np.ndarray,
+    ranked: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None,
+    seed: int,
+) -> list[int]:
+    """Pick ``k`` candidates, each the best of one world drawn with its weight.
+
+    Thompson sampling over the worlds: a world that ranks the observations well is
+    drawn often, but every credible one gets its turn, so a loop explores the optima
+    of the worlds the weighted mean outvotes. A world drawn again gives its next best.
+
+    Args:
+        per_world: Worlds x candidates, the predictions.
+        weights: The worlds' weights (summing to 1).
+        ranked: The weighted mean per candidate (breaks a world's ties).
+        k: How many to pick.
+        allowed: Which candidates may be picked (None: all).
+        seed: The draws' seed.
+
+    Returns:
+        Candidate indices, in the order they would be tried.
+    """
+    free = np.ones(per_world.shape[1], dtype=bool) if allowed is None else allowed.copy()
+    rng = np.random.default_rng(seed)
+    picks: list[int] = []
+    for _ in range(min(k, int(free.sum()))):
+        world = int(rng.choice(len(weights), p=weights))
+        order = np.lexsort((-ranked, -per_world[world]))
+        pick = int(order[free[order]][0])
+        picks.append(pick)
+        free[pick] = False
+    return picks
+
+
+def stalled(observations: Sequence[Observation], after: int) -> bool:
+    """Whether the best observation (its first occurrence) is at least ``after``
+    observations old: none of the last ``after`` beat what came before them."""
+    scores = [o.score for o in observations]
+    if len(scores) <= after:
+        return False
+    return len(scores) - 1 - int(np.argmax(scores)) >= after

@@ -48,6 +48,8 @@ from warmstart.metamodel.recommend._observed import (
     ObservedWorlds,
     improvement_picks,
     observed_worlds,
+    sampled_picks,
+    stalled,
 )
 from warmstart.metamodel.recommend._request import (
     MAX_K,
@@ -526,7 +528,10 @@ class Recommender:
             allowed: Which candidates may be picked (None: all).
         """
         per_world, ranked, encoded = candidates
-        choice = self.settings.observed_choice
+        settings = self.settings
+        choice = settings.observed_choice
+        if settings.observed_stall and stalled(observations, settings.observed_stall):
+            choice = settings.observed_stall_choice
         if choice in ("residual", "corrected"):
             # The prior is the meta-model's worlds alone: the task's own model was fitted
             # on these observations, so its predictions of them are not a prior.
@@ -544,6 +549,15 @@ class Recommender:
             return improvement_picks(
                 per_world, worlds.weights, observed.max(axis=1), ranked, k, allowed
             )
+        if choice == "sample":
+            seed = settings.seed + len(observations)
+            return sampled_picks(per_world, worlds.weights, ranked, k, allowed, seed)
+        if choice == "own" and worlds.own is not None:
+            # The task's own model first, the worlds' mean breaking its ties.
+            order = np.lexsort((-ranked, -per_world[-1]))
+            if allowed is not None:
+                order = order[allowed[order]]
+            return [int(i) for i in order[:k]]
         order = np.argsort(-ranked, kind="stable")
         if allowed is not None:
             order = order[allowed[order]]

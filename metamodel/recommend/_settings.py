@@ -27,9 +27,10 @@ _AT_LEAST = {
     "observed_samples": 0,
     "observed_own_from": 0,
     "observed_from": 2,
+    "observed_stall": 0,
 }
 
-OBSERVED_CHOICES = ("mean", "improvement", "residual", "corrected")
+OBSERVED_CHOICES = ("mean", "improvement", "residual", "corrected", "own", "sample")
 """How a request with observations picks from its ranked candidates (``observed_choice``)."""
 
 
@@ -98,8 +99,18 @@ class RecommenderSettings:
             zero-shot set), ties going to the better mean; ``"residual"``, the largest
             expected improvement of the worlds' mean corrected by a Gaussian process
             fitted on the observations (:mod:`warmstart.metamodel.recommend._residual`);
-            ``"corrected"``, the best means of that corrected prediction.
-            ``"mean"`` by default, as three of five outer folds' inner folds chose it.
+            ``"corrected"``, the best means of that corrected prediction; ``"own"``,
+            the best predictions of the task's own model (the mean where it has none
+            yet); ``"sample"``, each pick the best candidate of one world drawn by
+            weight (Thompson sampling over the worlds, new draws for each number of
+            observations). ``"mean"`` by default, as three of five outer folds' inner
+            folds chose it.
+        observed_stall: When the best observation is this many observations old (no
+            later one beat it), the k are picked by ``observed_stall_choice`` instead
+            (>= 0; 0: never): the loop stops exploiting a belief the task keeps
+            refuting.
+        observed_stall_choice: The choice a stalled request uses (one of
+            ``observed_choice``'s).
 
     Raises:
         InvalidRequestError: A field is of the wrong type or out of its range.
@@ -127,6 +138,8 @@ class RecommenderSettings:
     observed_own_from: int = 8
     observed_from: int = 10
     observed_choice: str = "mean"
+    observed_stall: int = 0
+    observed_stall_choice: str = "own"
 
     def __post_init__(self) -> None:
         self.check()
@@ -147,11 +160,13 @@ class RecommenderSettings:
         _check_unit("refine_scale", self.refine_scale, zero_allowed=False)
         _check_unit("self_weight", self.self_weight, zero_allowed=True)
         _check_unit("observed_refine_scale", self.observed_refine_scale, zero_allowed=False)
-        if self.observed_choice not in OBSERVED_CHOICES:
-            raise InvalidRequestError(
-                f"`observed_choice` must be one of {', '.join(OBSERVED_CHOICES)}, but got "
-                f"observed_choice={str(self.observed_choice)[:60]!r}."
-            )
+        for name in ("observed_choice", "observed_stall_choice"):
+            value = getattr(self, name)
+            if value not in OBSERVED_CHOICES:
+                raise InvalidRequestError(
+                    f"`{name}` must be one of {', '.join(OBSERVED_CHOICES)}, but got "
+                    f"{name}={str(value)[:60]!r}."
+                )
         sharp = self.observed_sharpness
         if isinstance(sharp, bool) or not isinstance(sharp, Real) or not 0 < float(sharp) < 1e6:
             raise InvalidRequestError(

@@ -18,7 +18,12 @@ from warmstart.metamodel.bundle import ModelBundle, train_from_records
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.recommend import RecommenderSettings
 from warmstart.metamodel.recommend._candidates import space_samples
-from warmstart.metamodel.recommend._observed import concordance, improvement_picks
+from warmstart.metamodel.recommend._observed import (
+    concordance,
+    improvement_picks,
+    sampled_picks,
+    stalled,
+)
 from warmstart.metamodel.spaces import config_hash, sample_configs, validate_config
 from warmstart.metamodel.types import Observation, SuggestionOrigin
 
@@ -65,6 +70,53 @@ def test_improvement_picks_spread_over_worlds_then_exploit_one() -> None:
     # What is not allowed is never picked, and k is capped by what is.
     allowed = np.array([False, True, True, False])
     assert improvement_picks(per_world, np.array([0.5, 0.5]), best, mean, 4, allowed) == [1, 2]
+
+
+def test_sampled_picks_take_each_drawn_worlds_best_untaken() -> None:
+    per_world = np.array([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.9, 0.3]])
+    mean = per_world.mean(axis=0)
+    # All the weight on one world: its ranking, whatever the seed.
+    assert sampled_picks(per_world, np.array([1.0, 0.0]), mean, 3, None, 5) == [0, 1, 2]
+    assert sampled_picks(per_world, np.array([0.0, 1.0]), mean, 2, None, 5) == [2, 3]
+    # Shared weight: over draws, both worlds' favourites come first at times.
+    firsts = {
+        sampled_picks(per_world, np.array([0.5, 0.5]), mean, 1, None, seed)[0] for seed in range(20)
+    }
+    assert firsts == {0, 2}
+    allowed = np.array([False, True, False, True])
+    assert sorted(sampled_picks(per_world, np.array([0.5, 0.5]), mean, 4, allowed, 0)) == [1, 3]
+
+
+def _scored(*scores: float) -> list[Observation]:
+    return [Observation({"C": 1.0}, s) for s in scores]
+
+
+def test_stalled_counts_observations_since_the_first_best() -> None:
+    assert not stalled(_scored(0.1, 0.5, 0.3), 2)
+    assert stalled(_scored(0.1, 0.5, 0.3, 0.4), 2)
+    # A tie with the best is no improvement.
+    assert stalled(_scored(0.5, 0.5, 0.2), 2)
+    assert not stalled(_scored(0.5), 1)
+    assert not stalled(_scored(0.1, 0.2, 0.3, 0.4), 1)
+
+
+@pytest.mark.parametrize("choice", ["own", "sample", "improvement"])
+def test_a_stalled_loop_switches_choice(trained: ModelBundle, choice: str) -> None:
+    task = _claims([0.4, 0.6, 0.5, 0.5])
+    first = trained.recommender().suggest(task, k=10).suggestions
+    # The first observation is the best by far: the loop has stalled for 9.
+    seen = [Observation(s.config, 1.0 if i == 0 else 0.1 * (i % 3)) for i, s in enumerate(first)]
+    base = RecommenderSettings(observed_from=2, observed_own_from=4)
+    plain = trained.recommender(base).suggest(task, k=5, observations=seen)
+    never = trained.recommender(replace(base, observed_stall=10, observed_stall_choice=choice))
+    assert never.suggest(task, k=5, observations=seen) == plain
+    switched = trained.recommender(replace(base, observed_stall=3, observed_stall_choice=choice))
+    answer = switched.suggest(task, k=5, observations=seen)
+    assert answer.observations == 10
+    assert [s.config for s in answer.suggestions] != [s.config for s in plain.suggestions]
+    assert not {config_hash(s.config) for s in answer.suggestions} & {
+        config_hash(o.config) for o in seen
+    }
 
 
 # Observations weigh the worlds from the second on (the default waits for ten).
@@ -122,7 +174,9 @@ def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
     assert not tried & {config_hash(s.config) for s in later.suggestions}
 
 
-@pytest.mark.parametrize("choice", ["mean", "improvement", "residual", "corrected"])
+@pytest.mark.parametrize(
+    "choice", ["mean", "improvement", "residual", "corrected", "own", "sample"]
+)
 def test_each_observed_choice_answers_k_untried_configs(trained: ModelBundle, choice: str) -> None:
     settings = RecommenderSettings(observed_from=2, observed_choice=choice)
     recommender = trained.recommender(settings)
@@ -234,7 +288,13 @@ def test_observed_search_draws_new_candidates_for_each_request(trained: ModelBun
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("observed_refine_each", 0), ("observed_samples", -1), ("observed_refine_scale", 0.0)],
+    [
+        ("observed_refine_each", 0),
+        ("observed_samples", -1),
+        ("observed_refine_scale", 0.0),
+        ("observed_stall", -1),
+        ("observed_stall_choice", "best"),
+    ],
 )
 def test_observed_search_settings_are_checked(field: str, value: object) -> None:
     with pytest.raises(InvalidRequestError, match=field):
