@@ -7,9 +7,13 @@ family folds; a bundle is trained on all but one, and the loop runs on at most
 ``--inner-tasks`` tasks of the one left out. Every variant of ``--variant`` (the
 recommender settings that shape the candidates a request with observations
 considers) runs the loop; the variant with the least mean regret over trials
-1..``--trials`` is chosen for the outer fold. The outer fold's own tasks choose
-nothing; ``--out`` writes the choices as ``settings_by_fold``, which
-``warmstart evaluate --mode sequential --recommender-settings FILE`` reads.
+1..``--trials`` is chosen for the outer fold, unless its gain over the first variant
+is below ``--margin`` standard errors of the paired per-task differences (then the
+first variant, the reference, is kept: 15 inner tasks a fold are few, and a choice
+that follows their noise gains nothing on the outer folds). The outer fold's own
+tasks choose nothing; ``--out`` writes the choices as ``settings_by_fold``, which
+``warmstart evaluate --mode sequential --recommender-settings FILE`` reads, and each
+variant's paired difference from the first with its standard error.
 
 Each variant is applied on top of the fold's settings in ``--base`` (for example
 the observed-loop study's choices), so the two studies compose. With ``--tpe``,
@@ -115,9 +119,9 @@ def _choose(
     args: argparse.Namespace,
     cache: Path,
     train: TrainSettings,
-) -> tuple[str, dict[str, list[float]]]:
-    """The variant with the least mean loop regret on the inner folds, and every variant's
-    mean curve there."""
+) -> tuple[str, dict[str, list[float]], dict[str, tuple[float, float]]]:
+    """The variant chosen on the inner folds, every variant's mean curve there, and its
+    paired difference from the first variant (mean, standard error over tasks)."""
     cs = load_configspace(data.space)
     curves: dict[str, list[np.ndarray]] = defaultdict(list)
     for fold, inner_train, tasks in inner_splits(
@@ -133,8 +137,33 @@ def _choose(
                 curves[name].append(curve)
             print(f"  inner {fold}: {data.names[task_id]}", flush=True)
     means = {n: np.mean(c, axis=0) for n, c in curves.items()}
-    best = min(variants, key=lambda n: (float(means[n].mean()), list(variants).index(n)))
-    return best, {n: m.tolist() for n, m in means.items()}
+    paired = paired_differences(curves, next(iter(variants)))
+    best = choose_variant(list(variants), paired, args.margin)
+    return best, {n: m.tolist() for n, m in means.items()}, paired
+
+
+def paired_differences(
+    curves: Mapping[str, Sequence[np.ndarray]], reference: str
+) -> dict[str, tuple[float, float]]:
+    """Each arm's per-task mean regret minus the reference's: the mean difference and its
+    standard error over tasks (0 for a single task)."""
+    base = np.array([c.mean() for c in curves[reference]])
+    out = {}
+    for name, found in curves.items():
+        diff = np.array([c.mean() for c in found]) - base
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        out[name] = (float(diff.mean()), se)
+    return out
+
+
+def choose_variant(
+    names: Sequence[str], paired: Mapping[str, tuple[float, float]], margin: float
+) -> str:
+    """The variant with the least mean regret (the earlier one on ties), unless it is
+    better than the first, the reference, by less than ``margin`` paired standard errors."""
+    best = min(names, key=lambda n: (paired[n][0], list(names).index(n)))
+    gain, se = -paired[best][0], paired[best][1]
+    return best if gain > 0 and gain > margin * se else names[0]
 
 
 def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) -> None:
@@ -156,11 +185,20 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
         help="NAME[:FIELD=VALUE,...] recommender settings to compare (repeatable; a variant "
         "with no fields is the fold's base settings).",
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="Keep the first variant unless the best beats it by more than this many "
+        "paired standard errors (default 0: the least mean regret wins).",
+    )
     parser.add_argument("--base", type=Path, help="Per-fold base settings (settings_by_fold).")
     parser.add_argument("--tpe", action="store_true", help="Also run seeded TPE, for reference.")
     parser.add_argument("--cache", type=Path, default=Path("observed-loop-bundles"))
     parser.add_argument("--out", type=Path, help="Write the choices and curves as JSON here.")
     args = parser.parse_args(argv)
+    if not args.margin >= 0:
+        parser.error(f"--margin must be a number >= 0, but got {args.margin}")
     variants = dict(parse_variant(v) for v in args.variant or ["base"])
     given = {} if args.base is None else load_recommender_by_fold(args.base)
     with RecordStore.open(args.db, create=False) as store:
@@ -179,7 +217,7 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
         train_ids = {t for t, f in data.fold_of.items() if f != fold}
         base = given.get(fold, RecommenderSettings())
         cache = args.cache / args.space / f"fold{fold}"
-        chosen, means = _choose(
+        chosen, means, paired = _choose(
             data, train_ids, base, variants, args, cache, train or TrainSettings()
         )
         settings = replace(base, **variants[chosen])
@@ -187,11 +225,19 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
             **changed_settings(settings),
             **{name: getattr(settings, name) for name in sorted(varied)},
         }
-        report[str(fold)] = {"chosen": chosen, "mean_curves": means}
+        report[str(fold)] = {
+            "chosen": chosen,
+            "mean_curves": means,
+            "paired": {n: {"difference": d, "standard_error": e} for n, (d, e) in paired.items()},
+        }
         print(f"fold {fold}: chose {chosen}")
         for name, curve in means.items():
             at = "  ".join(f"@{t} {curve[t - 1]:.4f}" for t in SHOWN if t <= args.trials)
-            print(f"  {name:<14} mean {float(np.mean(curve)):.4f}  {at}", flush=True)
+            diff, se = paired[name]
+            print(
+                f"  {name:<14} mean {float(np.mean(curve)):.4f} ({diff:+.4f} ± {se:.4f})  {at}",
+                flush=True,
+            )
     if args.out:
         split = fold_digests(data.fold_of)  # JSON writes the folds as strings
         args.out.write_text(

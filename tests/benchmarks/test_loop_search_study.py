@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.metamodel.synthetic_world import QUICK, SPACE, world, world_db
 from warmstart.benchmarks.sequential import load_fold_split, load_recommender_by_fold
-from warmstart.benchmarks.studies.loop_search import main, parse_variant
+from warmstart.benchmarks.studies.loop_search import (
+    choose_variant,
+    main,
+    paired_differences,
+    parse_variant,
+)
 
 
 def test_variants_are_parsed_and_unknown_settings_refused() -> None:
@@ -47,6 +53,11 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
         means = {n: sum(c) / len(c) for n, c in report["mean_curves"].items()}
         assert set(means) == {"walk", "search", "sampled"}
         assert report["chosen"] == min(means, key=means.__getitem__)
+        # Each variant's paired difference from the first, the reference.
+        paired = report["paired"]
+        assert paired["walk"] == {"difference": 0.0, "standard_error": 0.0}
+        for name, found in paired.items():
+            assert found["difference"] == pytest.approx(means[name] - means["walk"])
         assert f"fold {fold}: chose {report['chosen']}" in printed
         chosen = parse_variant(
             {"walk": "w:observed_from=8", "search": "s:observed_from=2"}.get(
@@ -55,3 +66,33 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
         )[1]
         for field, value in chosen.items():
             assert getattr(settings[int(fold)], field) == value
+
+
+def test_paired_differences_are_per_task_against_the_reference() -> None:
+    curves = {
+        "base": [np.array([0.4, 0.2]), np.array([0.2, 0.2]), np.array([0.6, 0.4])],
+        "new": [np.array([0.2, 0.2]), np.array([0.2, 0.0]), np.array([0.4, 0.4])],
+    }
+    paired = paired_differences(curves, "base")
+    assert paired["base"] == (0.0, 0.0)
+    diff, se = paired["new"]
+    # Per task: -0.1, -0.1, -0.1: the same gain on every task, no spread.
+    assert diff == pytest.approx(-0.1)
+    assert se == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_variant_replaces_the_reference_only_beyond_the_margin() -> None:
+    paired = {"base": (0.0, 0.0), "a": (-0.002, 0.001), "b": (-0.001, 0.0001)}
+    assert choose_variant(["base", "a", "b"], paired, 0.0) == "a"
+    assert choose_variant(["base", "a", "b"], paired, 1.9) == "a"
+    # a's gain is 2 standard errors: a margin of 2 keeps the reference.
+    assert choose_variant(["base", "a", "b"], paired, 2.0) == "base"
+    assert choose_variant(["base", "a"], {"base": (0.0, 0.0), "a": (0.001, 0.0)}, 0.0) == "base"
+    # Ties go to the earlier variant.
+    assert choose_variant(["base", "a"], {"base": (0.0, 0.0), "a": (0.0, 0.0)}, 0.0) == "base"
+
+
+def test_a_negative_margin_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--db", "sqlite:///nowhere.db", "--margin", "-1"])
+    assert "--margin must be a number >= 0, but got -1.0" in capsys.readouterr().err
