@@ -161,7 +161,7 @@ def choose_variant(
 ) -> str:
     """The variant with the least mean regret (the earlier one on ties), unless it is
     better than the first, the reference, by less than ``margin`` paired standard errors."""
-    best = min(names, key=lambda n: (paired[n][0], list(names).index(n)))
+    best = min(names, key=lambda n: paired[n][0])  # min keeps the first of equals
     gain, se = -paired[best][0], paired[best][1]
     return best if gain > 0 and gain > margin * se else names[0]
 

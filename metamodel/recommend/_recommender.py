@@ -555,10 +555,8 @@ class Recommender:
         if choice == "own" and worlds.own is not None:
             # The task's own model first, the worlds' mean breaking its ties.
             order = np.lexsort((-ranked, -per_world[-1]))
-            if allowed is not None:
-                order = order[allowed[order]]
-            return [int(i) for i in order[:k]]
-        order = np.argsort(-ranked, kind="stable")
+        else:
+            order = np.argsort(-ranked, kind="stable")
         if allowed is not None:
             order = order[allowed[order]]
         return [int(i) for i in order[:k]]
