@@ -12,8 +12,9 @@ is below ``--margin`` standard errors of the paired per-task differences (then t
 first variant, the reference, is kept: 15 inner tasks a fold are few, and a choice
 that follows their noise gains nothing on the outer folds). The outer fold's own
 tasks choose nothing; ``--out`` writes the choices as ``settings_by_fold``, which
-``warmstart evaluate --mode sequential --recommender-settings FILE`` reads, and each
-variant's paired difference from the first with its standard error.
+``warmstart evaluate --mode sequential --recommender-settings FILE`` reads, each
+variant's paired difference from the first with its standard error, and every inner
+task's curves.
 
 Each variant is applied on top of the fold's settings in ``--base`` (for example
 the observed-loop study's choices), so the two studies compose. With ``--tpe``,
@@ -119,11 +120,15 @@ def _choose(
     args: argparse.Namespace,
     cache: Path,
     train: TrainSettings,
-) -> tuple[str, dict[str, list[float]], dict[str, tuple[float, float]]]:
-    """The variant chosen on the inner folds, every variant's mean curve there, and its
-    paired difference from the first variant (mean, standard error over tasks)."""
+) -> tuple[
+    str, dict[str, list[float]], dict[str, tuple[float, float]], dict[str, dict[str, list[float]]]
+]:
+    """The variant chosen on the inner folds, every variant's mean curve there, its
+    paired difference from the first variant (mean, standard error over tasks), and
+    each inner task's curves (by task name, then variant)."""
     cs = load_configspace(data.space)
     curves: dict[str, list[np.ndarray]] = defaultdict(list)
+    by_task: dict[str, dict[str, list[float]]] = {}
     for fold, inner_train, tasks in inner_splits(
         data, train_ids, args.inner_folds, args.inner_tasks, args.seed
     ):
@@ -135,11 +140,12 @@ def _choose(
             found = _task_curves(data, cs, recommenders, task_id, args.trials, args.seed, args.tpe)
             for name, curve in found.items():
                 curves[name].append(curve)
+            by_task[data.names[task_id]] = {n: c.tolist() for n, c in found.items()}
             print(f"  inner {fold}: {data.names[task_id]}", flush=True)
     means = {n: np.mean(c, axis=0) for n, c in curves.items()}
     paired = paired_differences(curves, next(iter(variants)))
     best = choose_variant(list(variants), paired, args.margin)
-    return best, {n: m.tolist() for n, m in means.items()}, paired
+    return best, {n: m.tolist() for n, m in means.items()}, paired, by_task
 
 
 def paired_differences(
@@ -217,7 +223,7 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
         train_ids = {t for t, f in data.fold_of.items() if f != fold}
         base = given.get(fold, RecommenderSettings())
         cache = args.cache / args.space / f"fold{fold}"
-        chosen, means, paired = _choose(
+        chosen, means, paired, by_task = _choose(
             data, train_ids, base, variants, args, cache, train or TrainSettings()
         )
         settings = replace(base, **variants[chosen])
@@ -229,6 +235,7 @@ def main(argv: Sequence[str] | None = None, train: TrainSettings | None = None) 
             "chosen": chosen,
             "mean_curves": means,
             "paired": {n: {"difference": d, "standard_error": e} for n, (d, e) in paired.items()},
+            "tasks": by_task,
         }
         print(f"fold {fold}: chose {chosen}")
         for name, curve in means.items():

@@ -58,6 +58,12 @@ def test_each_fold_chooses_the_variant_with_least_inner_regret(
         assert paired["walk"] == {"difference": 0.0, "standard_error": 0.0}
         for name, found in paired.items():
             assert found["difference"] == pytest.approx(means[name] - means["walk"])
+        # Every inner task's curves, whose mean over the tasks is the variant's curve.
+        tasks = report["tasks"]
+        assert len(tasks) == 4  # 2 inner folds x 2 tasks
+        for name, curve in report["mean_curves"].items():
+            per_task = [t[name] for t in tasks.values()]
+            assert np.mean(per_task, axis=0) == pytest.approx(curve)
         assert f"fold {fold}: chose {report['chosen']}" in printed
         chosen = parse_variant(
             {"walk": "w:observed_from=8", "search": "s:observed_from=2"}.get(
