@@ -44,6 +44,7 @@ from warmstart.metamodel.recommend._candidates import (
     space_samples,
 )
 from warmstart.metamodel.recommend._index import TaskIndex
+from warmstart.metamodel.recommend._kernel import every_world, kernel_picks
 from warmstart.metamodel.recommend._observed import (
     ObservedWorlds,
     improvement_picks,
@@ -543,6 +544,17 @@ class Recommender:
             return residual_picks(
                 prior_seen, scores, seen.encoded, prior_candidates, encoded, k, allowed,
                 self.settings.seed, self._widths, explore=choice == "residual",
+            )  # fmt: skip
+        if choice in ("kernel", "kernel_ei"):
+            prior = worlds.without_own()
+            _, prior_seen = prior.scores(self.compiled, self.table, task, seen.masks)
+            n = len(prior.rows)
+            scores = np.array([o.score for o in observations], dtype=float)
+            return kernel_picks(
+                every_world(self.compiled, self.table, task, seen.masks),
+                every_world(self.compiled, self.table, task, self.compiled.configs(encoded)),
+                prior_seen, prior.weights @ per_world[:n], scores, k, allowed,
+                explore=choice == "kernel_ei",
             )  # fmt: skip
         if choice == "improvement":
             observed, _ = worlds.scores(self.compiled, self.table, task, seen.masks, seen.encoded)

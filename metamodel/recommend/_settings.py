@@ -30,7 +30,16 @@ _AT_LEAST = {
     "observed_stall": 0,
 }
 
-OBSERVED_CHOICES = ("mean", "improvement", "residual", "corrected", "own", "sample")
+OBSERVED_CHOICES = (
+    "mean",
+    "improvement",
+    "residual",
+    "corrected",
+    "own",
+    "sample",
+    "kernel",
+    "kernel_ei",
+)
 """How a request with observations picks from its ranked candidates (``observed_choice``)."""
 
 
@@ -103,8 +112,11 @@ class RecommenderSettings:
             the best predictions of the task's own model (the mean where it has none
             yet); ``"sample"``, each pick the best candidate of one world drawn by
             weight (Thompson sampling over the worlds, new draws for each number of
-            observations). ``"mean"`` by default, as three of five outer folds' inner
-            folds chose it.
+            observations); ``"kernel"``, the best posterior means of a Gaussian process
+            whose covariance is how the training tasks' predictions co-vary, around the
+            worlds' mean (:mod:`warmstart.metamodel.recommend._kernel`); ``"kernel_ei"``,
+            that process's largest expected improvements. ``"mean"`` by default, as
+            three of five outer folds' inner folds chose it.
         observed_stall: When the best observation is this many observations old (no
             later one beat it), the k are picked by ``observed_stall_choice`` instead
             (>= 0; 0: never): the loop stops exploiting a belief the task keeps

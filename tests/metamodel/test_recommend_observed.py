@@ -24,6 +24,7 @@ from warmstart.metamodel.recommend._observed import (
     sampled_picks,
     stalled,
 )
+from warmstart.metamodel.recommend._settings import OBSERVED_CHOICES
 from warmstart.metamodel.spaces import config_hash, sample_configs, validate_config
 from warmstart.metamodel.types import Observation, SuggestionOrigin
 
@@ -174,9 +175,7 @@ def test_below_observed_from_a_loop_walks_through_the_zero_shot_set(
     assert not tried & {config_hash(s.config) for s in later.suggestions}
 
 
-@pytest.mark.parametrize(
-    "choice", ["mean", "improvement", "residual", "corrected", "own", "sample"]
-)
+@pytest.mark.parametrize("choice", OBSERVED_CHOICES)
 def test_each_observed_choice_answers_k_untried_configs(trained: ModelBundle, choice: str) -> None:
     settings = RecommenderSettings(observed_from=2, observed_choice=choice)
     recommender = trained.recommender(settings)
