@@ -17,6 +17,12 @@ Bayesian linear regression, Perrone et al. 2018, with the meta-model's per-task
 predictions as the learned basis), written as a process so that its cost is in the
 number of observations.
 
+What no training task explains, a task's own quirks, a Matern kernel on the
+encoded configs can take up (where the caller gives the encodings): its weight
+(zero among the choices) and length are those under which the observations'
+departures from the prior are likeliest, so it joins only where the cross-task
+kernel alone fits them worse.
+
 The observations are on the task's own scale; they are mapped onto the worlds' by
 matching their mean and standard deviation to the prior predictive's at the
 observed configs (the prior mean's spread plus the kernel's variance there).
@@ -54,6 +60,8 @@ def kernel_picks(
     allowed: np.ndarray | None = None,
     *,
     explore: bool,
+    seen_x: np.ndarray | None = None,
+    candidates_x: np.ndarray | None = None,
 ) -> list[int]:
     """Pick ``k`` candidates by the posterior of the cross-task process.
 
@@ -68,6 +76,11 @@ def kernel_picks(
         allowed: Which candidates may be picked (None: all).
         explore: Pick by expected improvement over the best observation (else by the
             posterior mean).
+        seen_x: The observed configs' encodings on the unit scale (inactive
+            parameters at -1). With ``candidates_x``, a Matern kernel on them joins the
+            cross-task one for what no training task explains, its weight and length
+            chosen by the observations' marginal likelihood (weight 0 among them).
+        candidates_x: The candidates' encodings, as ``seen_x``.
 
     Returns:
         Candidate indices, in the order they would be tried.
@@ -76,25 +89,35 @@ def kernel_picks(
         ValueError: The arrays' shapes do not match.
     """
     n_worlds, n_seen = worlds_seen.shape
+    n_candidates = worlds_candidates.shape[1]
     if (
         worlds_candidates.shape[0] != n_worlds
         or len(prior_seen) != n_seen
         or len(scores) != n_seen
-        or len(prior_candidates) != worlds_candidates.shape[1]
+        or len(prior_candidates) != n_candidates
+        or (seen_x is None) != (candidates_x is None)
+        or (seen_x is not None and len(seen_x) != n_seen)
+        or (candidates_x is not None and len(candidates_x) != n_candidates)
     ):
-        raise ValueError("the worlds, priors and scores do not match")
-    free = np.ones(worlds_candidates.shape[1], dtype=bool) if allowed is None else allowed.copy()
+        raise ValueError("the worlds, priors, scores and encodings do not match")
+    free = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()
     seen = worlds_seen - worlds_seen.mean(axis=0)
     cand = worlds_candidates - worlds_candidates.mean(axis=0)
-    k_seen = seen.T @ seen / n_worlds
-    k_cross = cand.T @ seen / n_worlds
-    k_diag = np.einsum("wc,wc->c", cand, cand) / n_worlds
-    z = _on_worlds_scale(np.asarray(scores, dtype=float), prior_seen, np.diag(k_seen))
+    world_seen = seen.T @ seen / n_worlds
+    z = _on_worlds_scale(np.asarray(scores, dtype=float), prior_seen, np.diag(world_seen))
     prior_seen = np.asarray(prior_seen, dtype=float)
     prior_candidates = np.asarray(prior_candidates, dtype=float)
-    noise = KERNEL_NOISE * float(np.mean(np.diag(k_seen))) + 1e-12
+    level = float(np.mean(np.diag(world_seen))) + 1e-12
+    noise = KERNEL_NOISE * level
+    local = _Local(seen_x, candidates_x)
+    local.choose(world_seen, z - prior_seen, noise, level)
+    k_diag = np.einsum("wc,wc->c", cand, cand) / n_worlds + local.weight
+    chosen: list[int] = []  # candidates counted as observed (the kriging believer)
     picks: list[int] = []
     for _ in range(min(k, int(free.sum()))):
+        seen_all = np.hstack([seen, cand[:, chosen]])
+        k_seen = seen_all.T @ seen_all / n_worlds + local.seen(chosen)
+        k_cross = cand.T @ seen_all / n_worlds + local.cross(chosen)
         factor = cho_factor(k_seen + noise * np.eye(len(z)), lower=True)
         mean = prior_candidates + k_cross @ cho_solve(factor, z - prior_seen)
         if explore:
@@ -107,18 +130,67 @@ def kernel_picks(
         pick = int(np.argmax(value))
         picks.append(pick)
         free[pick] = False
-        # The kriging believer: the pick joins the observations at its posterior mean.
-        column = cand[:, pick]
-        k_seen = np.block(
-            [
-                [k_seen, k_cross[pick][:, None]],
-                [k_cross[pick][None, :], np.array([[k_diag[pick]]])],
-            ]
-        )
-        k_cross = np.hstack([k_cross, (cand.T @ column / n_worlds)[:, None]])
+        chosen.append(pick)
         z = np.append(z, mean[pick])
         prior_seen = np.append(prior_seen, prior_candidates[pick])
     return picks
+
+
+# The local kernel's weights (shares of the cross-task kernel's mean variance) and
+# lengths (on the unit scale) that the marginal likelihood chooses among.
+LOCAL_WEIGHTS = (0.0, 0.3, 1.0, 3.0)
+LOCAL_LENGTHS = (0.3, 1.0)
+
+
+class _Local:
+    """A Matern 5/2 kernel on the encodings, for what no training task explains."""
+
+    def __init__(self, seen_x: np.ndarray | None, candidates_x: np.ndarray | None) -> None:
+        self.seen_x = seen_x
+        self.candidates_x = candidates_x
+        self.weight = 0.0
+        self.length = 1.0
+
+    def choose(
+        self, world_seen: np.ndarray, residual: np.ndarray, noise: float, level: float
+    ) -> None:
+        """Set the weight and length that make ``residual`` likeliest."""
+        if self.seen_x is None:
+            return
+        best = -np.inf
+        for weight in LOCAL_WEIGHTS:
+            for length in LOCAL_LENGTHS if weight else LOCAL_LENGTHS[:1]:
+                cov = world_seen + weight * level * _matern(self.seen_x, self.seen_x, length)
+                found = _log_likelihood(cov + noise * np.eye(len(residual)), residual)
+                if found > best + 1e-9:
+                    best, self.weight, self.length = found, weight * level, length
+
+    def seen(self, chosen: list[int]) -> np.ndarray | float:
+        """The kernel among the observed configs and the chosen candidates."""
+        if not self.weight or self.seen_x is None or self.candidates_x is None:
+            return 0.0
+        x = np.vstack([self.seen_x, self.candidates_x[chosen]])
+        return self.weight * _matern(x, x, self.length)
+
+    def cross(self, chosen: list[int]) -> np.ndarray | float:
+        """The kernel between the candidates and the observed and chosen configs."""
+        if not self.weight or self.seen_x is None or self.candidates_x is None:
+            return 0.0
+        x = np.vstack([self.seen_x, self.candidates_x[chosen]])
+        return self.weight * _matern(self.candidates_x, x, self.length)
+
+
+def _matern(a: np.ndarray, b: np.ndarray, length: float) -> np.ndarray:
+    """The Matern 5/2 kernel (unit variance) between the rows of ``a`` and ``b``."""
+    gap = np.sqrt(np.maximum(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2), 0.0))
+    r = np.sqrt(5.0) * gap / length
+    return np.asarray((1.0 + r + r * r / 3.0) * np.exp(-r), dtype=float)
+
+
+def _log_likelihood(cov: np.ndarray, y: np.ndarray) -> float:
+    """The Gaussian log marginal likelihood of ``y`` (up to a constant)."""
+    factor = cho_factor(cov, lower=True)
+    return float(-0.5 * y @ cho_solve(factor, y) - np.log(np.diag(factor[0])).sum())
 
 
 def every_world(

@@ -58,7 +58,7 @@ from warmstart.metamodel.recommend._request import (
     SuggestQuery,
     check_query,
 )
-from warmstart.metamodel.recommend._residual import residual_picks
+from warmstart.metamodel.recommend._residual import INACTIVE, residual_picks
 from warmstart.metamodel.recommend._set_choice import (
     LOCAL_RULES,
     NEAREST_RULES,
@@ -555,6 +555,8 @@ class Recommender:
                 every_world(self.compiled, self.table, task, self.compiled.configs(encoded)),
                 prior_seen, prior.weights @ per_world[:n], scores, k, allowed,
                 explore=choice == "kernel_ei",
+                seen_x=np.nan_to_num(seen.encoded / self._widths, nan=INACTIVE),
+                candidates_x=np.nan_to_num(encoded / self._widths, nan=INACTIVE),
             )  # fmt: skip
         if choice == "improvement":
             observed, _ = worlds.scores(self.compiled, self.table, task, seen.masks, seen.encoded)

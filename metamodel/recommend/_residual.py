@@ -26,7 +26,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sklearn.gaussian_process import GaussianProcessRegressor
 
-__all__ = ["residual_picks"]
+__all__ = ["INACTIVE", "residual_picks"]
 
 # An inactive parameter's encoding: one unit below its range, so configs where it is
 # active and inactive are far apart.

@@ -71,3 +71,19 @@ def test_mismatched_shapes_are_refused() -> None:
             worlds[:, SEEN], worlds[:, :10], worlds.mean(axis=0)[SEEN], np.zeros(9),
             np.zeros(len(SEEN)), 1, explore=False,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_what_no_world_explains_is_learned_on_the_encodings(seed: int) -> None:
+    """The worlds are noise about a flat mean; the task peaks at x = 0.8 of one parameter."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0.0, 1.0, 51)[:, None]
+    worlds = rng.normal(0.5, 0.05, (40, len(grid)))
+    at = [0, 10, 20, 30, 35, 45, 50]
+    task = -((grid[:, 0] - 0.8) ** 2)
+    prior = np.full(len(grid), 0.5)
+    picks = kernel_picks(
+        worlds[:, at], worlds, prior[at], prior, task[at], 1, explore=False,
+        seen_x=grid[at], candidates_x=grid,
+    )  # fmt: skip
+    assert 0.7 <= grid[picks[0], 0] <= 0.9
