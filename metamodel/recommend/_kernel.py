@@ -42,12 +42,16 @@ from scipy.stats import norm
 from warmstart.metamodel.recommend._worlds import WorldTable
 from warmstart.metamodel.surrogate import CompiledSurrogate
 
-__all__ = ["KERNEL_NOISE", "every_world", "kernel_picks"]
+__all__ = ["KERNEL_NOISE", "MAX_FITTED", "every_world", "kernel_picks"]
 
 KERNEL_NOISE = 0.1
 """The observation noise, as a share of the kernel's mean variance at the observed
 configs: a task's measured scores repeat with a rank correlation of about 0.8
 (docs/RESULTS.md, "How much of the gap is measurement noise?")."""
+
+# The process is conditioned on at most this many observations (the best ones): its cost
+# grows with the cube of their number.
+MAX_FITTED = 100
 
 
 def kernel_picks(
@@ -67,7 +71,8 @@ def kernel_picks(
 
     Args:
         worlds_seen: Worlds x observations, every training task's prediction of each
-            observed config (the rows are the worlds that make the kernel).
+            observed config (the rows are the worlds that make the kernel). Past
+            :data:`MAX_FITTED` observations, the best of them are used.
         worlds_candidates: Worlds x candidates, the same worlds' predictions.
         prior_seen: The prior mean at each observed config.
         prior_candidates: The prior mean at each candidate.
@@ -100,6 +105,10 @@ def kernel_picks(
         or (candidates_x is not None and len(candidates_x) != n_candidates)
     ):
         raise ValueError("the worlds, priors, scores and encodings do not match")
+    if n_seen > MAX_FITTED:
+        best = np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:MAX_FITTED]
+        worlds_seen, prior_seen, scores = worlds_seen[:, best], prior_seen[best], scores[best]
+        seen_x = None if seen_x is None else seen_x[best]
     free = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()
     seen = worlds_seen - worlds_seen.mean(axis=0)
     cand = worlds_candidates - worlds_candidates.mean(axis=0)

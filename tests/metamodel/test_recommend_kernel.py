@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from warmstart.metamodel.recommend._kernel import kernel_picks
+from warmstart.metamodel.recommend._kernel import MAX_FITTED, kernel_picks
 
 N_CONFIGS = 40
 SEEN = [5, 12, 20, 27]
@@ -87,3 +87,23 @@ def test_what_no_world_explains_is_learned_on_the_encodings(seed: int) -> None:
         seen_x=grid[at], candidates_x=grid,
     )  # fmt: skip
     assert 0.7 <= grid[picks[0], 0] <= 0.9
+
+
+def test_only_the_best_observations_are_fitted_past_the_cap() -> None:
+    """Past MAX_FITTED observations only the best are fitted: the picks are those that
+    the best MAX_FITTED alone give."""
+    rng = np.random.default_rng(5)
+    worlds = rng.normal(0.5, 0.1, (30, MAX_FITTED + 60))
+    prior = worlds.mean(axis=0)
+    seen = list(range(MAX_FITTED + 50))
+    scores = rng.random(len(seen))
+    order = np.argsort(-scores, kind="stable")[:MAX_FITTED]
+    best_only = [seen[i] for i in order]
+    candidates = list(range(MAX_FITTED + 50, MAX_FITTED + 60))
+    args = (worlds[:, candidates], prior[seen], prior[candidates], scores, 3)
+    picked = kernel_picks(worlds[:, seen], *args, explore=True)
+    kept = kernel_picks(
+        worlds[:, best_only], worlds[:, candidates], prior[best_only], prior[candidates],
+        scores[order], 3, explore=True,
+    )  # fmt: skip
+    assert picked == kept
