@@ -206,7 +206,9 @@ def every_world(
     compiled: CompiledSurrogate, table: WorldTable, task: np.ndarray, masks: np.ndarray
 ) -> np.ndarray:
     """Worlds x configs: every training task's prediction of each config (ensemble
-    means), and the task's own (its meta-features) last."""
+    means), in world-table row order, and the task's own (its meta-features) last, so
+    that :class:`~warmstart.metamodel.recommend._observed.ObservedWorlds` rows (``SELF``
+    is -1) index it."""
     out = np.empty((len(table.task_masks) + 1, len(masks)))
     for row, side in enumerate(table.task_masks):
         out[row] = compiled.scores(side, masks).mean(axis=0)

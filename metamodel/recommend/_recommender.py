@@ -487,7 +487,7 @@ class Recommender:
             found.columns, masks, len(found), margin=self.surrogate.fit_time_margin,
         )  # fmt: skip
         chosen = self._observed_picks(
-            worlds, task, seen, query.observations, (per_world, ranked, encoded), query.k,
+            worlds, task, seen, query.observations, (per_world, ranked, encoded, masks), query.k,
             choice.allowed,
         )  # fmt: skip
         spread = np.sqrt(worlds.weights @ (per_world[:, chosen] - ranked[chosen]) ** 2)
@@ -512,7 +512,7 @@ class Recommender:
         task: np.ndarray,
         seen: EncodedConfigs,
         observations: Sequence[Observation],
-        candidates: tuple[np.ndarray, np.ndarray, np.ndarray],
+        candidates: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         k: int,
         allowed: np.ndarray | None,
     ) -> list[int]:
@@ -523,12 +523,12 @@ class Recommender:
             task: The request's task-side masks.
             seen: The observed configs, encoded.
             observations: The observations (their scores, in ``seen``'s order).
-            candidates: The candidates' predictions in each world, their weighted mean
-                and their encodings.
+            candidates: The candidates' predictions in each world, their weighted mean,
+                their encodings and their config-side tree masks.
             k: How many to pick.
             allowed: Which candidates may be picked (None: all).
         """
-        per_world, ranked, encoded = candidates
+        per_world, ranked, encoded, masks = candidates
         settings = self.settings
         choice = settings.observed_choice
         if settings.observed_stall and stalled(observations, settings.observed_stall):
@@ -546,14 +546,15 @@ class Recommender:
                 self.settings.seed, self._widths, explore=choice == "residual",
             )  # fmt: skip
         if choice in ("kernel", "kernel_ei"):
+            # Every world's predictions, the credible ones' rows among them (SELF is the
+            # last row), give both the kernel and the prior.
             prior = worlds.without_own()
-            _, prior_seen = prior.scores(self.compiled, self.table, task, seen.masks)
-            n = len(prior.rows)
+            all_seen = every_world(self.compiled, self.table, task, seen.masks)
+            all_candidates = every_world(self.compiled, self.table, task, masks)
             scores = np.array([o.score for o in observations], dtype=float)
             return kernel_picks(
-                every_world(self.compiled, self.table, task, seen.masks),
-                every_world(self.compiled, self.table, task, self.compiled.configs(encoded)),
-                prior_seen, prior.weights @ per_world[:n], scores, k, allowed,
+                all_seen, all_candidates, prior.weights @ all_seen[prior.rows],
+                prior.weights @ all_candidates[prior.rows], scores, k, allowed,
                 explore=choice == "kernel_ei",
                 seen_x=np.nan_to_num(seen.encoded / self._widths, nan=INACTIVE),
                 candidates_x=np.nan_to_num(encoded / self._widths, nan=INACTIVE),
@@ -635,7 +636,7 @@ class Recommender:
             seen, worlds = self._observed(self._validated(observations), observations, task)
             if worlds is not None:
                 per_world, ranked = worlds.scores(self.compiled, self.table, task, masks, encoded)
-                found = (per_world, ranked, encoded)
+                found = (per_world, ranked, encoded, masks)
                 return self._observed_picks(worlds, task, seen, observations, found, k, None)
         if observations:  # continue the zero-shot set: the observed configs are its members
             tried = {config_hash(o.config) for o in observations}
