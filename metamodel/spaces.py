@@ -44,6 +44,7 @@ from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.types import ConfigValue, SearchSpace
 
 __all__ = [
+    "LOCAL_SCALE",
     "SamplerName",
     "active_parameters",
     "canonical_config",
@@ -61,7 +62,10 @@ __all__ = [
     "validate_config",
 ]
 
-SamplerName = Literal["random", "sobol", "grid"]
+SamplerName = Literal["random", "sobol", "grid", "local"]
+
+LOCAL_SCALE = 0.25
+"""The ``local`` sampler's default half-width, as a fraction of each parameter's range."""
 
 # Relative slack on numeric bounds, so a value that went through a log/exp
 # round trip or 12-digit rounding is not rejected for 1e-15 of overshoot.
@@ -472,6 +476,29 @@ def _from_unit(hp: Any, u: float) -> ConfigValue:
     raise InvalidRequestError(f"parameter {hp.name!r}: unsupported type {type(hp).__name__}")
 
 
+def _to_unit(hp: Any, value: ConfigValue) -> float:
+    """The middle of the points of [0, 1) that :func:`_from_unit` maps to ``value``."""
+    if isinstance(hp, (UniformFloatHyperparameter, UniformIntegerHyperparameter)):
+        integer = isinstance(hp, UniformIntegerHyperparameter)
+        low, high = float(hp.lower), float(hp.upper) + (1.0 if integer else 0.0)
+        x = float(value) + (0.5 if integer else 0.0)  # an integer owns [v, v + 1)
+        if hp.log:
+            return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
+        return (x - low) / (high - low)
+    if isinstance(hp, CategoricalHyperparameter):
+        return (list(hp.choices).index(value) + 0.5) / len(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return (list(hp.sequence).index(value) + 0.5) / len(hp.sequence)
+    return 0.5  # a constant has one value wherever the point lies
+
+
+def _default_point(space: ConfigurationSpace) -> np.ndarray:
+    """The default config as a point of the unit cube, inactive parameters at their own
+    defaults (so a local step can switch them on at their default values)."""
+    default = default_config(space)
+    return np.array([_to_unit(hp, default.get(hp.name, hp.default_value)) for hp in space.values()])
+
+
 def _unit_to_config(
     space: ConfigurationSpace, point: Sequence[float]
 ) -> dict[str, ConfigValue] | None:
@@ -514,6 +541,7 @@ def sample_configs(
     method: SamplerName = "sobol",
     seed: int = 0,
     include_default: bool = True,
+    scale: float = LOCAL_SCALE,
 ) -> list[dict[str, ConfigValue]]:
     """Draw ``n`` distinct valid configs from a space.
 
@@ -521,18 +549,27 @@ def sample_configs(
         space: The search space.
         n: How many configs, the default included when ``include_default``.
         method: ``"random"`` (uniform on each parameter's scale), ``"sobol"``
-            (scrambled Sobol points on the unit cube, mapped per parameter) or
-            ``"grid"`` (an evenly spaced grid, truncated to ``n`` in a seeded order).
+            (scrambled Sobol points on the unit cube, mapped per parameter),
+            ``"grid"`` (an evenly spaced grid, truncated to ``n`` in a seeded order) or
+            ``"local"`` (scrambled Sobol points in a box around the library default:
+            each parameter within ``scale`` of its range of the default's value, on its
+            own scale, clipped to the range; parameters the default leaves inactive
+            start from their own defaults).
         seed: Seed for the sampler; the same seed gives the same configs.
         include_default: Put the library default first.
+        scale: The ``local`` box's half-width, a fraction of each range in (0, 1].
 
     Returns:
         Canonical configs, each valid in the space, without duplicates.
     """
     if n < 0:
         raise InvalidRequestError(f"the number of configs must be >= 0, got {n}")
-    if method not in ("random", "sobol", "grid"):
-        raise InvalidRequestError(f"sampler must be 'random', 'sobol' or 'grid', got {method!r}")
+    if method not in ("random", "sobol", "grid", "local"):
+        raise InvalidRequestError(
+            f"sampler must be 'random', 'sobol', 'grid' or 'local', got {method!r}"
+        )
+    if not 0.0 < scale <= 1.0:
+        raise InvalidRequestError(f"the local sampler's scale must be in (0, 1], got {scale!r}")
     out: list[dict[str, ConfigValue]] = []
     seen: set[str] = set()
 
@@ -559,13 +596,16 @@ def sample_configs(
     if dims == 0:
         take([{}])
         return out
-    sobol = qmc.Sobol(d=dims, scramble=True, seed=seed) if method == "sobol" else None
+    sobol = qmc.Sobol(d=dims, scramble=True, seed=seed) if method != "random" else None
+    centre = _default_point(space) if method == "local" else None
     attempts = 0
     while len(out) < n and attempts < 50:
         want = max(n - len(out), 1)
         if sobol is not None:
             batch = 1 << max(math.ceil(math.log2(want)), 1)
             points = sobol.random(batch)
+            if centre is not None:
+                points = np.clip(centre + scale * (2.0 * points - 1.0), 0.0, 1.0)
         else:
             points = rng.random((want, dims))
         take(_unit_to_config(space, p) for p in points)

@@ -25,6 +25,7 @@ from warmstart.benchmarks.runner import PlanSpec, Protocol
 from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
 from warmstart.metamodel.features import FEATURE_VERSION
+from warmstart.metamodel.spaces import LOCAL_SCALE, SamplerName
 
 __all__ = ["KbPlan", "KbStep", "ProbePlan", "load_kb_plan", "split_suite_options"]
 
@@ -40,7 +41,10 @@ _STEP_KEYS = (
     "row_cap",
     "time_limit",
     "seeds",
+    "sampler",
+    "scale",
 )
+_SAMPLERS = ["sobol", "local"]
 _MIN_ROW_CAP = 20  # as the runner's PlanSpec requires
 SUITE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 """What a further suite's name in ``[suites]`` may be (no ``:``, so ``NAME=KIND:PATH`` parses)."""
@@ -63,6 +67,8 @@ class KbStep:
     time_limit: float = 120.0
     seeds: tuple[int, ...] = (0,)
     suite: str | None = None
+    sampler: SamplerName = "sobol"
+    scale: float = LOCAL_SCALE
 
     def spec(
         self,
@@ -76,6 +82,8 @@ class KbStep:
             suite=suite,
             learners=list(learners if learners is not None else self.learners),
             n_configs=self.configs,
+            sampler=self.sampler,
+            scale=self.scale,
             seeds=list(self.seeds),
             protocol=Protocol(folds=self.folds, row_cap=self.row_cap or None),
             max_tasks=self.tasks,
@@ -91,8 +99,11 @@ class KbStep:
         if self.suite is not None:
             tasks += f" of suite {self.suite}"
         cap = f"row cap {self.row_cap}" if self.row_cap else "all rows"
+        configs = f"{self.configs} configs"
+        if self.sampler == "local":
+            configs += f" around the default (scale {self.scale:g})"
         return (
-            f"{', '.join(self.learners)}: {self.configs} configs, {tasks}, {self.folds} folds, "
+            f"{', '.join(self.learners)}: {configs}, {tasks}, {self.folds} folds, "
             f"{cap}, {self.time_limit:g} s per evaluation, seeds {list(self.seeds)}"
         )
 
@@ -100,6 +111,8 @@ class KbStep:
         """The step as the plan file spells it, defaults filled in."""
         out: dict[str, Any] = {} if self.suite is None else {"suite": self.suite}
         out |= {"learners": list(self.learners), "configs": self.configs}
+        if self.sampler != "sobol":
+            out |= {"sampler": self.sampler, "scale": self.scale}
         if self.tasks is not None:
             out["tasks"] = self.tasks
         if self.min_rows is not None:
@@ -301,6 +314,16 @@ def _step(path: Path, index: int, table: Any, suites: dict[str, str]) -> KbStep:
         raise fields.error(
             f"{where}.seeds must be a non-empty list of distinct integers >= 0, got {seeds!r}"
         )
+    sampler = table.get("sampler", KbStep.sampler)
+    if sampler not in _SAMPLERS:
+        raise fields.error(
+            f"{where}.sampler must be one of {', '.join(_SAMPLERS)}; got {sampler!r}"
+        )
+    scale = table.get("scale", KbStep.scale)
+    if "scale" in table and sampler != "local":
+        raise fields.error(f'{where}.scale is the local sampler\'s; set sampler = "local" too')
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1:
+        raise fields.error(f"{where}.scale must be a fraction in (0, 1], got {scale!r}")
     return KbStep(
         learners=tuple(learners),
         configs=configs,
@@ -311,6 +334,8 @@ def _step(path: Path, index: int, table: Any, suites: dict[str, str]) -> KbStep:
         time_limit=float(time_limit),
         seeds=tuple(seeds),
         suite=suite,
+        sampler=sampler,
+        scale=float(scale),
     )
 
 

@@ -10,7 +10,13 @@ from warmstart.benchmarks.runner._learners import resolve_learner
 from warmstart.benchmarks.tasks import Suite, TaskInfo, load_suite
 from warmstart.metamodel.errors import InvalidRequestError, NotFoundError
 from warmstart.metamodel.features import FEATURE_VERSION, describe_task
-from warmstart.metamodel.spaces import SamplerName, config_hash, make_search_space, sample_configs
+from warmstart.metamodel.spaces import (
+    LOCAL_SCALE,
+    SamplerName,
+    config_hash,
+    make_search_space,
+    sample_configs,
+)
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import ConfigValue, SearchSpace, Task, TaskFeatures
 
@@ -25,7 +31,8 @@ class PlanSpec:
         suite: Suite spec, e.g. ``"pmlb:../shared/datasets/pmlb"``.
         learners: Learner names (or ``module:attribute`` paths).
         n_configs: Configs per learner, the library default included.
-        sampler: ``"sobol"``, ``"random"`` or ``"grid"``.
+        sampler: ``"sobol"``, ``"random"``, ``"grid"`` or ``"local"`` (around the default).
+        scale: The ``local`` sampler's half-width, a fraction of each parameter's range.
         seeds: Evaluation seeds; every config is evaluated once per seed.
         protocol: Cross-validation or hold-out, and the row cap.
         task_names: Only these tasks (default: all, in suite order).
@@ -43,6 +50,7 @@ class PlanSpec:
     learners: Sequence[str]
     n_configs: int = 16
     sampler: SamplerName = "sobol"
+    scale: float = LOCAL_SCALE
     seeds: Sequence[int] = (0,)
     protocol: Protocol = field(default_factory=Protocol)
     task_names: Sequence[str] | None = None
@@ -60,6 +68,10 @@ class PlanSpec:
             raise InvalidRequestError(f"configs per learner must be >= 1, got {self.n_configs}")
         if not self.seeds:
             raise InvalidRequestError("give at least one seed")
+        if self.sampler == "local" and not 0.0 < self.scale <= 1.0:
+            raise InvalidRequestError(
+                f"the local sampler's scale must be in (0, 1], got {self.scale!r}"
+            )
         if self.protocol.holdout is not None and not 0.0 < self.protocol.holdout < 1.0:
             raise InvalidRequestError(
                 f"the hold-out fraction must be in (0, 1), got {self.protocol.holdout}"
@@ -177,7 +189,7 @@ def build_plan(
         space_cs = learner.search_space()
         spaces[learner.name] = make_search_space(learner.name, space_cs)
         sampled = sample_configs(
-            space_cs, spec.n_configs, method=spec.sampler, seed=spec.config_seed
+            space_cs, spec.n_configs, method=spec.sampler, seed=spec.config_seed, scale=spec.scale
         )
         default = learner.default_config()
         if default not in sampled:  # the library default is always part of the plan

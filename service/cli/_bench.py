@@ -18,7 +18,7 @@ from warmstart.benchmarks.runner import (
 )
 from warmstart.benchmarks.tasks import available_suite_kinds
 from warmstart.metamodel.errors import InvalidRequestError
-from warmstart.metamodel.spaces import make_search_space
+from warmstart.metamodel.spaces import LOCAL_SCALE, make_search_space
 from warmstart.service.cli._common import (
     DbOption,
     console,
@@ -55,7 +55,14 @@ def run(
         str, typer.Option(help="Comma-separated learner names (bench learners).")
     ] = "lightgbm",
     configs: Annotated[int, typer.Option(help="Configs per learner, the default included.")] = 16,
-    sampler: Annotated[str, typer.Option(help="sobol, random or grid.")] = "sobol",
+    sampler: Annotated[
+        str,
+        typer.Option(help="sobol, random, grid, or local (Sobol points around the default)."),
+    ] = "sobol",
+    scale: Annotated[
+        float,
+        typer.Option(help="The local sampler's half-width, a fraction of each range in (0, 1]."),
+    ] = LOCAL_SCALE,
     tasks: Annotated[int | None, typer.Option(help="At most this many tasks.")] = None,
     task: Annotated[
         list[str] | None, typer.Option(help="Only this task (repeat for several).")
@@ -87,8 +94,12 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Evaluate tasks × learners × configs × seeds; only what is not stored yet."""
-    if sampler not in ("sobol", "random", "grid"):
-        raise InvalidRequestError(f"--sampler must be sobol, random or grid, got {sampler!r}")
+    if sampler not in ("sobol", "random", "grid", "local"):
+        raise InvalidRequestError(
+            f"--sampler must be sobol, random, grid or local, got {sampler!r}"
+        )
+    if not 0.0 < scale <= 1.0:
+        raise InvalidRequestError(f"--scale must be in (0, 1], got {scale!r}")
     if time_limit <= 0 or memory_limit < 0 or batch_size < 1:
         raise InvalidRequestError(
             "--time-limit must be > 0, --memory-limit >= 0 and --batch-size >= 1"
@@ -99,6 +110,7 @@ def run(
         learners=list(csv_items(learners)),
         n_configs=configs,
         sampler=sampler,  # type: ignore[arg-type]
+        scale=scale,
         seeds=_seeds(seeds),
         protocol=Protocol(folds=folds, holdout=holdout, row_cap=row_cap or None),
         task_names=task or None,

@@ -66,6 +66,18 @@ BAD_PLANS = [
         "probes.read (3) must be at most probes.candidates (2)",
     ),
     (PLAN + "[probes]\nlearners = ['knn']\nrows = 9\n", "unknown key 'rows' in probes"),
+    (
+        _plan_with("folds = 2\n", "folds = 2\nsampler = 'lhs'\n"),
+        "steps[0].sampler must be one of sobol, local; got 'lhs'",
+    ),
+    (
+        _plan_with("folds = 2\n", "folds = 2\nscale = 0.2\n"),
+        "steps[0].scale is the local sampler's",
+    ),
+    (
+        _plan_with("folds = 2\n", "folds = 2\nsampler = 'local'\nscale = 1.5\n"),
+        "steps[0].scale must be a fraction in (0, 1], got 1.5",
+    ),
 ]
 
 
@@ -117,6 +129,17 @@ def test_a_plan_loads_with_the_defaults_filled_in(tmp_path: Path) -> None:
         2,
     )
     assert (spec.protocol, spec.shard) == (Protocol(folds=2, row_cap=2000), (1, 2))
+
+
+def test_a_local_step_samples_around_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(_plan_with("folds = 2\n", "folds = 2\nsampler = 'local'\nscale = 0.2\n"))
+    step = load_kb_plan(path).steps[0]
+    assert (step.sampler, step.scale) == ("local", 0.2)
+    assert "around the default (scale 0.2)" in step.describe()
+    assert step.to_dict()["sampler"] == "local"
+    spec = step.spec("sklearn:iris")
+    assert (spec.sampler, spec.scale) == ("local", 0.2)
 
 
 def test_a_step_runs_on_a_further_suite_that_the_plan_names(tmp_path: Path) -> None:

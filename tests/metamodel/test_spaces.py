@@ -97,7 +97,11 @@ def spaces(draw: st.DrawFn) -> ConfigurationSpace:
 
 
 @settings(max_examples=40, deadline=None)
-@given(space=spaces(), method=st.sampled_from(["random", "sobol", "grid"]), seed=st.integers(0, 99))
+@given(
+    space=spaces(),
+    method=st.sampled_from(["random", "sobol", "grid", "local"]),
+    seed=st.integers(0, 99),
+)
 def test_every_sampled_config_is_valid_and_distinct(
     space: ConfigurationSpace, method: str, seed: int
 ) -> None:
@@ -107,6 +111,35 @@ def test_every_sampled_config_is_valid_and_distinct(
     assert len({config_hash(c) for c in configs}) == len(configs)
     for config in configs:
         assert validate_config(space, config) == config
+
+
+def test_the_local_sampler_stays_within_its_scale_of_the_default() -> None:
+    space = ConfigurationSpace()
+    space.add(
+        [
+            Float("rate", (1e-3, 1.0), log=True, default=0.1),
+            Integer("trees", (10, 2000), log=True, default=100),
+            Float("fraction", (0.1, 1.0), default=1.0),
+        ]
+    )
+    local = sample_configs(space, 64, method="local", seed=0, scale=0.1)
+    wide = sample_configs(space, 64, method="sobol", seed=0)
+    assert len(local) == 64
+    # 0.1 of a 3-decade log range is 0.3 decades either side of 0.1; of 0.1..1, 0.09 below 1.
+    assert all(0.1 / 10**0.3 - 1e-9 <= c["rate"] <= 0.1 * 10**0.3 + 1e-9 for c in local)
+    assert all(c["fraction"] >= 0.91 - 1e-9 for c in local)
+    assert min(c["rate"] for c in wide) < 0.01
+    assert min(c["fraction"] for c in wide) < 0.5
+    # a parameter the default leaves inactive is drawn around its own default
+    switch = ConfigurationSpace()
+    flag = Categorical("bag", [False, True], default=False)
+    share = Float("share", (0.2, 1.0), default=1.0)
+    switch.add([flag, share, EqualsCondition(share, flag, True)])
+    drawn = sample_configs(switch, 8, method="local", seed=0, scale=0.5)
+    assert {c["bag"] for c in drawn} == {False, True}
+    assert all(c["share"] >= 0.6 - 1e-9 for c in drawn if c["bag"])
+    with pytest.raises(InvalidRequestError, match=r"scale must be in \(0, 1\], got 0"):
+        sample_configs(space, 4, method="local", scale=0.0)
 
 
 def test_sampling_is_reproducible() -> None:

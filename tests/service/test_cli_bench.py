@@ -55,7 +55,8 @@ def test_bench_run_prints_a_plan_progress_and_a_summary(tmp_path: Path) -> None:
 def test_bench_run_refuses_bad_options_clearly(tmp_path: Path) -> None:
     db = ["--db", f"sqlite:///{tmp_path / 'b.db'}"]
     cases = [
-        (["--sampler", "lhs"], "--sampler must be sobol, random or grid"),
+        (["--sampler", "lhs"], "--sampler must be sobol, random, grid or local"),
+        (["--sampler", "local", "--scale", "0"], "--scale must be in (0, 1], got 0.0"),
         (["--seeds", "1,x"], "--seeds takes integers"),
         (["--learners", "knn", "--folds", "1"], "folds must be >= 2"),
         (["--learners", "knn", "--holdout", "1.5"], "hold-out fraction must be in (0, 1)"),
