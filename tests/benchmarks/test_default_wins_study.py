@@ -56,5 +56,26 @@ def test_rules_that_read_the_task_beat_the_default_more_often(
 def test_the_study_needs_the_default_on_every_task(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(FailedPreconditionError, match=r"default config .* not evaluated"):
+    with pytest.raises(FailedPreconditionError, match=r"default config .* not among the configs"):
         _run(tmp_path, False, capsys)
+
+
+def test_coverage_studies_the_configs_most_tasks_have_on_the_tasks_with_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks, records = world(40, seed=7)
+    default = config_hash(default_config(CS))
+    dropped = sorted({r.config_hash for r in records} - {default})[:5]
+    short = set(sorted(tasks)[:3])  # 3 tasks lack 5 of the configs
+    records = [r for r in records if not (r.task_id in short and r.config_hash in dropped)]
+    db = world_db(tmp_path, tasks, records, per_family=2)
+    args = ["--db", db, "--space", SPACE.name, "--feature-version", "test-1", "--neighbours", "5"]
+    main(args)
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[0]
+        .endswith("40 held-out tasks, 35 configs every task has")
+    )
+    main([*args, "--coverage", "0.9"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("37 held-out tasks, 40 configs all of these tasks have")
