@@ -179,7 +179,7 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     first = plan.steps[0]
     assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
     assert plan.suites == {"pmlb-large": "pmlb"}
-    sampled, sized = plan.steps[:9], plan.steps[9:]
+    sampled, sized, local = plan.steps[:9], plan.steps[9:-1], plan.steps[-1]
     assert all(
         (s.folds, s.row_cap, s.time_limit, s.seeds, s.suite) == (3, 2000, 120.0, (0,), None)
         for s in sampled
@@ -194,6 +194,14 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
         (("lightgbm",), "pmlb-large", 12, 32001, 32000),
         (("lightgbm",), "pmlb-large", 8, 100001, 120000),
     ]
+    # Then LightGBM configs around its default, on the first step's tasks and protocol.
+    assert (local.learners, local.configs, local.tasks, local.row_cap) == (
+        ("lightgbm",),
+        64,
+        169,
+        2000,
+    )
+    assert (local.sampler, local.scale, local.suite) == ("local", 0.25, None)
 
 
 def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
