@@ -126,10 +126,11 @@ def test_the_local_sampler_stays_within_its_scale_of_the_default() -> None:
     wide = sample_configs(space, 64, method="sobol", seed=0)
     assert len(local) == 64
     # 0.1 of a 3-decade log range is 0.3 decades either side of 0.1; of 0.1..1, 0.09 below 1.
-    assert all(0.1 / 10**0.3 - 1e-9 <= c["rate"] <= 0.1 * 10**0.3 + 1e-9 for c in local)
-    assert all(c["fraction"] >= 0.91 - 1e-9 for c in local)
-    assert min(c["rate"] for c in wide) < 0.01
-    assert min(c["fraction"] for c in wide) < 0.5
+    rates = [float(c["rate"]) for c in local]
+    assert all(0.1 / 10**0.3 - 1e-9 <= rate <= 0.1 * 10**0.3 + 1e-9 for rate in rates)
+    assert all(float(c["fraction"]) >= 0.91 - 1e-9 for c in local)
+    assert min(float(c["rate"]) for c in wide) < 0.01
+    assert min(float(c["fraction"]) for c in wide) < 0.5
     # a parameter the default leaves inactive is drawn around its own default
     switch = ConfigurationSpace()
     flag = Categorical("bag", [False, True], default=False)
@@ -137,7 +138,7 @@ def test_the_local_sampler_stays_within_its_scale_of_the_default() -> None:
     switch.add([flag, share, EqualsCondition(share, flag, True)])
     drawn = sample_configs(switch, 8, method="local", seed=0, scale=0.5)
     assert {c["bag"] for c in drawn} == {False, True}
-    assert all(c["share"] >= 0.6 - 1e-9 for c in drawn if c["bag"])
+    assert all(float(c["share"]) >= 0.6 - 1e-9 for c in drawn if c["bag"])
     with pytest.raises(InvalidRequestError, match=r"scale must be in \(0, 1\], got 0"):
         sample_configs(space, 4, method="local", scale=0.0)
 
