@@ -31,7 +31,7 @@ against the default.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,10 +66,7 @@ def _matrix(data: EvaluationData, coverage: float = 1.0) -> tuple[list[str], lis
     scores: dict[str, dict[str, float]] = {}
     for task, records in data.usable.items():
         scores[task] = config_means(primary_records(records))
-    held: dict[str, int] = defaultdict(int)
-    for task_scores in scores.values():
-        for h in task_scores:
-            held[h] += 1
+    held = Counter(h for task_scores in scores.values() for h in task_scores)
     common = sorted(h for h, n in held.items() if n >= coverage * len(scores))
     tasks = sorted(t for t, s in scores.items() if all(h in s for h in common))
     raw = np.array([[scores[t][h] for h in common] for t in tasks])
