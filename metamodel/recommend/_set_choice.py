@@ -69,13 +69,14 @@ SET_RULES = (
     "nearest_best",
     "local_portfolio",
     "top_then_local",
+    "wins_then_local",
 )
 """The set rules a recommender can serve."""
 PORTFOLIO_RULES = ("portfolio", "top_then_portfolio", "default_then_portfolio")
 """The rules that follow the portfolio's order."""
 NEAREST_RULES = ("nearest_best",)
 """The rules that follow the nearest training tasks' best configs."""
-LOCAL_RULES = ("local_portfolio", "top_then_local")
+LOCAL_RULES = ("local_portfolio", "top_then_local", "wins_then_local")
 """The rules that need the training tasks' measured scores (:attr:`WorldTable.measured`)."""
 
 
@@ -398,12 +399,22 @@ class LocalPortfolio:
         table: The world table, with :attr:`WorldTable.measured`.
         settings: ``local_neighbours`` is used.
         lead: How many of the model's best come first (their scores count as chosen).
+        wins_first: Whether the first pick (after ``lead``) is the config that beats the
+            default most often (see :data:`SET_RULES`' ``wins_then_local``); where no
+            training task measured the default, the local portfolio's pick.
 
     Raises:
-        FailedPreconditionError: The table holds no measured scores.
+        FailedPreconditionError: The table holds no measured scores, or ``wins_first``
+            and it holds no default config.
     """
 
-    def __init__(self, table: WorldTable, settings: RecommenderSettings, lead: int) -> None:
+    def __init__(
+        self,
+        table: WorldTable,
+        settings: RecommenderSettings,
+        lead: int,
+        wins_first: bool = False,
+    ) -> None:
         if table.measured is None:
             raise FailedPreconditionError(
                 "the local_portfolio rules need the training tasks' measured scores, which "
@@ -412,6 +423,20 @@ class LocalPortfolio:
         self.values = np.nan_to_num(table.measured, nan=0.0)
         self.n_near = settings.local_neighbours
         self.lead = lead
+        self.wins: np.ndarray | None = None
+        """Tasks x columns: +1 where the column's config beat the default on the task,
+        -1 where it lost, 0 where they tie or either is not measured."""
+        self.all_wins: np.ndarray | None = None
+        if wins_first:
+            if "default" not in table.positions:
+                raise FailedPreconditionError("the world table holds no default config")
+            default = int(table.positions["default"][0])
+            # Without the default measured on any training task there is nothing to count:
+            # the rule is the local portfolio.
+            if np.isfinite(table.measured[:, default]).any():
+                difference = table.measured - table.measured[:, [default]]
+                self.wins = np.sign(np.nan_to_num(difference, nan=0.0))
+                self.all_wins = self.wins.mean(axis=0)
 
     def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
         """For each request, the chosen candidate indices, in the order they would be tried."""
@@ -425,7 +450,17 @@ class LocalPortfolio:
         if choice.allowed is not None:
             usable &= choice.allowed
         usable[order] = False
-        if len(near) and usable.any():
+        if self.wins is not None and self.all_wins is not None and usable.any():
+            picks = np.flatnonzero(usable)
+            columns = choice.columns[picks]
+            count = self.all_wins[columns]
+            if len(near):
+                count = count + self.wins[near[:, None], columns].mean(axis=0)
+            top = count == count.max()
+            first = int(picks[np.flatnonzero(top)[np.argmax(choice.mean[picks][top])]])
+            order.append(first)
+            usable[first] = False
+        if len(near) and usable.any() and len(order) < choice.k:
             picks = np.flatnonzero(usable)
             values = self.values[near[:, None], choice.columns[picks]]  # near x picks
             best = np.zeros(len(near))
@@ -469,6 +504,8 @@ def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings)
         return LocalPortfolio(table, settings, lead=0)
     if rule == "top_then_local":
         return LocalPortfolio(table, settings, lead=1)
+    if rule == "wins_then_local":
+        return LocalPortfolio(table, settings, lead=0, wins_first=True)
     raise InvalidRequestError(
         f"unknown set rule {_shown(rule)}; the rules are {', '.join(SET_RULES)}"
     )

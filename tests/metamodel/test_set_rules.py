@@ -320,9 +320,13 @@ def test_validation_prefers_the_portfolio_where_features_say_nothing() -> None:
     # The portfolio holds both winners in its first two; the model cannot tell which is which.
     assert found.regret["portfolio"][3] == pytest.approx(0.0, abs=0.02)
     # At k = 1 the model's pick is right for half the tasks, the portfolio's first for
-    # more; from k = 3 the default rule covers both kinds as the portfolio does, and
+    # more: no rule led by the model's pick serves, but the portfolio or a rule that
+    # counts measured scores as it does (the local portfolio, the most wins against the
+    # default). From k = 3 the default rule covers both kinds as the portfolio does, and
     # the model's top 3 (near-copies of one guess) do not.
-    assert found.rules[1] == "portfolio"
+    assert found.rules[1] in ("portfolio", "local_portfolio", "wins_then_local")
+    assert found.regret[found.rules[1]][1] <= found.regret["portfolio"][1]
+    assert found.regret["top_predicted"][1] > found.regret["portfolio"][1] + 0.1
     assert found.regret[found.rules[3]][3] == pytest.approx(0.0, abs=0.02)
     assert found.regret["top_predicted"][3] > 0.2
 
@@ -404,6 +408,43 @@ def test_local_portfolio_is_the_greedy_portfolio_of_the_nearest_tasks(tmp_path: 
     far = np.setdiff1d(np.arange(len(measured)), rows)
     measured[far] = np.nan_to_num(measured[far], nan=0.0)[:, ::-1]
     assert recommender.choose(query, [configs[h] for h in pool_hashes], 5) == before
+
+
+def test_wins_then_local_leads_with_the_config_that_beats_the_default_most_often() -> None:
+    from warmstart.metamodel.recommend import RecommenderSettings
+
+    tasks, records = world(30, seed=5)
+    bundle = _train(tasks, records, None, folds=0)
+    settings = RecommenderSettings(local_neighbours=6)
+    recommender = bundle.recommender(settings)
+    table = recommender.table
+    measured = table.measured
+    assert measured is not None
+    default = int(table.positions["default"][0])
+    configs = {r.config_hash: dict(r.config) for r in records}
+    pool = [configs[h] for h in sorted(configs)]
+    in_table = [table.column[config_hash(c)] for c in pool if config_hash(c) in table.column]
+    query = {name: 0.3 + 0.1 * i for i, name in enumerate(NAMES)}
+    rows, _, _ = recommender.index.nearest(recommender.index.vector(query), 6)
+
+    # +1 per task where a config beat the default, -1 where it lost: over all training
+    # tasks, plus over the 6 nearest.
+    signs = np.sign(np.nan_to_num(measured - measured[:, [default]], nan=0.0))
+    count = signs.mean(axis=0) + signs[rows].mean(axis=0)
+    recommender.set_choice = make_set_choice("wins_then_local", table, settings)
+    chosen = recommender.choose(query, pool, 3)
+    assert len(set(chosen)) == 3
+    first = table.column[config_hash(pool[chosen[0]])]
+    assert count[first] == pytest.approx(max(count[c] for c in in_table))
+    # A config just ahead of the default on every task leads, however small its lead; the
+    # local portfolio leads with the config of the best mean score instead.
+    candidate = next(c for c in in_table if c != default)
+    measured[:, candidate] = np.minimum(measured[:, default] + 1e-6, 1.0)
+    measured[:, default] = np.minimum(measured[:, default], measured[:, candidate] - 1e-7)
+    recommender.set_choice = make_set_choice("wins_then_local", table, settings)
+    assert table.column[config_hash(pool[recommender.choose(query, pool, 1)[0]])] == candidate
+    recommender.set_choice = make_set_choice("local_portfolio", table, settings)
+    assert table.column[config_hash(pool[recommender.choose(query, pool, 1)[0]])] != candidate
 
 
 def test_bundles_keep_measured_scores_and_serve_the_local_rules(tmp_path: Path) -> None:
