@@ -179,7 +179,8 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
     first = plan.steps[0]
     assert (first.learners, first.configs, first.tasks) == (("lightgbm",), 101, 169)
     assert plan.suites == {"pmlb-large": "pmlb"}
-    sampled, sized, local = plan.steps[:9], plan.steps[9:-1], plan.steps[-1]
+    sampled, sized = plan.steps[:9], plan.steps[9:-2]
+    local, local_sized = plan.steps[-2], plan.steps[-1]
     assert all(
         (s.folds, s.row_cap, s.time_limit, s.seeds, s.suite) == (3, 2000, 120.0, (0,), None)
         for s in sampled
@@ -202,6 +203,16 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
         2000,
     )
     assert (local.sampler, local.scale, local.suite) == ("local", 0.25, None)
+    # And the first 16 of them at all rows of the tasks over 2,000 rows: the same design
+    # (sampler, scale, seed), so they are the same configs, at the size users train on.
+    assert (
+        local_sized.learners,
+        local_sized.configs,
+        local_sized.min_rows,
+        local_sized.row_cap,
+        local_sized.sampler,
+        local_sized.scale,
+    ) == (("lightgbm",), 16, 2001, 0, "local", 0.25)
 
 
 def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
