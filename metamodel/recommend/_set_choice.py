@@ -423,10 +423,10 @@ class LocalPortfolio:
         self.values = np.nan_to_num(table.measured, nan=0.0)
         self.n_near = settings.local_neighbours
         self.lead = lead
-        self.wins: np.ndarray | None = None
-        """Tasks x columns: +1 where the column's config beat the default on the task,
-        -1 where it lost, 0 where they tie or either is not measured."""
-        self.all_wins: np.ndarray | None = None
+        self.wins: tuple[np.ndarray, np.ndarray] | None = None
+        """Tasks x columns: +1 where the column's config beat the default on the task, -1
+        where it lost, 0 where they tie or either is not measured; and its mean over the
+        tasks (None: the first pick is the local portfolio's)."""
         if wins_first:
             if "default" not in table.positions:
                 raise FailedPreconditionError("the world table holds no default config")
@@ -435,8 +435,8 @@ class LocalPortfolio:
             # the rule is the local portfolio.
             if np.isfinite(table.measured[:, default]).any():
                 difference = table.measured - table.measured[:, [default]]
-                self.wins = np.sign(np.nan_to_num(difference, nan=0.0))
-                self.all_wins = self.wins.mean(axis=0)
+                signs = np.sign(np.nan_to_num(difference, nan=0.0))
+                self.wins = signs, signs.mean(axis=0)
 
     def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
         """For each request, the chosen candidate indices, in the order they would be tried."""
@@ -450,14 +450,14 @@ class LocalPortfolio:
         if choice.allowed is not None:
             usable &= choice.allowed
         usable[order] = False
-        if self.wins is not None and self.all_wins is not None and usable.any():
+        if self.wins is not None and usable.any():
+            signs, overall = self.wins
             picks = np.flatnonzero(usable)
             columns = choice.columns[picks]
-            count = self.all_wins[columns]
+            count = overall[columns]
             if len(near):
-                count = count + self.wins[near[:, None], columns].mean(axis=0)
-            top = count == count.max()
-            first = int(picks[np.flatnonzero(top)[np.argmax(choice.mean[picks][top])]])
+                count = count + signs[near[:, None], columns].mean(axis=0)
+            first = int(picks[_best_then_mean(count, choice.mean[picks])])
             order.append(first)
             usable[first] = False
         if len(near) and usable.any() and len(order) < choice.k:
@@ -472,14 +472,19 @@ class LocalPortfolio:
             while len(order) < choice.k and free.any():
                 gain = np.add.reduce(np.maximum(values - best[:, None], 0.0), axis=0)
                 gain[~free] = -np.inf
-                top = gain == gain.max()
-                j = int(np.flatnonzero(top)[np.argmax(mean[top])])  # ties: the model's best
+                j = _best_then_mean(gain, mean)
                 order.append(int(picks[j]))
                 free[j] = False
                 best = np.maximum(best, values[:, j])
         taken = set(order)
         order += [i for i in ranked if i not in taken]
         return order[: choice.k]
+
+
+def _best_then_mean(value: np.ndarray, mean: np.ndarray) -> int:
+    """The index of the highest ``value``; ties go to the best model mean, then the first."""
+    top = value == value.max()
+    return int(np.flatnonzero(top)[np.argmax(mean[top])])
 
 
 def make_set_choice(rule: str, table: WorldTable, settings: RecommenderSettings) -> SetChoice:
