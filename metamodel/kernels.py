@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-__all__ = ["greedy_picks", "leaf_sums", "side_masks"]
+__all__ = ["greedy_picks", "leaf_sums", "local_greedy", "side_masks"]
 
 _P = ParamSpec("_P")
 
@@ -212,3 +212,43 @@ def greedy_picks(
                     best[w] = x
             steps[b, step] = pick
     return steps
+
+
+@_compiled
+def local_greedy(
+    values: np.ndarray, best: np.ndarray, taken: np.ndarray, rounds: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled; tested against the numpy greedy
+    """Requests x rounds: the greedy portfolio's picks of each request's local portfolio.
+
+    Args:
+        values: Requests x neighbours x picks, the neighbours' measured scores (0 where
+            not measured, and in padding).
+        best: Requests x neighbours, the best score already in each set (changed here).
+        taken: Requests x picks, True for what may not be picked (changed here).
+        rounds: How many picks each request makes (-1 pads the rest of its row).
+
+    Each round picks the column with the largest sum over the neighbours of its gain
+    over the set's best, ``max(value - best, 0)``, added neighbour by neighbour as numpy
+    sums over a leading axis; ties go to the first column.
+    """
+    n_requests, n_near, n_picks = values.shape
+    out = np.full((n_requests, max(rounds.max(), 0)), -1, dtype=np.int64)
+    for r in range(n_requests):
+        for step in range(rounds[r]):
+            pick, top = -1, -np.inf
+            for p in range(n_picks):
+                if taken[r, p]:
+                    continue
+                gain = 0.0
+                for n in range(n_near):
+                    difference = values[r, n, p] - best[r, n]
+                    if difference > 0.0:
+                        gain += difference
+                if gain > top:
+                    pick, top = p, gain
+            out[r, step] = pick
+            taken[r, pick] = True
+            for n in range(n_near):
+                if values[r, n, pick] > best[r, n]:
+                    best[r, n] = values[r, n, pick]
+    return out

@@ -34,13 +34,13 @@ the kinds of task better than the model's picks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from warmstart.metamodel.errors import FailedPreconditionError, InvalidRequestError
-from warmstart.metamodel.kernels import greedy_picks
+from warmstart.metamodel.kernels import greedy_picks, local_greedy
 from warmstart.metamodel.recommend._settings import RecommenderSettings
 from warmstart.metamodel.recommend._worlds import WorldTable
 
@@ -440,9 +440,17 @@ class LocalPortfolio:
 
     def __call__(self, requests: Sequence[ScoredCandidates]) -> list[list[int]]:
         """For each request, the chosen candidate indices, in the order they would be tried."""
-        return [self._one(choice) for choice in requests]
+        plans = [self._plan(choice) for choice in requests]
+        self._greedy([plan for plan in plans if plan.rounds])
+        chosen = []
+        for plan, choice in zip(plans, requests, strict=True):
+            taken = set(plan.order)
+            order = plan.order + [i for i in plan.ranked if i not in taken]
+            chosen.append(order[: choice.k])
+        return chosen
 
-    def _one(self, choice: ScoredCandidates) -> list[int]:
+    def _plan(self, choice: ScoredCandidates) -> _LocalPlan:
+        """The model's lead and the wins' first pick; what the greedy portfolio starts from."""
         ranked = _ranked(choice)
         order = ranked[: self.lead]
         near = (choice.rows if choice.near is None else choice.near)[: self.n_near]
@@ -460,25 +468,56 @@ class LocalPortfolio:
             first = int(picks[_best_then_mean(count, choice.mean[picks])])
             order.append(first)
             usable[first] = False
-        if len(near) and usable.any() and len(order) < choice.k:
-            picks = np.flatnonzero(usable)
-            values = self.values[near[:, None], choice.columns[picks]]  # near x picks
-            best = np.zeros(len(near))
-            for i in order:
-                if choice.columns[i] >= 0:
-                    best = np.maximum(best, self.values[near, choice.columns[i]])
-            mean = choice.mean[picks]
-            free = np.ones(len(picks), dtype=bool)
-            while len(order) < choice.k and free.any():
-                gain = np.add.reduce(np.maximum(values - best[:, None], 0.0), axis=0)
-                gain[~free] = -np.inf
-                j = _best_then_mean(gain, mean)
-                order.append(int(picks[j]))
-                free[j] = False
-                best = np.maximum(best, values[:, j])
-        taken = set(order)
-        order += [i for i in ranked if i not in taken]
-        return order[: choice.k]
+        if not (len(near) and usable.any() and len(order) < choice.k):
+            return _LocalPlan(ranked, order)
+        # The picks with the best model mean first (ties: the earlier candidate), so that
+        # the first highest gain is the tie-break ``_best_then_mean`` would make.
+        picks = np.flatnonzero(usable)
+        picks = picks[np.argsort(-choice.mean[picks], kind="stable")]
+        values = self.values[near[:, None], choice.columns[picks]]  # near x picks
+        best = np.zeros(len(near))
+        for i in order:
+            if choice.columns[i] >= 0:
+                best = np.maximum(best, self.values[near, choice.columns[i]])
+        rounds = min(choice.k - len(order), len(picks))
+        return _LocalPlan(ranked, order, picks, values, best, rounds)
+
+    @staticmethod
+    def _greedy(plans: Sequence[_LocalPlan]) -> None:
+        """Add each plan's greedy portfolio picks to its order, every request in one call.
+
+        The requests' values are padded to one array (missing neighbours and picks hold 0,
+        which adds nothing to a gain, and a missing pick is never chosen).
+        """
+        if not plans:
+            return
+        n_near = max(len(plan.best) for plan in plans)
+        n_picks = max(len(plan.picks) for plan in plans)
+        values = np.zeros((len(plans), n_near, n_picks))
+        best = np.zeros((len(plans), n_near))
+        taken = np.ones((len(plans), n_picks), dtype=bool)
+        for r, plan in enumerate(plans):
+            near, picks = plan.values.shape
+            values[r, :near, :picks] = plan.values
+            best[r, :near] = plan.best
+            taken[r, :picks] = False
+        rounds = np.array([plan.rounds for plan in plans], dtype=np.int64)
+        found = local_greedy(values, best, taken, rounds)
+        for plan, row in zip(plans, found, strict=True):
+            plan.order.extend(plan.picks[row[: plan.rounds]].tolist())
+
+
+@dataclass
+class _LocalPlan:
+    """One request of a local portfolio rule: its ranked candidates, the order so far, and
+    what the greedy portfolio adds ``rounds`` picks from (picks best model mean first)."""
+
+    ranked: list[int]
+    order: list[int]
+    picks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    best: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rounds: int = 0
 
 
 def _best_then_mean(value: np.ndarray, mean: np.ndarray) -> int:

@@ -1,11 +1,11 @@
-"""The compiled greedy set choice against a plain reference, ties and forbidden columns included."""
+"""The compiled greedy set choices against plain references, ties and forbidden columns included."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from warmstart.metamodel.kernels import greedy_picks
+from warmstart.metamodel.kernels import greedy_picks, local_greedy
 
 
 def _reference(
@@ -63,3 +63,46 @@ def test_greedy_picks_match_the_reference(seed: int, has_first: bool) -> None:
 def test_greedy_picks_nothing_when_asked_for_nothing() -> None:
     weighted = np.zeros((2, 3, 4))
     assert greedy_picks(weighted, np.zeros((2, 4)), np.zeros((2, 4)), 0, False).shape == (2, 0)
+
+
+def _local_reference(
+    values: np.ndarray, best: np.ndarray, taken: np.ndarray, rounds: list[int]
+) -> list[list[int]]:
+    """The local portfolio's greedy spelled out in numpy, as the rule did it: each round the
+    column with the largest sum over neighbours of max(value - best, 0); first on ties."""
+    chosen = []
+    for r in range(values.shape[0]):
+        top, free, picked = best[r].copy(), ~taken[r], []
+        for _ in range(rounds[r]):
+            gain = np.add.reduce(np.maximum(values[r] - top[:, None], 0.0), axis=0)
+            gain[~free] = -np.inf
+            column = int(np.argmax(gain))
+            picked.append(column)
+            free[column] = False
+            top = np.maximum(top, values[r][:, column])
+        chosen.append(picked)
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_greedy_matches_the_numpy_greedy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    requests, near, width = 1 + seed % 4, 4 + 3 * seed, 10 + 4 * seed
+    values = np.round(rng.random((requests, near, width)), 2)  # rounded: exact ties happen
+    values[:, :, 1] = values[:, :, 0]  # two configs measured alike everywhere: a tie
+    values[:, -1, :] = 0.0  # a padded neighbour
+    best = np.where(rng.random((requests, near)) < 0.3, 0.5, 0.0)  # the lead's scores
+    taken = np.zeros((requests, width), dtype=bool)
+    taken[:, -2:] = True  # padding: never picked
+    taken[:, 3] = True  # already in the set
+    rounds = [min(1 + seed + r, width - 3) for r in range(requests)]
+    expected = _local_reference(values, best, taken, rounds)
+
+    got = local_greedy(values, best.copy(), taken.copy(), np.array(rounds))
+
+    for row, want, n in zip(got.tolist(), expected, rounds, strict=True):
+        assert row[:n] == want
+        assert all(column == -1 for column in row[n:])
+        assert not {3, width - 2, width - 1} & set(want)
+        if 1 in want:  # of the tied pair the first comes first
+            assert want.index(0) < want.index(1)
