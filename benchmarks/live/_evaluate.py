@@ -371,6 +371,7 @@ def _task_result(
         errors=errors,
         seconds=time.perf_counter() - start,
         timeouts=sum(o.timed_out for o in outcomes.values()),
+        top5=tuple(asked[5] if 5 in asked else asked[max(context.ks)][:5]),
     )
 
 

@@ -126,6 +126,12 @@ def _headline_lines(result: LiveEvaluation) -> list[str]:
             f"{result.mean_regret('warmstart', k):.4f} against "
             f"{result.mean_regret('flaml_space', k):.4f}, a ratio of {ratio:.2f}."
         )
+    distinct, n_lists = result.distinct_top5()
+    if n_lists:
+        lines.append(
+            f"- warmstart's top-5 lists (its answers to a request for 5) hold {distinct} "
+            f"distinct configs over {n_lists} tasks."
+        )
     return lines
 
 

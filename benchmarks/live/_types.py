@@ -165,6 +165,9 @@ class LiveTaskResult:
         errors: Error text of each method whose evaluation failed.
         seconds: Wall time of the task's live evaluations.
         timeouts: Distinct configs whose evaluation ran past the time limit.
+        top5: Hashes of warmstart's answer to a request for 5 configs (the first 5 of the
+            largest request's where 5 is not asked), for how many distinct configs the
+            held-out tasks' top-5 lists hold.
     """
 
     task_id: str
@@ -186,6 +189,7 @@ class LiveTaskResult:
     errors: dict[str, str]
     seconds: float
     timeouts: int = 0
+    top5: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as strict JSON values; :meth:`from_dict` reads it back exactly.
@@ -219,6 +223,7 @@ class LiveTaskResult:
             "errors": dict(self.errors),
             "seconds": float_to_json(self.seconds),
             "timeouts": self.timeouts,
+            "top5": list(self.top5),
         }
 
     @classmethod
@@ -235,7 +240,7 @@ class LiveTaskResult:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidRequestError(f"unknown fields in a live task result: {unknown}")
-        missing = sorted(known - set(data) - {"timeouts"})
+        missing = sorted(known - set(data) - {"timeouts", "top5"})
         if missing:
             raise InvalidRequestError(f"a live task result lacks fields {missing}")
 
@@ -281,7 +286,16 @@ class LiveTaskResult:
             errors={m: _typed(errors, m, str, "errors.") for m in errors},
             seconds=float_from_json(data["seconds"], "seconds"),
             timeouts=_typed(data, "timeouts", int) if "timeouts" in data else 0,
+            top5=tuple(_strings(data["top5"], "top5")) if "top5" in data else (),
         )
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    """``value`` checked to be a list of strings."""
+    items = _list(value, what)
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidRequestError(f"{what} must be a list of strings, got {value!r:.80}")
+    return items
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type[Any], prefix: str = "") -> Any:
@@ -383,6 +397,12 @@ class LiveEvaluation:
         for task in self.tasks:
             out[size_bucket(task.rows_used)].append(task)
         return {bucket: tasks for bucket, tasks in out.items() if tasks}
+
+    def distinct_top5(self) -> tuple[int, int]:
+        """How many distinct configs warmstart's top-5 lists hold, and over how many tasks
+        (those that kept their list)."""
+        lists = [t.top5 for t in self.tasks if t.top5]
+        return len({digest for top in lists for digest in top}), len(lists)
 
     def regret_ratio(self, method: str, baseline: str, k: int) -> float:
         """Mean regret of ``method``'s best of k over ``baseline``'s (inf if theirs is 0)."""

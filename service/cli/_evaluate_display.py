@@ -99,6 +99,12 @@ def print_live(run: EvaluationRun[LiveEvaluation]) -> None:
             f"{result.regret_ratio('warmstart', 'flaml_space', at):.2f}",
             markup=False,
         )
+    distinct, n_lists = result.distinct_top5()
+    if n_lists:
+        console.print(
+            f"distinct configs in warmstart's top-5 lists: {distinct} over {n_lists} tasks",
+            markup=False,
+        )
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"protocol: {result.protocol_note}; report: {run.report}", markup=False)

@@ -311,6 +311,14 @@ def test_report_has_tables_plots_and_json(result: LiveEvaluation, tmp_path: Path
     assert "| FLAML's space, sampled, best of 2 |" in text
     assert "warmstart top-1 against library default:" in text
     assert "warmstart best of 2 against 2 configs sampled from FLAML's space" in text
+    # The answers' first 5 (here the answer to 2) are kept per task and counted apart.
+    for task in result.tasks:
+        assert 1 <= len(task.top5) <= 2
+    distinct = len({digest for task in result.tasks for digest in task.top5})
+    assert (
+        f"top-5 lists (its answers to a request for 5) hold {distinct} distinct configs over "
+        f"{len(result.tasks)} tasks" in text
+    )
     assert "chooses its set rule per k on inner family folds of its own training tasks" in text
     # Each reported fold's bundle says how it chose its rules.
     assert len(result.set_rules) == len({t.fold for t in result.tasks})
@@ -566,6 +574,7 @@ def test_cli_live_mode_prints_the_comparison_and_writes_the_report(db: str, tmp_
         assert (method in outcome.output) == (with_flaml or method not in FLAML_METHODS)
     assert "by size bucket of the rows used" in outcome.output
     assert "warmstart top-1 against default:" in outcome.output
+    assert "distinct configs in warmstart's top-5 lists:" in outcome.output
     ratio = "warmstart best-of-2 regret / flaml_space best-of-2:"
     assert (ratio in outcome.output) == with_flaml
     assert "protocol: 2-fold CV, rows capped at 300, seed 0" in outcome.output
