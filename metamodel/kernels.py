@@ -225,7 +225,7 @@ def local_greedy(
             not measured, and in padding).
         best: Requests x neighbours, the best score already in each set (changed here).
         taken: Requests x picks, True for what may not be picked (changed here).
-        rounds: How many picks each request makes (-1 pads the rest of its row).
+        rounds: How many picks each request makes (its output row holds -1 past them).
 
     Each round picks the column with the largest sum over the neighbours of its gain
     over the set's best, ``max(value - best, 0)``, added neighbour by neighbour as numpy
