@@ -31,11 +31,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import nnls
-from scipy.stats import rankdata
 
 from warmstart.benchmarks.studies._folds import fold_parser, load_folds
-from warmstart.metamodel.evaluation import EvaluationData, family_folds
-from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
+from warmstart.metamodel.evaluation import (
+    EvaluationData,
+    family_folds,
+    regret_curve,
+    spearman_or_nan,
+)
+from warmstart.metamodel.portfolio import (
+    ScoreMatrix,
+    config_means,
+    greedy_portfolio,
+    primary_records,
+    score_matrix,
+)
 from warmstart.metamodel.recommend import TaskIndex
 
 __all__ = [
@@ -92,7 +102,7 @@ def fit_metric_weights(features: np.ndarray, scores: np.ndarray) -> np.ndarray:
     for i in range(n_tasks):
         for j in range(i + 1, n_tasks):
             rho = _spearman(scores[i], scores[j], measured[i] & measured[j])
-            if rho is not None:
+            if np.isfinite(rho):
                 rows.append((features[i] - features[j]) ** 2)
                 targets.append(1.0 - rho)
     if len(rows) <= n_features:
@@ -170,22 +180,23 @@ def _neighbour_spearman(
     """Spearman between a task's measured scores and its nearest kept tasks' mean scores."""
     distances = ((features[kept] - features[task]) ** 2 * weights).sum(axis=1)
     nearest = kept[np.argsort(distances, kind="stable")[:neighbours]]
-    counts = np.isfinite(scores[nearest]).sum(axis=0)
-    sums = np.nansum(scores[nearest], axis=0)
+    return _ranked_alike(scores[task], scores[nearest])
+
+
+def _ranked_alike(measured: np.ndarray, neighbours: np.ndarray) -> float:
+    """Spearman between a task's measured scores and its neighbours' mean scores (each
+    config's mean over the neighbours that measured it)."""
+    counts = np.isfinite(neighbours).sum(axis=0)
+    sums = np.nansum(neighbours, axis=0)
     predicted = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    rho = _spearman(scores[task], predicted, np.isfinite(scores[task]) & np.isfinite(predicted))
-    return np.nan if rho is None else rho
+    return _spearman(measured, predicted, np.isfinite(measured) & np.isfinite(predicted))
 
 
-def _spearman(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float | None:
-    """Spearman correlation over the ``both`` entries; None with too few or no spread."""
+def _spearman(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
+    """Spearman correlation over the ``both`` entries; NaN with too few or no spread."""
     if both.sum() < MIN_COMMON:
-        return None
-    x, y = rankdata(a[both]), rankdata(b[both])
-    x -= x.mean()
-    y -= y.mean()
-    norm = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return None if norm == 0 else float((x * y).sum() / norm)
+        return float("nan")
+    return spearman_or_nan(a[both], b[both])
 
 
 LOCAL = 32
@@ -196,32 +207,20 @@ INNER_FOLDS = 3
 
 def _regret(pool: Mapping[str, float], order: Sequence[str]) -> list[float]:
     """Normalised regret of the best of the first k of ``order`` at each of :data:`KS`."""
-    finite = [s for s in pool.values() if np.isfinite(s)]
-    best, worst = max(finite), min(finite)
-    out = []
-    for k in KS:
-        got = max((pool[h] for h in order[:k] if np.isfinite(pool[h])), default=worst)
-        out.append((best - got) / (best - worst))
-    return out
+    return list(regret_curve(dict(pool), order, KS).values())
 
 
-def _local_portfolio(
-    scores: np.ndarray, hashes: Sequence[str], pool: Mapping[str, float]
-) -> list[str]:
-    """Greedy portfolio of the neighbours' scores (missing counts 0) among the pool's configs."""
-    filled = np.nan_to_num(scores, nan=0.0)
-    columns = [j for j, h in enumerate(hashes) if h in pool]
-    best = np.zeros(len(filled))
-    order: list[str] = []
-    for _ in range(min(max(KS), len(columns))):
-        gains = [
-            -np.inf if hashes[j] in order else float(np.maximum(best, filled[:, j]).mean())
-            for j in columns
-        ]
-        pick = columns[int(np.argmax(gains))]
-        order.append(hashes[pick])
-        best = np.maximum(best, filled[:, pick])
-    return order
+def _local_portfolio(matrix: ScoreMatrix, rows: np.ndarray, pool: Mapping[str, float]) -> list[str]:
+    """The greedy portfolio of the training tasks at ``rows`` (missing counts 0), among the
+    pool's configs: the recommender's local portfolio, with the neighbours given."""
+    columns = [j for j, h in enumerate(matrix.config_hashes) if h in pool]
+    local = ScoreMatrix(
+        tuple(matrix.task_ids[r] for r in rows.tolist()),
+        tuple(matrix.config_hashes[j] for j in columns),
+        tuple(matrix.configs[j] for j in columns),
+        matrix.scores[np.ix_(rows, np.asarray(columns, dtype=np.intp))],
+    )
+    return [local.config_hashes[i] for i in greedy_portfolio(local, max(KS), min_coverage=0.0)]
 
 
 @dataclass
@@ -262,18 +261,17 @@ def _fold(
         measured = np.array([pool.get(h, np.nan) for h in matrix.config_hashes])
         for name, w in weights.items():
             order = np.argsort(((x - z) ** 2 * w).sum(axis=1), kind="stable")
-            nearest: list[str] = []
+            nearest: dict[str, None] = {}  # the nearest tasks' best, in order, each once
             for row in order.tolist():
+                if len(nearest) == max(KS):
+                    break
                 for i in matrix.best_of_task(tasks[row], 1):
-                    digest = matrix.config_hashes[i]
-                    if digest in pool and digest not in nearest:
-                        nearest.append(digest)
-            local = _local_portfolio(matrix.scores[order[:LOCAL]], matrix.config_hashes, pool)
-            found[name].nearest.append(_regret(pool, nearest))
+                    if matrix.config_hashes[i] in pool:
+                        nearest.setdefault(matrix.config_hashes[i])
+            local = _local_portfolio(matrix, order[:LOCAL], pool)
+            found[name].nearest.append(_regret(pool, list(nearest)))
             found[name].local.append(_regret(pool, local))
-            mean = np.nanmean(matrix.scores[order[:NEIGHBOURS]], axis=0)
-            rho = _spearman(measured, mean, np.isfinite(measured) & np.isfinite(mean))
-            found[name].spearman.append(np.nan if rho is None else rho)
+            found[name].spearman.append(_ranked_alike(measured, matrix.scores[order[:NEIGHBOURS]]))
     return choice, found, fitted
 
 

@@ -474,32 +474,37 @@ class LocalPortfolio:
         # the first highest gain is the tie-break ``_best_then_mean`` would make.
         picks = np.flatnonzero(usable)
         picks = picks[np.argsort(-choice.mean[picks], kind="stable")]
-        values = self.values[near[:, None], choice.columns[picks]]  # near x picks
-        best = np.zeros(len(near))
-        for i in order:
-            if choice.columns[i] >= 0:
-                best = np.maximum(best, self.values[near, choice.columns[i]])
-        rounds = min(choice.k - len(order), len(picks))
-        return _LocalPlan(ranked, order, picks, values, best, rounds)
+        chosen = choice.columns[order]
+        return _LocalPlan(
+            ranked,
+            order,
+            near,
+            picks,
+            choice.columns[picks],
+            chosen[chosen >= 0],
+            min(choice.k - len(order), len(picks)),
+        )
 
-    @staticmethod
-    def _greedy(plans: Sequence[_LocalPlan]) -> None:
+    def _greedy(self, plans: Sequence[_LocalPlan]) -> None:
         """Add each plan's greedy portfolio picks to its order, every request in one call.
 
-        The requests' values are padded to one array (missing neighbours and picks hold 0,
-        which adds nothing to a gain, and a missing pick is never chosen).
+        The requests' neighbours' scores are gathered into one padded array (missing
+        neighbours and picks hold 0, which adds nothing to a gain, and a missing pick is
+        never chosen); each set's best starts at what its lead already holds.
         """
         if not plans:
             return
-        n_near = max(len(plan.best) for plan in plans)
+        n_near = max(len(plan.near) for plan in plans)
         n_picks = max(len(plan.picks) for plan in plans)
         values = np.zeros((len(plans), n_near, n_picks))
         best = np.zeros((len(plans), n_near))
         taken = np.ones((len(plans), n_picks), dtype=bool)
         for r, plan in enumerate(plans):
-            near, picks = plan.values.shape
-            values[r, :near, :picks] = plan.values
-            best[r, :near] = plan.best
+            near, picks = len(plan.near), len(plan.picks)
+            values[r, :near, :picks] = self.values[plan.near[:, None], plan.columns]
+            if len(plan.held):
+                held = self.values[plan.near[:, None], plan.held]
+                best[r, :near] = held.max(axis=1, initial=0.0)
             taken[r, :picks] = False
         rounds = np.array([plan.rounds for plan in plans], dtype=np.int64)
         found = local_greedy(values, best, taken, rounds)
@@ -509,14 +514,16 @@ class LocalPortfolio:
 
 @dataclass
 class _LocalPlan:
-    """One request of a local portfolio rule: its ranked candidates, the order so far, and
-    what the greedy portfolio adds ``rounds`` picks from (picks best model mean first)."""
+    """One request of a local portfolio rule: its ranked candidates and the order so far;
+    where the greedy portfolio adds ``rounds`` picks, its nearest training tasks, the picks
+    (best model mean first) with their world-table columns, and the columns already held."""
 
     ranked: list[int]
     order: list[int]
-    picks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    best: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    near: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    picks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     rounds: int = 0
 
 
