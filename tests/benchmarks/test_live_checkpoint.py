@@ -131,10 +131,15 @@ def test_a_task_result_round_trips_exactly_through_json() -> None:
         errors={"default": "deliberate failure"},
         seconds=12.345678901234567,
         timeouts=1,
+        top5=("a1b2", "c3d4"),
     )
     text = json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: no NaN tokens
     back = LiveTaskResult.from_dict(json.loads(text))
     assert back.to_dict() == result.to_dict()
+    assert back.top5 == ("a1b2", "c3d4")
+    older = json.loads(text)  # a checkpoint written before the top-5 lists were kept
+    del older["top5"]
+    assert LiveTaskResult.from_dict(older).top5 == ()
     assert back.scores["warmstart"] == 0.1 + 0.2
     assert math.isnan(back.scores["default"])
     assert back.warmstart_scores[1] == -inf
@@ -281,6 +286,7 @@ def _edited(change: Callable[[dict[str, Any]], None]) -> Callable[[str], str]:
         (lambda text: "", "cannot be read (Expecting value"),
         (_edited(lambda r: r.update(fold="0")), "fold must be of type int"),
         (_edited(lambda r: r.pop("best")), "lacks fields ['best']"),
+        (_edited(lambda r: r.update(top5=["a1b2", 7])), "top5 must be a list of strings"),
         (_edited(lambda r: r["regret"].update(default={"one": 0.5})), "keys must be integers"),
         (_edited(lambda r: r.update(task_id="another")), "another task's file"),
     ],
