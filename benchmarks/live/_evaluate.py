@@ -408,9 +408,14 @@ def _set_rule_note(training: Mapping[str, Any], metrics: Mapping[str, float]) ->
     served = ", ".join(f"k >= {k}: {rule}" for k, rule in rules.items())
     if "validation.tasks" not in metrics:
         return f"{served} (the default: too few families in the training folds to validate)"
+    leaf = (
+        f"; leaves of {metrics['surrogate.leaf_rows']:.0f} rows, chosen on the same folds"
+        if "surrogate.leaf_rows" in metrics
+        else ""
+    )
     return (
         f"{served}, chosen on {metrics['validation.folds']:.0f} inner family folds of "
-        f"{metrics['validation.tasks']:.0f} of its training tasks"
+        f"{metrics['validation.tasks']:.0f} of its training tasks{leaf}"
     )
 
 

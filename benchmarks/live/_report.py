@@ -33,10 +33,11 @@ _FLAML_NOTE = (
 
 _SELECTION_NOTE = (
     "No setting of the surrogate or the recommender is chosen on the reported tasks in this "
-    "run: their settings are fixed defaults, the same in every fold (not tuned per fold), and "
-    "each fold's bundle chooses its set rule per k on inner family folds of its own training "
-    "tasks (`train_from_records(..., families=...)`), or serves the default rule when they "
-    "hold too few families; what each fold chose is listed below."
+    "run: each fold's bundle chooses its surrogate's leaf size and its set rule per k on "
+    "inner family folds of its own training tasks (`train_from_records(..., families=...)`; "
+    "the default rule and leaf size when they hold too few families or tasks), and every "
+    "other setting is a fixed default, the same in every fold; what each fold chose is "
+    "listed below."
 )
 
 _METHODS_NOTE = (

@@ -8,6 +8,7 @@ from warmstart.metamodel.bundle._bundle import (
     library_versions,
     load_bundle,
 )
+from warmstart.metamodel.bundle._leaf_choice import LEAF_ROWS, LeafChoice, choose_leaf_rows
 from warmstart.metamodel.bundle._train import (
     TrainedBundle,
     TrainSettings,
@@ -15,12 +16,18 @@ from warmstart.metamodel.bundle._train import (
     train_from_records,
     train_space,
 )
+from warmstart.metamodel.bundle._validate import InnerFolds, inner_folds
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "LEAF_ROWS",
+    "InnerFolds",
+    "LeafChoice",
     "ModelBundle",
     "TrainSettings",
     "TrainedBundle",
+    "choose_leaf_rows",
+    "inner_folds",
     "library_versions",
     "load_bundle",
     "train_bundle",

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from warmstart.metamodel.bundle._bundle import ModelBundle
-from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule
+from warmstart.metamodel.bundle._leaf_choice import LEAF_ROWS, choose_leaf_rows
+from warmstart.metamodel.bundle._validate import DEFAULT_RULE, choose_set_rule, inner_folds
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.errors import FailedPreconditionError
 from warmstart.metamodel.portfolio import ScoreMatrix, greedy_portfolio, score_matrix
@@ -54,8 +55,14 @@ class TrainSettings:
     probe_masked: float = 0.25
     """The share of training tasks whose probe inputs the surrogate sees as missing, so
     that it also answers requests that carry no probes."""
+    leaf_rows: tuple[int, ...] = LEAF_ROWS
+    """The rows per leaf (``min_child_samples``) of the surrogate's trees that the inner
+    folds choose among, besides the surrogate's own (:mod:`._leaf_choice`; empty: the
+    surrogate's own, no choice). Chosen only where the set rule is validated."""
 
     def __post_init__(self) -> None:
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.leaf_rows):
+            raise ValueError(f"leaf_rows must be integers >= 1, got {self.leaf_rows!r}")
         if isinstance(self.probes, bool) or not isinstance(self.probes, int) or self.probes < 0:
             raise ValueError(f"probes must be an integer >= 0, got {self.probes!r}")
         if not 0.0 <= self.probe_masked < 1.0:
@@ -99,32 +106,65 @@ def train_from_records(
     if settings.probes > 0 and probe_scores:
         scored = {h for scores in probe_scores.values() for h in scores}
         probes = choose_probes(records, settings.probes, default_config(configspace), scored)
-    validation = None
+    validation, leaf = None, None
     if families is not None and settings.validation_folds > 0:
-        inner = replace(settings, validation_folds=0)
+        inner = replace(settings, validation_folds=0, leaf_rows=())
+        # Inner bundles by (kept tasks, probes read, rows per leaf): the leaf-size choice
+        # and the set-rule validation split the tasks alike, so the rule validation reuses
+        # the bundles of the chosen leaf size.
+        cache: dict[tuple[tuple[str, ...], int, int], Recommender] = {}
 
-        def inner_bundle(kept: list[EvaluationRecord], reads: int) -> Recommender:
-            return train_from_records(
-                space,
-                kept,
+        def inner_bundle(kept: list[EvaluationRecord], reads: int, rows: int) -> Recommender:
+            key = (tuple(sorted({r.task_id for r in kept})), reads, rows)
+            if key not in cache:
+                cache[key] = train_from_records(
+                    space,
+                    kept,
+                    features,
+                    task_names,
+                    feature_version,
+                    replace(
+                        inner,
+                        probes=reads,
+                        surrogate=replace(inner.surrogate, min_child_samples=rows),
+                    ),
+                    fit_time=False,
+                    probe_scores=probe_scores,
+                ).recommender()
+            return cache[key]
+
+        folds = inner_folds(
+            records, features, families, settings.validation_folds, settings.surrogate.seed
+        )
+        if folds is not None and settings.leaf_rows:
+            leaf = choose_leaf_rows(
+                folds,
                 features,
-                task_names,
-                feature_version,
-                replace(inner, probes=reads),
-                fit_time=False,
-                probe_scores=probe_scores,
-            ).recommender()
-
+                settings.surrogate.min_child_samples,
+                settings.leaf_rows,
+                lambda kept, rows: inner_bundle(kept, 0, rows),
+            )
+        if leaf is not None:
+            rows = leaf.min_child_samples
+            settings = replace(
+                settings, surrogate=replace(settings.surrogate, min_child_samples=rows)
+            )
+            for key in [k for k in cache if k[2] != rows]:
+                del cache[key]
+        chosen_rows = settings.surrogate.min_child_samples
         validation = choose_set_rule(
             records,
             features,
             families,
             settings.validation_folds,
             settings.surrogate.seed,
-            lambda kept: inner_bundle(kept, 0),
+            lambda kept: inner_bundle(kept, 0, chosen_rows),
             probe_scores=probe_scores if probes else None,
-            train_probed=(lambda kept: inner_bundle(kept, settings.probes)) if probes else None,
+            train_probed=(
+                (lambda kept: inner_bundle(kept, settings.probes, chosen_rows)) if probes else None
+            ),
         )
+        cache.clear()
     read = validation is not None and any(split_rule(r)[1] for r in validation.rules.values())
     considered = 0
     if probes and validation is not None and not read:
@@ -203,6 +243,7 @@ def train_from_records(
         },
         metrics={
             **({} if validation is None else validation.metrics()),
+            **({} if leaf is None else leaf.metrics()),
             **(
                 {} if surrogate.fit_time is None else {"fit_time.margin": surrogate.fit_time_margin}
             ),

@@ -47,8 +47,10 @@ __all__ = [
     "BASELINE_RULES",
     "DEFAULT_RULE",
     "VALIDATION_KS",
+    "InnerFolds",
     "RuleValidation",
     "choose_set_rule",
+    "inner_folds",
 ]
 
 DEFAULT_RULE = "expected_best"
@@ -123,6 +125,62 @@ class RuleValidation:
         return out
 
 
+@dataclass(frozen=True)
+class InnerFolds:
+    """The training tasks split into inner family folds, as every inner choice splits them.
+
+    Attributes:
+        by_task: Each described task's records.
+        scores: Each described task's mean score per config hash (its primary fidelity).
+        usable: The tasks with two or more distinct scores, sorted: the ones measured.
+        fold_of_family: Each family's inner fold.
+        families: Each task's family.
+        n_folds: Inner folds.
+    """
+
+    by_task: Mapping[str, list[EvaluationRecord]]
+    scores: Mapping[str, Mapping[str, float]]
+    usable: list[str]
+    fold_of_family: Mapping[str, int]
+    families: Mapping[str, str]
+    n_folds: int
+
+    def split(self, fold: int) -> tuple[list[str], list[EvaluationRecord]]:
+        """The usable tasks of ``fold`` and every record of the other folds' tasks."""
+        held_out = [t for t in self.usable if self.fold_of_family[self.families[t]] == fold]
+        kept = [
+            r
+            for t, rs in self.by_task.items()
+            if self.fold_of_family.get(self.families[t]) != fold
+            for r in rs
+        ]
+        return held_out, kept
+
+
+def inner_folds(
+    records: Sequence[EvaluationRecord],
+    features: Mapping[str, TaskFeatures],
+    families: Mapping[str, str],
+    n_folds: int,
+    seed: int,
+) -> InnerFolds | None:
+    """Split the described tasks of ``records`` into ``n_folds`` family folds (drawn with
+    ``seed``); None when fewer families than folds have usable tasks."""
+    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        described = features.get(record.task_id)
+        if described is not None and not described.all_missing and record.task_id in families:
+            by_task[record.task_id].append(record)
+    scores = {t: config_means(primary_records(rs)) for t, rs in by_task.items()}
+    usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
+    names = sorted({families[t] for t in usable})
+    if n_folds < 2 or len(names) < n_folds:
+        return None
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
+    return InnerFolds(dict(by_task), scores, usable, fold_of_family, families, n_folds)
+
+
 def choose_set_rule(
     records: Sequence[EvaluationRecord],
     features: Mapping[str, TaskFeatures],
@@ -154,31 +212,20 @@ def choose_set_rule(
     Returns:
         The validation, or None when fewer families than folds have usable tasks.
     """
-    by_task: dict[str, list[EvaluationRecord]] = defaultdict(list)
-    for record in records:
-        described = features.get(record.task_id)
-        if described is not None and not described.all_missing and record.task_id in families:
-            by_task[record.task_id].append(record)
-    scores = {t: config_means(primary_records(rs)) for t, rs in by_task.items()}
-    usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
-    names = sorted({families[t] for t in usable})
-    if n_folds < 2 or len(names) < n_folds:
+    folds = inner_folds(records, features, families, n_folds, seed)
+    if folds is None:
         return None
+    by_task, scores = folds.by_task, folds.scores
     if probe_scores is not None and train_probed is not None:
         rules = [
             *rules,
             *(r + PROBED_SUFFIX for r in rules if r not in ("portfolio", "default_then_portfolio")),
         ]
-    order = np.random.default_rng(seed).permutation(len(names))
-    fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
     found: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in rules}
     task_folds: list[int] = []  # each measured task's inner fold, in the order of ``found``
     measured = 0
     for fold in range(n_folds):
-        held_out = [t for t in usable if fold_of_family[families[t]] == fold]
-        kept = [
-            r for t, rs in by_task.items() if fold_of_family.get(families[t]) != fold for r in rs
-        ]
+        held_out, kept = folds.split(fold)
         plain = train(kept)
         with_probes = train_probed(kept) if train_probed is not None else None
         for rule in rules:
