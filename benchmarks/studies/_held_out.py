@@ -7,16 +7,23 @@ the regret of a model's predicted best over everything measured on the task.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from warmstart.metamodel.evaluation import mean_order
+from warmstart.metamodel.evaluation import EvaluationData, mean_order
 from warmstart.metamodel.portfolio import config_means, primary_records, score_matrix
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord
 
-__all__ = ["MIN_COMMON", "N_FIXED", "HeldOutPool", "fixed_configs", "held_out_pool"]
+__all__ = [
+    "MIN_COMMON",
+    "N_FIXED",
+    "HeldOutPool",
+    "fixed_configs",
+    "held_out_pool",
+    "held_out_pools",
+]
 
 N_FIXED = 32
 """Configs in a fold's fixed set."""
@@ -69,3 +76,14 @@ def held_out_pool(records: Sequence[EvaluationRecord], fixed: Sequence[str]) -> 
         fixed=found,
         index=[hashes.index(h) for h in found],
     )
+
+
+def held_out_pools(
+    data: EvaluationData, test_ids: Sequence[str], fixed: Sequence[str]
+) -> Iterator[tuple[str, HeldOutPool, dict[str, float]]]:
+    """The id, pool and meta-features (as a request states them) of each task of
+    ``test_ids`` that has a pool (see :func:`held_out_pool`), in order."""
+    for task_id in test_ids:
+        pool = held_out_pool(data.usable[task_id], fixed)
+        if pool is not None:
+            yield task_id, pool, data.features[task_id].as_dict()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
-from warmstart.benchmarks.studies._held_out import fixed_configs, held_out_pool
+from warmstart.benchmarks.studies._held_out import fixed_configs, held_out_pools
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
 from warmstart.metamodel.evaluation import (
@@ -203,11 +203,7 @@ def _fold(
         for v in variants
     }
     held = []
-    for task_id in test_ids:
-        pool = held_out_pool(data.usable[task_id], fixed)
-        if pool is None:
-            continue
-        features = data.features[task_id].as_dict()
+    for task_id, pool, features in held_out_pools(data, test_ids, fixed):
         base, _ = recommender.predict(features, pool.configs)
         ranked = RankedTask(fold, pool.fixed, {"measured": pool.measured[pool.index]})
         regret = {}

@@ -50,7 +50,7 @@ from warmstart.benchmarks.live import learner_of_stored_space, suite_names
 from warmstart.benchmarks.probes import scores_in_workers
 from warmstart.benchmarks.runner import Protocol
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
-from warmstart.benchmarks.studies._held_out import MIN_COMMON, fixed_configs, held_out_pool
+from warmstart.benchmarks.studies._held_out import MIN_COMMON, fixed_configs, held_out_pools
 from warmstart.benchmarks.tasks import load_suite
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.evaluation import (
@@ -95,11 +95,8 @@ def _held_out(
         bundle = data.train(records, feature_version, TrainSettings(validation_folds=0))
         model = bundle.recommender()
         out[name] = []
-        for task_id in test_ids:
-            pool = held_out_pool(data.usable[task_id], fixed)
-            if pool is None:
-                continue
-            predicted, _ = model.predict(data.features[task_id].as_dict(), pool.configs)
+        for _, pool, features in held_out_pools(data, test_ids, fixed):
+            predicted, _ = model.predict(features, pool.configs)
             predicted = np.asarray(predicted)
             measured = pool.measured[pool.index]
             ranked = RankedTask(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from warmstart.benchmarks.studies._folds import at_least, fold_parser, load_folds
-from warmstart.benchmarks.studies._held_out import fixed_configs, held_out_pool
+from warmstart.benchmarks.studies._held_out import fixed_configs, held_out_pools
 from warmstart.metamodel.bundle import (
     LEAF_ROWS,
     TrainSettings,
@@ -83,11 +83,7 @@ def held_out_scores(
     fixed = fixed_configs(records)
     models = {rows: recommender(data, records, rows, feature_version) for rows in leaf_rows}
     held = []
-    for task_id in test_ids:
-        pool = held_out_pool(data.usable[task_id], fixed)
-        if pool is None:
-            continue
-        features = data.features[task_id].as_dict()
+    for _, pool, features in held_out_pools(data, test_ids, fixed):
         ranked = RankedTask(fold, pool.fixed, {"measured": pool.measured[pool.index]})
         regret = {}
         for rows, model in models.items():
