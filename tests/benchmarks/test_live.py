@@ -319,7 +319,10 @@ def test_report_has_tables_plots_and_json(result: LiveEvaluation, tmp_path: Path
         f"top-5 lists (its answers to a request for 5) hold {distinct} distinct configs over "
         f"{len(result.tasks)} tasks" in text
     )
-    assert "chooses its set rule per k on inner family folds of its own training tasks" in text
+    assert (
+        "chooses its surrogate's leaf size and its set rule per k on inner family folds of "
+        "its own training tasks" in text
+    )
     # Each reported fold's bundle says how it chose its rules.
     assert len(result.set_rules) == len({t.fold for t in result.tasks})
     for fold, note in result.set_rules.items():
