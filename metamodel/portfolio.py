@@ -23,6 +23,7 @@ __all__ = [
     "best_single",
     "config_means",
     "greedy_portfolio",
+    "mean_order",
     "primary_records",
     "score_matrix",
 ]
@@ -149,3 +150,9 @@ def best_single(matrix: ScoreMatrix, *, min_coverage: float = 0.5) -> int:
     """The one config with the best mean normalised score (the first portfolio pick)."""
     picked = greedy_portfolio(matrix, 1, min_coverage=min_coverage)
     return picked[0]
+
+
+def mean_order(matrix: ScoreMatrix) -> list[str]:
+    """Config hashes by mean normalised score over the training tasks (missing = 0)."""
+    means = np.nan_to_num(matrix.scores, nan=0.0).mean(axis=0)
+    return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]

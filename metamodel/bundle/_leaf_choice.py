@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from warmstart.metamodel.bundle._validate import InnerFolds
-from warmstart.metamodel.portfolio import score_matrix
+from warmstart.metamodel.portfolio import mean_order, score_matrix
 from warmstart.metamodel.recommend import Recommender
 from warmstart.metamodel.types import EvaluationRecord, TaskFeatures
 
@@ -112,10 +112,7 @@ def choose_leaf_rows(
 
 def _fixed_configs(records: Sequence[EvaluationRecord]) -> list[str]:
     """Hashes of the :data:`FIXED_CONFIGS` configs of best mean normalised score."""
-    matrix = score_matrix(records)
-    means = np.nan_to_num(matrix.scores, nan=0.0).mean(axis=0)
-    order = np.argsort(-means, kind="stable")[:FIXED_CONFIGS]
-    return [matrix.config_hashes[i] for i in order]
+    return mean_order(score_matrix(records))[:FIXED_CONFIGS]
 
 
 def _spearman(predicted: np.ndarray | Sequence[float], measured: Sequence[float]) -> float:

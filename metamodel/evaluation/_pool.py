@@ -34,6 +34,7 @@ from warmstart.metamodel.portfolio import (
     ScoreMatrix,
     config_means,
     greedy_portfolio,
+    mean_order,
     primary_records,
     score_matrix,
 )
@@ -323,12 +324,6 @@ def evaluate_fold(
             )
         )
     return results
-
-
-def mean_order(matrix: ScoreMatrix) -> list[str]:
-    """Config hashes by mean normalised score over the training tasks (missing = 0)."""
-    means = np.nan_to_num(matrix.scores, nan=0.0).mean(axis=0)
-    return [matrix.config_hashes[i] for i in np.argsort(-means, kind="stable")]
 
 
 def neighbour_order(index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix) -> list[str]:
