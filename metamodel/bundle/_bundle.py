@@ -105,6 +105,13 @@ class ModelBundle:
         ``expected_best``."""
         return _set_rules(self.training)
 
+    @property
+    def full_size_rules(self) -> tuple[int, dict[int, str]] | None:
+        """The rows above which a request is served other set rules, and those rules
+        (chosen on the inner folds' full-size pools); None where the validation measured
+        too few tasks at a larger size, or none."""
+        return _full_size_rules(self.training)
+
     def recommender(self, settings: RecommenderSettings | None = None) -> Recommender:
         """A recommender backed by this bundle, serving its set rule."""
         return Recommender(
@@ -115,6 +122,7 @@ class ModelBundle:
             self.task_best,
             settings,
             set_rule=self.set_rules,
+            full_size_rules=self.full_size_rules,
             task_sizes=self.training.get("task_log_train_rows"),
             task_scores=self.task_scores,
             probes=[digest for digest, _ in self.probes],
@@ -200,15 +208,33 @@ def _unpacked(data: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def _set_rules(training: Mapping[str, Any]) -> dict[int, str]:
-    """A bundle's set rules from its training summary, checked.
+def _full_size_rules(training: Mapping[str, Any]) -> tuple[int, dict[int, str]] | None:
+    """A bundle's full-size rules and the rows above which they serve, checked.
+
+    Raises:
+        ValueError: Rules without a size (or the reverse), a size that is not a whole
+            number >= 1, or rules as :func:`_set_rules` refuses them.
+    """
+    above, given = training.get("full_size_above_rows"), training.get("set_rules_full_size")
+    if above is None and given is None:
+        return None
+    if isinstance(above, bool) or not isinstance(above, int) or above < 1 or given is None:
+        raise ValueError(
+            "full-size set rules need both set_rules_full_size and full_size_above_rows "
+            f"(a whole number >= 1), got {str(above)[:20]!r}"
+        )
+    return above, _set_rules(training, "set_rules_full_size")
+
+
+def _set_rules(training: Mapping[str, Any], key: str = "set_rules") -> dict[int, str]:
+    """A bundle's set rules from its training summary (``key``), checked.
 
     Raises:
         ValueError: A key that is not a k >= 1, no key 1, or a rule this code does not know.
     """
-    given = training.get("set_rules", {"1": "expected_best"})
+    given = training.get(key, {"1": "expected_best"})
     if not isinstance(given, Mapping):
-        raise ValueError(f"set_rules must map k to a rule, got {str(given)[:60]!r}")
+        raise ValueError(f"{key} must map k to a rule, got {str(given)[:60]!r}")
     rules: dict[int, str] = {}
     for key, rule in given.items():
         if not str(key).isdigit() or int(key) < 1:
@@ -316,6 +342,7 @@ def load_bundle(
         )
     try:
         rules = _set_rules(data["training"])
+        _full_size_rules(data["training"])
         task_scores = _unpacked(data.get("task_scores"))
     except ValueError as exc:
         raise FailedPreconditionError(f"{path}: {exc}; retrain it or upgrade warmstart") from None

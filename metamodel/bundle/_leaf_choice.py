@@ -100,7 +100,9 @@ def choose_leaf_rows(
                     found[value].append(np.nan)
                     continue
                 predicted, _ = recommender.predict(
-                    features[task_id].as_dict(), [configs[h] for h in common]
+                    features[task_id].as_dict(),
+                    [configs[h] for h in common],
+                    folds.rows.get(task_id),
                 )
                 found[value].append(_spearman(predicted, [measured[h] for h in common]))
     table = {v: np.asarray(rhos) for v, rhos in found.items()}

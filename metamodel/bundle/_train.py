@@ -230,6 +230,19 @@ def train_from_records(
             **({} if validation is None else {"set_rule_procedure": validation.procedure}),
             **(
                 {
+                    "full_size_above_rows": validation.full_size_above,
+                    "set_rules_full_size": {
+                        str(k): rule for k, rule in validation.full_size.rules.items()
+                    },
+                    "set_rule_procedure_full_size": validation.full_size.procedure,
+                }
+                if validation is not None
+                and validation.full_size is not None
+                and validation.full_size_above is not None
+                else {}
+            ),
+            **(
+                {
                     "probes": {
                         "version": probe_version(space.name),
                         "masked": settings.probe_masked,

@@ -27,17 +27,24 @@ beyond noise both the best rule that reads no probes and the best free rule, and
 at the ks where it does. An evaluation that trains
 a bundle per outer fold thus chooses each fold's rules on that fold's training
 tasks alone, never on the tasks it reports.
+
+Each pool is asked about at the rows its configs were trained on
+(:mod:`warmstart.metamodel.pools`). Where enough held-out tasks also have a
+full-size pool (configs trained on their whole table), every rule that reads no
+probes is measured there too, and requests for more rows than the primary pools
+held follow rules of their own: at each k the rule chosen for samples, unless
+another beats it on the full-size pools beyond noise.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from warmstart.metamodel.portfolio import config_means, primary_records
+from warmstart.metamodel.pools import TaskPool, full_size_pool, primary_pool
 from warmstart.metamodel.probes import PROBED_SUFFIX, probe_request, split_rule
 from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.recommend._set_choice import make_set_choice
@@ -46,6 +53,7 @@ from warmstart.metamodel.types import EvaluationRecord, TaskFeatures
 __all__ = [
     "BASELINE_RULES",
     "DEFAULT_RULE",
+    "MIN_FULL_SIZE_TASKS",
     "VALIDATION_KS",
     "InnerFolds",
     "RuleValidation",
@@ -69,6 +77,9 @@ margin lets a difference of a task or two through."""
 
 VALIDATION_KS = (1, 3, 5, 10)
 """The k at which rules are compared; the mean over them decides."""
+MIN_FULL_SIZE_TASKS = 12
+"""Rules are chosen apart for requests above the primary pools' size only where at least
+this many held-out tasks have a full-size pool (:mod:`warmstart.metamodel.pools`)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,13 @@ class RuleValidation:
         default_factory=lambda: np.zeros(0, dtype=int), repr=False, compare=False
     )
     """Each row's inner fold."""
+    full_size: RuleValidation | None = None
+    """The same rules measured on the held-out tasks' full-size pools, asked at those
+    sizes, and the rules chosen there: served to requests for more rows than
+    ``full_size_above`` (None: too few such tasks, :data:`MIN_FULL_SIZE_TASKS`)."""
+    full_size_above: int | None = None
+    """The largest primary pool's rows among those tasks: the size above which a request
+    is served ``full_size``'s rules."""
 
     def restricted(self, keep: Callable[[str], bool]) -> RuleValidation:
         """The validation as if only the rules ``keep`` accepts had been measured: the same
@@ -109,7 +127,18 @@ class RuleValidation:
         if not rules:
             raise ValueError("no measured set rule is kept")
         table = {r: self.per_task[r] for r in rules}
-        return _decided(table, self.task_folds, rules, self.n_tasks, self.n_folds)
+        found = _decided(table, self.task_folds, rules, self.n_tasks, self.n_folds)
+        full = self.full_size
+        if full is not None:
+            kept = [r for r in full.per_task if keep(r)]
+            full = _full_size_decided(
+                {r: full.per_task[r] for r in kept},
+                full.task_folds,
+                kept,
+                found.rules,
+                full.n_folds,
+            )
+        return replace(found, full_size=full, full_size_above=self.full_size_above)
 
     def metrics(self) -> dict[str, float]:
         """Flat figures for a bundle's metrics (``validation.<rule>.regret@<k>``, and
@@ -122,6 +151,12 @@ class RuleValidation:
         for rule, by_k in self.regret.items():
             for k, value in by_k.items():
                 out[f"validation.{rule}.regret@{k}"] = float(value)
+        if self.full_size is not None and self.full_size_above is not None:
+            out["validation.full_size.above_rows"] = float(self.full_size_above)
+            out |= {
+                f"validation.full_size.{name.removeprefix('validation.')}": value
+                for name, value in self.full_size.metrics().items()
+            }
         return out
 
 
@@ -132,6 +167,8 @@ class InnerFolds:
     Attributes:
         by_task: Each described task's records.
         scores: Each described task's mean score per config hash (its primary fidelity).
+        rows: The rows each task's primary scores were trained on (None: size unknown).
+        full: The full-size pool of each task that has one.
         usable: The tasks with two or more distinct scores, sorted: the ones measured.
         fold_of_family: Each family's inner fold.
         families: Each task's family.
@@ -144,6 +181,8 @@ class InnerFolds:
     fold_of_family: Mapping[str, int]
     families: Mapping[str, str]
     n_folds: int
+    rows: Mapping[str, int | None] = field(default_factory=dict)
+    full: Mapping[str, TaskPool] = field(default_factory=dict)
 
     def split(self, fold: int) -> tuple[list[str], list[EvaluationRecord]]:
         """The usable tasks of ``fold`` and every record of the other folds' tasks."""
@@ -171,14 +210,31 @@ def inner_folds(
         described = features.get(record.task_id)
         if described is not None and not described.all_missing and record.task_id in families:
             by_task[record.task_id].append(record)
-    scores = {t: config_means(primary_records(rs)) for t, rs in by_task.items()}
+    pools = {t: primary_pool(rs, features.get(t)) for t, rs in by_task.items()}
+    scores = {t: p.scores for t, p in pools.items()}
     usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:
         return None
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of_family = {names[i]: position % n_folds for position, i in enumerate(order)}
-    return InnerFolds(dict(by_task), scores, usable, fold_of_family, families, n_folds)
+    full = {
+        t: pool
+        for t in usable
+        if (pool := full_size_pool(by_task[t], features.get(t))) is not None
+        and pool.rows is not None
+        and _spread(pool.scores) > 0
+    }
+    return InnerFolds(
+        dict(by_task),
+        scores,
+        usable,
+        fold_of_family,
+        families,
+        n_folds,
+        {t: p.rows for t, p in pools.items()},
+        full,
+    )
 
 
 def choose_set_rule(
@@ -221,11 +277,15 @@ def choose_set_rule(
             *rules,
             *(r + PROBED_SUFFIX for r in rules if r not in ("portfolio", "default_then_portfolio")),
         ]
+    plain_rules = [r for r in rules if not split_rule(r)[1]]
     found: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in rules}
+    found_full: dict[str, dict[int, list[float]]] = {r: defaultdict(list) for r in plain_rules}
     task_folds: list[int] = []  # each measured task's inner fold, in the order of ``found``
+    full_folds: list[int] = []
     measured = 0
     for fold in range(n_folds):
         held_out, kept = folds.split(fold)
+        full = [t for t in held_out if t in folds.full]
         plain = train(kept)
         with_probes = train_probed(kept) if train_probed is not None else None
         for rule in rules:
@@ -234,19 +294,69 @@ def choose_set_rule(
             recommender.set_choice = make_set_choice(base, recommender.table, recommender.settings)
             recommender.probe_reading = {1: probed and bool(recommender.probes.probes)}
             for task_id in held_out:
-                pool = scores[task_id]
                 configs = {r.config_hash: dict(r.config) for r in by_task[task_id]}
-                hashes = sorted(pool)
                 asked = features[task_id].as_dict()
                 if probed and probe_scores is not None:
                     asked |= probe_request(probe_scores.get(task_id, {}))
-                chosen = recommender.choose(asked, [configs[h] for h in hashes], max(VALIDATION_KS))
-                for k, value in _regret(pool, [hashes[i] for i in chosen]).items():
-                    found[rule][k].append(value)
+                pools = [(scores[task_id], folds.rows.get(task_id), found)]
+                if not probed and task_id in full:
+                    pool = folds.full[task_id]
+                    pools.append((pool.scores, pool.rows, found_full))
+                for measured_scores, rows, into in pools:
+                    hashes = sorted(measured_scores)
+                    chosen = recommender.choose(
+                        asked, [configs[h] for h in hashes], max(VALIDATION_KS), rows
+                    )
+                    for k, value in _regret(measured_scores, [hashes[i] for i in chosen]).items():
+                        into[rule][k].append(value)
         measured += len(held_out)
         task_folds += [fold] * len(held_out)
+        full_folds += [fold] * len(full)
     table = {r: np.array([found[r][k] for k in VALIDATION_KS]).T for r in rules}  # tasks x ks
-    return _decided(table, np.array(task_folds), rules, measured, n_folds)
+    chosen_rules = _decided(table, np.array(task_folds), rules, measured, n_folds)
+    if len(full_folds) < MIN_FULL_SIZE_TASKS or len(set(full_folds)) < 2:
+        return chosen_rules
+    full_table = {r: np.array([found_full[r][k] for k in VALIDATION_KS]).T for r in plain_rules}
+    at_full_size = _full_size_decided(
+        full_table, np.array(full_folds), plain_rules, chosen_rules.rules, n_folds
+    )
+    above = max(folds.rows[t] or 0 for t in folds.full)
+    return replace(chosen_rules, full_size=at_full_size, full_size_above=above)
+
+
+def _full_size_decided(
+    table: Mapping[str, np.ndarray],
+    folds_of: np.ndarray,
+    rules: Sequence[str],
+    served: Mapping[int, str],
+    n_folds: int,
+) -> RuleValidation:
+    """The rules for whole tables: at each k the rule ``served`` there (its version that
+    reads no probes), unless another rule beats it on the full-size pools beyond noise.
+    Few tasks have a full-size pool and their regrets are heavy-tailed (one table where a
+    config fails carries a mean), so the evidence must be clear to serve whole tables
+    otherwise than samples."""
+    found = {r: {k: list(table[r][:, i]) for i, k in enumerate(VALIDATION_KS)} for r in rules}
+    chosen: dict[int, str] = {}
+    for k in VALIDATION_KS:
+        reference = split_rule(served[max(key for key in served if key <= k)])[0]
+        best = min(rules, key=lambda r: (float(np.mean(found[r][k])), rules.index(r)))
+        beaten = reference in found and _beats(found[best][k], found[reference][k])
+        chosen[k] = best if beaten or reference not in found else reference
+    regret = {r: {k: float(np.mean(found[r][k])) for k in VALIDATION_KS} for r in rules}
+    return RuleValidation(
+        chosen, regret, len(folds_of), n_folds, "reference_per_k", {}, dict(table), folds_of
+    )
+
+
+def _beats(rule: Sequence[float], reference: Sequence[float], errors: float = NOISE_ERRORS) -> bool:
+    """Whether per-task regrets ``rule`` are below ``reference``'s by more than ``errors``
+    standard errors of the paired difference."""
+    diff = np.asarray(reference) - np.asarray(rule)
+    if len(diff) < 2:
+        return False
+    error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
+    return float(diff.mean()) > errors * error
 
 
 def _decided(
@@ -331,11 +441,7 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
         return float(np.mean(found[rule][k])), rules.index(rule)
 
     def beats(rule: str, reference: str, errors: float = NOISE_ERRORS) -> bool:
-        diff = np.asarray(found[reference][k]) - np.asarray(found[rule][k])
-        if len(diff) < 2:
-            return False
-        error = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
-        return float(diff.mean()) > errors * error
+        return _beats(found[rule][k], found[reference][k], errors)
 
     best, reference = min(rules, key=mean), min(free, key=mean)
     if split_rule(best)[1]:

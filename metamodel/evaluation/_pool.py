@@ -30,15 +30,14 @@ from warmstart.metamodel.evaluation._tasks import (
     family_folds,
     load_evaluation_data,
 )
+from warmstart.metamodel.pools import TaskPool, full_size_pool, primary_pool
 from warmstart.metamodel.portfolio import (
     ScoreMatrix,
-    config_means,
     greedy_portfolio,
     mean_order,
-    primary_records,
     score_matrix,
 )
-from warmstart.metamodel.recommend import TaskIndex
+from warmstart.metamodel.recommend import Recommender, TaskIndex
 from warmstart.metamodel.spaces import config_hash, default_config, load_configspace
 from warmstart.metamodel.store import RecordStore
 
@@ -87,6 +86,14 @@ class TaskResult:
     fold: int
     pool_size: int
     regret: dict[str, dict[int, float]]
+    full_size: dict[str, dict[int, float]] | None = None
+    """Every method's regret on the task's full-size pool (asked at its rows), where it
+    has one (:mod:`warmstart.metamodel.pools`)."""
+    full_size_rows: int | None = None
+    """The rows of that pool."""
+    full_size_sample_rules: dict[int, float] | None = None
+    """warmstart's regret there when served the rules chosen for the primary pools' size
+    (what the full-size rules change)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ class FoldRules:
 
     rules: dict[int, str]
     procedure: str
+    full_size: tuple[int, dict[int, str]] | None = None
+    """Above how many rows other rules serve, and those rules (None: none)."""
 
 
 @dataclass
@@ -130,6 +139,21 @@ class PoolEvaluation:
     def mean_regret(self, method: str, k: int) -> float:
         """Mean normalised regret of the best of the first k."""
         return float(np.mean([t.regret[method][k] for t in self.tasks]))
+
+    @property
+    def full_size_tasks(self) -> list[TaskResult]:
+        """The tasks measured on a full-size pool too."""
+        return [t for t in self.tasks if t.full_size is not None]
+
+    def mean_full_size_regret(self, method: str, k: int) -> float:
+        """Mean normalised regret of the best of the first k on the full-size pools (NaN:
+        none); ``method`` ``"sample_rules"`` is warmstart served its primary-size rules."""
+        found = [
+            t.full_size_sample_rules[k] if method == "sample_rules" else t.full_size[method][k]
+            for t in self.tasks
+            if t.full_size is not None and t.full_size_sample_rules is not None
+        ]
+        return float(np.mean(found)) if found else float("nan")
 
     def average_rank(self, k: int) -> dict[str, float]:
         """Mean rank of each method per task at k (1 = best; ties share)."""
@@ -262,68 +286,130 @@ def evaluate_fold(
     train_records = [r for t in train_ids for r in usable[t]]
     bundle = data.train(train_records, feature_version, settings.train)
     recommender = bundle.recommender()
+    sample_rules = bundle.recommender()  # serves its primary-size rules at every size
+    sample_rules.full_size_choice = None
     if served is not None:
         procedure = str(bundle.training.get("set_rule_procedure", "none"))
-        served[fold] = FoldRules(dict(sorted(bundle.set_rules.items())), procedure)
+        served[fold] = FoldRules(
+            dict(sorted(bundle.set_rules.items())), procedure, bundle.full_size_rules
+        )
     matrix = score_matrix(train_records)
     single = mean_order(matrix)
     portfolio = [matrix.config_hashes[i] for i in greedy_portfolio(matrix, max_k)]
+    nearest = {
+        t: neighbour_order(
+            recommender.index, recommender.probes.inputs(data.request(t), read=False), matrix
+        )
+        for t in test_ids
+    }
     results: list[TaskResult] = []
     for task_id in test_ids:
-        scores = config_means(primary_records(usable[task_id]))
-        pool_hashes = sorted(scores)
-        configs = {r.config_hash: dict(r.config) for r in usable[task_id]}
+        primary = primary_pool(usable[task_id], data.features.get(task_id))
         rng = np.random.default_rng([settings.seed, fold, first + len(results)])
         feats = data.request(task_id)
-        # A request for k configs is answered by the set rule served at k: best of k
-        # is measured on the answer to k, not on the first k of a longer answer.
-        candidates = [configs[h] for h in pool_hashes]
-        asked = {
-            k: [pool_hashes[i] for i in recommender.choose(feats, candidates, k)]
-            for k in settings.ks
-        }
+        # The model is asked at the rows the pool was trained on (metamodel.pools).
+        regret, asked = _pool_regret(
+            recommender,
+            feats,
+            primary,
+            single,
+            portfolio,
+            nearest[task_id],
+            default_hash,
+            settings,
+            rng,
+        )
         if dependence is not None:
             dependence.add(
                 fold,
                 single,
                 bundle.surrogate,
-                recommender.task_input(feats),
-                scores,
-                configs,
+                recommender.task_input(feats, primary.rows),
+                primary.scores,
+                primary.configs,
                 asked[5] if 5 in asked else asked[max_k],
             )
-        orders: dict[str, list[str]] = {
-            "warmstart": asked[max_k],
-            "default": _fill([default_hash], pool_hashes, max_k, rng),
-            "single_best": _fill(single, pool_hashes, max_k, rng),
-            "greedy_portfolio": _fill(portfolio, pool_hashes, max_k, rng),
-            "nearest_neighbour": _fill(
-                neighbour_order(
-                    recommender.index, recommender.probes.inputs(feats, read=False), matrix
-                ),
-                pool_hashes,
-                max_k,
-                rng,
-            ),
-        }
-        regret = {m: regret_curve(scores, o, settings.ks) for m, o in orders.items()}
-        regret["warmstart"] = {k: regret_curve(scores, asked[k], (k,))[k] for k in settings.ks}
-        repeats = [
-            regret_curve(scores, _fill([], pool_hashes, max_k, rng), settings.ks)
-            for _ in range(settings.random_repeats)
-        ]
-        regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
+        full = full_size_pool(usable[task_id], data.features.get(task_id))
+        full_regret, unsized = None, None
+        if full is not None and full.rows is not None and _spread(full.scores) > 0:
+            full_rng = np.random.default_rng([settings.seed, fold, first + len(results), 1])
+            full_regret, _ = _pool_regret(
+                recommender,
+                feats,
+                full,
+                single,
+                portfolio,
+                nearest[task_id],
+                default_hash,
+                settings,
+                full_rng,
+            )
+            candidates = [full.configs[h] for h in full.hashes]
+            unsized = {
+                k: regret_curve(
+                    full.scores,
+                    [full.hashes[i] for i in sample_rules.choose(feats, candidates, k, full.rows)],
+                    (k,),
+                )[k]
+                for k in settings.ks
+            }
         results.append(
             TaskResult(
                 task_id,
                 data.names[task_id],
                 data.families[task_id],
                 fold,
-                len(pool_hashes),
-                {m: regret[m] for m in METHODS},
+                len(primary.scores),
+                regret,
+                full_regret,
+                None if full_regret is None or full is None else full.rows,
+                unsized,
             )
         )
     return results
+
+
+def _pool_regret(
+    recommender: Recommender,
+    feats: dict[str, float],
+    pool: TaskPool,
+    single: list[str],
+    portfolio: list[str],
+    nearest: list[str],
+    default_hash: str,
+    settings: EvalSettings,
+    rng: np.random.Generator,
+) -> tuple[dict[str, dict[int, float]], dict[int, list[str]]]:
+    """Every method's regret on one pool, and the model's answer to each k (hashes)."""
+    max_k = max(settings.ks)
+    hashes = pool.hashes
+    candidates = [pool.configs[h] for h in hashes]
+    # A request for k configs is answered by the set rule served at k: best of k is
+    # measured on the answer to k, not on the first k of a longer answer.
+    asked = {
+        k: [hashes[i] for i in recommender.choose(feats, candidates, k, pool.rows)]
+        for k in settings.ks
+    }
+    orders: dict[str, list[str]] = {
+        "warmstart": asked[max_k],
+        "default": _fill([default_hash], hashes, max_k, rng),
+        "single_best": _fill(single, hashes, max_k, rng),
+        "greedy_portfolio": _fill(portfolio, hashes, max_k, rng),
+        "nearest_neighbour": _fill(nearest, hashes, max_k, rng),
+    }
+    regret = {m: regret_curve(pool.scores, o, settings.ks) for m, o in orders.items()}
+    regret["warmstart"] = {k: regret_curve(pool.scores, asked[k], (k,))[k] for k in settings.ks}
+    repeats = [
+        regret_curve(pool.scores, _fill([], hashes, max_k, rng), settings.ks)
+        for _ in range(settings.random_repeats)
+    ]
+    regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
+    return {m: regret[m] for m in METHODS}, asked
+
+
+def _spread(scores: dict[str, float]) -> float:
+    finite = [v for v in scores.values() if np.isfinite(v)]
+    return max(finite) - min(finite) if len(finite) >= 2 else 0.0
 
 
 def neighbour_order(index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix) -> list[str]:

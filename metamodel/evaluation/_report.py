@@ -60,13 +60,24 @@ def write_pool_tasks(result: PoolEvaluation, path: Path) -> Path:
     ks = result.settings.ks
     header = ["task_id", "task_name", "family", "fold", "pool_size"]
     header += [f"{m}@{k}" for m in METHODS for k in ks]
+    header += ["full_size_rows", *(f"full_size:{m}@{k}" for m in METHODS for k in ks)]
+    header += [f"full_size:sample_rules@{k}" for k in ks]
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for task in result.tasks:
+            full = task.full_size
             writer.writerow(
                 [task.task_id, task.name, task.family, task.fold, task.pool_size]
                 + [repr(task.regret[m][k]) for m in METHODS for k in ks]
+                + [task.full_size_rows if full is not None else ""]
+                + [repr(full[m][k]) if full is not None else "" for m in METHODS for k in ks]
+                + [
+                    repr(task.full_size_sample_rules[k])
+                    if task.full_size_sample_rules is not None
+                    else ""
+                    for k in ks
+                ]
             )
     return Path(path)
 
@@ -118,6 +129,7 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
         ([_LABELS[m], *(f"{result.win_rate(m, k):.2f}" for k in ks)] for m in METHODS[1:]),
     )
     lines += ["", f"![per task against the greedy portfolio]({scatter.name})", ""]
+    lines += _full_size_lines(result)
     lines += _served_lines(result)
     lines += _dependence_lines(result)
     lines += [f"Per-task regrets: [{per_task.name}]({per_task.name}).", ""]
@@ -128,6 +140,43 @@ def write_pool_report(result: PoolEvaluation, folder: Path, *, command: str = ""
     path = folder / f"{name}_pool.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _full_size_lines(result: PoolEvaluation) -> list[str]:
+    """Every method on the full-size pools of the tasks that have one, the model asked at
+    their rows (:mod:`warmstart.metamodel.pools`)."""
+    tasks = result.full_size_tasks
+    if not tasks:
+        return []
+    ks = result.settings.ks
+    rows = sorted(t.full_size_rows or 0 for t in tasks)
+    wins = ties = losses = 0
+    for task in tasks:
+        assert task.full_size is not None
+        ours, default = task.full_size["warmstart"][1], task.full_size["default"][1]
+        wins += ours < default
+        ties += ours == default
+        losses += ours > default
+    return [
+        f"At the tasks' full size: {len(tasks)} held-out tasks whose configs were also "
+        f"trained on more rows ({rows[0]:,} to {rows[-1]:,}), each method choosing among "
+        "those (the model asked at their rows; regret normalised over them):",
+        "",
+        *markdown_table(
+            ["method", *(f"regret@{k}" for k in ks)],
+            (
+                [label, *(f"{result.mean_full_size_regret(m, k):.4f}" for k in ks)]
+                for m, label in [
+                    *((m, _LABELS[m]) for m in METHODS),
+                    ("sample_rules", "warmstart, served the rules for samples"),
+                ]
+            ),
+        ),
+        "",
+        f"There, warmstart's top-1 against the library default: {wins} better, {ties} the "
+        f"same, {losses} worse.",
+        "",
+    ]
 
 
 def _dependence_lines(result: PoolEvaluation) -> list[str]:
@@ -158,6 +207,22 @@ def _served_lines(result: PoolEvaluation) -> list[str]:
         return []
     ks = sorted({k for served in result.fold_rules.values() for k in served.rules})
     counts = {f: sum(t.fold == f for t in result.tasks) for f in result.fold_rules}
+    sized = {f: s.full_size for f, s in result.fold_rules.items() if s.full_size is not None}
+    extra: list[str] = []
+    if sized:
+        extra = [
+            "Set rules served to requests above a size, chosen on the inner folds' full-size "
+            "pools (folds not listed chose none: too few such tasks):",
+            "",
+            *markdown_table(
+                ["fold", "above rows", *(f"k={k}" for k in ks)],
+                (
+                    [str(fold), f"{above:,}", *(rules.get(k, "") for k in ks)]
+                    for fold, (above, rules) in sorted(sized.items())
+                ),
+            ),
+            "",
+        ]
     return [
         "Set rules served by each fold's bundle, per smallest k (chosen on inner family folds "
         "of the fold's training tasks; a rule serves up to the next k):",
@@ -175,4 +240,5 @@ def _served_lines(result: PoolEvaluation) -> list[str]:
             ),
         ),
         "",
+        *extra,
     ]

@@ -103,6 +103,9 @@ class Recommender:
             rules take every portfolio config as a candidate. A rule named
             ``<rule>+probes`` reads the request's probe scores; the rule alone
             leaves them out (:mod:`warmstart.metamodel.probes`).
+        full_size_rules: ``(rows, rules)``: requests for more than ``rows`` training rows
+            (stated, else the table's) follow these rules instead, per smallest k as
+            ``set_rule``; they read no probes. None: ``set_rule`` serves every size.
         probes: The config hashes of the model's probes, in input order (empty: a
             model that reads none).
 
@@ -112,6 +115,7 @@ class Recommender:
             (:class:`~warmstart.metamodel.recommend._set_choice.SetChoice`; an
             :class:`~warmstart.metamodel.recommend._set_choice.ExpectedBestSets`
             over :attr:`table`).
+        full_size_choice: ``(rows, set choice)`` for requests above ``rows``, or None.
 
     Raises:
         FailedPreconditionError: The surrogate, index and space were not trained together.
@@ -126,6 +130,7 @@ class Recommender:
         task_best: Mapping[str, list[dict[str, ConfigValue]]],
         settings: RecommenderSettings | None = None,
         set_rule: str | Mapping[int, str] = "expected_best",
+        full_size_rules: tuple[int, Mapping[int, str]] | None = None,
         task_sizes: Mapping[str, float] | None = None,
         task_scores: Mapping[str, Mapping[str, float]] | None = None,
         probes: Sequence[str] = (),
@@ -153,6 +158,12 @@ class Recommender:
         settings = settings or RecommenderSettings()
         served = {1: set_rule} if isinstance(set_rule, str) else dict(set_rule)
         rules = {k: split_rule(rule)[0] for k, rule in served.items()}
+        sized_rules = (
+            {}
+            if full_size_rules is None
+            else {k: split_rule(r)[0] for k, r in full_size_rules[1].items()}
+        )
+        every_rule = set(rules.values()) | set(sized_rules.values())
         self.probe_reading: dict[int, bool] = {k: split_rule(r)[1] for k, r in served.items()}
         """Whether requests of k >= each key (the largest such) read probe scores."""
         if any(self.probe_reading.values()) and not probes:
@@ -160,15 +171,13 @@ class Recommender:
                 "a set rule reads probes (+probes), but the model has no probes"
             )
         self.probes = ProbeReader(probes)
-        if settings.screen_portfolio and set(rules.values()) & set(PORTFOLIO_RULES):
+        if settings.screen_portfolio and every_rule & set(PORTFOLIO_RULES):
             settings = replace(settings, screen_portfolio=False)
         self._settings = settings
         # The nearest_best rule takes the best config of each of its world neighbours.
-        self._nearest_rows = (
-            settings.world_neighbours if set(rules.values()) & set(NEAREST_RULES) else 0
-        )
+        self._nearest_rows = settings.world_neighbours if every_rule & set(NEAREST_RULES) else 0
         # The local portfolio rules choose among the best configs of their neighbours.
-        if set(rules.values()) & set(LOCAL_RULES):
+        if every_rule & set(LOCAL_RULES):
             self._nearest_rows = max(self._nearest_rows, settings.local_neighbours)
         self.set_rule = set_rule
         expected = n_index + int(sized) + len(self.encoder.names)
@@ -190,6 +199,11 @@ class Recommender:
         if task_scores:
             self.table.measure(task_scores)
         self.set_choice: SetChoice = rules_by_k(rules, self.table, settings)
+        self.full_size_choice: tuple[int, SetChoice] | None = (
+            None
+            if full_size_rules is None or self._size_from is None
+            else (int(full_size_rules[0]), rules_by_k(sized_rules, self.table, settings))
+        )
 
     def reads_probes(self, k: int) -> bool:
         """Whether a request for ``k`` configs reads its probe scores."""
@@ -390,7 +404,10 @@ class Recommender:
                 continue
             choices.append(choice)
             chosen_for.append((i, found))
-        picks = self.set_choice(choices)
+        picks = self._chosen_sets(
+            choices,
+            [self._at_full_size(queries[i].train_rows, metas[i]) for i, _ in chosen_for],
+        )
         n = settings.n_neighbours
         for (i, found), choice, chosen in zip(chosen_for, choices, picks, strict=True):
             nearest = tuple(self.index.tasks_at(rows[i][:n], distances[i][:n]))
@@ -651,7 +668,33 @@ class Recommender:
         known = self.table.column
         columns = np.array([known.get(config_hash(c), -1) for c in pool], dtype=int)
         choice = ScoredCandidates(rows, predictions, mean, unknown, None, k, columns, masks, wide)
-        return self.set_choice([choice])[0]
+        return self._chosen_sets([choice], [self._at_full_size(train_rows, meta)])[0]
+
+    def _at_full_size(self, train_rows: int | None, meta: np.ndarray) -> bool:
+        """Whether a request for ``train_rows`` (None: the table's rows, from the raw
+        meta-features ``meta``) follows the full-size rules."""
+        if self.full_size_choice is None or self._size_from is None:
+            return False
+        if train_rows is None:
+            log_n = float(meta[self._size_from])
+            if not np.isfinite(log_n):
+                return False
+            train_rows = round(float(np.exp(log_n)))
+        return train_rows > self.full_size_choice[0]
+
+    def _chosen_sets(
+        self, choices: Sequence[ScoredCandidates], full_size: Sequence[bool]
+    ) -> list[list[int]]:
+        """Each request's set, by the set choice of its size."""
+        if self.full_size_choice is None or not any(full_size):
+            return self.set_choice(list(choices))
+        picks: list[list[int]] = [[] for _ in choices]
+        for flag, chooser in ((False, self.set_choice), (True, self.full_size_choice[1])):
+            at = [i for i, f in enumerate(full_size) if f == flag]
+            if at:
+                for i, chosen in zip(at, chooser([choices[i] for i in at]), strict=True):
+                    picks[i] = chosen
+        return picks
 
     def _near_count(self) -> int:
         """How many nearest training tasks a request looks up for the local portfolio rules

@@ -30,7 +30,7 @@ from warmstart.service.cli._common import (
     print_left_out,
 )
 from warmstart.service.cli._evaluate_display import print_live, print_pool, print_seeding
-from warmstart.service.cli._model_display import shown_training, validation_table
+from warmstart.service.cli._model_display import FULL_SIZE, shown_training, validation_table
 from warmstart.service.cli._sequential import evaluate_sequential
 from warmstart.service.evaluation import check_seeding, live_ks, run_live, run_pool, run_seeding
 from warmstart.service.settings import data_dir
@@ -383,6 +383,7 @@ def info(
 ) -> None:
     """Show what a bundle holds, after checking it (of any meta-feature version)."""
     bundle = load_bundle(path)
+    full = bundle.full_size_rules
     summary = {
         "version": bundle.version,
         "space": {"name": bundle.space.name, "space_id": bundle.space.space_id},
@@ -395,6 +396,9 @@ def info(
         "portfolio_size": len(bundle.portfolio),
         "ensemble_members": len(bundle.surrogate.members),
         "set_rules": {str(k): rule for k, rule in bundle.set_rules.items()},
+        "set_rules_full_size": None
+        if full is None
+        else {"above_rows": full[0], "rules": {str(k): r for k, r in full[1].items()}},
         "probes": [digest for digest, _ in bundle.probes],
         "reads_probes": bundle.reads_probes,
     }
@@ -407,7 +411,11 @@ def info(
     for key, value in summary.items():
         console.print(f"{key:<18} {value}", markup=False)
     if validation:
-        console.print(validation_table(validation, bundle.set_rules))
+        main = {k: v for k, v in validation.items() if not k.startswith(FULL_SIZE)}
+        console.print(validation_table(main, bundle.set_rules))
+    if full is not None:
+        title = "validation at full size"
+        console.print(validation_table(validation, full[1], prefix=FULL_SIZE, title=title))
 
 
 train = handle_errors(train)

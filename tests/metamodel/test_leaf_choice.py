@@ -39,7 +39,10 @@ class _Known:
         self.noise, self.rng = noise, np.random.default_rng(seed)
 
     def predict(
-        self, asked: Mapping[str, float], configs: Sequence[Mapping[str, ConfigValue]]
+        self,
+        asked: Mapping[str, float],
+        configs: Sequence[Mapping[str, ConfigValue]],
+        train_rows: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         f = np.array([asked[name] for name in NAMES])
         scores = np.array([true_score(dict(c), f) for c in configs])

@@ -38,8 +38,18 @@ def test_info_shows_each_rules_inner_regret_and_stars_the_served_ones(space: str
         row = next(line for line in lines if line.startswith(f"│ {rule} "))
         assert f"{metrics[f'validation.{rule}.regret@{k}']:.4f} *" in row
     stars = sum(line.count(" *") for line in lines if line.startswith("│"))
-    assert stars == len(bundle.set_rules)
-    assert f"{tasks} tasks in 3 inner family folds" in shown.output
+    full_size = bundle.full_size_rules
+    assert stars == len(bundle.set_rules) + (0 if full_size is None else len(full_size[1]))
+    assert f"{tasks} tasks in 3 inner family folds; * served" in shown.output
+    if full_size is not None:  # a second table: the rules served above a size
+        above, rules = full_size
+        assert "validation at full size" in shown.output
+        measured = metrics["validation.full_size.tasks"]
+        caption = f"{measured:.0f} tasks in 3 inner family folds, served above {above:,} rows"
+        assert caption in shown.output
+        for k, rule in rules.items():
+            cell = f"{metrics[f'validation.full_size.{rule}.regret@{k}']:.4f} *"
+            assert any(line.startswith(f"│ {rule} ") and cell in line for line in lines)
     # The JSON keeps every figure.
     full = json.loads(runner.invoke(app, ["model", "info", str(path), "--json"]).stdout)
     assert len(full["training"]["task_log_train_rows"]) == tasks
