@@ -23,7 +23,14 @@ from warmstart.metamodel.portfolio import config_means, primary_records
 from warmstart.metamodel.surrogate import SIZE_SOURCE
 from warmstart.metamodel.types import ConfigValue, EvaluationRecord, TaskFeatures
 
-__all__ = ["MIN_SIZED_CONFIGS", "TaskPool", "full_size_pool", "pool_rows", "primary_pool"]
+__all__ = [
+    "MIN_SIZED_CONFIGS",
+    "TaskPool",
+    "full_size_pool",
+    "pool_rows",
+    "primary_pool",
+    "score_spread",
+]
 
 MIN_SIZED_CONFIGS = 16
 """A full-size pool needs at least this many configs: fewer choose among too little for
@@ -50,6 +57,18 @@ class TaskPool:
     def hashes(self) -> list[str]:
         """The pool's config hashes, sorted (the order candidates are given in)."""
         return sorted(self.scores)
+
+    @property
+    def spread(self) -> float:
+        """Best minus worst finite score (0: nothing to rank, see :func:`score_spread`)."""
+        return score_spread(self.scores)
+
+
+def score_spread(scores: Mapping[str, float]) -> float:
+    """Best minus worst finite score of a task's configs; 0 with fewer than two, where a
+    pool cannot tell a choice from another."""
+    finite = [s for s in scores.values() if np.isfinite(s)]
+    return max(finite) - min(finite) if len(finite) >= 2 else 0.0
 
 
 def pool_rows(features: TaskFeatures | Mapping[str, float] | None, fidelity: float) -> int | None:

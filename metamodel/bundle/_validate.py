@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from warmstart.metamodel.pools import TaskPool, full_size_pool, primary_pool
+from warmstart.metamodel.pools import TaskPool, full_size_pool, primary_pool, score_spread
 from warmstart.metamodel.probes import PROBED_SUFFIX, probe_request, split_rule
 from warmstart.metamodel.recommend import SET_RULES, Recommender
 from warmstart.metamodel.recommend._set_choice import make_set_choice
@@ -212,7 +212,7 @@ def inner_folds(
             by_task[record.task_id].append(record)
     pools = {t: primary_pool(rs, features.get(t)) for t, rs in by_task.items()}
     scores = {t: p.scores for t, p in pools.items()}
-    usable = sorted(t for t, s in scores.items() if _spread(s) > 0)
+    usable = sorted(t for t, s in scores.items() if score_spread(s) > 0)
     names = sorted({families[t] for t in usable})
     if n_folds < 2 or len(names) < n_folds:
         return None
@@ -223,7 +223,7 @@ def inner_folds(
         for t in usable
         if (pool := full_size_pool(by_task[t], features.get(t))) is not None
         and pool.rows is not None
-        and _spread(pool.scores) > 0
+        and pool.spread > 0
     }
     return InnerFolds(
         dict(by_task),
@@ -451,11 +451,6 @@ def _chosen(found: Mapping[str, Mapping[int, list[float]]], k: int, rules: Seque
     if best in free or beats(best, reference):
         return best
     return reference
-
-
-def _spread(scores: Mapping[str, float]) -> float:
-    finite = [s for s in scores.values() if np.isfinite(s)]
-    return max(finite) - min(finite) if len(finite) >= 2 else 0.0
 
 
 def _regret(scores: Mapping[str, float], order: Sequence[str]) -> dict[int, float]:

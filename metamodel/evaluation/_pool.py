@@ -331,7 +331,7 @@ def evaluate_fold(
             )
         full = full_size_pool(usable[task_id], data.features.get(task_id))
         full_regret, unsized = None, None
-        if full is not None and full.rows is not None and _spread(full.scores) > 0:
+        if full is not None and full.rows is not None and full.spread > 0:
             full_rng = np.random.default_rng([settings.seed, fold, first + len(results), 1])
             full_regret, _ = _pool_regret(
                 recommender,
@@ -405,11 +405,6 @@ def _pool_regret(
     ]
     regret["random"] = {k: float(np.mean([r[k] for r in repeats])) for k in settings.ks}
     return {m: regret[m] for m in METHODS}, asked
-
-
-def _spread(scores: dict[str, float]) -> float:
-    finite = [v for v in scores.values() if np.isfinite(v)]
-    return max(finite) - min(finite) if len(finite) >= 2 else 0.0
 
 
 def neighbour_order(index: TaskIndex, features: dict[str, float], matrix: ScoreMatrix) -> list[str]:
