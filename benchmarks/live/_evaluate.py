@@ -413,9 +413,19 @@ def _set_rule_note(training: Mapping[str, Any], metrics: Mapping[str, float]) ->
         if "surrogate.leaf_rows" in metrics
         else ""
     )
+    full = training.get("set_rules_full_size")
+    above = training.get("full_size_above_rows")
+    whole = (
+        f"; above {above:,} rows: "
+        + ", ".join(f"k >= {k}: {rule}" for k, rule in full.items())
+        + f", chosen on {metrics.get('validation.full_size.tasks', 0):.0f} inner tasks' "
+        "full-size pools"
+        if full and isinstance(above, int)
+        else ""
+    )
     return (
         f"{served}, chosen on {metrics['validation.folds']:.0f} inner family folds of "
-        f"{metrics['validation.tasks']:.0f} of its training tasks{leaf}"
+        f"{metrics['validation.tasks']:.0f} of its training tasks{leaf}{whole}"
     )
 
 

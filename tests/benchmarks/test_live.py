@@ -617,3 +617,21 @@ def test_sequential_live_keeps_to_tasks_of_at_most_max_rows(db: str, suite: Suit
     assert {run.name.split("/")[-1] for run in found.tasks} <= {"iris", "glass2"}
     with pytest.raises(InvalidRequestError, match="max_rows"):
         LiveOptions(max_rows=0).check()
+
+
+def test_the_fold_note_names_the_rules_served_to_whole_tables() -> None:
+    training = {
+        "set_rules": {"1": "expected_best", "3": "portfolio"},
+        "set_rules_full_size": {"1": "default_then_portfolio", "3": "portfolio"},
+        "full_size_above_rows": 2000,
+    }
+    metrics = {"validation.folds": 3.0, "validation.tasks": 150.0, "surrogate.leaf_rows": 60.0}
+    note = live_evaluate._set_rule_note(training, metrics | {"validation.full_size.tasks": 26.0})
+    assert note == (
+        "k >= 1: expected_best, k >= 3: portfolio, chosen on 3 inner family folds of 150 of its "
+        "training tasks; leaves of 60 rows, chosen on the same folds; above 2,000 rows: "
+        "k >= 1: default_then_portfolio, k >= 3: portfolio, chosen on 26 inner tasks' "
+        "full-size pools"
+    )
+    plain = {k: v for k, v in training.items() if k == "set_rules"}
+    assert "above" not in live_evaluate._set_rule_note(plain, metrics)
