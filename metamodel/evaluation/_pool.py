@@ -17,6 +17,7 @@ nearest training task in meta-feature space, auto-sklearn 1.0).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -286,7 +287,9 @@ def evaluate_fold(
     train_records = [r for t in train_ids for r in usable[t]]
     bundle = data.train(train_records, feature_version, settings.train)
     recommender = bundle.recommender()
-    sample_rules = bundle.recommender()  # serves its primary-size rules at every size
+    # The same recommender (its world table shared) serving its primary-size rules at
+    # every size.
+    sample_rules = copy.copy(recommender)
     sample_rules.full_size_choice = None
     if served is not None:
         procedure = str(bundle.training.get("set_rule_procedure", "none"))
