@@ -64,3 +64,52 @@ def test_one_seed_gives_no_verdict(tmp_path: Path, capsys: pytest.CaptureFixture
     assert cell.verdict == "one seed"
     main([str(tmp_path / "s0")])
     assert "1 cells from one seed: no noise to compare with." in capsys.readouterr().out
+
+
+def test_a_task_every_seed_answers_badly_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Twenty tasks where warmstart ties the portfolio, and one where every seed's warmstart
+    # misses what the portfolio finds: the seeds agree (behind beyond their noise), the
+    # tasks do not (within noise), and without that task the seeds see nothing.
+    folders = [tmp_path / f"s{seed}" for seed in range(3)]
+    for seed, folder in enumerate(folders):
+        folder.mkdir()
+        rows = []
+        for task in range(21):
+            row: dict[str, object] = {"task_id": f"id{task}", "task_name": f"task {task}"}
+            for method in METHODS:
+                row[f"{method}@3"] = 0.5
+            row["greedy_portfolio@3"] = 0.02 + 0.001 * ((task + seed) % 3)
+            row["warmstart@3"] = 0.9 if task == 7 else row["greedy_portfolio@3"]
+            rows.append(row)
+        # Each seed lists its tasks in another order, as a new fold draw does.
+        frame = pd.DataFrame(rows).sample(frac=1.0, random_state=seed)
+        frame.to_csv(folder / "lr_pool_tasks.csv", index=False)
+    (cell,) = read_cells(folders)
+    assert cell.verdict == "behind"
+    mean, error = cell.task_difference
+    # Task 7's portfolio scores 0.021 on average over the seeds; warmstart 0.9 on it.
+    assert mean == pytest.approx(0.879 / 21)
+    assert error == pytest.approx(mean)  # one task of 21 carries it all
+    assert cell.task_verdict == "within noise"
+    name, added, without = cell.largest()
+    assert (name, without) == ("task 7", "within noise")
+    assert added == pytest.approx(mean)
+    main([str(f) for f in folders])
+    out = capsys.readouterr().out
+    assert "task 7 (+0.0419; within noise)" in out
+    assert "1 of the seeds' 'behind' cells are not behind without their largest task" in out
+
+
+def test_seeds_with_other_tasks_give_no_verdict_over_tasks(tmp_path: Path) -> None:
+    for seed in range(2):
+        _write(tmp_path / f"s{seed}", "svm", {m: {1: 0.1 + 0.01 * seed} for m in METHODS})
+    other = pd.read_csv(tmp_path / "s1" / "svm_pool_tasks.csv")
+    other.loc[0, "task_id"] = "elsewhere"
+    other.to_csv(tmp_path / "s1" / "svm_pool_tasks.csv", index=False)
+    (cell,) = read_cells([tmp_path / "s0", tmp_path / "s1"])
+    assert cell.tasks == ()
+    assert cell.task_verdict == "no tasks"
+    with pytest.raises(ValueError, match="no per-task figures"):
+        cell.largest()
