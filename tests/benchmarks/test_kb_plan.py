@@ -203,7 +203,7 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
         2000,
     )
     assert (local.sampler, local.scale, local.suite) == ("local", 0.25, None)
-    # And the first 16 of them at all rows of the tasks over 2,000 rows: the same design
+    # And all 64 of them at all rows of the tasks over 2,000 rows: the same design
     # (sampler, scale, seed), so they are the same configs, at the size users train on.
     assert (
         local_sized.learners,
@@ -212,7 +212,7 @@ def test_the_shipped_plan_loads_and_names_only_known_learners() -> None:
         local_sized.row_cap,
         local_sized.sampler,
         local_sized.scale,
-    ) == (("lightgbm",), 16, 2001, 0, "local", 0.25)
+    ) == (("lightgbm",), 64, 2001, 0, "local", 0.25)
 
 
 def test_default_kb_dir_is_kb_of_the_source_tree_which_the_wheel_ships() -> None:
