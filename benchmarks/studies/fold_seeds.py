@@ -12,8 +12,8 @@ spread says how much the choices made on inner folds move, not how much the figu
 move on other tasks. A task that every seed answers badly moves every seed's mean alike and
 passes the seeds' test however rare such tasks are. So each cell also gets a verdict over
 tasks: each task's difference (warmstart minus that seed's best baseline) averaged over
-the seeds, with two standard errors over the tasks, and the task that carries the largest
-share of the difference, with the verdict the seeds give without it.
+the seeds, with two standard errors over the tasks, and the task that adds most to the
+difference, with the verdict the seeds give without it.
 
     python -m warmstart.benchmarks.studies.fold_seeds DIR/s0 DIR/s1 DIR/s2
 """
@@ -142,7 +142,7 @@ def read_cells(folders: Sequence[Path]) -> list[Cell]:
                 best.append(means[winner])
                 best_of.append(winner)
                 if tasks:
-                    by_task = frame.set_index("task_id").loc[list(tasks)]
+                    by_task = frame.set_index(frame["task_id"].astype(str)).loc[list(tasks)]
                     diff = by_task[f"warmstart@{k}"] - by_task[f"{winner}@{k}"]
                     per_task.append(tuple(float(v) for v in diff))
             names = _task_names(frames[0], tasks)
