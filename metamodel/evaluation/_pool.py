@@ -25,7 +25,11 @@ import numpy as np
 
 from warmstart.metamodel.bundle import TrainSettings
 from warmstart.metamodel.encoding import ConfigEncoder
-from warmstart.metamodel.evaluation._dependence import DependenceCollector, TaskDependence
+from warmstart.metamodel.evaluation._dependence import (
+    DependenceCollector,
+    TaskDependence,
+    sampled_fixed,
+)
 from warmstart.metamodel.evaluation._tasks import (
     EvaluationData,
     family_folds,
@@ -228,7 +232,8 @@ def evaluate_pool(
         probes=settings.train.probes > 0,
     )
     results: list[TaskResult] = []
-    dependence = DependenceCollector(ConfigEncoder(load_configspace(data.space)))
+    configspace = load_configspace(data.space)
+    dependence = DependenceCollector(ConfigEncoder(configspace), sampled=sampled_fixed(configspace))
     fold_rules: dict[int, FoldRules] = {}
     for fold in range(settings.n_folds):
         if progress is not None:

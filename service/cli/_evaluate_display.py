@@ -32,6 +32,14 @@ def print_pool(run: EvaluationRun[PoolEvaluation]) -> None:
             f"{found.distinct_top5} distinct configs in the top-5 lists",
             markup=False,
         )
+    if found is not None and found.sampled is not None:
+        own = found.sampled
+        console.print(
+            f"over the space's own {own.n_configs} (default and Sobol, seed 0): Spearman "
+            f"{own.spearman:.3f}; agreement predicted {own.predicted_agreement:.3f}, "
+            f"measured {own.measured_agreement:.3f}",
+            markup=False,
+        )
     print_left_out(result.left_out, {}, "the evaluation")
     per_task = run.report.with_name(f"{result.space_name}_pool_tasks.csv")
     console.print(

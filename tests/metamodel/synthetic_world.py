@@ -15,7 +15,12 @@ import numpy as np
 
 from tests.factories import small_space
 from warmstart.metamodel.bundle import TrainSettings
-from warmstart.metamodel.spaces import config_hash, load_configspace, sample_configs
+from warmstart.metamodel.spaces import (
+    SamplerName,
+    config_hash,
+    load_configspace,
+    sample_configs,
+)
 from warmstart.metamodel.store import RecordStore
 from warmstart.metamodel.surrogate import SurrogateParams
 from warmstart.metamodel.types import (
@@ -53,10 +58,14 @@ def true_score(config: dict[str, ConfigValue], f: np.ndarray) -> float:
     return float(score)
 
 
-def world(n_tasks: int, seed: int) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
+def world(
+    n_tasks: int, seed: int, *, sampler: SamplerName = "random"
+) -> tuple[dict[str, np.ndarray], list[EvaluationRecord]]:
+    """``n_tasks`` tasks, each with 40 configs drawn by ``sampler`` (its seed ``seed``,
+    except ``"sobol"``: seed 0, as ``warmstart bench run`` draws them) and noisy scores."""
     rng = np.random.default_rng(seed)
     tasks = {f"task-{seed}-{i}": rng.random(4) for i in range(n_tasks)}
-    configs = sample_configs(CS, 40, method="random", seed=seed)
+    configs = sample_configs(CS, 40, method=sampler, seed=0 if sampler == "sobol" else seed)
     records = []
     for task_id, f in tasks.items():
         for config in configs:

@@ -17,12 +17,13 @@ from warmstart.metamodel.evaluation import (
     write_pool_report,
 )
 from warmstart.metamodel.recommend import SET_RULES, Recommender
+from warmstart.metamodel.spaces import SamplerName
 from warmstart.metamodel.store import RecordFilter, RecordStore
 from warmstart.metamodel.types import Task, TaskType
 
 
-def _fill_store(store: RecordStore, n_tasks: int) -> None:
-    tasks, records = world(n_tasks, seed=3)
+def _fill_store(store: RecordStore, n_tasks: int, sampler: SamplerName = "random") -> None:
+    tasks, records = world(n_tasks, seed=3, sampler=sampler)
     store.add_all(
         tasks=[
             Task(
@@ -78,6 +79,9 @@ def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Pat
     assert found.spearman > 0.5
     assert found.predicted_agreement < found.measured_agreement + 0.3
     assert found.distinct_top5 > 5
+    # The random configs hold the space's default but none of its Sobol ones.
+    assert found.sampled is not None
+    assert found.sampled.n_tasks == 0
     report = write_pool_report(result, tmp_path / "out", command="warmstart evaluate ...")
     text = report.read_text()
     assert "| warmstart (ours) |" in text
@@ -130,3 +134,24 @@ def test_too_few_families_is_refused(tmp_path: Path) -> None:
         _fill_store(store, 6)
         with pytest.raises(FailedPreconditionError, match="needs at least 5"):
             evaluate_pool(store, "svm_like", "test-1", EvalSettings(n_folds=5, train=QUICK))
+
+
+def test_task_dependence_is_also_measured_on_the_spaces_own_fixed_set(tmp_path: Path) -> None:
+    # Records on the space's default and Sobol configs (seed 0), as `bench run` trains them:
+    # every held-out task has all 32 of the space's own set, and the world's rankings follow
+    # the task, so the surrogate's do too.
+    with RecordStore.open(f"sqlite:///{tmp_path / 'eval.db'}") as store:
+        _fill_store(store, 30, sampler="sobol")
+        settings = EvalSettings(ks=(1, 3), n_folds=5, train=QUICK)
+        result = evaluate_pool(store, "svm_like", "test-1", settings)
+    found = result.dependence
+    assert found is not None
+    assert found.sampled is not None
+    own = found.sampled
+    assert (own.n_configs, own.n_tasks) == (32, 30)
+    assert own.spearman > 0.5
+    assert own.predicted_agreement < own.measured_agreement + 0.3
+    # The two sets differ (the best 32 of 40 against the first 32), so do their figures.
+    assert own.spearman != found.spearman
+    report = write_pool_report(result, tmp_path / "out", command="warmstart evaluate ...")
+    assert "| held-out tasks measured | 30 | 30 |" in report.read_text()
