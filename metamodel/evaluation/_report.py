@@ -185,48 +185,34 @@ def _dependence_lines(result: PoolEvaluation) -> list[str]:
     if found is None:
         return []
     sampled = found.sampled
-    if sampled is None:
-        return [
-            "Task dependence of the surrogate, over each fold's "
-            f"{found.n_fixed} configs best on its training tasks ({found.n_tasks} held-out "
-            "tasks):",
-            "",
-            *markdown_table(
-                ["figure", "value"],
-                [
-                    ["Spearman, predicted vs measured, mean over tasks", f"{found.spearman:.3f}"],
-                    ["agreement across tasks, predicted", f"{found.predicted_agreement:.3f}"],
-                    ["agreement across tasks, measured", f"{found.measured_agreement:.3f}"],
-                    ["distinct configs in the top-5 lists", str(found.distinct_top5)],
-                ],
-            ),
-            "",
+    own = (
+        ["-"] * 4
+        if sampled is None
+        else [
+            str(sampled.n_tasks),
+            f"{sampled.spearman:.3f}",
+            f"{sampled.predicted_agreement:.3f}",
+            f"{sampled.measured_agreement:.3f}",
         ]
+    )
+    size = "" if sampled is None else f" {sampled.n_configs}"
     return [
         "Task dependence of the surrogate: predicted against measured rankings over each "
         f"fold's {found.n_fixed} configs best on its training tasks (they move with the "
-        f"records), and over the space's own {sampled.n_configs} (its default and first "
-        "Sobol configs, seed 0: the same for every fold and record set):",
+        f"records), and over the space's own{size} (its default and first Sobol configs, "
+        "seed 0: the same for every fold and record set):",
         "",
         *markdown_table(
             ["figure", "best on the training tasks", "the space's own set"],
             [
-                ["held-out tasks measured", str(found.n_tasks), str(sampled.n_tasks)],
+                ["held-out tasks measured", str(found.n_tasks), own[0]],
                 [
                     "Spearman, predicted vs measured, mean over tasks",
                     f"{found.spearman:.3f}",
-                    f"{sampled.spearman:.3f}",
+                    own[1],
                 ],
-                [
-                    "agreement across tasks, predicted",
-                    f"{found.predicted_agreement:.3f}",
-                    f"{sampled.predicted_agreement:.3f}",
-                ],
-                [
-                    "agreement across tasks, measured",
-                    f"{found.measured_agreement:.3f}",
-                    f"{sampled.measured_agreement:.3f}",
-                ],
+                ["agreement across tasks, predicted", f"{found.predicted_agreement:.3f}", own[2]],
+                ["agreement across tasks, measured", f"{found.measured_agreement:.3f}", own[3]],
             ],
         ),
         "",
