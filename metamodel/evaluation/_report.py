@@ -185,16 +185,15 @@ def _dependence_lines(result: PoolEvaluation) -> list[str]:
     if found is None:
         return []
     sampled = found.sampled
-    own = (
-        ["-"] * 4
-        if sampled is None
-        else [
+    if sampled is None or sampled.n_tasks == 0:  # e.g. meta-data brought from elsewhere
+        own = ["0", "-", "-", "-"]
+    else:
+        own = [
             str(sampled.n_tasks),
             f"{sampled.spearman:.3f}",
             f"{sampled.predicted_agreement:.3f}",
             f"{sampled.measured_agreement:.3f}",
         ]
-    )
     size = "" if sampled is None else f" {sampled.n_configs}"
     return [
         "Task dependence of the surrogate: predicted against measured rankings over each "

@@ -32,8 +32,14 @@ def print_pool(run: EvaluationRun[PoolEvaluation]) -> None:
             f"{found.distinct_top5} distinct configs in the top-5 lists",
             markup=False,
         )
-    if found is not None and found.sampled is not None:
-        own = found.sampled
+    own = found.sampled if found is not None else None
+    if own is not None and own.n_tasks == 0:
+        console.print(
+            f"the space's own {own.n_configs} configs (default and Sobol, seed 0) were "
+            "measured on no held-out task",
+            markup=False,
+        )
+    elif own is not None:
         console.print(
             f"over the space's own {own.n_configs} (default and Sobol, seed 0): Spearman "
             f"{own.spearman:.3f}; agreement predicted {own.predicted_agreement:.3f}, "

@@ -86,6 +86,7 @@ def test_pool_evaluation_ranks_warmstart_ahead_and_writes_a_report(tmp_path: Pat
     text = report.read_text()
     assert "| warmstart (ours) |" in text
     assert "| agreement across tasks, predicted |" in text
+    assert "| held-out tasks measured | 30 | 0 |" in text
     # Each fold's bundle chose its set rules on its own inner folds; the report says which.
     assert set(result.fold_rules) == set(range(5))
     for fold, rules in result.fold_rules.items():

@@ -132,6 +132,8 @@ def test_evaluate_names_left_out_tasks_and_writes_per_task_results(recipe: Recip
     assert "85 held-out tasks" in result.output
     assert "the evaluation left out 1 task(s), every meta-feature" in result.output
     assert "SAT11-HAN" in result.output
+    # TabRepo's configs are not this space's Sobol ones: that fixed set is not measured.
+    assert "own 32 configs (default and Sobol, seed 0) were measured on no" in result.output
     with (out / f"{SPACE}_pool_tasks.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 85
